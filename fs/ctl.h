@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The control socket: a unix stream socket (mode 0600) on which the daemon
+ * answers dfabric-ctl. Protocol: the client sends one JSON object on one
+ * line, {"cmd": "NAME", ...arguments}, and reads one JSON object on one
+ * line back: {"ok": true, ...} or {"ok": false, "errno": N, "error": "..."}.
+ * Requests are bounded (64 KiB); a malformed one gets an error reply and
+ * never harms the daemon. One thread accepts and answers, one client at a
+ * time, each with a receive timeout. */
+#ifndef DF_CTL_H
+#define DF_CTL_H
+
+#include <stddef.h>
+
+struct fabric;
+struct ctl_server;
+
+/* Binds `path` (replacing a stale socket, refusing a live one or a
+ * non-socket file) and starts the server thread. 0 or -errno with err. */
+int ctl_start(const char *path, struct fabric *f, struct ctl_server **out,
+	      char *err, size_t errlen);
+/* Stops the thread, unlinks the socket. NULL is fine. */
+void ctl_stop(struct ctl_server *s);
+
+/* Answers one request line (without the newline) for fabric f. Returns a
+ * malloc'd NUL-terminated JSON line without newline; caller frees. Used by
+ * the server and by the tests. */
+char *ctl_handle(struct fabric *f, const char *request);
+
+#endif

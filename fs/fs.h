@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The file operations of dfabric, free of FUSE. The FUSE front end
+ * (fs/fuse_main.c) calls these and turns -errno into fuse_reply_err(); the
+ * control socket (fs/ctl.c) and the tests call them too.
+ *
+ * Every function returns a result >= 0 or -errno and never sets errno.
+ * All may run concurrently from any thread. Inode numbers are the FUSE
+ * node ids; 1 is the root. Permission checks on access are the kernel's
+ * (the daemon mounts with default_permissions); these functions enforce
+ * what the kernel leaves to a filesystem: name lengths, setgid
+ * inheritance, emptiness of directories, rename rules, xattr flags. */
+#ifndef DF_FS_H
+#define DF_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "common/config.h"
+
+struct fabric;
+struct fs_file;   /* an open file: points at the inode, never at a tier fd */
+struct fs_dir;    /* an open directory: a snapshot of its entries */
+
+/* Who is asking (from the FUSE request). */
+struct fs_ctx {
+	uint32_t uid;
+	uint32_t gid;
+	pid_t pid;
+};
+
+/* Opens the metadata store and the tiers of config c, creates the root on
+ * first use, cleans up orphans left by a crash. The config must outlive
+ * the fabric. Returns 0 and *out, or -errno with a message in err. */
+int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
+		   size_t errlen);
+/* Flushes and frees everything. Open files must have been released. */
+void fs_fabric_close(struct fabric *f);
+
+/* Each successful lookup/create/mknod/mkdir/symlink/link adds one to the
+ * inode's lookup count, which fs_forget() takes away. */
+int fs_lookup(struct fabric *f, uint64_t parent, const char *name,
+	      struct stat *out);
+void fs_forget(struct fabric *f, uint64_t ino, uint64_t nlookup);
+int fs_getattr(struct fabric *f, uint64_t ino, struct stat *out);
+
+enum fs_set_flags {
+	FS_SET_MODE      = (1 << 0),
+	FS_SET_UID       = (1 << 1),
+	FS_SET_GID       = (1 << 2),
+	FS_SET_SIZE      = (1 << 3),
+	FS_SET_ATIME     = (1 << 4),   /* from attr->st_atim */
+	FS_SET_MTIME     = (1 << 5),   /* from attr->st_mtim */
+	FS_SET_ATIME_NOW = (1 << 6),
+	FS_SET_MTIME_NOW = (1 << 7),
+	FS_SET_CTIME     = (1 << 8),   /* from attr->st_ctim */
+};
+/* fh may be NULL (setattr by path). */
+int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+	       const struct stat *attr, int to_set, struct fs_file *fh,
+	       struct stat *out);
+
+int fs_mknod(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, mode_t mode, dev_t rdev, struct stat *out);
+int fs_mkdir(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, mode_t mode, struct stat *out);
+int fs_symlink(struct fabric *f, const struct fs_ctx *ctx, const char *target,
+	       uint64_t parent, const char *name, struct stat *out);
+int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct stat *out);
+int fs_unlink(struct fabric *f, uint64_t parent, const char *name);
+int fs_rmdir(struct fabric *f, uint64_t parent, const char *name);
+/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+int fs_rename(struct fabric *f, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned int flags);
+/* Copies the target, NUL-terminated, into buf; returns its length. */
+int fs_readlink(struct fabric *f, uint64_t ino, char *buf, size_t size);
+
+/* open(2) flags; O_TRUNC truncates. */
+int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
+	      const char *name, mode_t mode, int flags, struct stat *out,
+	      struct fs_file **fh);
+int fs_open(struct fabric *f, uint64_t ino, int flags, struct fs_file **fh);
+/* Returns bytes read (short only at end of file). */
+ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
+		uint64_t off);
+/* Returns size, or -errno (ENOSPC when no tier has room, EFBIG). */
+ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
+		 size_t size, uint64_t off);
+int fs_flush(struct fabric *f, struct fs_file *fh);
+/* Frees fh. */
+int fs_release(struct fabric *f, struct fs_file *fh);
+/* Data on its tiers and metadata in the RocksDB WAL, both durable. */
+int fs_fsync(struct fabric *f, struct fs_file *fh, int datasync);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE,
+ * FALLOC_FL_ZERO_RANGE[|KEEP_SIZE]; others -EOPNOTSUPP. */
+int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
+		 uint64_t len);
+/* SEEK_DATA / SEEK_HOLE (others -EINVAL); -ENXIO past the end. */
+int64_t fs_lseek(struct fabric *f, struct fs_file *fh, uint64_t off, int whence);
+uint64_t fs_file_ino(const struct fs_file *fh);
+
+int fs_opendir(struct fabric *f, uint64_t ino, struct fs_dir **d);
+/* Called by fs_readdir for each entry from position `off`. `next` is the
+ * position after this entry. Return 0 when the entry was taken, nonzero
+ * when the reply buffer is full (the entry is then not counted). */
+typedef int (*fs_fill_cb)(void *arg, const char *name, const struct stat *st,
+			  off_t next);
+/* plus=1: st is complete and each taken entry other than "." and ".."
+ * counts as a lookup. */
+int fs_readdir(struct fabric *f, struct fs_dir *d, off_t off, int plus,
+	       fs_fill_cb fill, void *arg);
+int fs_releasedir(struct fabric *f, struct fs_dir *d);
+int fs_fsyncdir(struct fabric *f, uint64_t ino);
+
+int fs_statfs(struct fabric *f, struct statvfs *out);
+
+/* flags: XATTR_CREATE, XATTR_REPLACE. Names under "user.dfabric." are
+ * dfabric's own: "user.dfabric.tier" is read-only (-EPERM on set); unknown
+ * ones get -EINVAL on set and -ENODATA on get. */
+int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+		const char *name, const void *value, size_t size, int flags);
+/* size 0: returns the size needed. -ERANGE if it does not fit. */
+ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
+		    void *buf, size_t size);
+ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size);
+int fs_removexattr(struct fabric *f, uint64_t ino, const char *name);
+
+/* For dfabric-ctl (via the control socket). */
+struct fs_where_ext {
+	uint64_t off;                  /* logical offset */
+	uint64_t len;                  /* bytes */
+	uint64_t version;              /* extent version */
+	char tier[CFG_NAME_MAX];       /* tier name */
+	int sealed;                    /* checksum valid */
+};
+/* The extents of ino into a malloc'd array (caller frees), its size in
+ * *size. */
+int fs_where(struct fabric *f, uint64_t ino, struct fs_where_ext **out,
+	     size_t *n, uint64_t *size);
+
+struct fs_tier_status {
+	char name[CFG_NAME_MAX];       /* tier name */
+	const char *kind;              /* "local" */
+	char path[PATH_MAX];           /* where it stores data */
+	uint64_t capacity;             /* configured bytes */
+	uint64_t used;                 /* bytes of extents on it */
+	uint64_t files;                /* inodes with an extent on it */
+	uint64_t extents;              /* extents on it */
+	double high_watermark;         /* fraction of capacity */
+	double low_watermark;          /* fraction of capacity */
+	uint64_t fs_avail;             /* free bytes of the filesystem below */
+};
+struct fs_status {
+	int ntiers;
+	struct fs_tier_status tiers[CFG_MAX_TIERS];
+	uint64_t inodes;               /* inodes in the namespace */
+	uint64_t open_files;           /* inodes open right now */
+	uint64_t extent_size;          /* default extent length */
+};
+int fs_status(struct fabric *f, struct fs_status *out);
+
+#endif
