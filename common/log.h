@@ -17,6 +17,7 @@ void df_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 #define log_err(...)   df_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  df_log(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) df_log(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...)  df_log(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) df_log(LOG_DEBUG, __VA_ARGS__)
 

@@ -56,6 +56,7 @@ struct meta_inode {
 	struct timespec btime;         /* creation */
 	uint64_t blocks;               /* 512-byte blocks allocated (estimate) */
 	uint32_t flags;                /* enum meta_inode_flags */
+	uint64_t parent;               /* directories: the parent's ino */
 };
 
 struct meta_dirent {

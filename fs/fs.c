@@ -1,0 +1,2260 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The file operations of dfabric on the metadata store and the tiers.
+ *
+ * DESIGN
+ * - The namespace lives in RocksDB (fs/meta.h). An inode that the kernel
+ *   knows (lookup count > 0), that is open, or that an operation is using
+ *   has an in-memory twin, struct inode_mem, found through a hash table.
+ *   The twin is authoritative while it exists: every change is made to it
+ *   under its lock and written through to RocksDB in one batch before the
+ *   lock is dropped, so a twin can be freed at any time it is unused.
+ * - Locks, always taken in this order: f->ns_lock (every operation that
+ *   changes a directory), then inode locks (ascending inode number when
+ *   several), then f->itab_lock (the hash table and the counts nlookup,
+ *   nopen, refs; never held across anything but memory). Data operations
+ *   take only the inode lock: reads share it, writes hold it alone. No
+ *   lock is held across a synced RocksDB write or an fsync.
+ * - Data: a file is a sequence of extents aligned to the extent size; each
+ *   says which tier holds its bytes. A local tier keeps one sparse file per
+ *   inode with the extents at their logical offsets (backends/local.c).
+ *   A write lands in the extent's tier, or for a new extent on the fastest
+ *   tier below its high watermark. Bytes are written to the tier before the
+ *   metadata that makes them visible, so a crash of the daemon never shows
+ *   garbage: the kernel keeps the tier file's written pages.
+ * - Unlink of an inode still known to the kernel or open keeps it as an
+ *   orphan (nlink 0, listed in the orphans family); the last forget or
+ *   release destroys it: tier files first, then the records. Orphans left
+ *   by a crash are destroyed at the next start.
+ * - Durability: every change is committed unsynced (it survives a crash of
+ *   the daemon); fsync syncs the inode's tier files and then RocksDB's WAL.
+ * - Tier ids: extents name a tier by a persistent id, so that tiers may be
+ *   renamed in order. Pseudo-inode 0 holds fabric-wide records: its xattr
+ *   "tier.<id>" is the name of tier <id>.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "common/log.h"
+#include "fs/meta.h"
+
+#define ROOT_INO        1
+#define MAX_TIER_IDS    256
+#define ITAB_SIZE       65536          /* hash buckets, power of two */
+#define LINK_MAX_DF     65000          /* like ext4 */
+#define FILE_SIZE_MAX   (1ULL << 44)   /* 16 TiB, EFBIG above */
+#define XATTR_PREFIX    "user.dfabric."
+
+struct tier_rt {
+	struct backend *be;            /* the tier's backend */
+	const struct cfg_tier *cfg;    /* its configuration */
+	uint32_t id;                   /* persistent id in extent records */
+	_Atomic int64_t used;          /* bytes of extents on it */
+	_Atomic int64_t extents;       /* extents on it */
+	_Atomic int64_t files;         /* inodes with an extent on it */
+};
+
+struct inode_mem {
+	uint64_t ino;                  /* immutable */
+	struct inode_mem *hnext;       /* hash chain; itab_lock */
+	uint64_t nlookup;              /* kernel references; itab_lock */
+	uint32_t nopen;                /* open handles; itab_lock */
+	uint32_t refs;                 /* operations using it; itab_lock */
+	pthread_rwlock_t lock;         /* protects the fields below */
+	struct meta_inode a;           /* attributes, as committed */
+	int ext_loaded;                /* ext holds all extents */
+	struct meta_extent *ext;       /* extents sorted by offset */
+	size_t next;                   /* number of extents in ext */
+	size_t cap;                    /* allocated slots of ext */
+	int destroyed;                 /* records and data are gone */
+};
+
+struct fabric {
+	const struct cfg *cfg;         /* immutable */
+	struct meta *meta;             /* the store */
+	uint64_t es;                   /* extent size */
+	int ntiers;                    /* immutable */
+	struct tier_rt tiers[CFG_MAX_TIERS];
+	int id2idx[MAX_TIER_IDS];      /* tier id -> index, -1 if none */
+	pthread_mutex_t ns_lock;       /* directory changes, next_ino */
+	uint64_t next_ino;             /* ns_lock */
+	pthread_mutex_t itab_lock;     /* itab, and counts in inode_mem */
+	struct inode_mem **itab;       /* ITAB_SIZE chains; itab_lock */
+	_Atomic int64_t ninodes;       /* inodes in the namespace */
+	_Atomic int64_t nopen;         /* inodes open now */
+};
+
+struct fs_file {
+	struct inode_mem *im;          /* holds a ref and an open count */
+	int flags;                     /* open(2) flags */
+};
+
+struct dir_ent {
+	char *name;                    /* entry name */
+	uint64_t ino;                  /* its inode */
+	uint32_t type;                 /* S_IFMT bits */
+};
+
+struct fs_dir {
+	uint64_t ino;                  /* the directory */
+	uint64_t parent;               /* its parent, for ".." */
+	struct dir_ent *ents;          /* snapshot taken at offset 0 */
+	size_t n;                      /* entries in ents */
+	size_t cap;                    /* slots in ents */
+	pthread_mutex_t lock;          /* readdir calls on one handle */
+};
+
+/* ---------------------------------------------------------------- */
+/* small helpers */
+
+static struct timespec now_ts(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+static int name_check(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0)
+		return -ENOENT;
+	if (n > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static void tier_key(char *buf, size_t n, uint32_t id, const char *what)
+{
+	snprintf(buf, n, "t%u.%s", id, what);
+}
+
+static int commit(struct fabric *f, struct meta_batch *b)
+{
+	int rc = meta_commit(f->meta, b, 0);
+
+	return rc < 0 ? -EIO : 0;
+}
+
+static void attr_to_stat(const struct meta_inode *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = a->blocks;
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+/* Account a change of the extents on tier `idx`, in memory and in b. */
+static void tier_account(struct fabric *f, struct meta_batch *b, int idx,
+			 int64_t dbytes, int64_t dext, int64_t dfiles)
+{
+	struct tier_rt *t = &f->tiers[idx];
+	char key[48];
+
+	if (dbytes) {
+		atomic_fetch_add(&t->used, dbytes);
+		tier_key(key, sizeof(key), t->id, "bytes");
+		meta_add_counter(b, key, dbytes);
+	}
+	if (dext) {
+		atomic_fetch_add(&t->extents, dext);
+		tier_key(key, sizeof(key), t->id, "extents");
+		meta_add_counter(b, key, dext);
+	}
+	if (dfiles) {
+		atomic_fetch_add(&t->files, dfiles);
+		tier_key(key, sizeof(key), t->id, "files");
+		meta_add_counter(b, key, dfiles);
+	}
+}
+
+static int tier_idx(struct fabric *f, uint32_t id)
+{
+	return id < MAX_TIER_IDS ? f->id2idx[id] : -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* the inode table */
+
+static size_t itab_hash(uint64_t ino)
+{
+	return (ino * 0x9E3779B97F4A7C15ULL) >> 48 & (ITAB_SIZE - 1);
+}
+
+static struct inode_mem *itab_find_locked(struct fabric *f, uint64_t ino)
+{
+	struct inode_mem *im;
+
+	for (im = f->itab[itab_hash(ino)]; im; im = im->hnext)
+		if (im->ino == ino)
+			return im;
+	return NULL;
+}
+
+static void im_free(struct inode_mem *im)
+{
+	pthread_rwlock_destroy(&im->lock);
+	free(im->ext);
+	free(im);
+}
+
+/* Returns the twin of ino with one more ref, loading it if needed. */
+static int itab_get(struct fabric *f, uint64_t ino, struct inode_mem **out)
+{
+	struct inode_mem *im, *other;
+	int rc;
+
+	pthread_mutex_lock(&f->itab_lock);
+	im = itab_find_locked(f, ino);
+	if (im) {
+		im->refs++;
+		pthread_mutex_unlock(&f->itab_lock);
+		*out = im;
+		return 0;
+	}
+	pthread_mutex_unlock(&f->itab_lock);
+
+	im = calloc(1, sizeof(*im));
+	if (!im)
+		return -ENOMEM;
+	rc = meta_get_inode(f->meta, ino, &im->a);
+	if (rc < 0) {
+		free(im);
+		return rc == -EUCLEAN ? -EIO : rc;
+	}
+	im->ino = ino;
+	im->refs = 1;
+	pthread_rwlock_init(&im->lock, NULL);
+
+	pthread_mutex_lock(&f->itab_lock);
+	other = itab_find_locked(f, ino);
+	if (other) {
+		other->refs++;
+		pthread_mutex_unlock(&f->itab_lock);
+		im_free(im);
+		*out = other;
+		return 0;
+	}
+	im->hnext = f->itab[itab_hash(ino)];
+	f->itab[itab_hash(ino)] = im;
+	pthread_mutex_unlock(&f->itab_lock);
+	*out = im;
+	return 0;
+}
+
+static void inode_destroy(struct fabric *f, struct inode_mem *im);
+
+/* Unlinks im from the table if nothing uses it; returns 1 if it did. */
+static int itab_unlink_unused_locked(struct fabric *f, struct inode_mem *im)
+{
+	struct inode_mem **pp;
+
+	if (im->refs || im->nlookup || im->nopen)
+		return 0;
+	for (pp = &f->itab[itab_hash(im->ino)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == im) {
+			*pp = im->hnext;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Drops one ref (and `forget` lookups, `close` opens); frees the twin
+ * when unused, destroying the inode first when it has no links. */
+static void itab_release(struct fabric *f, struct inode_mem *im,
+			 uint64_t forget, uint32_t close)
+{
+	int gone;
+
+	pthread_mutex_lock(&f->itab_lock);
+	im->refs--;
+	im->nlookup = forget > im->nlookup ? 0 : im->nlookup - forget;
+	im->nopen -= close;
+	if (im->refs == 0 && im->nlookup == 0 && im->nopen == 0 &&
+	    im->a.nlink == 0 && !im->destroyed) {
+		/* Keep it in the table while destroying, so that a concurrent
+		 * itab_get cannot load the half-deleted records. */
+		im->refs++;
+		pthread_mutex_unlock(&f->itab_lock);
+		pthread_rwlock_wrlock(&im->lock);
+		inode_destroy(f, im);
+		pthread_rwlock_unlock(&im->lock);
+		pthread_mutex_lock(&f->itab_lock);
+		im->refs--;
+	}
+	gone = itab_unlink_unused_locked(f, im);
+	pthread_mutex_unlock(&f->itab_lock);
+	if (gone)
+		im_free(im);
+}
+
+static void itab_put(struct fabric *f, struct inode_mem *im)
+{
+	itab_release(f, im, 0, 0);
+}
+
+static void itab_add_lookup(struct fabric *f, struct inode_mem *im)
+{
+	pthread_mutex_lock(&f->itab_lock);
+	im->nlookup++;
+	pthread_mutex_unlock(&f->itab_lock);
+}
+
+/* ---------------------------------------------------------------- */
+/* extent maps (caller holds im->lock for writing) */
+
+static int ext_load(struct fabric *f, struct inode_mem *im)
+{
+	struct meta_extent *e = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if (im->ext_loaded)
+		return 0;
+	rc = meta_load_extents(f->meta, im->ino, &e, &n);
+	if (rc < 0)
+		return -EIO;
+	for (i = 0; i < n; i++) {
+		if (tier_idx(f, e[i].tier) < 0 || e[i].off % f->es ||
+		    e[i].len > f->es) {
+			log_err("inode %" PRIu64 ": extent at %" PRIu64
+				" is invalid (tier id %u, length %" PRIu64 ")",
+				im->ino, e[i].off, e[i].tier, e[i].len);
+			free(e);
+			return -EIO;
+		}
+	}
+	free(im->ext);
+	im->ext = e;
+	im->next = n;
+	im->cap = n;
+	im->ext_loaded = 1;
+	return 0;
+}
+
+/* Index of the first extent with off >= `off`. */
+static size_t ext_lower(const struct inode_mem *im, uint64_t off)
+{
+	size_t lo = 0, hi = im->next;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (im->ext[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct meta_extent *ext_find(const struct inode_mem *im, uint64_t coff)
+{
+	size_t i = ext_lower(im, coff);
+
+	return (i < im->next && im->ext[i].off == coff) ? &im->ext[i] : NULL;
+}
+
+static int ext_count_on_tier(const struct inode_mem *im, uint32_t id)
+{
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < im->next; i++)
+		n += im->ext[i].tier == id;
+	return n;
+}
+
+/* Inserts e (no extent at e->off yet); returns a pointer to it. */
+static struct meta_extent *ext_insert(struct inode_mem *im,
+				      const struct meta_extent *e)
+{
+	size_t i = ext_lower(im, e->off);
+
+	if (im->next == im->cap) {
+		size_t cap = im->cap ? im->cap * 2 : 4;
+		struct meta_extent *ne = realloc(im->ext, cap * sizeof(*ne));
+
+		if (!ne)
+			return NULL;
+		im->ext = ne;
+		im->cap = cap;
+	}
+	memmove(&im->ext[i + 1], &im->ext[i], (im->next - i) * sizeof(*e));
+	im->ext[i] = *e;
+	im->next++;
+	return &im->ext[i];
+}
+
+/* Removes the extent at index i and accounts for it in b. */
+static void ext_remove(struct fabric *f, struct meta_batch *b,
+		       struct inode_mem *im, size_t i)
+{
+	struct meta_extent e = im->ext[i];
+	int idx = tier_idx(f, e.tier);
+
+	memmove(&im->ext[i], &im->ext[i + 1], (im->next - i - 1) * sizeof(e));
+	im->next--;
+	meta_del_extent(b, im->ino, e.off);
+	tier_account(f, b, idx, -(int64_t)e.len, -1,
+		     ext_count_on_tier(im, e.tier) ? 0 : -1);
+}
+
+static uint64_t blocks_of(const struct inode_mem *im)
+{
+	uint64_t bytes = 0;
+	size_t i;
+
+	for (i = 0; i < im->next; i++)
+		bytes += (im->ext[i].len + 4095) & ~4095ULL;
+	return bytes / 512;
+}
+
+/* The tier for a new extent: the fastest below its high watermark with
+ * room on its filesystem, else the fastest with room below capacity. */
+static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
+{
+	int pass, i;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = skip_upto + 1; i < f->ntiers; i++) {
+			struct tier_rt *t = &f->tiers[i];
+			double lim = pass == 0 ? t->cfg->high_watermark : 1.0;
+			int64_t used = atomic_load(&t->used);
+
+			if ((double)(used + (int64_t)need) <=
+			    lim * (double)t->cfg->capacity)
+				return i;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* ---------------------------------------------------------------- */
+/* opening the fabric */
+
+static int tiers_attach(struct fabric *f, char *err, size_t errlen)
+{
+	struct meta_batch *b = meta_batch_new();
+	uint64_t next_id = 0;
+	int i, rc = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < MAX_TIER_IDS; i++)
+		f->id2idx[i] = -1;
+	rc = meta_get_sys_u64(f->meta, "next_tier_id", &next_id);
+	if (rc == -ENOENT)
+		next_id = 0;
+	else if (rc < 0)
+		goto out_msg;
+
+	for (i = 0; i < f->ntiers; i++) {
+		struct tier_rt *t = &f->tiers[i];
+		char key[64];
+		uint64_t id;
+		int64_t v;
+
+		snprintf(key, sizeof(key), "tierid.%s", t->cfg->name);
+		rc = meta_get_sys_u64(f->meta, key, &id);
+		if (rc == -ENOENT) {
+			id = next_id++;
+			if (id >= MAX_TIER_IDS) {
+				snprintf(err, errlen, "too many tiers were ever defined");
+				rc = -EINVAL;
+				goto out;
+			}
+			meta_put_sys_u64(b, key, id);
+			meta_put_sys_u64(b, "next_tier_id", next_id);
+			snprintf(key, sizeof(key), "tier.%" PRIu64, id);
+			meta_put_xattr(b, 0, key, t->cfg->name, strlen(t->cfg->name));
+		} else if (rc < 0 || id >= MAX_TIER_IDS) {
+			goto out_msg;
+		}
+		t->id = id;
+		f->id2idx[id] = i;
+		tier_key(key, sizeof(key), id, "bytes");
+		if ((rc = meta_get_counter(f->meta, key, &v)) < 0)
+			goto out_msg;
+		atomic_store(&t->used, v);
+		tier_key(key, sizeof(key), id, "extents");
+		if ((rc = meta_get_counter(f->meta, key, &v)) < 0)
+			goto out_msg;
+		atomic_store(&t->extents, v);
+		tier_key(key, sizeof(key), id, "files");
+		if ((rc = meta_get_counter(f->meta, key, &v)) < 0)
+			goto out_msg;
+		atomic_store(&t->files, v);
+	}
+	/* A tier that holds extents must still be configured. */
+	for (i = 0; i < (int)next_id && i < MAX_TIER_IDS; i++) {
+		char key[48], name[CFG_NAME_MAX] = "?";
+		int64_t v = 0;
+
+		if (f->id2idx[i] >= 0)
+			continue;
+		tier_key(key, sizeof(key), i, "extents");
+		if ((rc = meta_get_counter(f->meta, key, &v)) < 0)
+			goto out_msg;
+		if (v > 0) {
+			snprintf(key, sizeof(key), "tier.%d", i);
+			rc = meta_get_xattr(f->meta, 0, key, name, sizeof(name) - 1);
+			name[rc > 0 ? rc : 1] = '\0';
+			snprintf(err, errlen, "tier '%s' holds %" PRId64
+				 " extents but is not in %s", name, v, f->cfg->file);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	rc = meta_batch_count(b) ? meta_commit(f->meta, b, 1) : 0;
+	if (rc < 0)
+		goto out_msg;
+	goto out;
+out_msg:
+	snprintf(err, errlen, "cannot read tier records from %s: %s",
+		 f->cfg->meta, strerror(-rc));
+out:
+	meta_batch_free(b);
+	return rc;
+}
+
+static int root_create(struct fabric *f)
+{
+	struct meta_batch *b;
+	struct meta_inode a;
+	struct timespec t = now_ts();
+	int rc;
+
+	rc = meta_get_inode(f->meta, ROOT_INO, &a);
+	if (rc != -ENOENT)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.ino = ROOT_INO;
+	a.mode = S_IFDIR | 0755;
+	a.uid = getuid();
+	a.gid = getgid();
+	a.nlink = 2;
+	a.atime = a.mtime = a.ctime = a.btime = t;
+	a.parent = ROOT_INO;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	meta_put_inode(b, &a);
+	meta_put_sys_u64(b, "next_ino", ROOT_INO + 1);
+	meta_add_counter(b, "inodes", 1);
+	rc = meta_commit(f->meta, b, 1);
+	meta_batch_free(b);
+	log_info("created a new namespace in %s", f->cfg->meta);
+	return rc;
+}
+
+static int orphan_cb(void *arg, uint64_t ino)
+{
+	struct fabric *f = arg;
+	struct inode_mem *im;
+
+	if (itab_get(f, ino, &im) < 0)
+		return 0;
+	log_info("removing inode %" PRIu64 ", unlinked while open before a restart", ino);
+	pthread_rwlock_wrlock(&im->lock);
+	if (im->a.nlink == 0)
+		inode_destroy(f, im);
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return 0;
+}
+
+int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
+		   size_t errlen)
+{
+	struct fabric *f;
+	int64_t n;
+	int rc, i;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->itab = calloc(ITAB_SIZE, sizeof(*f->itab));
+	if (!f->itab) {
+		free(f);
+		return -ENOMEM;
+	}
+	f->cfg = c;
+	f->es = c->extent_size;
+	pthread_mutex_init(&f->ns_lock, NULL);
+	pthread_mutex_init(&f->itab_lock, NULL);
+
+	rc = meta_open(c->meta, &f->meta, err, errlen);
+	if (rc < 0)
+		goto fail;
+	for (i = 0; i < c->ntiers; i++) {
+		f->tiers[i].cfg = &c->tiers[i];
+		rc = be_local_open(&c->tiers[i], i, &f->tiers[i].be, err, errlen);
+		if (rc < 0)
+			goto fail;
+		f->ntiers++;
+	}
+	rc = tiers_attach(f, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = root_create(f);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read or create the root in %s: %s",
+			 c->meta, strerror(-rc));
+		goto fail;
+	}
+	rc = meta_get_sys_u64(f->meta, "next_ino", &f->next_ino);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the next inode number in %s: %s",
+			 c->meta, strerror(-rc));
+		goto fail;
+	}
+	rc = meta_get_counter(f->meta, "inodes", &n);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the inode count in %s: %s",
+			 c->meta, strerror(-rc));
+		goto fail;
+	}
+	atomic_store(&f->ninodes, n);
+	meta_list_orphans(f->meta, orphan_cb, f);
+	*out = f;
+	return 0;
+fail:
+	fs_fabric_close(f);
+	return rc;
+}
+
+void fs_fabric_close(struct fabric *f)
+{
+	size_t i;
+	int t;
+
+	if (!f)
+		return;
+	for (i = 0; i < ITAB_SIZE; i++) {
+		struct inode_mem *im = f->itab[i], *next;
+
+		for (; im; im = next) {
+			next = im->hnext;
+			im_free(im);
+		}
+	}
+	free(f->itab);
+	if (f->meta)
+		meta_sync(f->meta);
+	for (t = 0; t < f->ntiers; t++)
+		f->tiers[t].be->ops->destroy(f->tiers[t].be);
+	meta_close(f->meta);
+	pthread_mutex_destroy(&f->ns_lock);
+	pthread_mutex_destroy(&f->itab_lock);
+	free(f);
+}
+
+/* ---------------------------------------------------------------- */
+/* destruction, truncation */
+
+/* Frees the data and records of an inode with no links. Caller holds
+ * im->lock for writing. Tier files go first: a crash in between leaves
+ * the orphan record, and the next start finishes the job. */
+static void inode_destroy(struct fabric *f, struct inode_mem *im)
+{
+	struct meta_batch *b;
+	int i, rc;
+
+	if (im->destroyed)
+		return;
+	if (ext_load(f, im) < 0)
+		log_err("inode %" PRIu64 ": removing it without a readable extent map",
+			im->ino);
+	for (i = 0; i < f->ntiers; i++) {
+		struct backend *be = f->tiers[i].be;
+
+		be->ops->forget(be, im->ino);
+		rc = be->ops->remove(be, im->ino);
+		if (rc < 0) {
+			log_err("inode %" PRIu64 ": cannot remove its data on tier %s: %s",
+				im->ino, be->name, strerror(-rc));
+			return;  /* stays an orphan; retried at the next start */
+		}
+	}
+	b = meta_batch_new();
+	if (!b)
+		return;
+	while (im->next)
+		ext_remove(f, b, im, im->next - 1);
+	meta_del_inode_all(b, im->ino);
+	meta_del_orphan(b, im->ino);
+	meta_add_counter(b, "inodes", -1);
+	if (commit(f, b) == 0) {
+		atomic_fetch_sub(&f->ninodes, 1);
+		im->destroyed = 1;
+	}
+	meta_batch_free(b);
+}
+
+/* Cuts or extends the file to `size`. Caller holds im->lock for writing
+ * and the extents are loaded; changes go into b, data first. */
+static int do_truncate(struct fabric *f, struct meta_batch *b,
+		       struct inode_mem *im, uint64_t size)
+{
+	int i, rc;
+
+	if (size > FILE_SIZE_MAX)
+		return -EFBIG;
+	if (size < im->a.size) {
+		for (i = 0; i < f->ntiers; i++) {
+			struct backend *be = f->tiers[i].be;
+
+			if (!ext_count_on_tier(im, f->tiers[i].id))
+				continue;
+			rc = be->ops->truncate(be, im->ino, size);
+			if (rc < 0)
+				return rc;
+		}
+		while (im->next && im->ext[im->next - 1].off >= size)
+			ext_remove(f, b, im, im->next - 1);
+		if (im->next) {
+			struct meta_extent *e = &im->ext[im->next - 1];
+
+			if (e->off + e->len > size) {
+				int idx = tier_idx(f, e->tier);
+				uint64_t nlen = size - e->off;
+
+				tier_account(f, b, idx, (int64_t)nlen - (int64_t)e->len, 0, 0);
+				e->len = nlen;
+				e->version++;
+				e->flags &= ~META_EXT_SEALED;
+				meta_put_extent(b, im->ino, e);
+			}
+		}
+	}
+	im->a.size = size;
+	im->a.blocks = blocks_of(im);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* lookup, attributes */
+
+int fs_lookup(struct fabric *f, uint64_t parent, const char *name,
+	      struct stat *out)
+{
+	struct meta_dirent d;
+	struct inode_mem *im;
+	int rc;
+
+	if (strlen(name) > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = meta_get_dirent(f->meta, parent, name, &d);
+	if (rc < 0)
+		return rc == -EUCLEAN ? -EIO : rc;
+	rc = itab_get(f, d.ino, &im);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	attr_to_stat(&im->a, out);
+	pthread_rwlock_unlock(&im->lock);
+	itab_add_lookup(f, im);
+	itab_put(f, im);
+	return 0;
+}
+
+void fs_forget(struct fabric *f, uint64_t ino, uint64_t nlookup)
+{
+	struct inode_mem *im;
+
+	pthread_mutex_lock(&f->itab_lock);
+	im = itab_find_locked(f, ino);
+	if (im)
+		im->refs++;
+	pthread_mutex_unlock(&f->itab_lock);
+	if (im)
+		itab_release(f, im, nlookup, 0);
+}
+
+int fs_getattr(struct fabric *f, uint64_t ino, struct stat *out)
+{
+	struct inode_mem *im;
+	int rc = itab_get(f, ino, &im);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	attr_to_stat(&im->a, out);
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return 0;
+}
+
+int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+	       const struct stat *attr, int to_set, struct fs_file *fh,
+	       struct stat *out)
+{
+	struct inode_mem *im;
+	struct meta_batch *b;
+	struct timespec t = now_ts();
+	int rc;
+
+	rc = itab_get(f, ino, &im);
+	if (rc < 0)
+		return rc;
+	b = meta_batch_new();
+	if (!b) {
+		itab_put(f, im);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&im->lock);
+	if (to_set & FS_SET_SIZE) {
+		if (S_ISDIR(im->a.mode)) {
+			rc = -EISDIR;
+			goto out;
+		}
+		if (!S_ISREG(im->a.mode)) {
+			rc = -EINVAL;
+			goto out;
+		}
+		if ((rc = ext_load(f, im)) < 0)
+			goto out;
+		if ((rc = do_truncate(f, b, im, attr->st_size)) < 0)
+			goto out;
+		if (!(to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)))
+			im->a.mtime = t;
+	}
+	if (to_set & FS_SET_MODE)
+		im->a.mode = (im->a.mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FS_SET_UID)
+		im->a.uid = attr->st_uid;
+	if (to_set & FS_SET_GID)
+		im->a.gid = attr->st_gid;
+	if (to_set & FS_SET_ATIME_NOW)
+		im->a.atime = t;
+	else if (to_set & FS_SET_ATIME)
+		im->a.atime = attr->st_atim;
+	if (to_set & FS_SET_MTIME_NOW)
+		im->a.mtime = t;
+	else if (to_set & FS_SET_MTIME)
+		im->a.mtime = attr->st_mtim;
+	im->a.ctime = (to_set & FS_SET_CTIME) ? attr->st_ctim : t;
+	meta_put_inode(b, &im->a);
+	rc = commit(f, b);
+	if (rc == 0)
+		attr_to_stat(&im->a, out);
+out:
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	itab_put(f, im);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* creating names */
+
+/* Makes a new inode named `name` in parent. Caller holds ns_lock. On
+ * success *out is the new twin with one ref. */
+static int make_node(struct fabric *f, const struct fs_ctx *ctx,
+		     uint64_t parent, const char *name, mode_t mode, dev_t rdev,
+		     const char *target, struct inode_mem **out)
+{
+	struct inode_mem *dir;
+	struct meta_dirent d;
+	struct meta_inode a;
+	struct meta_batch *b = NULL;
+	struct timespec t = now_ts();
+	int rc;
+
+	if ((rc = name_check(name)) < 0)
+		return rc;
+	if (target && strlen(target) > META_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	rc = itab_get(f, parent, &dir);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&dir->lock);
+	if (!S_ISDIR(dir->a.mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (dir->a.nlink == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (S_ISDIR(mode) && dir->a.nlink >= LINK_MAX_DF) {
+		rc = -EMLINK;
+		goto out;
+	}
+	rc = meta_get_dirent(f->meta, parent, name, &d);
+	if (rc == 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (rc != -ENOENT)
+		goto out;
+	b = meta_batch_new();
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memset(&a, 0, sizeof(a));
+	a.ino = f->next_ino;
+	a.mode = mode;
+	a.uid = ctx->uid;
+	a.gid = ctx->gid;
+	if (dir->a.mode & S_ISGID) {
+		a.gid = dir->a.gid;
+		if (S_ISDIR(mode))
+			a.mode |= S_ISGID;
+	}
+	a.nlink = S_ISDIR(mode) ? 2 : 1;
+	a.rdev = rdev;
+	a.atime = a.mtime = a.ctime = a.btime = t;
+	if (S_ISDIR(mode))
+		a.parent = parent;
+	if (target) {
+		a.size = strlen(target);
+		meta_put_symlink(b, a.ino, target);
+	}
+	meta_put_inode(b, &a);
+	d.ino = a.ino;
+	d.type = mode & S_IFMT;
+	meta_put_dirent(b, parent, name, &d);
+	meta_put_sys_u64(b, "next_ino", a.ino + 1);
+	meta_add_counter(b, "inodes", 1);
+	if (S_ISDIR(mode))
+		dir->a.nlink++;
+	dir->a.mtime = dir->a.ctime = t;
+	meta_put_inode(b, &dir->a);
+	rc = commit(f, b);
+	if (rc < 0) {
+		if (S_ISDIR(mode))
+			dir->a.nlink--;
+		goto out;
+	}
+	f->next_ino++;
+	atomic_fetch_add(&f->ninodes, 1);
+	pthread_rwlock_unlock(&dir->lock);
+	itab_put(f, dir);
+	meta_batch_free(b);
+	return itab_get(f, a.ino, out);
+out:
+	pthread_rwlock_unlock(&dir->lock);
+	itab_put(f, dir);
+	meta_batch_free(b);
+	return rc;
+}
+
+static int make_entry(struct fabric *f, const struct fs_ctx *ctx,
+		      uint64_t parent, const char *name, mode_t mode, dev_t rdev,
+		      const char *target, struct stat *out)
+{
+	struct inode_mem *im;
+	int rc;
+
+	pthread_mutex_lock(&f->ns_lock);
+	rc = make_node(f, ctx, parent, name, mode, rdev, target, &im);
+	pthread_mutex_unlock(&f->ns_lock);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	attr_to_stat(&im->a, out);
+	pthread_rwlock_unlock(&im->lock);
+	itab_add_lookup(f, im);
+	itab_put(f, im);
+	return 0;
+}
+
+int fs_mknod(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, mode_t mode, dev_t rdev, struct stat *out)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK:
+		break;
+	case 0:
+		mode |= S_IFREG;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!S_ISCHR(mode) && !S_ISBLK(mode))
+		rdev = 0;
+	return make_entry(f, ctx, parent, name, mode, rdev, NULL, out);
+}
+
+int fs_mkdir(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, mode_t mode, struct stat *out)
+{
+	return make_entry(f, ctx, parent, name, S_IFDIR | (mode & 07777), 0,
+			  NULL, out);
+}
+
+int fs_symlink(struct fabric *f, const struct fs_ctx *ctx, const char *target,
+	       uint64_t parent, const char *name, struct stat *out)
+{
+	if (!*target)
+		return -ENOENT;
+	return make_entry(f, ctx, parent, name, S_IFLNK | 0777, 0, target, out);
+}
+
+int fs_readlink(struct fabric *f, uint64_t ino, char *buf, size_t size)
+{
+	int rc = meta_get_symlink(f->meta, ino, buf, size);
+
+	if (rc == -ENOENT)
+		return -EINVAL;
+	if (rc < 0)
+		return rc == -EUCLEAN ? -EIO : rc;
+	return strlen(buf);
+}
+
+int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct stat *out)
+{
+	struct inode_mem *im = NULL, *dir = NULL;
+	struct meta_batch *b = NULL;
+	struct meta_dirent d;
+	struct timespec t = now_ts();
+	int rc;
+
+	if ((rc = name_check(newname)) < 0)
+		return rc;
+	pthread_mutex_lock(&f->ns_lock);
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		goto out;
+	if ((rc = itab_get(f, newparent, &dir)) < 0)
+		goto out;
+	pthread_rwlock_wrlock(&dir->lock);
+	pthread_rwlock_wrlock(&im->lock);
+	if (S_ISDIR(im->a.mode))
+		rc = -EPERM;
+	else if (!S_ISDIR(dir->a.mode))
+		rc = -ENOTDIR;
+	else if (im->a.nlink == 0 || dir->a.nlink == 0)
+		rc = -ENOENT;
+	else if (im->a.nlink >= LINK_MAX_DF)
+		rc = -EMLINK;
+	else if ((rc = meta_get_dirent(f->meta, newparent, newname, &d)) == 0)
+		rc = -EEXIST;
+	else if (rc == -ENOENT && !(b = meta_batch_new()))
+		rc = -ENOMEM;
+	if (b) {
+		im->a.nlink++;
+		im->a.ctime = t;
+		dir->a.mtime = dir->a.ctime = t;
+		d.ino = ino;
+		d.type = im->a.mode & S_IFMT;
+		meta_put_dirent(b, newparent, newname, &d);
+		meta_put_inode(b, &im->a);
+		meta_put_inode(b, &dir->a);
+		rc = commit(f, b);
+		if (rc < 0)
+			im->a.nlink--;
+		else
+			attr_to_stat(&im->a, out);
+	}
+	pthread_rwlock_unlock(&im->lock);
+	pthread_rwlock_unlock(&dir->lock);
+	if (rc == 0)
+		itab_add_lookup(f, im);
+out:
+	pthread_mutex_unlock(&f->ns_lock);
+	if (dir)
+		itab_put(f, dir);
+	if (im)
+		itab_put(f, im);
+	meta_batch_free(b);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* removing and renaming names (all under ns_lock) */
+
+/* Takes one link away from `child` (all of them for a directory). */
+static void drop_link(struct meta_batch *b, struct inode_mem *child,
+		      struct timespec t)
+{
+	child->a.nlink = S_ISDIR(child->a.mode) ? 0 : child->a.nlink - 1;
+	child->a.ctime = t;
+	if (child->a.nlink == 0) {
+		child->a.flags |= META_INODE_ORPHAN;
+		meta_put_orphan(b, child->ino);
+	}
+	meta_put_inode(b, &child->a);
+}
+
+static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
+			int want_dir)
+{
+	struct inode_mem *dir = NULL, *child = NULL;
+	struct meta_batch *b = NULL;
+	struct meta_dirent d;
+	struct timespec t = now_ts();
+	int rc;
+
+	if (strlen(name) > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&f->ns_lock);
+	rc = meta_get_dirent(f->meta, parent, name, &d);
+	if (rc < 0) {
+		rc = rc == -EUCLEAN ? -EIO : rc;
+		goto out;
+	}
+	if ((rc = itab_get(f, parent, &dir)) < 0)
+		goto out;
+	if ((rc = itab_get(f, d.ino, &child)) < 0)
+		goto out;
+	if (want_dir && !S_ISDIR(child->a.mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (!want_dir && S_ISDIR(child->a.mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (want_dir) {
+		rc = meta_dir_empty(f->meta, d.ino);
+		if (rc == 0)
+			rc = -ENOTEMPTY;
+		if (rc < 0)
+			goto out;
+	}
+	if (!(b = meta_batch_new())) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_rwlock_wrlock(&dir->lock);
+	pthread_rwlock_wrlock(&child->lock);
+	meta_del_dirent(b, parent, name);
+	drop_link(b, child, t);
+	if (want_dir)
+		dir->a.nlink--;
+	dir->a.mtime = dir->a.ctime = t;
+	meta_put_inode(b, &dir->a);
+	rc = commit(f, b);
+	pthread_rwlock_unlock(&child->lock);
+	pthread_rwlock_unlock(&dir->lock);
+out:
+	pthread_mutex_unlock(&f->ns_lock);
+	if (child)
+		itab_put(f, child);
+	if (dir)
+		itab_put(f, dir);
+	if (b)
+		meta_batch_free(b);
+	return rc;
+}
+
+int fs_unlink(struct fabric *f, uint64_t parent, const char *name)
+{
+	return remove_entry(f, parent, name, 0);
+}
+
+int fs_rmdir(struct fabric *f, uint64_t parent, const char *name)
+{
+	return remove_entry(f, parent, name, 1);
+}
+
+/* 1 when directory `anc` is `ino` or one of its ancestors. */
+static int is_ancestor(struct fabric *f, uint64_t anc, uint64_t ino)
+{
+	int depth;
+
+	for (depth = 0; depth < 4096; depth++) {
+		struct meta_inode a;
+
+		if (ino == anc)
+			return 1;
+		if (ino == ROOT_INO)
+			return 0;
+		if (meta_get_inode(f->meta, ino, &a) < 0)
+			return 0;
+		ino = a.parent;
+	}
+	return 0;
+}
+
+static void wrlock_distinct(struct inode_mem **v, int n)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		int dup = 0;
+
+		if (!v[i])
+			continue;
+		for (j = 0; j < i; j++)
+			dup |= v[j] == v[i];
+		if (!dup)
+			pthread_rwlock_wrlock(&v[i]->lock);
+	}
+}
+
+static void unlock_distinct(struct inode_mem **v, int n)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		int dup = 0;
+
+		if (!v[i])
+			continue;
+		for (j = 0; j < i; j++)
+			dup |= v[j] == v[i];
+		if (!dup)
+			pthread_rwlock_unlock(&v[i]->lock);
+	}
+}
+
+int fs_rename(struct fabric *f, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned int flags)
+{
+	struct inode_mem *v[4] = { NULL, NULL, NULL, NULL };
+	struct inode_mem *op, *np, *src, *dst;
+	struct meta_dirent sd, dd;
+	struct meta_batch *b = NULL;
+	struct timespec t = now_ts();
+	int rc, have_dst, locked = 0;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((rc = name_check(name)) < 0 || (rc = name_check(newname)) < 0)
+		return rc;
+	pthread_mutex_lock(&f->ns_lock);
+	rc = meta_get_dirent(f->meta, parent, name, &sd);
+	if (rc < 0)
+		goto out;
+	rc = meta_get_dirent(f->meta, newparent, newname, &dd);
+	if (rc < 0 && rc != -ENOENT)
+		goto out;
+	have_dst = rc == 0;
+	rc = 0;
+	if (have_dst && dd.ino == sd.ino)
+		goto out;  /* two links of one inode: nothing to do */
+	if (have_dst && (flags & RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (!have_dst && (flags & RENAME_EXCHANGE)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = itab_get(f, parent, &v[0])) < 0 ||
+	    (rc = itab_get(f, newparent, &v[1])) < 0 ||
+	    (rc = itab_get(f, sd.ino, &v[2])) < 0 ||
+	    (have_dst && (rc = itab_get(f, dd.ino, &v[3])) < 0))
+		goto out;
+	op = v[0]; np = v[1]; src = v[2]; dst = v[3];
+	if (!S_ISDIR(np->a.mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (parent != newparent) {
+		if (S_ISDIR(src->a.mode) && is_ancestor(f, sd.ino, newparent)) {
+			rc = -EINVAL;
+			goto out;
+		}
+		if (dst && (flags & RENAME_EXCHANGE) && S_ISDIR(dst->a.mode) &&
+		    is_ancestor(f, dd.ino, parent)) {
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	if (dst && !(flags & RENAME_EXCHANGE)) {
+		if (S_ISDIR(src->a.mode) && !S_ISDIR(dst->a.mode)) {
+			rc = -ENOTDIR;
+			goto out;
+		}
+		if (!S_ISDIR(src->a.mode) && S_ISDIR(dst->a.mode)) {
+			rc = -EISDIR;
+			goto out;
+		}
+		if (S_ISDIR(dst->a.mode)) {
+			rc = meta_dir_empty(f->meta, dd.ino);
+			if (rc == 0)
+				rc = -ENOTEMPTY;
+			if (rc < 0)
+				goto out;
+			rc = 0;
+		}
+	}
+	if (!(b = meta_batch_new())) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	wrlock_distinct(v, 4);
+	locked = 1;
+	sd.type = src->a.mode & S_IFMT;
+	if (flags & RENAME_EXCHANGE) {
+		dd.type = dst->a.mode & S_IFMT;
+		meta_put_dirent(b, parent, name, &dd);
+		meta_put_dirent(b, newparent, newname, &sd);
+		if (parent != newparent) {
+			if (S_ISDIR(src->a.mode)) {
+				src->a.parent = newparent;
+				op->a.nlink--;
+				np->a.nlink++;
+			}
+			if (S_ISDIR(dst->a.mode)) {
+				dst->a.parent = parent;
+				np->a.nlink--;
+				op->a.nlink++;
+			}
+		}
+		dst->a.ctime = t;
+		meta_put_inode(b, &dst->a);
+	} else {
+		if (dst) {
+			drop_link(b, dst, t);
+			if (S_ISDIR(dst->a.mode))
+				np->a.nlink--;
+		}
+		meta_del_dirent(b, parent, name);
+		meta_put_dirent(b, newparent, newname, &sd);
+		if (S_ISDIR(src->a.mode) && parent != newparent) {
+			src->a.parent = newparent;
+			op->a.nlink--;
+			np->a.nlink++;
+		}
+	}
+	src->a.ctime = t;
+	meta_put_inode(b, &src->a);
+	op->a.mtime = op->a.ctime = t;
+	np->a.mtime = np->a.ctime = t;
+	meta_put_inode(b, &op->a);
+	if (np != op)
+		meta_put_inode(b, &np->a);
+	rc = commit(f, b);
+out:
+	if (locked)
+		unlock_distinct(v, 4);
+	pthread_mutex_unlock(&f->ns_lock);
+	for (int i = 3; i >= 0; i--)
+		if (v[i])
+			itab_put(f, v[i]);
+	if (b)
+		meta_batch_free(b);
+	if (rc == -EUCLEAN)
+		rc = -EIO;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* open files and data */
+
+uint64_t fs_file_ino(const struct fs_file *fh)
+{
+	return fh->im->ino;
+}
+
+static int file_open(struct fabric *f, struct inode_mem *im, int flags,
+		     struct fs_file **out)
+{
+	struct fs_file *fh = calloc(1, sizeof(*fh));
+
+	if (!fh)
+		return -ENOMEM;
+	fh->im = im;
+	fh->flags = flags;
+	pthread_mutex_lock(&f->itab_lock);
+	if (im->nopen++ == 0)
+		atomic_fetch_add(&f->nopen, 1);
+	pthread_mutex_unlock(&f->itab_lock);
+	*out = fh;
+	return 0;
+}
+
+static int truncate_locked(struct fabric *f, struct inode_mem *im,
+			   uint64_t size, int touch)
+{
+	struct meta_batch *b;
+	struct timespec t = now_ts();
+	int rc;
+
+	if ((rc = ext_load(f, im)) < 0)
+		return rc;
+	if (!(b = meta_batch_new()))
+		return -ENOMEM;
+	rc = do_truncate(f, b, im, size);
+	if (rc == 0) {
+		if (touch)
+			im->a.mtime = im->a.ctime = t;
+		meta_put_inode(b, &im->a);
+		rc = commit(f, b);
+	}
+	meta_batch_free(b);
+	return rc;
+}
+
+int fs_open(struct fabric *f, uint64_t ino, int flags, struct fs_file **out)
+{
+	struct inode_mem *im;
+	int rc = itab_get(f, ino, &im);
+
+	if (rc < 0)
+		return rc;
+	if (S_ISDIR(im->a.mode) && (flags & O_ACCMODE) != O_RDONLY) {
+		itab_put(f, im);
+		return -EISDIR;
+	}
+	if ((flags & O_TRUNC) && S_ISREG(im->a.mode) &&
+	    (flags & O_ACCMODE) != O_RDONLY) {
+		pthread_rwlock_wrlock(&im->lock);
+		rc = truncate_locked(f, im, 0, 1);
+		pthread_rwlock_unlock(&im->lock);
+		if (rc < 0) {
+			itab_put(f, im);
+			return rc;
+		}
+	}
+	rc = file_open(f, im, flags, out);
+	if (rc < 0)
+		itab_put(f, im);
+	return rc;  /* the ref now belongs to the handle */
+}
+
+int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
+	      const char *name, mode_t mode, int flags, struct stat *out,
+	      struct fs_file **fh)
+{
+	struct inode_mem *im;
+	int rc;
+
+	pthread_mutex_lock(&f->ns_lock);
+	rc = make_node(f, ctx, parent, name, S_IFREG | (mode & 07777), 0,
+		       NULL, &im);
+	pthread_mutex_unlock(&f->ns_lock);
+	if (rc == -EEXIST && !(flags & O_EXCL)) {
+		struct meta_dirent d;
+
+		rc = meta_get_dirent(f->meta, parent, name, &d);
+		if (rc < 0)
+			return rc == -EUCLEAN ? -EIO : rc;
+		rc = fs_open(f, d.ino, flags, fh);
+		if (rc < 0)
+			return rc;
+		im = (*fh)->im;
+		pthread_rwlock_rdlock(&im->lock);
+		attr_to_stat(&im->a, out);
+		pthread_rwlock_unlock(&im->lock);
+		itab_add_lookup(f, im);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	attr_to_stat(&im->a, out);
+	pthread_rwlock_unlock(&im->lock);
+	itab_add_lookup(f, im);
+	rc = file_open(f, im, flags, fh);
+	if (rc < 0)
+		itab_put(f, im);
+	return rc;
+}
+
+/* Takes im->lock for reading with the extents loaded. */
+static int rdlock_ext(struct fabric *f, struct inode_mem *im)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&im->lock);
+	if (im->ext_loaded)
+		return 0;
+	pthread_rwlock_unlock(&im->lock);
+	pthread_rwlock_wrlock(&im->lock);
+	rc = ext_load(f, im);
+	pthread_rwlock_unlock(&im->lock);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	return 0;
+}
+
+static int atime_due(const struct meta_inode *a, struct timespec t)
+{
+	/* relatime: when atime is not newer than mtime/ctime, or a day old */
+	if (a->atime.tv_sec < a->mtime.tv_sec ||
+	    (a->atime.tv_sec == a->mtime.tv_sec && a->atime.tv_nsec <= a->mtime.tv_nsec))
+		return 1;
+	if (a->atime.tv_sec < a->ctime.tv_sec ||
+	    (a->atime.tv_sec == a->ctime.tv_sec && a->atime.tv_nsec <= a->ctime.tv_nsec))
+		return 1;
+	return t.tv_sec - a->atime.tv_sec >= 24 * 3600;
+}
+
+static void touch_atime(struct fabric *f, struct inode_mem *im)
+{
+	struct timespec t = now_ts();
+	struct meta_batch *b;
+
+	pthread_rwlock_wrlock(&im->lock);
+	if (atime_due(&im->a, t) && im->a.nlink && (b = meta_batch_new())) {
+		im->a.atime = t;
+		meta_put_inode(b, &im->a);
+		commit(f, b);
+		meta_batch_free(b);
+	}
+	pthread_rwlock_unlock(&im->lock);
+}
+
+ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
+		uint64_t off)
+{
+	struct inode_mem *im = fh->im;
+	uint64_t end, pos;
+	char *p = buf;
+	int rc, due;
+
+	if ((rc = rdlock_ext(f, im)) < 0)
+		return rc;
+	if (off >= im->a.size) {
+		pthread_rwlock_unlock(&im->lock);
+		return 0;
+	}
+	end = off + size < im->a.size ? off + size : im->a.size;
+	for (pos = off; pos < end;) {
+		uint64_t coff = pos - pos % f->es;
+		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
+		struct meta_extent *e = ext_find(im, coff);
+		ssize_t got;
+
+		if (!e) {
+			memset(p, 0, n);
+		} else {
+			struct backend *be = f->tiers[tier_idx(f, e->tier)].be;
+
+			got = be->ops->pread(be, im->ino, p, n, pos);
+			if (got < 0) {
+				pthread_rwlock_unlock(&im->lock);
+				return got;
+			}
+		}
+		p += n;
+		pos += n;
+	}
+	due = atime_due(&im->a, now_ts());
+	pthread_rwlock_unlock(&im->lock);
+	if (due)
+		touch_atime(f, im);
+	return end - off;
+}
+
+ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
+		 size_t size, uint64_t off)
+{
+	struct inode_mem *im = fh->im;
+	struct meta_batch *b;
+	const char *p = buf;
+	uint64_t pos = 0, end;
+	ssize_t rc = 0;
+
+	if (!(b = meta_batch_new()))
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&im->lock);
+	if ((rc = ext_load(f, im)) < 0)
+		goto out;
+	if (fh->flags & O_APPEND)
+		off = im->a.size;
+	if (off + size > FILE_SIZE_MAX || off + size < off) {
+		rc = -EFBIG;
+		goto out;
+	}
+	end = off + size;
+	for (pos = off; pos < end;) {
+		uint64_t coff = pos - pos % f->es;
+		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
+		struct meta_extent *e = ext_find(im, coff);
+		struct backend *be;
+		uint64_t nlen;
+		int idx, isnew = 0;
+
+		if (!e) {
+			struct meta_extent ne = { .off = coff };
+
+			idx = pick_tier(f, f->es, -1);
+			if (idx < 0) {
+				rc = idx;
+				goto out;
+			}
+			ne.tier = f->tiers[idx].id;
+			e = ext_insert(im, &ne);
+			if (!e) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			isnew = 1;
+		}
+		idx = tier_idx(f, e->tier);
+		be = f->tiers[idx].be;
+		rc = be->ops->pwrite(be, im->ino, p, n, pos);
+		while (rc == -ENOSPC && isnew) {
+			/* the tier's filesystem is full: try the next tier */
+			int nidx = pick_tier(f, f->es, idx);
+
+			if (nidx < 0)
+				break;
+			idx = nidx;
+			e->tier = f->tiers[idx].id;
+			be = f->tiers[idx].be;
+			rc = be->ops->pwrite(be, im->ino, p, n, pos);
+		}
+		if (rc < 0) {
+			if (isnew)
+				memmove(e, e + 1, (im->next - (e - im->ext) - 1) * sizeof(*e)),
+				im->next--;
+			goto out;
+		}
+		nlen = pos + n - coff > e->len ? pos + n - coff : e->len;
+		tier_account(f, b, idx, (int64_t)(nlen - e->len), isnew,
+			     isnew && ext_count_on_tier(im, e->tier) == 1);
+		e->len = nlen;
+		e->version++;
+		e->flags &= ~META_EXT_SEALED;
+		meta_put_extent(b, im->ino, e);
+		p += n;
+		pos += n;
+	}
+	if (end > im->a.size)
+		im->a.size = end;
+	im->a.blocks = blocks_of(im);
+	im->a.mtime = im->a.ctime = now_ts();
+	meta_put_inode(b, &im->a);
+	rc = commit(f, b);
+	if (rc == 0)
+		rc = size;
+out:
+	if (rc < 0 && pos > off && meta_batch_count(b)) {
+		/* a partial write: keep what reached the tiers */
+		if (pos > im->a.size)
+			im->a.size = pos;
+		im->a.blocks = blocks_of(im);
+		meta_put_inode(b, &im->a);
+		if (commit(f, b) == 0)
+			rc = pos - off;
+	}
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	return rc;
+}
+
+int fs_flush(struct fabric *f, struct fs_file *fh)
+{
+	return 0;  /* writes are on their tiers and in the WAL already */
+}
+
+int fs_release(struct fabric *f, struct fs_file *fh)
+{
+	struct inode_mem *im = fh->im;
+	int last, i;
+
+	pthread_mutex_lock(&f->itab_lock);
+	last = im->nopen == 1;
+	if (last)
+		atomic_fetch_sub(&f->nopen, 1);
+	pthread_mutex_unlock(&f->itab_lock);
+	if (last)
+		for (i = 0; i < f->ntiers; i++)
+			f->tiers[i].be->ops->forget(f->tiers[i].be, im->ino);
+	itab_release(f, im, 0, 1);
+	free(fh);
+	return 0;
+}
+
+int fs_fsync(struct fabric *f, struct fs_file *fh, int datasync)
+{
+	struct inode_mem *im = fh->im;
+	int on[CFG_MAX_TIERS] = { 0 };
+	int i, rc;
+
+	if ((rc = rdlock_ext(f, im)) < 0)
+		return rc;
+	for (i = 0; i < f->ntiers; i++)
+		on[i] = ext_count_on_tier(im, f->tiers[i].id) > 0;
+	pthread_rwlock_unlock(&im->lock);
+	for (i = 0; i < f->ntiers; i++) {
+		if (!on[i])
+			continue;
+		rc = f->tiers[i].be->ops->sync(f->tiers[i].be, im->ino);
+		if (rc < 0)
+			return rc;
+	}
+	return meta_sync(f->meta) < 0 ? -EIO : 0;
+}
+
+int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
+		 uint64_t len)
+{
+	struct inode_mem *im = fh->im;
+	struct meta_batch *b;
+	uint64_t end = off + len, pos;
+	int rc = 0, keep = mode & FALLOC_FL_KEEP_SIZE;
+
+	if (len == 0)
+		return -EINVAL;
+	if (end < off || end > FILE_SIZE_MAX)
+		return -EFBIG;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && (!keep || (mode & FALLOC_FL_ZERO_RANGE)))
+		return -EOPNOTSUPP;
+	if (!(b = meta_batch_new()))
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&im->lock);
+	if (!S_ISREG(im->a.mode)) {
+		rc = -ENODEV;
+		goto out;
+	}
+	if ((rc = ext_load(f, im)) < 0)
+		goto out;
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* Zeros over the range: punch the tiers, drop whole extents. */
+		size_t i = ext_lower(im, off - off % f->es);
+
+		while (i < im->next && im->ext[i].off < end) {
+			struct meta_extent *e = &im->ext[i];
+			uint64_t s = off > e->off ? off : e->off;
+			uint64_t t = end < e->off + e->len ? end : e->off + e->len;
+			struct backend *be = f->tiers[tier_idx(f, e->tier)].be;
+
+			if (s < t && (rc = be->ops->punch(be, im->ino, s, t - s)) < 0)
+				goto out;
+			if (off <= e->off && end >= e->off + e->len) {
+				ext_remove(f, b, im, i);
+				continue;
+			}
+			if (s < t) {
+				e->version++;
+				e->flags &= ~META_EXT_SEALED;
+				meta_put_extent(b, im->ino, e);
+			}
+			i++;
+		}
+	} else {
+		for (pos = off; pos < end;) {
+			uint64_t coff = pos - pos % f->es;
+			uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
+			struct meta_extent *e = ext_find(im, coff);
+			int idx, isnew = 0;
+			uint64_t nlen;
+
+			if (!e) {
+				struct meta_extent ne = { .off = coff };
+
+				if ((idx = pick_tier(f, f->es, -1)) < 0) {
+					rc = idx;
+					goto out;
+				}
+				ne.tier = f->tiers[idx].id;
+				if (!(e = ext_insert(im, &ne))) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				isnew = 1;
+			}
+			idx = tier_idx(f, e->tier);
+			rc = f->tiers[idx].be->ops->allocate(f->tiers[idx].be,
+							     im->ino, pos, n);
+			if (rc < 0) {
+				if (isnew) {
+					memmove(e, e + 1, (im->next - (e - im->ext) - 1) * sizeof(*e));
+					im->next--;
+				}
+				goto out;
+			}
+			nlen = pos + n - coff > e->len ? pos + n - coff : e->len;
+			tier_account(f, b, idx, (int64_t)(nlen - e->len), isnew,
+				     isnew && ext_count_on_tier(im, e->tier) == 1);
+			e->len = nlen;
+			meta_put_extent(b, im->ino, e);
+			pos += n;
+		}
+	}
+	if (!keep && end > im->a.size)
+		im->a.size = end;
+	im->a.blocks = blocks_of(im);
+	im->a.mtime = im->a.ctime = now_ts();
+	meta_put_inode(b, &im->a);
+	rc = commit(f, b);
+out:
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	return rc;
+}
+
+int64_t fs_lseek(struct fabric *f, struct fs_file *fh, uint64_t off, int whence)
+{
+	struct inode_mem *im = fh->im;
+	uint64_t size, pos;
+	int64_t res = -ENXIO;
+	size_t i;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if ((rc = rdlock_ext(f, im)) < 0)
+		return rc;
+	size = im->a.size;
+	if (off >= size)
+		goto out;
+	if (whence == SEEK_DATA) {
+		for (i = ext_lower(im, off - off % f->es); i < im->next; i++) {
+			struct meta_extent *e = &im->ext[i];
+			uint64_t t = e->off + e->len < size ? e->off + e->len : size;
+			uint64_t s = off > e->off ? off : e->off;
+			struct backend *be = f->tiers[tier_idx(f, e->tier)].be;
+			int64_t r;
+
+			if (s >= t)
+				continue;
+			r = be->ops->seek(be, im->ino, s, SEEK_DATA);
+			if (r >= 0 && (uint64_t)r < t) {
+				res = r;
+				goto out;
+			}
+		}
+		goto out;
+	}
+	/* SEEK_HOLE: the first offset >= off in no extent or in a hole of
+	 * its tier file; the end of the file at the latest. */
+	pos = off;
+	while (pos < size) {
+		struct meta_extent *e = ext_find(im, pos - pos % f->es);
+		uint64_t t;
+		struct backend *be;
+		int64_t r;
+
+		if (!e || pos >= e->off + e->len)
+			break;
+		t = e->off + e->len;
+		be = f->tiers[tier_idx(f, e->tier)].be;
+		r = be->ops->seek(be, im->ino, pos, SEEK_HOLE);
+		if (r >= 0 && (uint64_t)r < t) {
+			pos = r;
+			break;
+		}
+		pos = t;
+	}
+	res = pos < size ? (int64_t)pos : (int64_t)size;
+out:
+	pthread_rwlock_unlock(&im->lock);
+	return res;
+}
+
+/* ---------------------------------------------------------------- */
+/* directories */
+
+int fs_opendir(struct fabric *f, uint64_t ino, struct fs_dir **out)
+{
+	struct inode_mem *im;
+	struct fs_dir *d;
+	int rc = itab_get(f, ino, &im);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	rc = S_ISDIR(im->a.mode) ? 0 : -ENOTDIR;
+	d = rc ? NULL : calloc(1, sizeof(*d));
+	if (d) {
+		d->ino = ino;
+		d->parent = im->a.parent ? im->a.parent : ROOT_INO;
+		pthread_mutex_init(&d->lock, NULL);
+	}
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	if (rc < 0)
+		return rc;
+	if (!d)
+		return -ENOMEM;
+	*out = d;
+	return 0;
+}
+
+static void dir_clear(struct fs_dir *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->ents[i].name);
+	free(d->ents);
+	d->ents = NULL;
+	d->n = d->cap = 0;
+}
+
+static int dir_collect(void *arg, const char *name, const struct meta_dirent *de)
+{
+	struct fs_dir *d = arg;
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct dir_ent *ne = realloc(d->ents, cap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		d->ents = ne;
+		d->cap = cap;
+	}
+	d->ents[d->n].name = strdup(name);
+	if (!d->ents[d->n].name)
+		return -ENOMEM;
+	d->ents[d->n].ino = de->ino;
+	d->ents[d->n].type = de->type;
+	d->n++;
+	return 0;
+}
+
+int fs_readdir(struct fabric *f, struct fs_dir *d, off_t off, int plus,
+	       fs_fill_cb fill, void *arg)
+{
+	int rc = 0;
+	size_t i;
+
+	pthread_mutex_lock(&d->lock);
+	if (off == 0) {
+		dir_clear(d);
+		rc = meta_readdir(f->meta, d->ino, NULL, dir_collect, d);
+		if (rc < 0) {
+			dir_clear(d);
+			rc = rc == -EUCLEAN ? -EIO : rc;
+			goto out;
+		}
+	}
+	for (i = off; i < d->n + 2; i++) {
+		struct stat st;
+		struct inode_mem *im = NULL;
+		const char *name;
+
+		memset(&st, 0, sizeof(st));
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			st.st_ino = i == 0 ? d->ino : d->parent;
+			st.st_mode = S_IFDIR;
+			if (plus && fs_getattr(f, st.st_ino, &st) < 0)
+				st.st_mode = S_IFDIR;
+		} else {
+			struct dir_ent *e = &d->ents[i - 2];
+
+			name = e->name;
+			st.st_ino = e->ino;
+			st.st_mode = e->type;
+			if (plus) {
+				if (itab_get(f, e->ino, &im) < 0)
+					continue;  /* removed since the snapshot */
+				pthread_rwlock_rdlock(&im->lock);
+				attr_to_stat(&im->a, &st);
+				pthread_rwlock_unlock(&im->lock);
+			}
+		}
+		if (fill(arg, name, &st, i + 1)) {
+			if (im)
+				itab_put(f, im);
+			break;
+		}
+		if (im) {
+			itab_add_lookup(f, im);
+			itab_put(f, im);
+		}
+	}
+out:
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+int fs_releasedir(struct fabric *f, struct fs_dir *d)
+{
+	dir_clear(d);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	return 0;
+}
+
+int fs_fsyncdir(struct fabric *f, uint64_t ino)
+{
+	return meta_sync(f->meta) < 0 ? -EIO : 0;
+}
+
+int fs_statfs(struct fabric *f, struct statvfs *out)
+{
+	uint64_t total = 0, avail = 0;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < f->ntiers; i++) {
+		struct tier_rt *t = &f->tiers[i];
+		struct be_space sp = { 0 };
+		int64_t used = atomic_load(&t->used);
+		uint64_t room = (int64_t)t->cfg->capacity > used ?
+				t->cfg->capacity - used : 0;
+
+		if (t->be->ops->space(t->be, &sp) == 0 && sp.fs_avail < room)
+			room = sp.fs_avail;
+		total += t->cfg->capacity;
+		avail += room;
+	}
+	out->f_bsize = 4096;
+	out->f_frsize = 4096;
+	out->f_blocks = total / 4096;
+	out->f_bfree = avail / 4096;
+	out->f_bavail = avail / 4096;
+	out->f_files = 1ULL << 32;
+	out->f_ffree = out->f_files - (uint64_t)atomic_load(&f->ninodes);
+	out->f_favail = out->f_ffree;
+	out->f_namemax = META_NAME_MAX;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* xattrs */
+
+/* "tier:first-last ..." for each extent. Caller holds im->lock. */
+static int tier_xattr(struct fabric *f, struct inode_mem *im, char **out)
+{
+	size_t cap = 64 + im->next * (CFG_NAME_MAX + 44), len = 0, i;
+	char *s = malloc(cap);
+
+	if (!s)
+		return -ENOMEM;
+	s[0] = '\0';
+	for (i = 0; i < im->next; i++) {
+		const struct meta_extent *e = &im->ext[i];
+
+		if (!e->len)
+			continue;
+		len += snprintf(s + len, cap - len, "%s%s:%" PRIu64 "-%" PRIu64,
+				len ? " " : "", f->tiers[tier_idx(f, e->tier)].cfg->name,
+				e->off, e->off + e->len - 1);
+	}
+	*out = s;
+	return len;
+}
+
+int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+		const char *name, const void *value, size_t size, int flags)
+{
+	struct inode_mem *im;
+	struct meta_batch *b;
+	int rc;
+
+	if (strlen(name) > META_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (size > META_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		if (!strcmp(name, XATTR_PREFIX "tier")) {
+			log_notice("setxattr %s on inode %" PRIu64 ": read-only attribute",
+				   name, ino);
+			return -EPERM;
+		}
+		log_notice("setxattr on inode %" PRIu64 ": unknown attribute %s",
+			   ino, name);
+		return -EINVAL;
+	}
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if (!(b = meta_batch_new())) {
+		itab_put(f, im);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&im->lock);
+	rc = meta_get_xattr(f->meta, ino, name, NULL, 0);
+	if (rc >= 0 && (flags & XATTR_CREATE))
+		rc = -EEXIST;
+	else if (rc == -ENODATA && (flags & XATTR_REPLACE))
+		rc = -ENODATA;
+	else if (rc >= 0 || rc == -ENODATA) {
+		meta_put_xattr(b, ino, name, value, size);
+		im->a.ctime = now_ts();
+		meta_put_inode(b, &im->a);
+		rc = commit(f, b);
+	} else if (rc == -EUCLEAN) {
+		rc = -EIO;
+	}
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	itab_put(f, im);
+	return rc;
+}
+
+ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
+		    void *buf, size_t size)
+{
+	struct inode_mem *im;
+	char *s;
+	int rc;
+
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		rc = meta_get_xattr(f->meta, ino, name, buf, size);
+		return rc == -EUCLEAN ? -EIO : rc;
+	}
+	if (strcmp(name, XATTR_PREFIX "tier"))
+		return -ENODATA;
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	rc = tier_xattr(f, im, &s);
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	if (rc < 0)
+		return rc;
+	if (size && (size_t)rc > size)
+		rc = -ERANGE;
+	else if (size)
+		memcpy(buf, s, rc);
+	free(s);
+	return rc;
+}
+
+struct xlist {
+	char *buf;                     /* the caller's buffer or NULL */
+	size_t size;                   /* its size */
+	size_t len;                    /* bytes needed so far */
+};
+
+static int xlist_cb(void *arg, const char *name)
+{
+	struct xlist *x = arg;
+	size_t n = strlen(name) + 1;
+
+	if (x->size && x->len + n <= x->size)
+		memcpy(x->buf + x->len, name, n);
+	x->len += n;
+	return 0;
+}
+
+ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size)
+{
+	struct xlist x = { buf, size, 0 };
+	int rc = meta_list_xattrs(f->meta, ino, xlist_cb, &x);
+
+	if (rc < 0)
+		return rc == -EUCLEAN ? -EIO : rc;
+	if (size && x.len > size)
+		return -ERANGE;
+	return x.len;
+}
+
+int fs_removexattr(struct fabric *f, uint64_t ino, const char *name)
+{
+	struct inode_mem *im;
+	struct meta_batch *b;
+	int rc;
+
+	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		log_notice("removexattr on inode %" PRIu64 ": %s cannot be removed",
+			   ino, name);
+		return strcmp(name, XATTR_PREFIX "tier") ? -EINVAL : -EPERM;
+	}
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if (!(b = meta_batch_new())) {
+		itab_put(f, im);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&im->lock);
+	rc = meta_get_xattr(f->meta, ino, name, NULL, 0);
+	if (rc >= 0) {
+		meta_del_xattr(b, ino, name);
+		im->a.ctime = now_ts();
+		meta_put_inode(b, &im->a);
+		rc = commit(f, b);
+	} else if (rc == -EUCLEAN) {
+		rc = -EIO;
+	}
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	itab_put(f, im);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* for the control socket */
+
+int fs_where(struct fabric *f, uint64_t ino, struct fs_where_ext **out,
+	     size_t *n, uint64_t *size)
+{
+	struct inode_mem *im;
+	struct fs_where_ext *w = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	if (im->next && !(w = calloc(im->next, sizeof(*w))))
+		rc = -ENOMEM;
+	for (i = 0; w && i < im->next; i++) {
+		const struct meta_extent *e = &im->ext[i];
+
+		w[i].off = e->off;
+		w[i].len = e->len;
+		w[i].version = e->version;
+		w[i].sealed = !!(e->flags & META_EXT_SEALED);
+		snprintf(w[i].tier, sizeof(w[i].tier), "%s",
+			 f->tiers[tier_idx(f, e->tier)].cfg->name);
+	}
+	*n = rc ? 0 : im->next;
+	*size = im->a.size;
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	*out = w;
+	return rc;
+}
+
+int fs_status(struct fabric *f, struct fs_status *out)
+{
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	out->ntiers = f->ntiers;
+	for (i = 0; i < f->ntiers; i++) {
+		struct tier_rt *t = &f->tiers[i];
+		struct fs_tier_status *s = &out->tiers[i];
+		struct be_space sp = { 0 };
+
+		snprintf(s->name, sizeof(s->name), "%s", t->cfg->name);
+		s->kind = t->be->ops->kind;
+		snprintf(s->path, sizeof(s->path), "%s", t->cfg->path);
+		s->capacity = t->cfg->capacity;
+		s->used = atomic_load(&t->used);
+		s->files = atomic_load(&t->files);
+		s->extents = atomic_load(&t->extents);
+		s->high_watermark = t->cfg->high_watermark;
+		s->low_watermark = t->cfg->low_watermark;
+		if (t->be->ops->space(t->be, &sp) == 0)
+			s->fs_avail = sp.fs_avail;
+	}
+	out->inodes = atomic_load(&f->ninodes);
+	out->open_files = atomic_load(&f->nopen);
+	out->extent_size = f->es;
+	return 0;
+}

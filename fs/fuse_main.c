@@ -1,0 +1,806 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The dfabric daemon: command line, the FUSE low-level front end and the
+ * main loop. This is the only file that includes fuse_lowlevel.h; each op
+ * calls the matching fs_* function (fs/fs.h) and sends exactly one reply,
+ * turning -errno into fuse_reply_err(req, errno). */
+#define FUSE_USE_VERSION 314
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "fs/ctl.h"
+#include "fs/fs.h"
+
+#define DFABRIC_VERSION "0.1.0"
+#define ATTR_TIMEOUT 1.0     /* seconds the kernel may cache attributes */
+#define ENTRY_TIMEOUT 1.0    /* ... and names; we are the only writer */
+
+static struct fabric *g_fab;  /* set before the session starts */
+
+struct opts {
+	char *config;              /* first non-option argument */
+	char *mountpoint;          /* second */
+	int foreground;            /* -f */
+	int debug;                 /* -d: FUSE request tracing */
+	int single;                /* -s: one thread */
+	int help;                  /* -h */
+	int version;               /* -V */
+	unsigned max_threads;      /* -o max_threads=N */
+	int clone_fd;              /* -o clone_fd */
+	int extra;                 /* unexpected positional arguments */
+};
+
+/* ---------------------------------------------------------------- */
+/* request helpers */
+
+static void ctx_of(fuse_req_t req, struct fs_ctx *c)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+
+	c->uid = fc->uid;
+	c->gid = fc->gid;
+	c->pid = fc->pid;
+}
+
+static struct fs_file *fh_of(struct fuse_file_info *fi)
+{
+	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
+static void reply_entry(fuse_req_t req, int rc, const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.ino = st->st_ino;
+	e.generation = 1;
+	e.attr = *st;
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+/* A buffer per FUSE worker thread, reused across reads. */
+static __thread char *t_buf;
+static __thread size_t t_cap;
+
+static void *thread_buf(size_t n)
+{
+	if (n > t_cap) {
+		char *p = realloc(t_buf, n);
+
+		if (!p)
+			return NULL;
+		t_buf = p;
+		t_cap = n;
+	}
+	return t_buf;
+}
+
+/* ---------------------------------------------------------------- */
+/* operations */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_POSIX_ACL |
+			FUSE_CAP_WRITEBACK_CACHE);
+	conn->max_write = 1 << 20;
+	conn->max_readahead = conn->max_readahead > (1u << 20) ?
+			      conn->max_readahead : (1u << 20);
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	conn->time_gran = 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct stat st;
+	int rc = fs_lookup(g_fab, parent, name, &st);
+
+	if (rc == -ENOENT) {
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = ENTRY_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, rc, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget(g_fab, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		fs_forget(g_fab, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc = fs_getattr(g_fab, ino, &st);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	static const struct { int fuse, fs; } map[] = {
+		{ FUSE_SET_ATTR_MODE, FS_SET_MODE },
+		{ FUSE_SET_ATTR_UID, FS_SET_UID },
+		{ FUSE_SET_ATTR_GID, FS_SET_GID },
+		{ FUSE_SET_ATTR_SIZE, FS_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, FS_SET_ATIME },
+		{ FUSE_SET_ATTR_MTIME, FS_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, FS_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, FS_SET_MTIME_NOW },
+		{ FUSE_SET_ATTR_CTIME, FS_SET_CTIME },
+	};
+	struct fs_ctx c;
+	struct stat st;
+	int set = 0, rc;
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (to_set & map[i].fuse)
+			set |= map[i].fs;
+	ctx_of(req, &c);
+	rc = fs_setattr(g_fab, &c, ino, attr, set, fi ? fh_of(fi) : NULL, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int rc = fs_readlink(g_fab, ino, buf, sizeof(buf));
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct fs_ctx c;
+	struct stat st;
+
+	ctx_of(req, &c);
+	reply_entry(req, fs_mknod(g_fab, &c, parent, name, mode, rdev, &st), &st);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct fs_ctx c;
+	struct stat st;
+
+	ctx_of(req, &c);
+	reply_entry(req, fs_mkdir(g_fab, &c, parent, name, mode, &st), &st);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct fs_ctx c;
+	struct stat st;
+
+	ctx_of(req, &c);
+	reply_entry(req, fs_symlink(g_fab, &c, link, parent, name, &st), &st);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct stat st;
+
+	reply_entry(req, fs_link(g_fab, ino, newparent, newname, &st), &st);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_unlink(g_fab, parent, name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_rmdir(g_fab, parent, name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	fuse_reply_err(req, -fs_rename(g_fab, parent, name, newparent, newname,
+				       flags));
+}
+
+static void set_open_reply(struct fuse_file_info *fi, struct fs_file *fh)
+{
+	fi->fh = (uintptr_t)fh;
+	fi->direct_io = !!(fi->flags & O_DIRECT);
+	fi->keep_cache = !fi->direct_io;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_file *fh;
+	int rc = fs_open(g_fab, ino, fi->flags, &fh);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	set_open_reply(fi, fh);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fs_release(g_fab, fh);  /* the opener was interrupted */
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct fs_file *fh;
+	struct fs_ctx c;
+	int rc;
+
+	ctx_of(req, &c);
+	memset(&e, 0, sizeof(e));
+	rc = fs_create(g_fab, &c, parent, name, mode, fi->flags, &e.attr, &fh);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = e.attr.st_ino;
+	e.generation = 1;
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	set_open_reply(fi, fh);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		fs_release(g_fab, fh);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	char *buf = thread_buf(size);
+	ssize_t rc;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_read(g_fab, fh_of(fi), buf, size, off);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, rc);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t rc = fs_write(g_fab, fh_of(fi), buf, size, off);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, rc);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_flush(g_fab, fh_of(fi)));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_release(g_fab, fh_of(fi)));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_fsync(g_fab, fh_of(fi), datasync));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_dir *d;
+	int rc = fs_opendir(g_fab, ino, &d);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fs_releasedir(g_fab, d);
+}
+
+struct fill_state {
+	fuse_req_t req;            /* the readdir request */
+	char *buf;                 /* reply buffer */
+	size_t size;               /* its size */
+	size_t len;                /* bytes used */
+	int plus;                  /* readdirplus */
+};
+
+static int fill_entry(void *arg, const char *name, const struct stat *st,
+		      off_t next)
+{
+	struct fill_state *s = arg;
+	size_t need;
+
+	if (s->plus) {
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.ino = st->st_ino;
+		e.generation = 1;
+		e.attr = *st;
+		e.attr_timeout = ATTR_TIMEOUT;
+		e.entry_timeout = ENTRY_TIMEOUT;
+		need = fuse_add_direntry_plus(s->req, s->buf + s->len,
+					      s->size - s->len, name, &e, next);
+	} else {
+		need = fuse_add_direntry(s->req, s->buf + s->len,
+					 s->size - s->len, name, st, next);
+	}
+	if (need > s->size - s->len)
+		return 1;
+	s->len += need;
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct fill_state s = { req, thread_buf(size), size, 0, plus };
+	int rc;
+
+	if (!s.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_readdir(g_fab, (struct fs_dir *)(uintptr_t)fi->fh, off, plus,
+			fill_entry, &s);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, s.buf, s.len);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_releasedir(g_fab,
+					   (struct fs_dir *)(uintptr_t)fi->fh));
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_fsyncdir(g_fab, ino));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int rc = fs_statfs(g_fab, &sv);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct fs_ctx c;
+
+	ctx_of(req, &c);
+	fuse_reply_err(req, -fs_setxattr(g_fab, &c, ino, name, value, size, flags));
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char *buf = size ? thread_buf(size) : NULL;
+	ssize_t rc;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_getxattr(g_fab, ino, name, buf, size);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (!size)
+		fuse_reply_xattr(req, rc);
+	else
+		fuse_reply_buf(req, buf, rc);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? thread_buf(size) : NULL;
+	ssize_t rc;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_listxattr(g_fab, ino, buf, size);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (!size)
+		fuse_reply_xattr(req, rc);
+	else
+		fuse_reply_buf(req, buf, rc);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, -fs_removexattr(g_fab, ino, name));
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_fallocate(g_fab, fh_of(fi), mode, offset, length));
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	int64_t rc = fs_lseek(g_fab, fh_of(fi), off, whence);
+
+	if (rc < 0)
+		fuse_reply_err(req, (int)-rc);
+	else
+		fuse_reply_lseek(req, rc);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.link = op_link,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+};
+
+/* ---------------------------------------------------------------- */
+/* command line and main */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: dfabric CONFIG MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+"\n"
+"Mounts the tiered filesystem described by CONFIG (see dfabric.conf(5))\n"
+"on MOUNTPOINT. Also run as: mount -t fuse.dfabric CONFIG MOUNTPOINT.\n"
+"\n"
+"  -f                 stay in the foreground, log to stderr\n"
+"  -d                 like -f, and trace every FUSE request\n"
+"  -s                 serve requests on one thread\n"
+"  -h, --help         print this help\n"
+"  -V, --version      print the version\n"
+"  -o max_threads=N   at most N threads serve requests (default 16)\n"
+"  -o clone_fd        one /dev/fuse descriptor per thread\n"
+"  -o OPTION          any FUSE mount option, e.g. allow_other, ro,\n"
+"                     max_read=N; default_permissions is always on\n");
+}
+
+enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE };
+
+#define OPT(t, p) { t, offsetof(struct opts, p), 1 }
+static const struct fuse_opt opt_spec[] = {
+	OPT("max_threads=%u", max_threads),
+	OPT("clone_fd", clone_fd),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FG),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct opts *o = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->config)
+			o->config = strdup(arg);
+		else if (!o->mountpoint)
+			o->mountpoint = strdup(arg);
+		else
+			o->extra = 1;
+		return 0;
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case KEY_FG:
+		o->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->foreground = 1;
+		o->debug = 1;
+		return 1;  /* libfuse traces requests with -d */
+	case KEY_SINGLE:
+		o->single = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Forks; the parent waits for the child's word that the mount is up and
+ * exits with it. Returns the pipe's write end in the child. */
+static int background(void)
+{
+	int p[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(p) < 0) {
+		perror("dfabric: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("dfabric: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void background_done(int fd, char status)
+{
+	int null;
+
+	if (fd < 0)
+		return;
+	if (status == 0) {
+		log_use_syslog("dfabric");
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			if (null > 2)
+				close(null);
+		}
+		if (chdir("/") < 0)
+			log_warn("cannot chdir to /: %s", strerror(errno));
+	}
+	if (write(fd, &status, 1) != 1)
+		log_warn("cannot tell the parent process that the mount is up");
+	close(fd);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct opts o = { .max_threads = 16 };
+	struct fuse_session *se = NULL;
+	struct ctl_server *ctl = NULL;
+	struct fuse_loop_config *lc = NULL;
+	static struct cfg cfg;
+	char err[CFG_ERR_MAX + 256], fsname[PATH_MAX + 16];
+	char abs_config[PATH_MAX];
+	int rc = 1, bg_fd = -1;
+
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
+		return 2;
+	if (o.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("dfabric %s (libfuse %s)\n", DFABRIC_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (!o.config || !o.mountpoint || o.extra) {
+		usage(stderr);
+		return 2;
+	}
+	if (!realpath(o.config, abs_config)) {
+		fprintf(stderr, "dfabric: %s: %s\n", o.config, strerror(errno));
+		return 1;
+	}
+	if (cfg_load(abs_config, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "dfabric: %s\n", err);
+		return 1;
+	}
+	log_set_level(cfg.log_level);
+	raise_nofile();
+
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s", abs_config);
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") < 0 ||
+	    fuse_opt_add_arg(&args, fsname) < 0 ||
+	    fuse_opt_add_arg(&args, "-osubtype=dfabric") < 0) {
+		fprintf(stderr, "dfabric: out of memory\n");
+		return 1;
+	}
+	/* Fork before any thread exists (RocksDB starts some). */
+	if (!o.foreground)
+		bg_fd = background();
+
+	rc = fs_fabric_open(&cfg, &g_fab, err, sizeof(err));
+	if (rc < 0) {
+		log_err("%s", err);
+		rc = 1;
+		goto out;
+	}
+	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	if (!se) {
+		log_err("cannot start the FUSE session (bad -o option?)");
+		rc = 1;
+		goto out_fab;
+	}
+	if (fuse_set_signal_handlers(se) < 0) {
+		rc = 1;
+		goto out_se;
+	}
+	if (fuse_session_mount(se, o.mountpoint) < 0) {
+		log_err("cannot mount on %s", o.mountpoint);
+		rc = 1;
+		goto out_sig;
+	}
+	rc = ctl_start(cfg.control, g_fab, &ctl, err, sizeof(err));
+	if (rc < 0) {
+		log_err("%s", err);
+		rc = 1;
+		goto out_umount;
+	}
+	log_info("mounted %s on %s (%d tiers, metadata in %s)", abs_config,
+		 o.mountpoint, cfg.ntiers, cfg.meta);
+	background_done(bg_fd, 0);
+	bg_fd = -1;
+
+	if (o.single) {
+		rc = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc) {
+			rc = 1;
+			goto out_ctl;
+		}
+		fuse_loop_cfg_set_clone_fd(lc, o.clone_fd);
+		fuse_loop_cfg_set_max_threads(lc, o.max_threads ? o.max_threads : 1);
+		rc = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	rc = rc < 0 ? 1 : 0;
+	log_info("unmounting %s", o.mountpoint);
+out_ctl:
+	ctl_stop(ctl);
+out_umount:
+	fuse_session_unmount(se);
+out_sig:
+	fuse_remove_signal_handlers(se);
+out_se:
+	fuse_session_destroy(se);
+out_fab:
+	fs_fabric_close(g_fab);
+out:
+	background_done(bg_fd, 1);
+	fuse_opt_free_args(&args);
+	free(o.config);
+	free(o.mountpoint);
+	free(t_buf);
+	return rc;
+}
