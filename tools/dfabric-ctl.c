@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* dfabric-ctl, the admin tool: sends one JSON request to the running
+ * daemon over its control socket (see fs/ctl.h) and prints the reply as a
+ * table, or as it is with --json. Commands live in one table (tool_cmds);
+ * a new command is a new row. See man/dfabric-ctl.8. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/config.h"
+
+#ifndef DFABRIC_VERSION
+#define DFABRIC_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_CONF     "/etc/dfabric/dfabric.conf"
+#define FUSE_MAGIC       0x65735546     /* statfs f_type of a FUSE mount */
+#define REPLY_MAX        (256u << 20)   /* longest reply accepted, bytes */
+#define IO_TIMEOUT_S     30             /* wait for the daemon at most */
+#define INO_MAX          (1ull << 53)   /* largest inode a request carries */
+
+/* Exit codes (documented in dfabric-ctl(8)). */
+enum tool_exit {
+	EXIT_OK = 0,           /* done */
+	EXIT_FAILED = 1,       /* the daemon answered an error; bad FILE */
+	EXIT_USAGE = 2,        /* bad command line or unreadable config */
+	EXIT_UNREACHABLE = 3,  /* no daemon on the socket, or no reply */
+};
+
+struct tool_opts {
+	const char *config;    /* -c, or NULL */
+	const char *socket;    /* -s, or NULL: from the config */
+	int json;              /* --json: print the reply unchanged */
+	char sock_path[PATH_MAX]; /* the socket actually used */
+};
+
+struct tool_cmd {
+	const char *name;      /* first word after the options */
+	const char *args;      /* argument synopsis for --help, "" for none */
+	int nargs;             /* exact number of arguments */
+	int (*fn)(struct tool_opts *o, char **argv); /* returns an exit code */
+	const char *help;      /* one line for --help */
+};
+
+static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("dfabric-ctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- talking to the daemon ---- */
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads the reply line (up to the newline or EOF) into a malloc'd string,
+ * without the newline. */
+static int recv_line(int fd, char **out)
+{
+	size_t len = 0, cap = 4096;
+	char *buf, *tmp, *nl = NULL;
+	ssize_t n;
+	int rc = 0;
+
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	while (!nl) {
+		if (cap - len < 2) {
+			if (cap >= REPLY_MAX) {
+				rc = -EMSGSIZE;
+				goto out;
+			}
+			tmp = realloc(buf, cap * 2);
+			if (!tmp) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = tmp;
+			cap *= 2;
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+	}
+	if (nl)
+		len = (size_t)(nl - buf);
+	if (len == 0) {
+		rc = -ENODATA;
+		goto out;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Sends request `req` (a JSON object) and parses the reply. Returns an
+ * exit code; on EXIT_OK *raw is the reply line (caller frees) and *reply
+ * its parse (caller deletes), an object with a boolean "ok". */
+static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	char *text = NULL, *line = NULL;
+	int fd = -1, rc = EXIT_UNREACHABLE, e;
+	cJSON *r = NULL;
+
+	if (strlen(o->sock_path) >= sizeof(sa.sun_path)) {
+		errmsg("%s: socket path too long (at most %zu bytes)",
+		       o->sock_path, sizeof(sa.sun_path) - 1);
+		return EXIT_USAGE;
+	}
+	strcpy(sa.sun_path, o->sock_path);
+	text = cJSON_PrintUnformatted(req);
+	if (!text) {
+		errmsg("out of memory");
+		return EXIT_FAILED;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		errmsg("socket: %s", strerror(errno));
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		if (e == ENOENT || e == ECONNREFUSED)
+			errmsg("cannot connect to %s: %s (is the dfabric "
+			       "daemon running?)", o->sock_path, strerror(e));
+		else
+			errmsg("cannot connect to %s: %s", o->sock_path,
+			       strerror(e));
+		goto out;
+	}
+	e = send_all(fd, text, strlen(text));
+	if (e == 0)
+		e = send_all(fd, "\n", 1);
+	if (e < 0) {
+		errmsg("%s: sending the request: %s", o->sock_path,
+		       strerror(-e));
+		goto out;
+	}
+	e = recv_line(fd, &line);
+	if (e < 0) {
+		if (e == -EAGAIN)
+			errmsg("%s: no reply from the daemon within %d s",
+			       o->sock_path, IO_TIMEOUT_S);
+		else if (e == -ENODATA)
+			errmsg("%s: the daemon closed the connection without "
+			       "a reply", o->sock_path);
+		else
+			errmsg("%s: reading the reply: %s", o->sock_path,
+			       strerror(-e));
+		goto out;
+	}
+	r = cJSON_Parse(line);
+	if (!r || !cJSON_IsObject(r) ||
+	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
+		errmsg("%s: malformed reply from the daemon", o->sock_path);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	*raw = line;
+	*reply = r;
+	line = NULL;
+	r = NULL;
+	rc = EXIT_OK;
+out:
+	cJSON_Delete(r);
+	free(line);
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Runs one request: returns EXIT_OK with *reply set when the daemon said
+ * ok; prints the raw reply with --json (and then *reply too); reports an
+ * error reply as "dfabric-ctl: WHAT: error". */
+static int run(struct tool_opts *o, cJSON *req, const char *what,
+	       cJSON **reply)
+{
+	const cJSON *msg;
+	char *raw = NULL;
+	cJSON *r = NULL;
+	int rc;
+
+	*reply = NULL;
+	if (!req) {
+		errmsg("out of memory");
+		return EXIT_FAILED;
+	}
+	rc = request(o, req, &raw, &r);
+	if (rc != EXIT_OK)
+		goto out;
+	if (o->json)
+		printf("%s\n", raw);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
+		msg = cJSON_GetObjectItemCaseSensitive(r, "error");
+		errmsg("%s: %s", what, cJSON_IsString(msg) ?
+		       msg->valuestring : "the daemon reported an error");
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	*reply = r;
+	r = NULL;
+out:
+	cJSON_Delete(r);
+	free(raw);
+	return rc;
+}
+
+/* ---- reading the reply ---- */
+
+/* A non-negative integer member of o, or -EINVAL. */
+static int get_u64(const cJSON *o, const char *name, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+	    v->valuedouble < 0 || v->valuedouble >= 18446744073709551616.0)
+		return -EINVAL;
+	*out = (uint64_t)v->valuedouble;
+	return 0;
+}
+
+static const char *get_str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Formats bytes like ls -h: 512, 1.5K, 10M, 4.0G. */
+static void fmt_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	double d = (double)v;
+	int i = -1;
+
+	if (v < 1024) {
+		snprintf(buf, len, "%" PRIu64, v);
+		return;
+	}
+	while (d >= 1024 && i < 5) {
+		d /= 1024;
+		i++;
+	}
+	if (d < 9.95)
+		snprintf(buf, len, "%.1f%c", d, units[i]);
+	else
+		snprintf(buf, len, "%.0f%c", d, units[i]);
+}
+
+/* ---- tables ---- */
+
+#define TBL_MAX_COLS 12
+
+/* Rows of strings printed in aligned columns; the last is not padded. */
+struct table {
+	int ncol;                      /* columns */
+	unsigned right;                /* bit i: column i right-aligned */
+	size_t nrow;                   /* rows, header included */
+	size_t cap;                    /* rows allocated */
+	char **cells;                  /* nrow * ncol malloc'd strings */
+	int failed;                    /* an allocation failed */
+};
+
+static void table_add(struct table *t, ...)
+{
+	char **tmp;
+	va_list ap;
+	int i;
+
+	if (t->failed)
+		return;
+	if (t->nrow == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		tmp = realloc(t->cells, t->cap * t->ncol * sizeof(*tmp));
+		if (!tmp) {
+			t->failed = 1;
+			return;
+		}
+		t->cells = tmp;
+	}
+	va_start(ap, t);
+	for (i = 0; i < t->ncol; i++) {
+		tmp = &t->cells[t->nrow * t->ncol + i];
+		*tmp = strdup(va_arg(ap, const char *));
+		if (!*tmp)
+			t->failed = 1;
+	}
+	va_end(ap);
+	t->nrow++;
+}
+
+static void table_free(struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrow * t->ncol; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrow = t->cap = 0;
+}
+
+/* Prints and frees the table. Returns an exit code. */
+static int table_print(struct table *t)
+{
+	size_t w[TBL_MAX_COLS] = { 0 }, r, l;
+	int i, rc = EXIT_OK;
+	const char *c;
+
+	if (t->failed) {
+		errmsg("out of memory");
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	for (r = 0; r < t->nrow; r++)
+		for (i = 0; i < t->ncol; i++) {
+			l = strlen(t->cells[r * t->ncol + i]);
+			if (l > w[i])
+				w[i] = l;
+		}
+	for (r = 0; r < t->nrow; r++) {
+		for (i = 0; i < t->ncol; i++) {
+			c = t->cells[r * t->ncol + i];
+			if (i == t->ncol - 1 && !(t->right & (1u << i)))
+				printf("%s", c);
+			else if (t->right & (1u << i))
+				printf("%*s", (int)w[i], c);
+			else
+				printf("%-*s", (int)w[i], c);
+			if (i < t->ncol - 1)
+				printf("  ");
+		}
+		printf("\n");
+	}
+out:
+	table_free(t);
+	return rc;
+}
+
+/* ---- commands ---- */
+
+static cJSON *make_req(const char *cmd)
+{
+	cJSON *req = cJSON_CreateObject();
+
+	if (req && !cJSON_AddStringToObject(req, "cmd", cmd)) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+static int bad_reply(const char *what)
+{
+	errmsg("%s: malformed reply from the daemon", what);
+	return EXIT_FAILED;
+}
+
+static int cmd_ping(struct tool_opts *o, char **argv)
+{
+	cJSON *req = make_req("ping"), *reply = NULL;
+	int rc;
+
+	rc = run(o, req, "ping", &reply);
+	if (rc == EXIT_OK && !o->json)
+		printf("dfabric daemon on %s answers\n", o->sock_path);
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_status(struct tool_opts *o, char **argv)
+{
+	struct table t = { .ncol = 8, .right = 0x7c };
+	char cap[16], used[16], pct[16], files[24], exts[24], esz[16];
+	uint64_t vcap, vused, vfiles, vexts, inodes, open_files, extent_size;
+	cJSON *req = make_req("status"), *reply = NULL;
+	const cJSON *tiers, *tier;
+	const char *name, *kind, *path;
+	int rc;
+
+	rc = run(o, req, "status", &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	tiers = cJSON_GetObjectItemCaseSensitive(reply, "tiers");
+	if (!cJSON_IsArray(tiers) ||
+	    get_u64(reply, "inodes", &inodes) ||
+	    get_u64(reply, "open_files", &open_files) ||
+	    get_u64(reply, "extent_size", &extent_size)) {
+		rc = bad_reply("status");
+		goto out;
+	}
+	table_add(&t, "TIER", "KIND", "CAPACITY", "USED", "USED%", "FILES",
+		  "EXTENTS", "PATH");
+	cJSON_ArrayForEach(tier, tiers) {
+		name = get_str(tier, "name");
+		kind = get_str(tier, "kind");
+		path = get_str(tier, "path");
+		if (!name || !kind || !path ||
+		    get_u64(tier, "capacity", &vcap) ||
+		    get_u64(tier, "used", &vused) ||
+		    get_u64(tier, "files", &vfiles) ||
+		    get_u64(tier, "extents", &vexts)) {
+			table_free(&t);
+			rc = bad_reply("status");
+			goto out;
+		}
+		fmt_size(vcap, cap, sizeof(cap));
+		fmt_size(vused, used, sizeof(used));
+		if (vcap)
+			snprintf(pct, sizeof(pct), "%.1f%%",
+				 100.0 * (double)vused / (double)vcap);
+		else
+			snprintf(pct, sizeof(pct), "-");
+		snprintf(files, sizeof(files), "%" PRIu64, vfiles);
+		snprintf(exts, sizeof(exts), "%" PRIu64, vexts);
+		table_add(&t, name, kind, cap, used, pct, files, exts, path);
+	}
+	rc = table_print(&t);
+	fmt_size(extent_size, esz, sizeof(esz));
+	printf("\ninodes: %" PRIu64 "  open files: %" PRIu64
+	       "  extent size: %s\n", inodes, open_files, esz);
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_where(struct tool_opts *o, char **argv)
+{
+	struct table t = { .ncol = 5, .right = 0x0b };
+	char off[24], len[24], ver[24], hsize[16];
+	uint64_t voff, vlen, vver, size;
+	const char *file = argv[0], *tier;
+	const cJSON *exts, *ext, *sealed;
+	cJSON *req = NULL, *reply = NULL;
+	struct statfs sfs;
+	struct stat st;
+	int rc, n = 0;
+
+	if (stat(file, &st) < 0) {
+		errmsg("%s: %s", file, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (statfs(file, &sfs) < 0) {
+		errmsg("%s: statfs: %s", file, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if ((unsigned long)sfs.f_type != FUSE_MAGIC) {
+		errmsg("%s: not on a dfabric mount", file);
+		return EXIT_FAILED;
+	}
+	if ((uint64_t)st.st_ino < 1 || (uint64_t)st.st_ino > INO_MAX) {
+		errmsg("%s: inode %" PRIu64 " out of range", file,
+		       (uint64_t)st.st_ino);
+		return EXIT_FAILED;
+	}
+	req = make_req("where");
+	if (req && !cJSON_AddNumberToObject(req, "ino", (double)st.st_ino)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = run(o, req, file, &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	exts = cJSON_GetObjectItemCaseSensitive(reply, "extents");
+	if (!cJSON_IsArray(exts) || get_u64(reply, "size", &size)) {
+		rc = bad_reply(file);
+		goto out;
+	}
+	table_add(&t, "OFFSET", "LENGTH", "TIER", "VERSION", "SEALED");
+	cJSON_ArrayForEach(ext, exts) {
+		tier = get_str(ext, "tier");
+		sealed = cJSON_GetObjectItemCaseSensitive(ext, "sealed");
+		if (!tier || !cJSON_IsBool(sealed) ||
+		    get_u64(ext, "offset", &voff) ||
+		    get_u64(ext, "length", &vlen) ||
+		    get_u64(ext, "version", &vver)) {
+			table_free(&t);
+			rc = bad_reply(file);
+			goto out;
+		}
+		snprintf(off, sizeof(off), "%" PRIu64, voff);
+		snprintf(len, sizeof(len), "%" PRIu64, vlen);
+		snprintf(ver, sizeof(ver), "%" PRIu64, vver);
+		table_add(&t, off, len, tier, ver,
+			  cJSON_IsTrue(sealed) ? "yes" : "no");
+		n++;
+	}
+	rc = table_print(&t);
+	fmt_size(size, hsize, sizeof(hsize));
+	printf("\n%s: size %" PRIu64 " (%s), %d extent%s\n", file, size, hsize,
+	       n, n == 1 ? "" : "s");
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static const struct tool_cmd tool_cmds[] = {
+	{ "status", "", 0, cmd_status,
+	  "tiers with capacity and use; inodes and open files" },
+	{ "where", "FILE", 1, cmd_where,
+	  "the extents of FILE and the tier each one is on" },
+	{ "ping", "", 0, cmd_ping, "check that the daemon answers" },
+};
+
+#define TOOL_NCMDS (sizeof(tool_cmds) / sizeof(tool_cmds[0]))
+
+static void usage(FILE *out)
+{
+	char head[64];
+	size_t i;
+
+	fprintf(out,
+		"Usage: dfabric-ctl [-c CONFIG] [-s SOCKET] [--json] COMMAND [ARGS]\n"
+		"Asks the running dfabric daemon through its control socket.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config=FILE   config that names the socket (default:\n"
+		"                      $DFABRIC_CONF, else " DEFAULT_CONF ")\n"
+		"  -s, --socket=PATH   control socket to use (overrides the config)\n"
+		"  -j, --json          print the daemon's JSON reply unchanged\n"
+		"  -h, --help          show this help and exit\n"
+		"  -V, --version       show the version and exit\n"
+		"\n"
+		"Commands:\n");
+	for (i = 0; i < TOOL_NCMDS; i++) {
+		snprintf(head, sizeof(head), "%s %s", tool_cmds[i].name,
+			 tool_cmds[i].args);
+		fprintf(out, "  %-18s %s\n", head, tool_cmds[i].help);
+	}
+	fprintf(out,
+		"\n"
+		"Exit status: 0 done, 1 the command failed, 2 usage or config\n"
+		"error, 3 the daemon cannot be reached. See dfabric-ctl(8).\n");
+}
+
+/* Fills o->sock_path from -s or the config. Returns an exit code. */
+static int find_socket(struct tool_opts *o)
+{
+	char err[CFG_ERR_MAX];
+	const char *conf;
+	struct cfg *c;
+	int rc;
+
+	if (o->socket) {
+		if (snprintf(o->sock_path, sizeof(o->sock_path), "%s",
+			     o->socket) >= (int)sizeof(o->sock_path)) {
+			errmsg("%s: socket path too long", o->socket);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	}
+	conf = o->config;
+	if (!conf)
+		conf = getenv("DFABRIC_CONF");
+	if (!conf || !*conf)
+		conf = DEFAULT_CONF;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errmsg("out of memory");
+		return EXIT_FAILED;
+	}
+	err[0] = '\0';
+	rc = cfg_load(conf, c, err, sizeof(err));
+	if (rc < 0) {
+		if (err[0])
+			errmsg("%s", err);
+		else
+			errmsg("%s: %s", conf, strerror(-rc));
+		free(c);
+		return EXIT_USAGE;
+	}
+	snprintf(o->sock_path, sizeof(o->sock_path), "%s", c->control);
+	free(c);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tool_opts o = { 0 };
+	const struct tool_cmd *cmd = NULL;
+	size_t i;
+	int ch, rc;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "c:s:jhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("dfabric-ctl %s\n", DFABRIC_VERSION);
+			return EXIT_OK;
+		default:
+			if (optopt && strchr("cs", optopt))
+				errmsg("option '%s' needs an argument",
+				       argv[optind - 1]);
+			else if (optopt)
+				errmsg("unknown option -%c", optopt);
+			else
+				errmsg("unknown or incomplete option %s",
+				       argv[optind - 1]);
+			fprintf(stderr, "Try 'dfabric-ctl --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		errmsg("no command given");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < TOOL_NCMDS; i++)
+		if (strcmp(argv[optind], tool_cmds[i].name) == 0)
+			cmd = &tool_cmds[i];
+	if (!cmd) {
+		errmsg("unknown command '%s'; try 'dfabric-ctl --help'",
+		       argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (argc - optind - 1 != cmd->nargs) {
+		errmsg("usage: dfabric-ctl [OPTIONS] %s %s", cmd->name,
+		       cmd->args);
+		return EXIT_USAGE;
+	}
+	rc = find_socket(&o);
+	if (rc != EXIT_OK)
+		return rc;
+	rc = cmd->fn(&o, argv + optind + 1);
+	if (fflush(stdout) != 0 && rc == EXIT_OK) {
+		errmsg("writing the output: %s", strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	return rc;
+}
