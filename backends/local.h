@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Knobs of the local-directory backend that only tests and diagnostics
+ * need; be_local_open itself is declared in backends/backend.h. Each
+ * function takes a backend made by be_local_open and returns -EINVAL (or 0
+ * for the count) on a backend of another kind. Thread-safe. */
+#ifndef DF_BACKEND_LOCAL_H
+#define DF_BACKEND_LOCAL_H
+
+#include <stddef.h>
+
+#include "backends/backend.h"
+
+/* Sets how many unused descriptors the backend may keep open (>= 1) and
+ * closes unused ones beyond it at once. Returns 0 or -EINVAL. */
+int be_local_set_fd_cache_max(struct backend *be, size_t max);
+
+/* Number of descriptors in the cache now (used and unused). */
+size_t be_local_fd_cache_count(struct backend *be);
+
+/* Resolves paths with openat() and O_NOFOLLOW one component at a time, as
+ * on a kernel without openat2(), from now on. Returns 0 or -EINVAL. */
+int be_local_force_openat(struct backend *be);
+
+#endif
