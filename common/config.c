@@ -1,0 +1,987 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The dfabric.conf parser: libinih splits lines into sections and
+ * key = value pairs, and one table of options (opt_table below) says which
+ * keys exist, their types, bounds and defaults.
+ *
+ * libinih (Debian's build) does not pass line numbers to the handler, so we
+ * feed it through ini_parse_stream with our own line reader, which counts
+ * lines and also:
+ *   - strips leading blanks (so an indented line is never taken for a
+ *     continuation of the previous value),
+ *   - strips comments: a line starting with '#' or ';', and a '#' or ';'
+ *     preceded by a blank anywhere else,
+ *   - reads section headers itself, so that a section is known (and its
+ *     line recorded) even when it holds no key.
+ * The first error wins: the reader stops feeding lines once one is found. */
+#include "common/config.h"
+
+#include "common/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CFG_FILE_MAX (1 << 20)  /* a config file larger than this is refused */
+#define OPT_MAX 16              /* room in the per-section "seen" arrays */
+#define TIER_PREFIX "tier."
+
+/* Longest path a unix socket address can hold (without the NUL). */
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+enum opt_section {
+	SEC_NONE = 0,          /* before the first section header */
+	SEC_FABRIC,            /* [fabric] */
+	SEC_TIER,              /* [tier.NAME] */
+};
+
+enum opt_type {
+	OPT_PATH,              /* a path; relative ones resolve against the base */
+	OPT_SIZE,              /* cfg_parse_size(), stored as uint64_t */
+	OPT_FRACTION,          /* "90%" or "0.9", stored as double */
+	OPT_PRICE,             /* a decimal number, stored as double */
+	OPT_ENUM,              /* one of a list of names, stored as int */
+};
+
+enum opt_flags {
+	OPT_REQUIRED    = (1 << 0),  /* the section must set it */
+	OPT_POW2        = (1 << 1),  /* OPT_SIZE: a power of two */
+	OPT_DIR         = (1 << 2),  /* OPT_PATH: an existing directory, canonicalized */
+	OPT_PARENT      = (1 << 3),  /* OPT_PATH: may not exist, its parent must */
+	OPT_SOCKET      = (1 << 4),  /* OPT_PATH: must fit in sun_path */
+	OPT_MIN_OPEN    = (1 << 5),  /* OPT_FRACTION/OPT_PRICE: value > min, not >= */
+};
+
+struct opt_name {
+	const char *name;      /* as written in the file (any case) */
+	int value;             /* stored in the int field */
+};
+
+struct cfg_opt {
+	const char *name;      /* key */
+	enum opt_section sec;  /* section kind the key belongs to */
+	enum opt_type type;    /* how the value is parsed and stored */
+	unsigned flags;        /* enum opt_flags */
+	uint64_t size_min;     /* OPT_SIZE: smallest value */
+	uint64_t size_max;     /* OPT_SIZE: largest value */
+	double num_min;        /* OPT_FRACTION/OPT_PRICE: smallest value */
+	double num_max;        /* OPT_FRACTION/OPT_PRICE: largest value */
+	const char *def;       /* default, written as in a file; NULL: none here */
+	size_t offset;         /* of the field in struct cfg or struct cfg_tier */
+	const struct opt_name *names; /* OPT_ENUM: accepted names, NULL-ended */
+	int reloadable;        /* may change on a reload (none may, yet) */
+};
+
+static const struct opt_name log_level_names[] = {
+	{ "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+	{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { NULL, 0 },
+};
+
+static const struct opt_name tier_kind_names[] = {
+	{ "local", CFG_TIER_LOCAL }, { NULL, 0 },
+};
+
+_Static_assert(sizeof(enum cfg_tier_kind) == sizeof(int),
+	       "enum fields are written through an int pointer");
+
+#define KIB ((uint64_t)1 << 10)
+#define MIB ((uint64_t)1 << 20)
+
+static const struct cfg_opt opt_table[] = {
+	{ .name = "meta", .sec = SEC_FABRIC, .type = OPT_PATH,
+	  .flags = OPT_REQUIRED | OPT_PARENT,
+	  .offset = offsetof(struct cfg, meta) },
+	/* default "<meta>.sock", filled in after parsing */
+	{ .name = "control", .sec = SEC_FABRIC, .type = OPT_PATH,
+	  .flags = OPT_SOCKET,
+	  .offset = offsetof(struct cfg, control) },
+	{ .name = "extent_size", .sec = SEC_FABRIC, .type = OPT_SIZE,
+	  .flags = OPT_POW2, .size_min = 64 * KIB, .size_max = 64 * MIB,
+	  .def = "4M", .offset = offsetof(struct cfg, extent_size) },
+	{ .name = "log_level", .sec = SEC_FABRIC, .type = OPT_ENUM,
+	  .def = "info", .names = log_level_names,
+	  .offset = offsetof(struct cfg, log_level) },
+
+	{ .name = "kind", .sec = SEC_TIER, .type = OPT_ENUM,
+	  .flags = OPT_REQUIRED, .names = tier_kind_names,
+	  .offset = offsetof(struct cfg_tier, kind) },
+	{ .name = "path", .sec = SEC_TIER, .type = OPT_PATH,
+	  .flags = OPT_REQUIRED | OPT_DIR,
+	  .offset = offsetof(struct cfg_tier, path) },
+	{ .name = "capacity", .sec = SEC_TIER, .type = OPT_SIZE,
+	  .flags = OPT_REQUIRED, .size_min = 1, .size_max = UINT64_MAX,
+	  .offset = offsetof(struct cfg_tier, capacity) },
+	{ .name = "cost_gb_month", .sec = SEC_TIER, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1e12, .def = "0",
+	  .offset = offsetof(struct cfg_tier, cost_gb_month) },
+	{ .name = "high_watermark", .sec = SEC_TIER, .type = OPT_FRACTION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1, .def = "0.90",
+	  .offset = offsetof(struct cfg_tier, high_watermark) },
+	{ .name = "low_watermark", .sec = SEC_TIER, .type = OPT_FRACTION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1, .def = "0.80",
+	  .offset = offsetof(struct cfg_tier, low_watermark) },
+};
+
+#define NOPTS ((int)(sizeof(opt_table) / sizeof(opt_table[0])))
+_Static_assert(sizeof(opt_table) / sizeof(opt_table[0]) <= OPT_MAX,
+	       "raise OPT_MAX");
+
+/* The state of one parse. */
+struct parse {
+	struct cfg *c;                 /* being filled */
+	const char *text;              /* the whole file, NUL-terminated */
+	const char *pos;               /* next line for the reader */
+	int lineno;                    /* lines handed to inih so far */
+	char base[PATH_MAX];           /* relative paths resolve against this */
+	int fabric_line;               /* line of [fabric], 0 if none yet */
+	int fabric_seen[OPT_MAX];      /* line each [fabric] key was set on */
+	int tier_seen[CFG_MAX_TIERS][OPT_MAX]; /* the same for each tier */
+	enum opt_section cur;          /* the section being read */
+	int cur_tier;                  /* its index in c->tiers if SEC_TIER */
+	int err_line;                  /* line of the recorded error, 0: none */
+	char msg[CFG_ERR_MAX];         /* the first error, "FILE:LINE: ..." */
+};
+
+static const char *sec_kind_name(enum opt_section sec)
+{
+	return sec == SEC_FABRIC ? "[fabric]" : "[tier.NAME]";
+}
+
+/* Records an error at `line` unless one is recorded already. */
+static void __attribute__((format(printf, 3, 4)))
+fail(struct parse *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->err_line)
+		return;
+	if (line < 1)
+		line = 1;
+	p->err_line = line;
+	n = snprintf(p->msg, sizeof(p->msg), "%s:%d: ", p->c->file, line);
+	if (n < 0 || (size_t)n >= sizeof(p->msg))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->msg + n, sizeof(p->msg) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The current section as written, for messages: "[fabric]", "[tier.x]". */
+static void sec_label(const struct parse *p, char *buf, size_t len)
+{
+	if (p->cur == SEC_TIER)
+		snprintf(buf, len, "[" TIER_PREFIX "%s]", p->c->tiers[p->cur_tier].name);
+	else
+		snprintf(buf, len, "[fabric]");
+}
+
+static const struct cfg_opt *opt_find(enum opt_section sec, const char *name,
+				      int *index)
+{
+	for (int i = 0; i < NOPTS; i++) {
+		if (opt_table[i].sec == sec && strcmp(opt_table[i].name, name) == 0) {
+			*index = i;
+			return &opt_table[i];
+		}
+	}
+	return NULL;
+}
+
+int cfg_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *q = s;
+	int digits = 0;
+
+	while (isspace((unsigned char)*q))
+		q++;
+	for (; *q >= '0' && *q <= '9'; q++, digits++) {
+		if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*q - '0');
+	}
+	if (!digits)
+		return -EINVAL;
+	if (*q && !isspace((unsigned char)*q)) {
+		switch (toupper((unsigned char)*q)) {
+		case 'K': mult = (uint64_t)1 << 10; break;
+		case 'M': mult = (uint64_t)1 << 20; break;
+		case 'G': mult = (uint64_t)1 << 30; break;
+		case 'T': mult = (uint64_t)1 << 40; break;
+		case 'P': mult = (uint64_t)1 << 50; break;
+		default: return -EINVAL;
+		}
+		q++;
+		if (toupper((unsigned char)q[0]) == 'I' && toupper((unsigned char)q[1]) == 'B')
+			q += 2;
+		else if (toupper((unsigned char)q[0]) == 'B')
+			q++;
+	}
+	while (isspace((unsigned char)*q))
+		q++;
+	if (*q)
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+/* Parses a plain decimal number ("12", "0.10", ".5", "3.") without
+ * strtod, so that neither the locale nor "inf", "0x1p3" or "1e9" get in;
+ * `rest` gets what follows. The value is digits / 10^k, correctly rounded
+ * since both fit a double exactly (at most 15 significant digits). */
+static int parse_number(const char *s, double *out, const char **rest)
+{
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+					1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+					1e15, 1e16, 1e17 };
+	uint64_t m = 0;
+	int digits = 0, frac = -1;
+	bool any = false;
+
+	for (;; s++) {
+		if (*s == '.' && frac < 0) {
+			frac = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9')
+			break;
+		any = true;
+		if (frac >= 0)
+			frac++;
+		if (m == 0 && *s == '0')
+			continue;  /* leading zeros are not significant */
+		if (++digits > 15)
+			return -EINVAL;
+		m = m * 10 + (uint64_t)(*s - '0');
+	}
+	if (!any || frac >= (int)(sizeof(pow10) / sizeof(pow10[0])))
+		return -EINVAL;
+	*rest = s;
+	*out = (double)m / pow10[frac < 0 ? 0 : frac];
+	return 0;
+}
+
+/* Makes `val` absolute against p->base. */
+static int path_absolute(const struct parse *p, const char *val, char *out,
+			 size_t len)
+{
+	int n;
+
+	if (val[0] == '/')
+		n = snprintf(out, len, "%s", val);
+	else if (strcmp(p->base, "/") == 0)
+		n = snprintf(out, len, "/%s", val);
+	else
+		n = snprintf(out, len, "%s/%s", p->base, val);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+/* Canonical form of a directory that may not exist yet: its own realpath
+ * if it exists, else its parent's realpath plus its last component.
+ * On failure `why` says what is wrong. */
+static int path_canon_parent(const char *abs, char *out, char *why,
+			     size_t whylen)
+{
+	char buf[PATH_MAX], parent[PATH_MAX];
+	const char *base;
+	struct stat st;
+	size_t len;
+	char *slash;
+	int n;
+
+	snprintf(buf, sizeof(buf), "%s", abs);
+	len = strlen(buf);
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	if (realpath(buf, out)) {
+		if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "'%.200s' exists and is not a directory", out);
+			return -ENOTDIR;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -errno;
+	}
+	slash = strrchr(buf, '/');
+	base = slash + 1;
+	if (slash == buf)
+		snprintf(parent, sizeof(parent), "/");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - buf), buf);
+	if (!realpath(parent, out)) {
+		int e = errno;
+
+		snprintf(why, whylen, "parent directory '%.200s': %s", parent, strerror(e));
+		return -e;
+	}
+	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "parent '%.200s' is not a directory", parent);
+		return -ENOTDIR;
+	}
+	len = strlen(out);
+	n = snprintf(out + len, PATH_MAX - len, "%s%s",
+		     strcmp(out, "/") == 0 ? "" : "/", base);
+	if (n < 0 || (size_t)n >= PATH_MAX - len) {
+		snprintf(why, whylen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Writes `v` with the largest suffix that keeps it exact: 65536 -> "64K". */
+static void size_str(uint64_t v, char *buf, size_t len)
+{
+	static const char *const suffix[] = { "", "K", "M", "G", "T", "P" };
+	int i = 0;
+
+	while (i < 5 && v && v % 1024 == 0) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, len, "%" PRIu64 "%s", v, suffix[i]);
+}
+
+/* OPT_PATH: makes `val` absolute, checks it as o->flags ask and stores it
+ * in `field` (PATH_MAX bytes). A relative `val` gets its resolved form
+ * added to the reason of a failure. */
+static int set_path(const struct parse *p, const struct cfg_opt *o, char *field,
+		    const char *val, char *why, size_t whylen)
+{
+	char abs[PATH_MAX], reason[256];
+	struct stat st;
+	int rc = -EINVAL;
+
+	if (path_absolute(p, val, abs, sizeof(abs)) < 0) {
+		snprintf(why, whylen, "path too long");
+		return -EINVAL;
+	}
+	reason[0] = '\0';
+	if (o->flags & OPT_DIR) {
+		if (!realpath(abs, field))
+			snprintf(reason, sizeof(reason), "%s", strerror(errno));
+		else if (stat(field, &st) < 0 || !S_ISDIR(st.st_mode))
+			snprintf(reason, sizeof(reason), "not a directory");
+	} else if (o->flags & OPT_PARENT) {
+		path_canon_parent(abs, field, reason, sizeof(reason));
+	} else {
+		snprintf(field, PATH_MAX, "%s", abs);
+	}
+	if (!reason[0] && (o->flags & OPT_SOCKET) && strlen(field) > SOCKET_PATH_MAX)
+		snprintf(reason, sizeof(reason), "a unix socket path has at most %zu "
+			 "bytes", SOCKET_PATH_MAX);
+	if (!reason[0])
+		rc = 0;
+	else if (val[0] == '/')
+		snprintf(why, whylen, "%s", reason);
+	else
+		snprintf(why, whylen, "%s (relative to '%.200s')", reason, p->base);
+	return rc;
+}
+
+/* Parses `val` for option `o` into the struct at `obj`. Returns 0, or
+ * -EINVAL with the reason in `why`. */
+static int opt_set(const struct parse *p, const struct cfg_opt *o, void *obj,
+		   const char *val, char *why, size_t whylen)
+{
+	char *field = (char *)obj + o->offset;
+	const char *rest = NULL;
+	double d = 0;
+	uint64_t u;
+
+	switch (o->type) {
+	case OPT_PATH:
+		return set_path(p, o, field, val, why, whylen);
+	case OPT_SIZE:
+		if (cfg_parse_size(val, &u) < 0) {
+			snprintf(why, whylen, "not a size (a number with an optional "
+				 "suffix K, M, G, T or P, e.g. 100G)");
+			return -EINVAL;
+		}
+		if (u < o->size_min || u > o->size_max ||
+		    ((o->flags & OPT_POW2) && (u & (u - 1)))) {
+			char lo[32], hi[32];
+
+			size_str(o->size_min, lo, sizeof(lo));
+			size_str(o->size_max, hi, sizeof(hi));
+			if (o->size_max == UINT64_MAX)
+				snprintf(why, whylen, "must be at least %s", lo);
+			else
+				snprintf(why, whylen, "must be %sbetween %s and %s",
+					 (o->flags & OPT_POW2) ? "a power of two " : "",
+					 lo, hi);
+			return -EINVAL;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case OPT_FRACTION:
+	case OPT_PRICE:
+		if (parse_number(val, &d, &rest) == 0 && o->type == OPT_FRACTION &&
+		    strcmp(rest, "%") == 0) {
+			d /= 100;
+			rest++;
+		}
+		if (!rest || *rest) {
+			snprintf(why, whylen, o->type == OPT_FRACTION ?
+				 "not a fraction (e.g. 0.9 or 90%%)" :
+				 "not a decimal number (e.g. 0.02)");
+			return -EINVAL;
+		}
+		if (d < o->num_min || d > o->num_max ||
+		    ((o->flags & OPT_MIN_OPEN) && d == o->num_min)) {
+			if (o->type == OPT_FRACTION)
+				snprintf(why, whylen, "must be above 0 and at most 1 (100%%)");
+			else
+				snprintf(why, whylen, "must be between %g and %g",
+					 o->num_min, o->num_max);
+			return -EINVAL;
+		}
+		*(double *)field = d;
+		return 0;
+	case OPT_ENUM:
+		for (const struct opt_name *n = o->names; n->name; n++) {
+			if (strcasecmp(n->name, val) == 0) {
+				*(int *)field = n->value;
+				return 0;
+			}
+		}
+		{
+			size_t len = (size_t)snprintf(why, whylen, "unknown %s; the known "
+						      "ones are:", o->name);
+
+			for (const struct opt_name *n = o->names; n->name && len < whylen; n++)
+				len += (size_t)snprintf(why + len, whylen - len, "%s %s",
+							n == o->names ? "" : ",", n->name);
+		}
+		return -EINVAL;
+	}
+	snprintf(why, whylen, "internal error: bad option type");
+	return -EINVAL;
+}
+
+/* Sets every default of section kind `sec` in `obj`. */
+static void opt_defaults(struct parse *p, enum opt_section sec, void *obj,
+			 int line)
+{
+	char why[256];
+
+	for (int i = 0; i < NOPTS; i++) {
+		const struct cfg_opt *o = &opt_table[i];
+
+		if (o->sec != sec || !o->def)
+			continue;
+		if (opt_set(p, o, obj, o->def, why, sizeof(why)) < 0)
+			fail(p, line, "internal error: default of %s: %s", o->name, why);
+	}
+}
+
+static bool tier_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < 1 || len >= CFG_NAME_MAX)
+		return false;
+	for (const char *q = name; *q; q++)
+		if (!isalnum((unsigned char)*q) && *q != '_' && *q != '-')
+			return false;
+	return true;
+}
+
+/* A section header "[name]" on line p->lineno. */
+static void section_start(struct parse *p, const char *name)
+{
+	struct cfg *c = p->c;
+	const char *tname;
+	struct cfg_tier *t;
+
+	if (strcmp(name, "fabric") == 0) {
+		if (p->fabric_line) {
+			fail(p, p->lineno, "section [fabric] given twice (first on line %d)",
+			     p->fabric_line);
+			return;
+		}
+		p->fabric_line = p->lineno;
+		p->cur = SEC_FABRIC;
+		opt_defaults(p, SEC_FABRIC, c, p->lineno);
+		return;
+	}
+	if (strncmp(name, TIER_PREFIX, strlen(TIER_PREFIX)) != 0) {
+		fail(p, p->lineno, "unknown section [%s] (expected [fabric] or [tier.NAME])",
+		     name);
+		return;
+	}
+	tname = name + strlen(TIER_PREFIX);
+	if (!tier_name_ok(tname)) {
+		fail(p, p->lineno, "bad tier name '%s' in [%s]: 1 to %d characters "
+		     "of A-Z, a-z, 0-9, '_' and '-'", tname, name, CFG_NAME_MAX - 1);
+		return;
+	}
+	for (int i = 0; i < c->ntiers; i++) {
+		if (strcmp(c->tiers[i].name, tname) == 0) {
+			fail(p, p->lineno, "section [%s] given twice (first on line %d)",
+			     name, c->tiers[i].line);
+			return;
+		}
+	}
+	if (c->ntiers >= CFG_MAX_TIERS) {
+		fail(p, p->lineno, "too many tiers at [%s]: at most %d", name,
+		     CFG_MAX_TIERS);
+		return;
+	}
+	t = &c->tiers[c->ntiers];
+	snprintf(t->name, sizeof(t->name), "%s", tname);
+	t->line = p->lineno;
+	p->cur = SEC_TIER;
+	p->cur_tier = c->ntiers++;
+	opt_defaults(p, SEC_TIER, t, p->lineno);
+}
+
+/* inih's reader: hands over one line at a time, cleaned up (see the top of
+ * the file), and stops at the first error. */
+static char *reader(char *s, int num, void *stream)
+{
+	struct parse *p = stream;
+	const char *b, *e, *next, *q;
+	size_t len;
+
+	if (p->err_line || !*p->pos)
+		return NULL;
+	b = p->pos;
+	next = strchr(b, '\n');
+	e = next ? next : b + strlen(b);
+	p->pos = next ? next + 1 : e;
+	p->lineno++;
+
+	if (p->lineno == 1 && strncmp(b, "\xEF\xBB\xBF", 3) == 0)
+		b += 3;  /* UTF-8 byte order mark */
+	while (b < e && isspace((unsigned char)*b))
+		b++;
+	if (b < e && (*b == '#' || *b == ';'))
+		e = b;
+	for (q = b + 1; q < e; q++) {
+		if ((*q == '#' || *q == ';') && (q[-1] == ' ' || q[-1] == '\t')) {
+			e = q;
+			break;
+		}
+	}
+	while (e > b && isspace((unsigned char)e[-1]))
+		e--;
+	len = (size_t)(e - b);
+	if (num < 2 || len > (size_t)num - 1) {
+		fail(p, p->lineno, "line too long (at most %d characters without "
+		     "leading blanks and comments)", num - 1);
+		return NULL;
+	}
+	memcpy(s, b, len);
+	s[len] = '\0';
+
+	if (s[0] == '[') {
+		char *end = strchr(s, ']');
+
+		if (!end) {
+			fail(p, p->lineno, "section header '%s' lacks a closing ']'", s);
+			return NULL;
+		}
+		if (end[1]) {
+			const char *junk = end + 1;
+
+			while (isspace((unsigned char)*junk))
+				junk++;
+			fail(p, p->lineno, "unexpected '%s' after section header", junk);
+			return NULL;
+		}
+		*end = '\0';
+		section_start(p, s + 1);
+		*end = ']';
+		if (p->err_line)
+			return NULL;
+	}
+	return s;
+}
+
+/* inih's handler: one key = value in the current section. */
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse *p = user;
+	const struct cfg_opt *o;
+	char label[CFG_NAME_MAX + 8], why[CFG_ERR_MAX];
+	int *seen, idx;
+	void *obj;
+
+	if (p->err_line)
+		return 0;
+	if (p->cur == SEC_NONE) {
+		fail(p, p->lineno, "key '%s' outside any section (start with [fabric])",
+		     name);
+		return 0;
+	}
+	sec_label(p, label, sizeof(label));
+	if (!name[0]) {
+		fail(p, p->lineno, "missing key before '=' in %s", label);
+		return 0;
+	}
+	o = opt_find(p->cur, name, &idx);
+	if (!o) {
+		enum opt_section other = p->cur == SEC_FABRIC ? SEC_TIER : SEC_FABRIC;
+
+		if (opt_find(other, name, &idx))
+			fail(p, p->lineno, "key '%s' does not belong in %s but in %s",
+			     name, label, sec_kind_name(other));
+		else
+			fail(p, p->lineno, "unknown key '%s' in %s", name, label);
+		return 0;
+	}
+	if (p->cur == SEC_FABRIC) {
+		seen = p->fabric_seen;
+		obj = p->c;
+	} else {
+		seen = p->tier_seen[p->cur_tier];
+		obj = &p->c->tiers[p->cur_tier];
+	}
+	if (seen[idx]) {
+		fail(p, p->lineno, "%s %s given twice (first on line %d)", label, name,
+		     seen[idx]);
+		return 0;
+	}
+	seen[idx] = p->lineno;
+	if (!value[0]) {
+		fail(p, p->lineno, "%s %s: empty value", label, name);
+		return 0;
+	}
+	if (opt_set(p, o, obj, value, why, sizeof(why)) < 0) {
+		fail(p, p->lineno, "%s %s = '%s': %s", label, name, value, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* Is `a` equal to `b` or inside it? Both canonical. */
+static bool path_within(const char *a, const char *b)
+{
+	size_t lb = strlen(b);
+
+	if (strcmp(b, "/") == 0)
+		return true;
+	return strncmp(a, b, lb) == 0 && (a[lb] == '\0' || a[lb] == '/');
+}
+
+static void check_fabric(struct parse *p, int last_line)
+{
+	struct cfg *c = p->c;
+	int n;
+
+	if (!p->fabric_line) {
+		fail(p, last_line, "no [fabric] section (it must set meta)");
+		return;
+	}
+	for (int i = 0; i < NOPTS; i++) {
+		if (opt_table[i].sec == SEC_FABRIC && (opt_table[i].flags & OPT_REQUIRED) &&
+		    !p->fabric_seen[i]) {
+			fail(p, p->fabric_line, "[fabric] lacks the required key %s",
+			     opt_table[i].name);
+			return;
+		}
+	}
+	if (!c->control[0]) {
+		n = snprintf(c->control, sizeof(c->control), "%s.sock", c->meta);
+		if (n < 0 || (size_t)n > SOCKET_PATH_MAX) {
+			fail(p, p->fabric_line, "[fabric] control: the default '%s.sock' is "
+			     "longer than %zu bytes, the limit of a unix socket path; "
+			     "set control to a shorter path", c->meta, SOCKET_PATH_MAX);
+			return;
+		}
+	}
+}
+
+static void check_tier(struct parse *p, int i)
+{
+	struct cfg_tier *t = &p->c->tiers[i];
+
+	for (int k = 0; k < NOPTS; k++) {
+		if (opt_table[k].sec == SEC_TIER && (opt_table[k].flags & OPT_REQUIRED) &&
+		    !p->tier_seen[i][k]) {
+			fail(p, t->line, "[tier.%s] lacks the required key %s", t->name,
+			     opt_table[k].name);
+			return;
+		}
+	}
+	if (!(t->low_watermark < t->high_watermark))
+		fail(p, t->line, "[tier.%s] low_watermark (%g) must be below "
+		     "high_watermark (%g)", t->name, t->low_watermark,
+		     t->high_watermark);
+}
+
+/* The checks that need the whole file, in the order of the sections. */
+static void check_all(struct parse *p)
+{
+	struct cfg *c = p->c;
+	int last_line = p->lineno;
+	bool fabric_done = false;
+
+	for (int i = 0; i < c->ntiers && !p->err_line; i++) {
+		if (!fabric_done && p->fabric_line && p->fabric_line < c->tiers[i].line) {
+			check_fabric(p, last_line);
+			fabric_done = true;
+		}
+		check_tier(p, i);
+	}
+	if (!fabric_done)
+		check_fabric(p, last_line);
+	if (!c->ntiers)
+		fail(p, last_line, "no [tier.NAME] section: at least one tier is needed");
+	if (p->err_line)
+		return;
+
+	for (int j = 1; j < c->ntiers; j++) {
+		const struct cfg_tier *tj = &c->tiers[j];
+
+		for (int i = 0; i < j; i++) {
+			const struct cfg_tier *ti = &c->tiers[i];
+
+			if (strcmp(ti->path, tj->path) == 0)
+				fail(p, tj->line, "[tier.%s] path '%s' is also the path of "
+				     "[tier.%s] (line %d)", tj->name, tj->path, ti->name,
+				     ti->line);
+			else if (path_within(tj->path, ti->path))
+				fail(p, tj->line, "[tier.%s] path '%s' lies inside the path "
+				     "'%s' of [tier.%s] (line %d)", tj->name, tj->path,
+				     ti->path, ti->name, ti->line);
+			else if (path_within(ti->path, tj->path))
+				fail(p, tj->line, "[tier.%s] path '%s' contains the path "
+				     "'%s' of [tier.%s] (line %d)", tj->name, tj->path,
+				     ti->path, ti->name, ti->line);
+		}
+	}
+	for (int i = 0; i < c->ntiers; i++) {
+		const struct cfg_tier *t = &c->tiers[i];
+
+		if (strcmp(c->meta, t->path) == 0)
+			fail(p, p->fabric_line, "[fabric] meta '%s' is the path of "
+			     "[tier.%s] (line %d); the metadata needs a directory of "
+			     "its own", c->meta, t->name, t->line);
+		else if (path_within(c->meta, t->path))
+			fail(p, p->fabric_line, "[fabric] meta '%s' lies inside the path "
+			     "'%s' of [tier.%s] (line %d)", c->meta, t->path, t->name,
+			     t->line);
+	}
+}
+
+/* Quotes line `n` of the text (cleaned up) for a syntax error. */
+static void syntax_error(struct parse *p, int n)
+{
+	const char *b = p->text, *e;
+	int len;
+
+	for (int i = 1; i < n && b; i++) {
+		b = strchr(b, '\n');
+		if (b)
+			b++;
+	}
+	if (!b)
+		b = "";
+	e = strchr(b, '\n');
+	len = e ? (int)(e - b) : (int)strlen(b);
+	while (len > 0 && isspace((unsigned char)*b)) {
+		b++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)b[len - 1]))
+		len--;
+	p->err_line = 0;
+	fail(p, n, "expected '[section]' or 'key = value', got '%.*s'",
+	     len > 60 ? 60 : len, b);
+}
+
+/* The one path of cfg_load and cfg_parse_string. */
+static int parse_text(struct parse *p, struct cfg *out, const char *name,
+		      const char *text, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->file, sizeof(out->file), "%s", name);
+	p->c = out;
+	p->text = text;
+	p->pos = text;
+
+	rc = ini_parse_stream(reader, p, handler, p);
+	if (rc == -2) {
+		fail(p, p->lineno, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (rc > 0 && (!p->err_line || rc < p->err_line))
+		syntax_error(p, rc);
+	if (!p->err_line)
+		check_all(p);
+	rc = p->err_line ? -EINVAL : 0;
+out:
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", p->msg);
+		memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	log_debug("config %s: meta %s, %d tier(s)", name, out->meta, out->ntiers);
+	return 0;
+}
+
+int cfg_parse_string(const char *text, const char *name, struct cfg *out,
+		     char *err, size_t errlen)
+{
+	struct parse *p;
+	int rc;
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	if (!getcwd(p->base, sizeof(p->base))) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: current directory: %s", name,
+				 strerror(-rc));
+		goto out;
+	}
+	rc = parse_text(p, out, name, text, err, errlen);
+out:
+	free(p);
+	return rc;
+}
+
+/* Reads the whole file into a NUL-terminated buffer (caller frees). */
+static int read_file(const char *path, char **buf_out, size_t *len_out)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 4096;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 == cap) {
+			char *nb;
+
+			if (cap > CFG_FILE_MAX) {
+				rc = -EFBIG;
+				goto out;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*buf_out = buf;
+	*len_out = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	struct parse *p = NULL;
+	char *text = NULL, *nul;
+	char dir[PATH_MAX];
+	const char *slash;
+	size_t len = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = read_file(path, &text, &len);
+	if (rc < 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, rc == -EFBIG ?
+				 "larger than 1 MiB, not a config file" : strerror(-rc));
+		if (rc == -EFBIG)
+			rc = -EINVAL;
+		goto out;
+	}
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		int line = 1;
+
+		for (const char *q = text; q < nul; q++)
+			line += (*q == '\n');
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: NUL byte, not a text file", path, line);
+		rc = -EINVAL;
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		rc = -ENOMEM;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (!realpath(dir, p->base)) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: directory '%s': %s", path, dir,
+				 strerror(-rc));
+		goto out;
+	}
+	rc = parse_text(p, out, path, text, err, errlen);
+out:
+	free(p);
+	free(text);
+	return rc;
+}
+
+int cfg_tier_index(const struct cfg *c, const char *name)
+{
+	for (int i = 0; i < c->ntiers; i++)
+		if (strcmp(c->tiers[i].name, name) == 0)
+			return i;
+	return -1;
+}

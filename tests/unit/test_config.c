@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the dfabric.conf parser (common/config.c): valid files,
+ * defaults, comments, every error path with its line number, relative
+ * paths in cfg_load, the size parser and cfg_tier_index. Paths live in a
+ * temporary directory under /tmp, removed at the end. */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+
+#define NAME "test.conf"
+
+static char g_root[64];                /* the temporary directory, canonical */
+static char g_long[128];               /* a subdirectory with a 100-char name */
+
+static void make_dir(const char *fmt, const char *arg)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), fmt, g_root, arg);
+	if (mkdir(path, 0755) < 0)
+		fail_msg("mkdir %s: %s", path, strerror(errno));
+}
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/dfcfg.XXXXXX";
+	char path[PATH_MAX], name[128];
+	FILE *f;
+
+	if (!mkdtemp(tmpl) || !realpath(tmpl, path) || strlen(path) >= sizeof(g_root))
+		return -1;
+	strcpy(g_root, path);
+	make_dir("%s/%s", "nvme");
+	make_dir("%s/%s", "nvme/sub");
+	make_dir("%s/%s", "hdd");
+	make_dir("%s/%s", "lib");
+	make_dir("%s/%s", "etc");
+	for (int i = 0; i < CFG_MAX_TIERS; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		make_dir("%s/%s", name);
+	}
+	memset(name, 'l', 100);
+	name[100] = '\0';
+	make_dir("%s/%s", name);
+	snprintf(g_long, sizeof(g_long), "%s", name);
+	snprintf(path, sizeof(path), "%s/plain", g_root);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/link", g_root);
+	snprintf(name, sizeof(name), "%s/hdd", g_root);
+	if (symlink(name, path) < 0)
+		return -1;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	return nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* `tmpl` with every '@' replaced by the temporary directory; caller frees. */
+static char *expand(const char *tmpl)
+{
+	size_t n = 1, rl = strlen(g_root);
+	char *out, *q;
+
+	for (const char *p = tmpl; *p; p++)
+		n += (*p == '@') ? rl : 1;
+	out = malloc(n);
+	assert_non_null(out);
+	for (q = out; *tmpl; tmpl++) {
+		if (*tmpl == '@') {
+			memcpy(q, g_root, rl);
+			q += rl;
+		} else {
+			*q++ = *tmpl;
+		}
+	}
+	*q = '\0';
+	return out;
+}
+
+static int parse(const char *tmpl, struct cfg *c, char *err, size_t errlen)
+{
+	char *text = expand(tmpl);
+	int rc;
+
+	rc = cfg_parse_string(text, NAME, c, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* The path `rel` under the temporary directory. */
+static const char *under(const char *rel, char *buf)
+{
+	snprintf(buf, PATH_MAX, "%s/%s", g_root, rel);
+	return buf;
+}
+
+#define VALID_FABRIC "[fabric]\nmeta = @/lib/meta\n"
+#define VALID_NVME "[tier.nvme]\nkind = local\npath = @/nvme\ncapacity = 100G\n"
+#define VALID VALID_FABRIC VALID_NVME   /* 6 lines */
+
+static void test_full(void **state)
+{
+	static const char text[] =
+		"# a full config\n"               /* 1 */
+		"[fabric]\n"                      /* 2 */
+		"meta = @/lib/meta\n"             /* 3 */
+		"control = @/ctl.sock\n"          /* 4 */
+		"extent_size = 1M\n"              /* 5 */
+		"log_level = debug\n"             /* 6 */
+		"\n"                              /* 7 */
+		"[tier.nvme]\n"                   /* 8 */
+		"kind = local\n"                  /* 9 */
+		"path = @/nvme/../nvme/\n"        /* 10 */
+		"capacity = 100G\n"               /* 11 */
+		"cost_gb_month = 0.10\n"          /* 12 */
+		"high_watermark = 95%\n"          /* 13 */
+		"low_watermark = 0.5\n"           /* 14 */
+		"[tier.hdd]\n"                    /* 15 */
+		"kind = local\n"
+		"path = @/link\n"
+		"capacity = 2T\n"
+		"cost_gb_month = 0.02\n"
+		"high_watermark = 1\n"
+		"low_watermark = 12.5%\n";
+	char err[CFG_ERR_MAX] = "", buf[PATH_MAX];
+	struct cfg c;
+
+	assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(c.file, NAME);
+	assert_string_equal(c.meta, under("lib/meta", buf));
+	assert_string_equal(c.control, under("ctl.sock", buf));
+	assert_true(c.extent_size == 1024 * 1024);
+	assert_int_equal(c.log_level, LOG_DEBUG);
+	assert_int_equal(c.ntiers, 2);
+
+	assert_string_equal(c.tiers[0].name, "nvme");
+	assert_int_equal(c.tiers[0].kind, CFG_TIER_LOCAL);
+	assert_string_equal(c.tiers[0].path, under("nvme", buf));
+	assert_true(c.tiers[0].capacity == 100ULL << 30);
+	assert_true(c.tiers[0].cost_gb_month == 0.10);
+	assert_true(c.tiers[0].high_watermark == 0.95);
+	assert_true(c.tiers[0].low_watermark == 0.5);
+	assert_int_equal(c.tiers[0].line, 8);
+
+	assert_string_equal(c.tiers[1].name, "hdd");
+	assert_int_equal(c.tiers[1].kind, CFG_TIER_LOCAL);
+	assert_string_equal(c.tiers[1].path, under("hdd", buf)); /* symlink resolved */
+	assert_true(c.tiers[1].capacity == 2ULL << 40);
+	assert_true(c.tiers[1].cost_gb_month == 0.02);
+	assert_true(c.tiers[1].high_watermark == 1.0);
+	assert_true(c.tiers[1].low_watermark == 0.125);
+	assert_int_equal(c.tiers[1].line, 15);
+}
+
+static void test_defaults(void **state)
+{
+	char err[CFG_ERR_MAX] = "", buf[PATH_MAX];
+	struct cfg c;
+
+	assert_int_equal(parse(VALID, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.meta, under("lib/meta", buf));
+	assert_string_equal(c.control, under("lib/meta.sock", buf));
+	assert_true(c.extent_size == 4 * 1024 * 1024);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.ntiers, 1);
+	assert_true(c.tiers[0].cost_gb_month == 0.0);
+	assert_true(c.tiers[0].high_watermark == 0.90);
+	assert_true(c.tiers[0].low_watermark == 0.80);
+	assert_int_equal(c.tiers[0].line, 3);
+}
+
+/* An existing meta directory is canonicalized as a whole. */
+static void test_meta_exists(void **state)
+{
+	char err[CFG_ERR_MAX] = "", buf[PATH_MAX];
+	struct cfg c;
+
+	assert_int_equal(parse("[fabric]\nmeta = @/lib/../lib/\n" VALID_NVME, &c,
+			       err, sizeof(err)), 0);
+	assert_string_equal(c.meta, under("lib", buf));
+	assert_string_equal(c.control, under("lib.sock", buf));
+}
+
+static void test_comments(void **state)
+{
+	static const char text[] =
+		"; a comment\n"
+		"   # an indented comment\n"
+		"[fabric]   # after a header\n"
+		"  meta = @/lib/meta   # inline\n"
+		"\tlog_level = NOTICE ; inline too\n"
+		"\n"
+		"[tier.a-1_B]\r\n"
+		"kind = local\r\n"
+		"path = @/nvme # x\r\n"
+		"capacity : 4KiB ;\r\n"
+		"cost_gb_month=3.";
+	char err[CFG_ERR_MAX] = "", buf[PATH_MAX];
+	struct cfg c;
+
+	assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.meta, under("lib/meta", buf));
+	assert_int_equal(c.log_level, LOG_NOTICE);
+	assert_int_equal(c.ntiers, 1);
+	assert_string_equal(c.tiers[0].name, "a-1_B");
+	assert_string_equal(c.tiers[0].path, under("nvme", buf));
+	assert_true(c.tiers[0].capacity == 4096);
+	assert_true(c.tiers[0].cost_gb_month == 3.0);
+	assert_int_equal(c.tiers[0].line, 7);
+}
+
+/* Eight tiers are fine, in the order written; a ninth is refused. */
+static void test_max_tiers(void **state)
+{
+	char text[8192], err[CFG_ERR_MAX] = "", buf[PATH_MAX], name[16];
+	size_t n;
+	struct cfg c;
+
+	n = (size_t)snprintf(text, sizeof(text), VALID_FABRIC);
+	for (int i = 0; i < CFG_MAX_TIERS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[tier.t%d]\nkind = local\npath = @/t%d\n"
+				      "capacity = %dG\n", i, i, i + 1);
+	assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.ntiers, CFG_MAX_TIERS);
+	for (int i = 0; i < CFG_MAX_TIERS; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		assert_string_equal(c.tiers[i].name, name);
+		assert_string_equal(c.tiers[i].path, under(name, buf));
+		assert_true(c.tiers[i].capacity == (uint64_t)(i + 1) << 30);
+		assert_int_equal(c.tiers[i].line, 3 + 4 * i);
+	}
+	/* the ninth header is on line 3 + 4 * 8 = 35 */
+	snprintf(text + n, sizeof(text) - n, "[tier.extra]\n");
+	assert_int_equal(parse(text, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, NAME ":35: "));
+	assert_non_null(strstr(err, "too many tiers"));
+	assert_int_equal(c.ntiers, 0);  /* zeroed on failure */
+}
+
+struct bad_case {
+	const char *label;     /* what the case checks */
+	const char *text;      /* '@' stands for the temporary directory */
+	int line;              /* expected in the message */
+	const char *s1, *s2;   /* expected substrings, or NULL */
+};
+
+#define T31 "abcdefghijklmnopqrstuvwxyz01234"
+#define L250 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define C110 "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+static const struct bad_case bad_cases[] = {
+	/* sections */
+	{ "unknown section", VALID "[tierx]\n", 7, "unknown section [tierx]", NULL },
+	{ "spaces in header", "[ fabric ]\n", 1, "unknown section [ fabric ]", NULL },
+	{ "empty tier name", VALID "[tier.]\n", 7, "bad tier name", NULL },
+	{ "bad char in tier name", VALID "[tier.a b]\n", 7, "bad tier name 'a b'", NULL },
+	{ "tier name of 32", VALID "[tier." T31 "x]\n", 7, "bad tier name", T31 "x" },
+	{ "duplicate tier", VALID "[tier.nvme]\n", 7, "[tier.nvme] given twice", "line 3" },
+	{ "fabric twice", VALID "[fabric]\n", 7, "[fabric] given twice", "line 1" },
+	{ "junk after header", "[fabric] x\n", 1, "'x' after section header", NULL },
+	{ "header without ]", "[fabric\n", 1, "'[fabric'", "closing ']'" },
+	{ "no fabric", VALID_NVME, 4, "no [fabric] section", NULL },
+	{ "no tier", VALID_FABRIC "\n", 3, "at least one tier", NULL },
+	{ "empty file", "", 1, "no [fabric] section", NULL },
+	/* keys */
+	{ "key outside section", "meta = /x\n" VALID, 1, "'meta' outside any section", NULL },
+	{ "unknown fabric key", VALID_FABRIC "foo = 1\n" VALID_NVME, 3,
+	  "unknown key 'foo' in [fabric]", NULL },
+	{ "unknown tier key", VALID "speed = 9\n", 7, "unknown key 'speed' in [tier.nvme]", NULL },
+	{ "keys are case-sensitive", "[fabric]\nMeta = @/lib/meta\n", 2, "unknown key 'Meta'", NULL },
+	{ "tier key in fabric", VALID_FABRIC "capacity = 1G\n" VALID_NVME, 3,
+	  "'capacity' does not belong in [fabric]", "[tier.NAME]" },
+	{ "fabric key in tier", VALID "meta = /x\n", 7,
+	  "'meta' does not belong in [tier.nvme]", "[fabric]" },
+	{ "no key name", VALID "= 5\n", 7, "missing key before '=' in [tier.nvme]", NULL },
+	{ "key twice", VALID "capacity = 1G\n", 7, "[tier.nvme] capacity given twice", "line 6" },
+	{ "empty value", "[fabric]\nmeta =\n" VALID_NVME, 2, "[fabric] meta: empty value", NULL },
+	{ "comment-only value", "[fabric]\nmeta = # nothing\n" VALID_NVME, 2,
+	  "[fabric] meta: empty value", NULL },
+	{ "no equals sign", VALID_FABRIC "bogus line\n" VALID_NVME, 3,
+	  "key = value", "'bogus line'" },
+	{ "line too long", "[fabric]\nmeta = @/" L250 "\n", 2, "line too long", NULL },
+	/* required keys, reported at the section header */
+	{ "meta missing", "[fabric]\nlog_level = debug\n" VALID_NVME, 1,
+	  "[fabric] lacks the required key meta", NULL },
+	{ "kind missing", VALID_FABRIC "[tier.nvme]\npath = @/nvme\ncapacity = 1G\n", 3,
+	  "[tier.nvme] lacks the required key kind", NULL },
+	{ "path missing", VALID_FABRIC "[tier.nvme]\nkind = local\ncapacity = 1G\n", 3,
+	  "[tier.nvme] lacks the required key path", NULL },
+	{ "capacity missing", VALID_FABRIC "[tier.nvme]\nkind = local\npath = @/nvme\n", 3,
+	  "[tier.nvme] lacks the required key capacity", NULL },
+	/* values */
+	{ "kind s3", VALID_FABRIC "[tier.cold]\nkind = s3\n", 4,
+	  "[tier.cold] kind = 's3': unknown kind; the known ones are: local", NULL },
+	{ "path missing on disk", VALID_FABRIC "[tier.x]\nkind = local\npath = @/nope\n", 5,
+	  "[tier.x] path = '", "No such file or directory" },
+	{ "path is a file", VALID_FABRIC "[tier.x]\nkind = local\npath = @/plain\n", 5,
+	  "/plain': not a directory", NULL },
+	{ "capacity zero", VALID_FABRIC "[tier.x]\ncapacity = 0\n", 4,
+	  "[tier.x] capacity = '0'", "at least 1" },
+	{ "capacity 12Q", VALID_FABRIC "[tier.x]\ncapacity = 12Q\n", 4,
+	  "capacity = '12Q'", "not a size" },
+	{ "capacity glued comment", VALID_FABRIC "[tier.x]\ncapacity = 1G#x\n", 4,
+	  "capacity = '1G#x'", "not a size" },
+	{ "cost negative", VALID "cost_gb_month = -1\n", 7, "[tier.nvme] cost_gb_month = '-1'",
+	  "not a decimal number" },
+	{ "cost junk", VALID "cost_gb_month = 1,5\n", 7, "cost_gb_month = '1,5'", NULL },
+	{ "cost exponent", VALID "cost_gb_month = 1e3\n", 7, "cost_gb_month = '1e3'", NULL },
+	{ "cost dot only", VALID "cost_gb_month = .\n", 7, "cost_gb_month = '.'", NULL },
+	{ "high zero", VALID "high_watermark = 0\n", 7, "high_watermark = '0'", "above 0" },
+	{ "high 150%", VALID "high_watermark = 150%\n", 7, "high_watermark = '150%'", "at most 1" },
+	{ "high 1.5", VALID "high_watermark = 1.5\n", 7, "high_watermark = '1.5'", NULL },
+	{ "high 90", VALID "high_watermark = 90\n", 7, "high_watermark = '90'", NULL },
+	{ "high percent junk", VALID "high_watermark = 90%%\n", 7, "high_watermark = '90%%'",
+	  "not a fraction" },
+	{ "low zero", VALID "low_watermark = 0%\n", 7, "low_watermark = '0%'", NULL },
+	{ "low equals high", VALID "low_watermark = 0.9\nhigh_watermark = 90%\n", 3,
+	  "[tier.nvme] low_watermark (0.9) must be below high_watermark (0.9)", NULL },
+	{ "low above default high", VALID "low_watermark = 0.95\n", 3,
+	  "low_watermark (0.95)", "high_watermark (0.9)" },
+	{ "extent not power of two", VALID_FABRIC "extent_size = 3M\n", 3,
+	  "[fabric] extent_size = '3M'", "power of two" },
+	{ "extent too small", VALID_FABRIC "extent_size = 32K\n", 3, "extent_size = '32K'",
+	  "between 64K and 64M" },
+	{ "extent too big", VALID_FABRIC "extent_size = 128M\n", 3, "extent_size = '128M'", NULL },
+	{ "log level", VALID_FABRIC "log_level = loud\n", 3, "[fabric] log_level = 'loud'",
+	  "unknown log_level; the known ones are: error, warning, notice, info, debug" },
+	{ "control too long", VALID_FABRIC "control = /" C110 "\n", 3, "[fabric] control = '",
+	  "107 bytes" },
+	{ "meta parent missing", "[fabric]\nmeta = @/nodir/meta\n", 2, "[fabric] meta = '",
+	  "parent directory" },
+	{ "meta is a file", "[fabric]\nmeta = @/plain\n", 2, "/plain' exists and is not a directory",
+	  NULL },
+	/* cross-checks */
+	{ "meta inside tier", "[fabric]\nmeta = @/nvme/meta\n" VALID_NVME, 1,
+	  "[fabric] meta '", "lies inside the path" },
+	{ "meta equals tier", "[fabric]\nmeta = @/nvme\n" VALID_NVME, 1,
+	  "[fabric] meta '", "[tier.nvme] (line 3)" },
+	{ "same tier path", VALID "[tier.hdd]\nkind = local\npath = @/nvme/../nvme\ncapacity = 1G\n",
+	  7, "[tier.hdd] path '", "is also the path of [tier.nvme] (line 3)" },
+	{ "tier inside tier", VALID "[tier.hdd]\nkind = local\npath = @/nvme/sub\ncapacity = 1G\n",
+	  7, "[tier.hdd] path '", "lies inside the path" },
+	{ "tier contains tier", VALID_FABRIC "[tier.a]\nkind = local\npath = @/nvme/sub\n"
+	  "capacity = 1G\n[tier.b]\nkind = local\npath = @/nvme\ncapacity = 1G\n",
+	  7, "[tier.b] path '", "contains the path" },
+	/* the first error wins */
+	{ "first of two", VALID_FABRIC "foo = 1\nbar = 2\n", 3, "'foo'", NULL },
+	{ "syntax before key", VALID_FABRIC "oops\nfoo = 1\n", 3, "'oops'", NULL },
+	{ "key before syntax", VALID_FABRIC "foo = 1\noops\n", 3, "'foo'", NULL },
+	{ "in-file before missing", "[fabric]\n" VALID_NVME "speed = 1\n", 6, "'speed'", NULL },
+	{ "fabric checked first", "[fabric]\n[tier.nvme]\n", 1, "required key meta", NULL },
+	{ "tier checked first", "[tier.nvme]\n[fabric]\n", 1, "[tier.nvme] lacks", NULL },
+};
+
+static void test_errors(void **state)
+{
+	char err[CFG_ERR_MAX], prefix[64];
+	struct cfg c;
+	int failures = 0;
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		int rc;
+
+		memset(err, 0, sizeof(err));
+		rc = parse(b->text, &c, err, sizeof(err));
+		snprintf(prefix, sizeof(prefix), NAME ":%d: ", b->line);
+		if (rc != -EINVAL || strncmp(err, prefix, strlen(prefix)) != 0 ||
+		    (b->s1 && !strstr(err, b->s1)) || (b->s2 && !strstr(err, b->s2))) {
+			print_error("case '%s': rc %d, message \"%s\"; expected line %d with "
+				    "\"%s\" and \"%s\"\n", b->label, rc, err, b->line,
+				    b->s1 ? b->s1 : "", b->s2 ? b->s2 : "");
+			failures++;
+		}
+		if (rc == 0 || c.ntiers != 0 || c.meta[0]) {
+			print_error("case '%s': output not cleared\n", b->label);
+			failures++;
+		}
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* The default control socket "<meta>.sock" must fit in sun_path too. */
+static void test_default_control_too_long(void **state)
+{
+	char tmpl[1024], err[CFG_ERR_MAX] = "";
+	struct cfg c;
+
+	snprintf(tmpl, sizeof(tmpl), "[fabric]\nmeta = @/%s/meta\n" VALID_NVME, g_long);
+	assert_int_equal(parse(tmpl, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, NAME ":1: [fabric] control:"));
+	assert_non_null(strstr(err, "107 bytes"));
+
+	/* with control set, the same meta is fine */
+	snprintf(tmpl, sizeof(tmpl), "[fabric]\nmeta = @/%s/meta\ncontrol = /run/x.sock\n"
+		 VALID_NVME, g_long);
+	assert_int_equal(parse(tmpl, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.control, "/run/x.sock");
+}
+
+static void test_err_buffer(void **state)
+{
+	char err[8];
+	struct cfg c;
+
+	memset(err, 'z', sizeof(err));
+	assert_int_equal(parse("[bogus]\n", &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "test.co");
+	assert_int_equal(parse("[bogus]\n", &c, NULL, 0), -EINVAL);
+}
+
+static void write_file(const char *path, const char *tmpl)
+{
+	char *text = expand(tmpl);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	free(text);
+}
+
+/* cfg_load resolves relative paths against the file's directory, not the
+ * current one. */
+static void test_load_relative(void **state)
+{
+	static const char text[] =
+		"[fabric]\n"
+		"meta = ../lib/meta\n"
+		"control = run.sock\n"
+		"[tier.nvme]\n"
+		"kind = local\n"
+		"path = ../nvme\n"
+		"capacity = 1T\n"
+		"[tier.hdd]\n"
+		"kind = local\n"
+		"path = ../hdd\n"
+		"capacity = 10T\n";
+	char conf[PATH_MAX], err[CFG_ERR_MAX] = "", buf[PATH_MAX], cwd[PATH_MAX];
+	struct cfg c;
+
+	write_file(under("etc/dfabric.conf", conf), text);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.file, conf);
+	assert_string_equal(c.meta, under("lib/meta", buf));
+	assert_string_equal(c.control, under("etc/run.sock", buf));
+	assert_int_equal(c.ntiers, 2);
+	assert_string_equal(c.tiers[0].path, under("nvme", buf));
+	assert_string_equal(c.tiers[1].path, under("hdd", buf));
+
+	/* the config file named relative to the current directory */
+	assert_int_equal(chdir(g_root), 0);
+	assert_int_equal(cfg_load("etc/dfabric.conf", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.file, "etc/dfabric.conf");
+	assert_string_equal(c.meta, under("lib/meta", buf));
+	assert_string_equal(c.tiers[0].path, under("nvme", buf));
+
+	/* cfg_parse_string resolves against the current directory */
+	assert_int_equal(cfg_parse_string("[fabric]\nmeta = lib/meta\n[tier.a]\n"
+					  "kind = local\npath = hdd\ncapacity = 1G\n",
+					  NAME, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.meta, under("lib/meta", buf));
+	assert_string_equal(c.tiers[0].path, under("hdd", buf));
+	assert_int_equal(chdir(cwd), 0);
+}
+
+static void test_load_errors(void **state)
+{
+	char conf[PATH_MAX], err[CFG_ERR_MAX] = "", expect[PATH_MAX + 256];
+	struct cfg c;
+
+	write_file(under("etc/bad.conf", conf), VALID "\ncapacity = 5G\n");
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s:8: ", conf);
+	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
+	assert_non_null(strstr(err, "capacity given twice"));
+
+	/* a relative path that does not resolve names the directory it
+	 * was taken relative to */
+	write_file(under("etc/rel.conf", conf), VALID_FABRIC "[tier.x]\nkind = local\n"
+		   "path = ../missing\n");
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s:5: [tier.x] path = '../missing': "
+		 "No such file or directory (relative to '%s/etc')", conf, g_root);
+	assert_string_equal(err, expect);
+
+	assert_int_equal(cfg_load(under("etc/none.conf", conf), &c, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "none.conf"));
+
+	/* a NUL byte is refused with its line */
+	{
+		FILE *f = fopen(under("etc/nul.conf", conf), "w");
+
+		assert_non_null(f);
+		fwrite("[fabric]\nmeta = /x\0y\n", 1, 21, f);
+		fclose(f);
+	}
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s:2: ", conf);
+	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
+}
+
+static void test_parse_size(void **state)
+{
+	static const struct { const char *s; uint64_t v; } good[] = {
+		{ "0", 0 }, { "4096", 4096 }, { "4K", 4096 }, { "4k", 4096 },
+		{ "4KiB", 4096 }, { "4kib", 4096 }, { "4KB", 4096 }, { "4kb", 4096 },
+		{ "1M", 1 << 20 }, { "64m", 64 << 20 }, { "100G", 100ULL << 30 },
+		{ "2T", 2ULL << 40 }, { "3P", 3ULL << 50 }, { "  8M  ", 8 << 20 },
+		{ "\t5\n", 5 }, { "007", 7 },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "16383P", 16383ULL << 50 },
+	};
+	static const char *const bad[] = {
+		"", "  ", "-1", "+1", "1.5G", "12Q", "G", "K", "4 K", "4KiBx", "4Ki",
+		"4B", "4KBB", "1x", "0x10", "1 2", "18446744073709551616",
+		"99999999999999999999", "16384P", "17179869184G",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 12345;
+		if (cfg_parse_size(good[i].s, &v) != 0 || v != good[i].v)
+			fail_msg("'%s' gave %" PRIu64 ", expected %" PRIu64, good[i].s, v,
+				 good[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 12345;
+		if (cfg_parse_size(bad[i], &v) != -EINVAL || v != 12345)
+			fail_msg("'%s' was accepted", bad[i]);
+	}
+}
+
+static void test_tier_index(void **state)
+{
+	char err[CFG_ERR_MAX] = "";
+	struct cfg c;
+
+	assert_int_equal(parse(VALID "[tier.hdd]\nkind = local\npath = @/hdd\n"
+			       "capacity = 2T\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(cfg_tier_index(&c, "nvme"), 0);
+	assert_int_equal(cfg_tier_index(&c, "hdd"), 1);
+	assert_int_equal(cfg_tier_index(&c, "NVME"), -1);
+	assert_int_equal(cfg_tier_index(&c, "ssd"), -1);
+	assert_int_equal(cfg_tier_index(&c, ""), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_meta_exists),
+		cmocka_unit_test(test_comments),
+		cmocka_unit_test(test_max_tiers),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_default_control_too_long),
+		cmocka_unit_test(test_err_buffer),
+		cmocka_unit_test(test_load_relative),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_tier_index),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
