@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -76,21 +77,28 @@ static void reply_entry(fuse_req_t req, int rc, const struct stat *st)
 	fuse_reply_entry(req, &e);
 }
 
-/* A buffer per FUSE worker thread, reused across reads. */
-static __thread char *t_buf;
-static __thread size_t t_cap;
+/* A buffer per FUSE worker thread, reused across reads; freed with the
+ * thread by the key's destructor. */
+struct tbuf {
+	size_t cap;                /* bytes allocated after the header */
+	char data[];               /* the buffer */
+};
+static pthread_key_t g_tbuf_key;
 
 static void *thread_buf(size_t n)
 {
-	if (n > t_cap) {
-		char *p = realloc(t_buf, n);
+	struct tbuf *b = pthread_getspecific(g_tbuf_key);
 
-		if (!p)
+	if (!b || b->cap < n) {
+		struct tbuf *nb = realloc(b, sizeof(*nb) + n);
+
+		if (!nb)
 			return NULL;
-		t_buf = p;
-		t_cap = n;
+		nb->cap = n;
+		b = nb;
+		pthread_setspecific(g_tbuf_key, b);
 	}
-	return t_buf;
+	return b->data;
 }
 
 /* ---------------------------------------------------------------- */
@@ -705,6 +713,8 @@ int main(int argc, char *argv[])
 
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
 		return 2;
+	if (pthread_key_create(&g_tbuf_key, free) != 0)
+		return 1;
 	if (o.help) {
 		usage(stdout);
 		return 0;
@@ -801,6 +811,6 @@ out:
 	fuse_opt_free_args(&args);
 	free(o.config);
 	free(o.mountpoint);
-	free(t_buf);
+	free(pthread_getspecific(g_tbuf_key));
 	return rc;
 }

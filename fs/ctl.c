@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The control socket server: one thread that accepts dfabric-ctl's
+ * connections on a unix socket and answers one JSON request per connection.
+ *
+ * DESIGN: the thread poll()s the listening socket and the read end of a
+ * pipe; ctl_stop() writes a byte into the pipe and joins the thread. Clients
+ * are served one at a time: each gets 2 s receive and send timeouts, so a
+ * stalled client delays the others (and ctl_stop) by a few seconds at most.
+ * A request is one line of at most CTL_REQ_MAX bytes. ctl_handle() is pure
+ * request-in, reply-out and is called by the tests without the thread.
+ * Commands live in one table (cmd_table) of name, accepted arguments,
+ * handler and one line of help; a new command is a new row. */
+#include "fs/ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/log.h"
+#include "fs/fs.h"
+
+#define CTL_REQ_MAX      (64 * 1024)   /* longest request line, bytes */
+#define CTL_IO_TIMEOUT_S 2             /* per-client receive/send timeout */
+#define CTL_BACKLOG      16            /* listen() backlog */
+#define CTL_INO_MAX      9007199254740992.0  /* 2^53: exact in a double */
+
+struct ctl_server {
+	int lfd;                       /* listening socket, nonblocking */
+	int wake[2];                   /* pipe; ctl_stop writes to wake[1] */
+	pthread_t thread;              /* the serving thread */
+	int running;                   /* thread was started */
+	struct fabric *f;              /* what the commands act on */
+	dev_t sock_dev;                /* identity of the socket we bound, */
+	ino_t sock_ino;                /* so that stop unlinks only ours */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* socket path */
+};
+
+/* A command handler fills `reply` (which already holds "ok": true) and
+ * returns 0, or returns -errno, optionally with a message in err. */
+typedef int (*ctl_cmd_fn)(struct fabric *f, const cJSON *req, cJSON *reply,
+			  char *err, size_t errlen);
+
+struct ctl_cmd {
+	const char *name;              /* value of "cmd" */
+	const char *const *args;       /* accepted argument keys, NULL-ended */
+	ctl_cmd_fn fn;                 /* the handler */
+	const char *help;              /* one line for the "help" command */
+};
+
+static int cmd_ping(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen);
+static int cmd_status(struct fabric *f, const cJSON *req, cJSON *reply,
+		      char *err, size_t errlen);
+static int cmd_where(struct fabric *f, const cJSON *req, cJSON *reply,
+		     char *err, size_t errlen);
+static int cmd_help(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen);
+
+static const char *const args_none[] = { NULL };
+static const char *const args_where[] = { "ino", NULL };
+
+static const struct ctl_cmd cmd_table[] = {
+	{ "ping", args_none, cmd_ping, "check that the daemon answers" },
+	{ "status", args_none, cmd_status,
+	  "tiers with capacity and use, inode and open file counts" },
+	{ "where", args_where, cmd_where,
+	  "extents of inode \"ino\": offset, length, tier, version, sealed" },
+	{ "help", args_none, cmd_help, "list the commands" },
+};
+
+#define CMD_COUNT (sizeof(cmd_table) / sizeof(cmd_table[0]))
+
+/* Adds an unsigned 64-bit integer exactly: as a raw decimal token, since a
+ * cJSON number is a double and would round values above 2^53. */
+static int add_u64(cJSON *obj, const char *name, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return cJSON_AddRawToObject(obj, name, buf) ? 0 : -ENOMEM;
+}
+
+static int cmd_ping(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen)
+{
+	return 0;
+}
+
+static int cmd_help(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen)
+{
+	cJSON *arr, *item;
+	size_t i;
+
+	arr = cJSON_AddArrayToObject(reply, "commands");
+	if (!arr)
+		return -ENOMEM;
+	for (i = 0; i < CMD_COUNT; i++) {
+		item = cJSON_CreateObject();
+		if (!item)
+			return -ENOMEM;
+		cJSON_AddItemToArray(arr, item);
+		if (!cJSON_AddStringToObject(item, "name", cmd_table[i].name) ||
+		    !cJSON_AddStringToObject(item, "help", cmd_table[i].help))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_tier(cJSON *arr, const struct fs_tier_status *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	cJSON_AddItemToArray(arr, o);
+	if (!cJSON_AddStringToObject(o, "name", t->name) ||
+	    !cJSON_AddStringToObject(o, "kind", t->kind ? t->kind : "unknown") ||
+	    !cJSON_AddStringToObject(o, "path", t->path) ||
+	    add_u64(o, "capacity", t->capacity) ||
+	    add_u64(o, "used", t->used) ||
+	    add_u64(o, "files", t->files) ||
+	    add_u64(o, "extents", t->extents) ||
+	    !cJSON_AddNumberToObject(o, "high_watermark", t->high_watermark) ||
+	    !cJSON_AddNumberToObject(o, "low_watermark", t->low_watermark) ||
+	    add_u64(o, "fs_avail", t->fs_avail))
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmd_status(struct fabric *f, const cJSON *req, cJSON *reply,
+		      char *err, size_t errlen)
+{
+	struct fs_status *st;
+	cJSON *arr;
+	int i, rc;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	rc = fs_status(f, st);
+	if (rc < 0)
+		goto out;
+	rc = -ENOMEM;
+	if (add_u64(reply, "extent_size", st->extent_size) ||
+	    add_u64(reply, "inodes", st->inodes) ||
+	    add_u64(reply, "open_files", st->open_files))
+		goto out;
+	arr = cJSON_AddArrayToObject(reply, "tiers");
+	if (!arr)
+		goto out;
+	for (i = 0; i < st->ntiers && i < CFG_MAX_TIERS; i++)
+		if (add_tier(arr, &st->tiers[i]))
+			goto out;
+	rc = 0;
+out:
+	free(st);
+	return rc;
+}
+
+/* Reads argument `name` as an inode number: a JSON integer 1..2^53. */
+static int get_ino(const cJSON *req, const char *name, uint64_t *out,
+		   char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+	double d;
+
+	if (!v) {
+		snprintf(err, errlen, "missing argument \"%s\"", name);
+		return -EINVAL;
+	}
+	if (!cJSON_IsNumber(v)) {
+		snprintf(err, errlen, "argument \"%s\" must be a number", name);
+		return -EINVAL;
+	}
+	d = v->valuedouble;
+	if (!isfinite(d) || d != floor(d) || d < 1 || d > CTL_INO_MAX) {
+		snprintf(err, errlen,
+			 "argument \"%s\" must be an integer from 1 to 2^53",
+			 name);
+		return -EINVAL;
+	}
+	*out = (uint64_t)d;
+	return 0;
+}
+
+static int cmd_where(struct fabric *f, const cJSON *req, cJSON *reply,
+		     char *err, size_t errlen)
+{
+	struct fs_where_ext *ext = NULL;
+	uint64_t ino, size = 0;
+	size_t i, n = 0;
+	cJSON *arr, *o;
+	int rc;
+
+	rc = get_ino(req, "ino", &ino, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = fs_where(f, ino, &ext, &n, &size);
+	if (rc < 0)
+		return rc;
+	rc = -ENOMEM;
+	if (add_u64(reply, "ino", ino) || add_u64(reply, "size", size))
+		goto out;
+	arr = cJSON_AddArrayToObject(reply, "extents");
+	if (!arr)
+		goto out;
+	for (i = 0; i < n; i++) {
+		o = cJSON_CreateObject();
+		if (!o)
+			goto out;
+		cJSON_AddItemToArray(arr, o);
+		if (add_u64(o, "offset", ext[i].off) ||
+		    add_u64(o, "length", ext[i].len) ||
+		    !cJSON_AddStringToObject(o, "tier", ext[i].tier) ||
+		    add_u64(o, "version", ext[i].version) ||
+		    !cJSON_AddBoolToObject(o, "sealed", ext[i].sealed != 0))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(ext);
+	return rc;
+}
+
+/* The reply {"ok":false,"errno":N,"error":"..."}; msg NULL or empty means
+ * strerror(-rc). Returns a malloc'd string or NULL without memory. */
+static char *error_reply(int rc, const char *msg)
+{
+	char buf[128];
+	cJSON *o;
+	char *s = NULL;
+
+	if (!msg || !*msg)
+		msg = strerror_r(-rc, buf, sizeof(buf));
+	o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	if (cJSON_AddFalseToObject(o, "ok") &&
+	    cJSON_AddNumberToObject(o, "errno", -rc) &&
+	    cJSON_AddStringToObject(o, "error", msg))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static const struct ctl_cmd *find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CMD_COUNT; i++)
+		if (strcmp(cmd_table[i].name, name) == 0)
+			return &cmd_table[i];
+	return NULL;
+}
+
+/* Refuses keys other than "cmd" and the command's own arguments. */
+static int check_args(const struct ctl_cmd *c, const cJSON *req, char *err,
+		      size_t errlen)
+{
+	const cJSON *it;
+	size_t i;
+
+	cJSON_ArrayForEach(it, req) {
+		if (strcmp(it->string, "cmd") == 0)
+			continue;
+		for (i = 0; c->args[i]; i++)
+			if (strcmp(it->string, c->args[i]) == 0)
+				break;
+		if (!c->args[i]) {
+			snprintf(err, errlen,
+				 "unknown argument \"%.64s\" for command \"%s\"",
+				 it->string, c->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+char *ctl_handle(struct fabric *f, const char *request)
+{
+	char err[256] = "";
+	const struct ctl_cmd *c;
+	cJSON *req, *reply = NULL;
+	const cJSON *cmd;
+	char *s = NULL;
+	int rc = -EINVAL;
+
+	/* Text after the object is an error too. */
+	req = cJSON_ParseWithOpts(request, NULL, 1);
+	if (!req) {
+		snprintf(err, sizeof(err), "request is not valid JSON");
+		goto out;
+	}
+	if (!cJSON_IsObject(req)) {
+		snprintf(err, sizeof(err), "request is not a JSON object");
+		goto out;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	if (!cmd) {
+		snprintf(err, sizeof(err), "missing \"cmd\"");
+		goto out;
+	}
+	if (!cJSON_IsString(cmd)) {
+		snprintf(err, sizeof(err), "\"cmd\" must be a string");
+		goto out;
+	}
+	c = find_cmd(cmd->valuestring);
+	if (!c) {
+		snprintf(err, sizeof(err), "unknown command \"%.64s\"",
+			 cmd->valuestring);
+		goto out;
+	}
+	rc = check_args(c, req, err, sizeof(err));
+	if (rc < 0)
+		goto out;
+	rc = -ENOMEM;
+	reply = cJSON_CreateObject();
+	if (!reply || !cJSON_AddTrueToObject(reply, "ok"))
+		goto out;
+	rc = c->fn(f, req, reply, err, sizeof(err));
+	if (rc < 0)
+		goto out;
+	s = cJSON_PrintUnformatted(reply);
+	if (!s)
+		rc = -ENOMEM;
+out:
+	if (rc < 0)
+		s = error_reply(rc, err);
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return s;
+}
+
+/* Sends all of buf; the socket's send timeout bounds the wait. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one request line into buf (CTL_REQ_MAX + 1 bytes), NUL-terminated
+ * without the newline. Returns its length, -E2BIG when longer than
+ * CTL_REQ_MAX, -ENODATA on EOF before any byte, or -errno (EAGAIN on
+ * timeout). A last line without newline counts as a request. */
+static ssize_t read_line(int fd, char *buf)
+{
+	size_t len = 0;
+	char *nl = NULL;
+	ssize_t n;
+
+	while (!nl && len < CTL_REQ_MAX + 1) {
+		n = recv(fd, buf + len, CTL_REQ_MAX + 1 - len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0) {
+			if (len == 0)
+				return -ENODATA;
+			break;
+		}
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+	}
+	if (nl)
+		len = (size_t)(nl - buf);
+	if (len > CTL_REQ_MAX)
+		return -E2BIG;
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* After refusing an overlong request: stop sending and swallow what the
+ * client still sends, for at most 2 s and 64 MiB, so that closing with
+ * unread input does not fail the client's send before it reads the reply. */
+static void drain(int fd, char *buf)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec t0, now;
+	long left_ms;
+	int i;
+
+	shutdown(fd, SHUT_WR);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 1024; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = CTL_IO_TIMEOUT_S * 1000L -
+			  (now.tv_sec - t0.tv_sec) * 1000L -
+			  (now.tv_nsec - t0.tv_nsec) / 1000000L;
+		if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0)
+			return;
+		if (recv(fd, buf, CTL_REQ_MAX, MSG_DONTWAIT) <= 0)
+			return;
+	}
+}
+
+static void serve_client(struct ctl_server *s, int cfd, char *buf)
+{
+	struct timeval tv = { .tv_sec = CTL_IO_TIMEOUT_S };
+	static const char oom[] =
+		"{\"ok\":false,\"errno\":12,\"error\":\"out of memory\"}";
+	char *reply = NULL;
+	const char *out;
+	ssize_t len;
+	int rc;
+
+	if (setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		log_warn("control socket %s: setsockopt: %s", s->path,
+			 strerror(errno));
+		return;
+	}
+	len = read_line(cfd, buf);
+	if (len == -ENODATA)
+		return;
+	if (len == -E2BIG)
+		reply = error_reply(-EINVAL, "request too long");
+	else if (len >= 0 && strlen(buf) != (size_t)len)
+		reply = error_reply(-EINVAL, "request contains a NUL byte");
+	else if (len < 0) {
+		log_debug("control socket %s: reading a request: %s", s->path,
+			  strerror((int)-len));
+		return;
+	} else
+		reply = ctl_handle(s->f, buf);
+	out = reply ? reply : oom;
+	rc = send_all(cfd, out, strlen(out));
+	if (rc == 0)
+		rc = send_all(cfd, "\n", 1);
+	if (rc < 0)
+		log_debug("control socket %s: sending a reply: %s", s->path,
+			  strerror(-rc));
+	else if (len == -E2BIG)
+		drain(cfd, buf);
+	free(reply);
+}
+
+static void *ctl_thread(void *arg)
+{
+	struct ctl_server *s = arg;
+	struct pollfd pfd[2];
+	char *buf;
+	int cfd;
+
+	buf = malloc(CTL_REQ_MAX + 1);
+	if (!buf) {
+		log_err("control socket %s: out of memory; not serving",
+			s->path);
+		return NULL;
+	}
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("control socket %s: poll: %s", s->path,
+				strerror(errno));
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		if (!(pfd[1].revents & POLLIN))
+			continue;
+		cfd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0) {
+			/* EAGAIN: the client went away; EMFILE and friends
+			 * are transient, the next poll retries. */
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("control socket %s: accept: %s",
+					 s->path, strerror(errno));
+			if (errno == EMFILE || errno == ENFILE)
+				usleep(100 * 1000);
+			continue;
+		}
+		serve_client(s, cfd, buf);
+		close(cfd);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Looks at what is at path: nothing, a stale socket (removed) or something
+ * we must not touch. */
+static int clear_path(const char *path, const struct sockaddr_un *sa,
+		      char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		snprintf(err, errlen, "control socket %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "control socket %s: exists and is not a socket; "
+			 "refusing to replace it", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "control socket %s: socket: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ?
+		-errno : 0;
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen,
+			 "control socket %s: another dfabric daemon is "
+			 "listening on it", path);
+		return -EADDRINUSE;
+	}
+	if (rc != -ECONNREFUSED && rc != -ENOENT) {
+		snprintf(err, errlen, "control socket %s: connect: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		snprintf(err, errlen,
+			 "control socket %s: removing the stale socket: %s",
+			 path, strerror(-rc));
+		return rc;
+	}
+	log_info("control socket %s: removed a stale socket", path);
+	return 0;
+}
+
+static void server_free(struct ctl_server *s)
+{
+	struct stat st;
+
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		/* Unlink only the socket we bound, not a successor's. */
+		if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+		    st.st_ino == s->sock_ino)
+			unlink(s->path);
+	}
+	if (s->wake[0] >= 0)
+		close(s->wake[0]);
+	if (s->wake[1] >= 0)
+		close(s->wake[1]);
+	free(s);
+}
+
+int ctl_start(const char *path, struct fabric *f, struct ctl_server **out,
+	      char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ctl_server *s;
+	struct stat st;
+	mode_t old;
+	int rc;
+
+	*out = NULL;
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen,
+			 "control socket \"%s\": path empty or longer than %zu "
+			 "bytes", path ? path : "", sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "control socket %s: out of memory", path);
+		return -ENOMEM;
+	}
+	s->lfd = s->wake[0] = s->wake[1] = -1;
+	s->f = f;
+	strcpy(s->path, path);
+
+	rc = clear_path(path, &sa, err, errlen);
+	if (rc < 0)
+		goto fail;
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->lfd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "control socket %s: socket: %s", path,
+			 strerror(-rc));
+		goto fail;
+	}
+	/* Mode 0600 from the moment it exists, not after a window. */
+	old = umask(0177);
+	rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(old);
+	if (rc < 0) {
+		snprintf(err, errlen, "control socket %s: bind: %s", path,
+			 strerror(-rc));
+		close(s->lfd);
+		s->lfd = -1;
+		goto fail;
+	}
+	if (lstat(path, &st) == 0) {
+		s->sock_dev = st.st_dev;
+		s->sock_ino = st.st_ino;
+	}
+	if (chmod(path, 0600) < 0 || listen(s->lfd, CTL_BACKLOG) < 0 ||
+	    pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "control socket %s: %s", path,
+			 strerror(-rc));
+		goto fail;
+	}
+	rc = -pthread_create(&s->thread, NULL, ctl_thread, s);
+	if (rc < 0) {
+		snprintf(err, errlen,
+			 "control socket %s: starting its thread: %s", path,
+			 strerror(-rc));
+		goto fail;
+	}
+	s->running = 1;
+	*out = s;
+	return 0;
+fail:
+	server_free(s);
+	return rc;
+}
+
+void ctl_stop(struct ctl_server *s)
+{
+	ssize_t n;
+
+	if (!s)
+		return;
+	if (s->running) {
+		do
+			n = write(s->wake[1], "x", 1);
+		while (n < 0 && errno == EINTR);
+		pthread_join(s->thread, NULL);
+	}
+	server_free(s);
+}
