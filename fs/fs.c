@@ -149,7 +149,7 @@ static int commit(struct fabric *f, struct meta_batch *b)
 {
 	int rc = meta_commit(f->meta, b, 0);
 
-	return rc < 0 ? -EIO : 0;
+	return rc < 0 ? rc : 0;
 }
 
 static void attr_to_stat(const struct meta_inode *a, struct stat *st)

@@ -78,8 +78,10 @@ struct meta_extent {
 };
 
 /* Opens (creating if missing) the store in directory `dir`; the parent
- * directory must exist. Returns 0 and *out, or a negative errno with a
- * message in err (e.g. the RocksDB error, or a corrupt sys record). */
+ * directory must exist. A new store gets a format record; a store of
+ * another format is refused (-ENOTSUP), a corrupt one too (-EUCLEAN).
+ * Returns 0 and *out, or a negative errno with a message in err (-EBUSY
+ * when another process has it open, -EACCES, -EIO with RocksDB's error). */
 int meta_open(const char *dir, struct meta **out, char *err, size_t errlen);
 /* Closes the store, flushing nothing extra. NULL is fine. */
 void meta_close(struct meta *m);
@@ -93,7 +95,8 @@ int meta_get_dirent(struct meta *m, uint64_t parent, const char *name,
  * it does not fit. */
 int meta_get_symlink(struct meta *m, uint64_t ino, char *buf, size_t n);
 /* Returns the value's size; copies it into buf when size > 0 (-ERANGE if
- * it does not fit); -ENODATA when absent. */
+ * it does not fit, or when the name is longer than META_XATTR_NAME_MAX);
+ * -ENODATA when absent. */
 int meta_get_xattr(struct meta *m, uint64_t ino, const char *name, void *buf,
 		   size_t size);
 int meta_get_sys_u64(struct meta *m, const char *key, uint64_t *out);
@@ -146,8 +149,10 @@ void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v);
 /* Adds delta to the counter `key` (a merge: concurrent batches commute). */
 void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta);
 
-/* Writes the batch atomically; sync=1 also makes it durable. Returns 0 or
- * -EIO (the RocksDB error is logged). The batch is left as it was. */
+/* Writes the batch atomically; sync=1 also makes it durable. Returns 0,
+ * -EIO (the RocksDB error is logged), or the -errno of a put refused for
+ * bad input (EINVAL, ENAMETOOLONG, ERANGE, E2BIG, ENOMEM), in which case
+ * nothing of the batch is written. The batch is left as it was. */
 int meta_commit(struct meta *m, struct meta_batch *b, int sync);
 /* Makes every committed batch durable (syncs the WAL). 0 or -EIO. */
 int meta_sync(struct meta *m);
