@@ -2052,6 +2052,20 @@ static int tier_xattr(struct fabric *f, struct inode_mem *im, char **out)
 	return len;
 }
 
+/* The namespaces stored: user., trusted., security.. POSIX ACLs (system.)
+ * are not supported, as on a filesystem mounted with noacl: EOPNOTSUPP
+ * makes cp and rsync fall back to chmod. */
+static int xattr_ns_check(const char *name)
+{
+	static const char *const ok[] = { "user.", "trusted.", "security." };
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strncmp(name, ok[i], strlen(ok[i])) && name[strlen(ok[i])])
+			return 0;
+	return -EOPNOTSUPP;
+}
+
 int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		const char *name, const void *value, size_t size, int flags)
 {
@@ -2059,6 +2073,8 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	struct meta_batch *b;
 	int rc;
 
+	if ((rc = xattr_ns_check(name)) < 0)
+		return rc;
 	if (strlen(name) > META_XATTR_NAME_MAX)
 		return -ERANGE;
 	if (size > META_XATTR_SIZE_MAX)
@@ -2106,6 +2122,8 @@ ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 	char *s;
 	int rc;
 
+	if ((rc = xattr_ns_check(name)) < 0)
+		return rc;
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
 		rc = meta_get_xattr(f->meta, ino, name, buf, size);
 		return rc == -EUCLEAN ? -EIO : rc;
@@ -2166,6 +2184,8 @@ int fs_removexattr(struct fabric *f, uint64_t ino, const char *name)
 	struct meta_batch *b;
 	int rc;
 
+	if ((rc = xattr_ns_check(name)) < 0)
+		return rc;
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
 		log_notice("removexattr on inode %" PRIu64 ": %s cannot be removed",
 			   ino, name);
