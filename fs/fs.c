@@ -679,6 +679,19 @@ void fs_fabric_close(struct fabric *f)
 /* ---------------------------------------------------------------- */
 /* destruction, truncation */
 
+struct xdel {
+	struct meta_batch *b;          /* where the deletes go */
+	uint64_t ino;                  /* whose xattrs */
+};
+
+static int xattr_del_cb(void *arg, const char *name)
+{
+	struct xdel *x = arg;
+
+	meta_del_xattr(x->b, x->ino, name);
+	return 0;
+}
+
 /* Frees the data and records of an inode with no links. Caller holds
  * im->lock for writing. Tier files go first: a crash in between leaves
  * the orphan record, and the next start finishes the job. */
@@ -708,7 +721,11 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 		return;
 	while (im->next)
 		ext_remove(f, b, im, im->next - 1);
-	meta_del_inode_all(b, im->ino);
+	/* Point deletes, not range deletes: see meta_del_inode_all. */
+	if ((rc = meta_list_xattrs(f->meta, im->ino, xattr_del_cb, &(struct xdel){ b, im->ino })) < 0)
+		log_err("inode %" PRIu64 ": cannot list its xattrs to remove them: %s",
+			im->ino, strerror(-rc));
+	meta_del_inode(b, im->ino);
 	meta_del_orphan(b, im->ino);
 	meta_add_counter(b, "inodes", -1);
 	if (commit(f, b) == 0) {

@@ -29,6 +29,7 @@
 #define ENTRY_TIMEOUT 1.0    /* ... and names; we are the only writer */
 
 static struct fabric *g_fab;  /* set before the session starts */
+static unsigned g_max_read;   /* -o max_read, for init */
 
 struct opts {
 	char *config;              /* first non-option argument */
@@ -40,6 +41,8 @@ struct opts {
 	int version;               /* -V */
 	unsigned max_threads;      /* -o max_threads=N */
 	int clone_fd;              /* -o clone_fd */
+	unsigned max_read;         /* -o max_read=N, also passed to libfuse */
+	unsigned read_ahead_kb;    /* -o read_ahead_kb=N for the mount's bdi */
 	int extra;                 /* unexpected positional arguments */
 };
 
@@ -116,6 +119,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_READ;
 	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_POSIX_ACL |
 			FUSE_CAP_WRITEBACK_CACHE);
+	if (g_max_read)
+		conn->max_read = g_max_read;  /* must match the mount option */
 	conn->max_write = 1 << 20;
 	conn->max_readahead = conn->max_readahead > (1u << 20) ?
 			      conn->max_readahead : (1u << 20);
@@ -582,16 +587,20 @@ static void usage(FILE *out)
 "  -V, --version      print the version\n"
 "  -o max_threads=N   at most N threads serve requests (default 16)\n"
 "  -o clone_fd        one /dev/fuse descriptor per thread\n"
+"  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 1024;\n"
+"                     0 keeps the kernel's)\n"
 "  -o OPTION          any FUSE mount option, e.g. allow_other, ro,\n"
 "                     max_read=N; default_permissions is always on\n");
 }
 
-enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE };
+enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_MAX_READ };
 
 #define OPT(t, p) { t, offsetof(struct opts, p), 1 }
 static const struct fuse_opt opt_spec[] = {
 	OPT("max_threads=%u", max_threads),
 	OPT("clone_fd", clone_fd),
+	OPT("read_ahead_kb=%u", read_ahead_kb),
+	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -633,8 +642,51 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_SINGLE:
 		o->single = 1;
 		return 0;
+	case KEY_MAX_READ:
+		o->max_read = strtoul(arg + strlen("max_read="), NULL, 10);
+		return 1;  /* libfuse needs it too */
 	}
 	return 1;
+}
+
+/* Sets the readahead of the mount's backing device info, which the kernel
+ * caps at 128 KiB for FUSE; larger values let it read ahead in bigger
+ * requests, several in flight. Finds the device in /proc/self/mountinfo. */
+static void set_read_ahead(const char *mountpoint, unsigned kb)
+{
+	char line[4096], path[128], want[PATH_MAX];
+	unsigned maj, min;
+	int found = 0;
+	FILE *fp;
+
+	if (!kb || !realpath(mountpoint, want))
+		return;
+	fp = fopen("/proc/self/mountinfo", "r");
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		char mnt[PATH_MAX];
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 &&
+		    !strcmp(mnt, want))
+			found = 1;  /* the last match is the newest mount */
+		if (found == 1) {
+			snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+				 maj, min);
+			found = 2;
+		}
+	}
+	fclose(fp);
+	if (found) {
+		FILE *ra = fopen(path, "w");
+
+		if (!ra || fprintf(ra, "%u\n", kb) < 0 || fclose(ra) != 0)
+			log_info("cannot set %s to %u: %s", path, kb, strerror(errno));
+		else
+			log_debug("%s = %u", path, kb);
+		if (!ra)
+			return;
+	}
 }
 
 static void raise_nofile(void)
@@ -702,7 +754,7 @@ static void background_done(int fd, char status)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = { .max_threads = 16 };
+	struct opts o = { .max_threads = 16, .read_ahead_kb = 1024 };
 	struct fuse_session *se = NULL;
 	struct ctl_server *ctl = NULL;
 	struct fuse_loop_config *lc = NULL;
@@ -746,6 +798,7 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	/* Fork before any thread exists (RocksDB starts some). */
+	g_max_read = o.max_read;
 	if (!o.foreground)
 		bg_fd = background();
 
@@ -770,6 +823,7 @@ int main(int argc, char *argv[])
 		rc = 1;
 		goto out_sig;
 	}
+	set_read_ahead(o.mountpoint, o.read_ahead_kb);
 	rc = ctl_start(cfg.control, g_fab, &ctl, err, sizeof(err));
 	if (rc < 0) {
 		log_err("%s", err);

@@ -1711,6 +1711,13 @@ static void batch_del_prefix(struct meta_batch *b, enum meta_cf cf,
 		be64_put(p + 8, ino + 1);
 }
 
+void meta_del_inode(struct meta_batch *b, uint64_t ino)
+{
+	b->count++;
+	batch_ino_op(b, OP_DEL, META_CF_INODES, ino);
+	batch_ino_op(b, OP_DEL, META_CF_SYMLINKS, ino);
+}
+
 void meta_del_inode_all(struct meta_batch *b, uint64_t ino)
 {
 	b->count++;
