@@ -267,6 +267,28 @@ static int itab_get(struct fabric *f, uint64_t ino, struct inode_mem **out)
 	return 0;
 }
 
+/* Adds the twin of an inode just created (so not in the table) with one
+ * ref, without reading back what was just written. */
+static int itab_add_new(struct fabric *f, const struct meta_inode *a,
+			struct inode_mem **out)
+{
+	struct inode_mem *im = calloc(1, sizeof(*im));
+
+	if (!im)
+		return itab_get(f, a->ino, out);
+	im->ino = a->ino;
+	im->a = *a;
+	im->refs = 1;
+	im->ext_loaded = 1;  /* a new inode has no extents */
+	pthread_rwlock_init(&im->lock, NULL);
+	pthread_mutex_lock(&f->itab_lock);
+	im->hnext = f->itab[itab_hash(a->ino)];
+	f->itab[itab_hash(a->ino)] = im;
+	pthread_mutex_unlock(&f->itab_lock);
+	*out = im;
+	return 0;
+}
+
 static void inode_destroy(struct fabric *f, struct inode_mem *im);
 
 /* Unlinks im from the table if nothing uses it; returns 1 if it did. */
@@ -977,7 +999,7 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	pthread_rwlock_unlock(&dir->lock);
 	itab_put(f, dir);
 	meta_batch_free(b);
-	return itab_get(f, a.ino, out);
+	return itab_add_new(f, &a, out);
 out:
 	pthread_rwlock_unlock(&dir->lock);
 	itab_put(f, dir);
