@@ -1701,11 +1701,6 @@ out:
 	return rc;
 }
 
-int fs_flush(struct fabric *f, struct fs_file *fh)
-{
-	return 0;  /* writes are on their tiers and in the WAL already */
-}
-
 int fs_release(struct fabric *f, struct fs_file *fh)
 {
 	struct inode_mem *im = fh->im;

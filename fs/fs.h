@@ -89,7 +89,6 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 /* Returns size, or -errno (ENOSPC when no tier has room, EFBIG). */
 ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off);
-int fs_flush(struct fabric *f, struct fs_file *fh);
 /* Frees fh. */
 int fs_release(struct fabric *f, struct fs_file *fh);
 /* Data on its tiers and metadata in the RocksDB WAL, both durable. */
