@@ -952,8 +952,10 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 		rc = -EEXIST;
 		goto out;
 	}
-	if (rc != -ENOENT)
+	if (rc != -ENOENT) {
+		rc = rc == -EUCLEAN ? -EIO : rc;
 		goto out;
+	}
 	b = meta_batch_new();
 	if (!b) {
 		rc = -ENOMEM;
@@ -1086,6 +1088,11 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		goto out;
 	if ((rc = itab_get(f, newparent, &dir)) < 0)
 		goto out;
+	if (im == dir) {
+		/* a link inside itself: a directory (EPERM) or not one */
+		rc = S_ISDIR(im->a.mode) ? -EPERM : -ENOTDIR;
+		goto out;
+	}
 	pthread_rwlock_wrlock(&dir->lock);
 	pthread_rwlock_wrlock(&im->lock);
 	if (S_ISDIR(im->a.mode))
@@ -1100,6 +1107,8 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		rc = -EEXIST;
 	else if (rc == -ENOENT && !(b = meta_batch_new()))
 		rc = -ENOMEM;
+	else if (rc == -EUCLEAN)
+		rc = -EIO;
 	if (b) {
 		im->a.nlink++;
 		im->a.ctime = t;
@@ -1692,6 +1701,7 @@ out:
 		if (pos > im->a.size)
 			im->a.size = pos;
 		im->a.blocks = blocks_of(im);
+		im->a.mtime = im->a.ctime = now_ts();
 		meta_put_inode(b, &im->a);
 		if (commit(f, b) == 0)
 			rc = pos - off;
@@ -2194,6 +2204,8 @@ static int xlist_cb(void *arg, const char *name)
 	struct xlist *x = arg;
 	size_t n = strlen(name) + 1;
 
+	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+		return 0;  /* dfabric's own names are never listed */
 	if (x->size && x->len + n <= x->size)
 		memcpy(x->buf + x->len, name, n);
 	x->len += n;

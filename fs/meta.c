@@ -71,7 +71,7 @@ enum rec_kind {
 };
 
 /* Bytes of each record's fields between header and checksum. */
-#define INODE_BODY  (4 * 4 + 8 * 2 + 4 * (8 + 4) + 8 + 4)
+#define INODE_BODY  (4 * 4 + 8 * 2 + 4 * (8 + 4) + 8 + 4 + 8)
 #define DIRENT_BODY (8 + 4)
 #define EXTENT_BODY (8 + 8 + 4 + 4 + 16)
 #define SYS_BODY    8
@@ -310,6 +310,7 @@ static void enc_inode(uint8_t *p, const struct meta_inode *in)
 	w_time(&w, &in->btime);
 	w_u64(&w, in->blocks);
 	w_u32(&w, in->flags);
+	w_u64(&w, in->parent);
 	rec_end(&w);
 }
 
@@ -334,6 +335,7 @@ static const char *dec_inode(const void *val, size_t vlen, uint64_t ino,
 		return why;
 	in.blocks = r_u64(&r);
 	in.flags = r_u32(&r);
+	in.parent = r_u64(&r);
 	why = rec_close(&r);
 	if (why)
 		return why;

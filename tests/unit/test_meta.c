@@ -135,6 +135,7 @@ static struct meta_inode sample_inode(uint64_t ino)
 		.btime = { .tv_sec = 42, .tv_nsec = 500000000 },
 		.blocks = 8 * ino,
 		.flags = META_INODE_ORPHAN,
+		.parent = 0x0102030405060708ULL ^ ino,
 	};
 
 	return in;
@@ -162,6 +163,7 @@ static void assert_inode_equal(const struct meta_inode *a,
 	assert_ts_equal(a->btime, b->btime);
 	assert_int_equal(a->blocks, b->blocks);
 	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->parent, b->parent);
 }
 
 static struct meta_extent sample_extent(uint64_t off)
@@ -1012,7 +1014,8 @@ static void test_corrupt_inodes(void **state)
 	le64(rec + 18, 4096);          /* size */
 	le64(rec + 34, 1234);          /* atime seconds */
 	le32(rec + 42, 5);             /* atime nanoseconds */
-	len = seal(rec, 94);
+	le64(rec + 94, 77);            /* parent */
+	len = seal(rec, 102);
 	be64(key, 6);
 	assert_int_equal(meta_debug_put_raw(f->m, META_CF_INODES, key, 8, rec,
 					    len), 0);
@@ -1022,16 +1025,17 @@ static void test_corrupt_inodes(void **state)
 	assert_int_equal(in.size, 4096);
 	assert_int_equal(in.atime.tv_sec, 1234);
 	assert_int_equal(in.atime.tv_nsec, 5);
+	assert_int_equal(in.parent, 77);
 
 	/* Nanoseconds of a whole second, with a valid checksum. */
 	le32(rec + 42, 1000000000u);
-	seal(rec, 94);
+	seal(rec, 102);
 	be64(key, 7);
 	assert_int_equal(meta_debug_put_raw(f->m, META_CF_INODES, key, 8, rec,
 					    len), 0);
 	assert_int_equal(meta_get_inode(f->m, 7, &in), -EUCLEAN);
 	le32(rec + 42, 5);
-	seal(rec, 94);
+	seal(rec, 102);
 
 	/* Truncated by one byte (the checksum no longer matches). */
 	assert_int_equal(meta_debug_put_raw(f->m, META_CF_INODES, key, 8, rec,
