@@ -727,7 +727,8 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 	if (ext_load(f, im) < 0)
 		log_err("inode %" PRIu64 ": removing it without a readable extent map",
 			im->ino);
-	for (i = 0; i < f->ntiers; i++) {
+	/* An inode that never had an extent has no tier files. */
+	for (i = 0; (im->a.flags & META_INODE_DATA) && i < f->ntiers; i++) {
 		struct backend *be = f->tiers[i].be;
 
 		be->ops->forget(be, im->ino);
@@ -744,7 +745,9 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 	while (im->next)
 		ext_remove(f, b, im, im->next - 1);
 	/* Point deletes, not range deletes: see meta_del_inode_all. */
-	if ((rc = meta_list_xattrs(f->meta, im->ino, xattr_del_cb, &(struct xdel){ b, im->ino })) < 0)
+	if ((im->a.flags & META_INODE_XATTRS) &&
+	    (rc = meta_list_xattrs(f->meta, im->ino, xattr_del_cb,
+				   &(struct xdel){ b, im->ino })) < 0)
 		log_err("inode %" PRIu64 ": cannot list its xattrs to remove them: %s",
 			im->ino, strerror(-rc));
 	meta_del_inode(b, im->ino);
@@ -1656,6 +1659,7 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 				goto out;
 			}
 			isnew = 1;
+			im->a.flags |= META_INODE_DATA;
 		}
 		idx = tier_idx(f, e->tier);
 		be = f->tiers[idx].be;
@@ -1819,6 +1823,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 					goto out;
 				}
 				isnew = 1;
+				im->a.flags |= META_INODE_DATA;
 			}
 			idx = tier_idx(f, e->tier);
 			rc = f->tiers[idx].be->ops->allocate(f->tiers[idx].be,
@@ -2147,6 +2152,7 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		rc = -ENODATA;
 	else if (rc >= 0 || rc == -ENODATA) {
 		meta_put_xattr(b, ino, name, value, size);
+		im->a.flags |= META_INODE_XATTRS;
 		im->a.ctime = now_ts();
 		meta_put_inode(b, &im->a);
 		rc = commit(f, b);

@@ -40,6 +40,8 @@ struct meta_batch;
 
 enum meta_inode_flags {
 	META_INODE_ORPHAN = (1 << 0),  /* nlink is 0, kept while open */
+	META_INODE_DATA   = (1 << 1),  /* has had an extent: tier files may exist */
+	META_INODE_XATTRS = (1 << 2),  /* has had an xattr record */
 };
 
 struct meta_inode {

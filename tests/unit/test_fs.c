@@ -1719,6 +1719,8 @@ static void test_unlink_open(void **state)
 	fab_small(x);
 	ino = mkfile(x, ROOT, "f", &fh);
 	mwrite(x, fh, 0, 3 * ES + 5, 1);           /* nvme and hdd */
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, ino, "user.a", "1", 1, 0), 0);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, ino, "trusted.b", "22", 2, 0), 0);
 	assert_true(backing_exists(x, T_NVME, ino));
 	assert_true(backing_exists(x, T_HDD, ino));
 	n = status_(x).inodes;
@@ -1744,6 +1746,9 @@ static void test_unlink_open(void **state)
 	assert_false(backing_exists(x, T_NVME, ino));
 	assert_false(backing_exists(x, T_HDD, ino));
 	assert_int_equal(fs_getattr(x->f, ino, &st), -ENOENT);
+	/* its xattr records went with it (getxattr reads the store by ino) */
+	assert_int_equal(fs_getxattr(x->f, ino, "user.a", x->buf, 16), -ENODATA);
+	assert_int_equal(fs_getxattr(x->f, ino, "trusted.b", x->buf, 16), -ENODATA);
 	s = status_(x);
 	assert_int_equal(s.inodes, n - 1);
 	assert_int_equal(s.tiers[T_NVME].used, 0);
