@@ -29,6 +29,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "fs/fs.h"
 
@@ -345,24 +346,6 @@ out:
 	return s;
 }
 
-/* Sends all of buf; the socket's send timeout bounds the wait. */
-static int send_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Reads one request line into buf (CTL_REQ_MAX + 1 bytes), NUL-terminated
  * without the newline. Returns its length, -E2BIG when longer than
  * CTL_REQ_MAX, -ENODATA on EOF before any byte, or -errno (EAGAIN on
@@ -450,9 +433,9 @@ static void serve_client(struct ctl_server *s, int cfd, char *buf)
 	} else
 		reply = ctl_handle(s->f, buf);
 	out = reply ? reply : oom;
-	rc = send_all(cfd, out, strlen(out));
+	rc = io_send_all(cfd, out, strlen(out));
 	if (rc == 0)
-		rc = send_all(cfd, "\n", 1);
+		rc = io_send_all(cfd, "\n", 1);
 	if (rc < 0)
 		log_debug("control socket %s: sending a reply: %s", s->path,
 			  strerror(-rc));

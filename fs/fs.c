@@ -1248,7 +1248,9 @@ static int is_ancestor(struct fabric *f, uint64_t anc, uint64_t ino)
 	return 0;
 }
 
-static void wrlock_distinct(struct inode_mem **v, int n)
+/* Write-locks (lock=1) or unlocks (lock=0) each distinct twin in v;
+ * entries may be NULL or repeat. */
+static void lock_distinct(struct inode_mem **v, int n, int lock)
 {
 	int i, j;
 
@@ -1259,23 +1261,11 @@ static void wrlock_distinct(struct inode_mem **v, int n)
 			continue;
 		for (j = 0; j < i; j++)
 			dup |= v[j] == v[i];
-		if (!dup)
+		if (dup)
+			continue;
+		if (lock)
 			pthread_rwlock_wrlock(&v[i]->lock);
-	}
-}
-
-static void unlock_distinct(struct inode_mem **v, int n)
-{
-	int i, j;
-
-	for (i = 0; i < n; i++) {
-		int dup = 0;
-
-		if (!v[i])
-			continue;
-		for (j = 0; j < i; j++)
-			dup |= v[j] == v[i];
-		if (!dup)
+		else
 			pthread_rwlock_unlock(&v[i]->lock);
 	}
 }
@@ -1358,7 +1348,7 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 		rc = -ENOMEM;
 		goto out;
 	}
-	wrlock_distinct(v, 4);
+	lock_distinct(v, 4, 1);
 	locked = 1;
 	sd.type = src->a.mode & S_IFMT;
 	if (flags & RENAME_EXCHANGE) {
@@ -1403,7 +1393,7 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	rc = commit(f, b);
 out:
 	if (locked)
-		unlock_distinct(v, 4);
+		lock_distinct(v, 4, 0);
 	pthread_mutex_unlock(&f->ns_lock);
 	for (int i = 3; i >= 0; i--)
 		if (v[i])

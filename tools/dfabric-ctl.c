@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/config.h"
+#include "common/io.h"
 
 #ifndef DFABRIC_VERSION
 #define DFABRIC_VERSION "0.1.0"
@@ -67,23 +68,6 @@ static void errmsg(const char *fmt, ...)
 }
 
 /* ---- talking to the daemon ---- */
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* Reads the reply line (up to the newline or EOF) into a malloc'd string,
  * without the newline. */
@@ -176,9 +160,9 @@ static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
 			       strerror(e));
 		goto out;
 	}
-	e = send_all(fd, text, strlen(text));
+	e = io_send_all(fd, text, strlen(text));
 	if (e == 0)
-		e = send_all(fd, "\n", 1);
+		e = io_send_all(fd, "\n", 1);
 	if (e < 0) {
 		errmsg("%s: sending the request: %s", o->sock_path,
 		       strerror(-e));

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Small I/O helpers shared by the daemon and the tools. */
+#ifndef DF_IO_H
+#define DF_IO_H
+
+#include <stddef.h>
+
+/* Sends all len bytes of buf on socket fd (MSG_NOSIGNAL), retrying on
+ * EINTR; the socket's send timeout bounds the wait. Returns 0 or -errno. */
+int io_send_all(int fd, const char *buf, size_t len);
+
+#endif
