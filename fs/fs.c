@@ -872,6 +872,10 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		return -ENOMEM;
 	}
 	pthread_rwlock_wrlock(&im->lock);
+	if (im->destroyed) {
+		rc = -ENOENT;
+		goto out;
+	}
 	if (to_set & FS_SET_SIZE) {
 		if (S_ISDIR(im->a.mode)) {
 			rc = -EISDIR;
@@ -1157,6 +1161,57 @@ static void drop_link(struct meta_batch *b, struct inode_mem *child,
 	meta_put_inode(b, &child->a);
 }
 
+/* An inode that has just lost its last link in batch b, is not open and
+ * never had data has nothing on the tiers: delete its records in the same
+ * batch rather than keeping it as an orphan until the kernel forgets it.
+ * The twin stays (the kernel may still ask for its attributes) marked
+ * destroyed, so that opens fail with ENOENT and nothing writes its record
+ * again. Caller holds child->lock for writing; undo with the return value
+ * passed to undo_destroy if the commit fails. */
+static int destroy_in_batch(struct fabric *f, struct meta_batch *b,
+			    struct inode_mem *im)
+{
+	int ok, rc;
+
+	if (im->a.nlink || (im->a.flags & META_INODE_DATA) || im->destroyed)
+		return 0;
+	pthread_mutex_lock(&f->itab_lock);
+	ok = im->nopen == 0;
+	if (ok)
+		im->destroyed = 1;
+	pthread_mutex_unlock(&f->itab_lock);
+	if (!ok)
+		return 0;
+	if ((im->a.flags & META_INODE_XATTRS) &&
+	    (rc = meta_list_xattrs(f->meta, im->ino, xattr_del_cb,
+				   &(struct xdel){ b, im->ino })) < 0) {
+		/* keep it an orphan: destroyed at the last forget instead */
+		pthread_mutex_lock(&f->itab_lock);
+		im->destroyed = 0;
+		pthread_mutex_unlock(&f->itab_lock);
+		return 0;
+	}
+	meta_del_orphan(b, im->ino);
+	meta_del_inode(b, im->ino);
+	meta_add_counter(b, "inodes", -1);
+	return 1;
+}
+
+/* After the commit of a batch that destroy_in_batch added to. */
+static void destroy_done(struct fabric *f, struct inode_mem *im, int did,
+			 int committed)
+{
+	if (!did)
+		return;
+	if (committed) {
+		atomic_fetch_sub(&f->ninodes, 1);
+		return;
+	}
+	pthread_mutex_lock(&f->itab_lock);
+	im->destroyed = 0;
+	pthread_mutex_unlock(&f->itab_lock);
+}
+
 static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 			int want_dir)
 {
@@ -1164,7 +1219,7 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	struct meta_batch *b = NULL;
 	struct meta_dirent d;
 	struct timespec t = now_ts();
-	int rc;
+	int rc, did;
 
 	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
@@ -1201,11 +1256,13 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	pthread_rwlock_wrlock(&child->lock);
 	meta_del_dirent(b, parent, name);
 	drop_link(b, child, t);
+	did = destroy_in_batch(f, b, child);
 	if (want_dir)
 		dir->a.nlink--;
 	dir->a.mtime = dir->a.ctime = t;
 	meta_put_inode(b, &dir->a);
 	rc = commit(f, b);
+	destroy_done(f, child, did, rc == 0);
 	pthread_rwlock_unlock(&child->lock);
 	pthread_rwlock_unlock(&dir->lock);
 out:
@@ -1278,7 +1335,7 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	struct meta_dirent sd, dd;
 	struct meta_batch *b = NULL;
 	struct timespec t = now_ts();
-	int rc, have_dst, locked = 0;
+	int rc, have_dst, locked = 0, did = 0;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -1372,6 +1429,7 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	} else {
 		if (dst) {
 			drop_link(b, dst, t);
+			did = destroy_in_batch(f, b, dst);
 			if (S_ISDIR(dst->a.mode))
 				np->a.nlink--;
 		}
@@ -1391,6 +1449,8 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	if (np != op)
 		meta_put_inode(b, &np->a);
 	rc = commit(f, b);
+	if (dst)
+		destroy_done(f, dst, did, rc == 0);
 out:
 	if (locked)
 		lock_distinct(v, 4, 0);
@@ -1423,6 +1483,12 @@ static int file_open(struct fabric *f, struct inode_mem *im, int flags,
 	fh->im = im;
 	fh->flags = flags;
 	pthread_mutex_lock(&f->itab_lock);
+	if (im->destroyed) {
+		/* unlinked and deleted before this open got here */
+		pthread_mutex_unlock(&f->itab_lock);
+		free(fh);
+		return -ENOENT;
+	}
 	if (im->nopen++ == 0)
 		atomic_fetch_add(&f->nopen, 1);
 	pthread_mutex_unlock(&f->itab_lock);
@@ -1466,7 +1532,7 @@ int fs_open(struct fabric *f, uint64_t ino, int flags, struct fs_file **out)
 	if ((flags & O_TRUNC) && S_ISREG(im->a.mode) &&
 	    (flags & O_ACCMODE) != O_RDONLY) {
 		pthread_rwlock_wrlock(&im->lock);
-		rc = truncate_locked(f, im, 0, 1);
+		rc = im->destroyed ? -ENOENT : truncate_locked(f, im, 0, 1);
 		pthread_rwlock_unlock(&im->lock);
 		if (rc < 0) {
 			itab_put(f, im);
@@ -2135,8 +2201,10 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		return -ENOMEM;
 	}
 	pthread_rwlock_wrlock(&im->lock);
-	rc = meta_get_xattr(f->meta, ino, name, NULL, 0);
-	if (rc >= 0 && (flags & XATTR_CREATE))
+	rc = im->destroyed ? -ENOENT : meta_get_xattr(f->meta, ino, name, NULL, 0);
+	if (rc == -ENOENT)
+		;
+	else if (rc >= 0 && (flags & XATTR_CREATE))
 		rc = -EEXIST;
 	else if (rc == -ENODATA && (flags & XATTR_REPLACE))
 		rc = -ENODATA;
@@ -2240,7 +2308,7 @@ int fs_removexattr(struct fabric *f, uint64_t ino, const char *name)
 		return -ENOMEM;
 	}
 	pthread_rwlock_wrlock(&im->lock);
-	rc = meta_get_xattr(f->meta, ino, name, NULL, 0);
+	rc = im->destroyed ? -ENOENT : meta_get_xattr(f->meta, ino, name, NULL, 0);
 	if (rc >= 0) {
 		meta_del_xattr(b, ino, name);
 		im->a.ctime = now_ts();
