@@ -25,8 +25,8 @@
 #include "fs/fs.h"
 
 #define DFABRIC_VERSION "0.1.0"
-#define ATTR_TIMEOUT 1.0     /* seconds the kernel may cache attributes */
-#define ENTRY_TIMEOUT 1.0    /* ... and names; we are the only writer */
+#define ATTR_TIMEOUT 10.0    /* seconds the kernel may cache attributes */
+#define ENTRY_TIMEOUT 10.0   /* ... and names: every change passes through it */
 
 static struct fabric *g_fab;  /* set before the session starts */
 static unsigned g_max_read;   /* -o max_read, for init */
