@@ -478,6 +478,48 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 	return -ENOSPC;
 }
 
+/* The extent at chunk offset coff, created on the tier pick_tier chooses
+ * if missing. Returns 1 when it was created (undo with ext_drop_new if the
+ * tier I/O fails), 0 when it existed, or -errno. Caller holds im->lock for
+ * writing with the extents loaded. */
+static int ext_get_or_new(struct fabric *f, struct inode_mem *im, uint64_t coff,
+			  struct meta_extent **out)
+{
+	struct meta_extent ne = { .off = coff };
+	int idx;
+
+	if ((*out = ext_find(im, coff)))
+		return 0;
+	if ((idx = pick_tier(f, f->es, -1)) < 0)
+		return idx;
+	ne.tier = f->tiers[idx].id;
+	if (!(*out = ext_insert(im, &ne)))
+		return -ENOMEM;
+	im->a.flags |= META_INODE_DATA;
+	return 1;
+}
+
+/* Takes back an extent ext_get_or_new just created (nothing was
+ * accounted or written to a batch for it yet). */
+static void ext_drop_new(struct inode_mem *im, struct meta_extent *e)
+{
+	memmove(e, e + 1, (im->next - (e - im->ext) - 1) * sizeof(*e));
+	im->next--;
+}
+
+/* Extends e to cover up to logical offset `upto`, accounting the growth
+ * (and the extent itself when isnew) on its tier in b. */
+static void ext_grow(struct fabric *f, struct meta_batch *b,
+		     struct inode_mem *im, struct meta_extent *e, uint64_t upto,
+		     int isnew)
+{
+	uint64_t nlen = upto - e->off > e->len ? upto - e->off : e->len;
+
+	tier_account(f, b, tier_idx(f, e->tier), (int64_t)(nlen - e->len), isnew,
+		     isnew && ext_count_on_tier(im, e->tier) == 1);
+	e->len = nlen;
+}
+
 /* ---------------------------------------------------------------- */
 /* opening the fabric */
 
@@ -1695,27 +1737,13 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 	for (pos = off; pos < end;) {
 		uint64_t coff = pos - pos % f->es;
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
-		struct meta_extent *e = ext_find(im, coff);
+		struct meta_extent *e;
 		struct backend *be;
-		uint64_t nlen;
-		int idx, isnew = 0;
+		int idx, isnew;
 
-		if (!e) {
-			struct meta_extent ne = { .off = coff };
-
-			idx = pick_tier(f, f->es, -1);
-			if (idx < 0) {
-				rc = idx;
-				goto out;
-			}
-			ne.tier = f->tiers[idx].id;
-			e = ext_insert(im, &ne);
-			if (!e) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			isnew = 1;
-			im->a.flags |= META_INODE_DATA;
+		if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
+			rc = isnew;
+			goto out;
 		}
 		idx = tier_idx(f, e->tier);
 		be = f->tiers[idx].be;
@@ -1733,14 +1761,10 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 		}
 		if (rc < 0) {
 			if (isnew)
-				memmove(e, e + 1, (im->next - (e - im->ext) - 1) * sizeof(*e)),
-				im->next--;
+				ext_drop_new(im, e);
 			goto out;
 		}
-		nlen = pos + n - coff > e->len ? pos + n - coff : e->len;
-		tier_account(f, b, idx, (int64_t)(nlen - e->len), isnew,
-			     isnew && ext_count_on_tier(im, e->tier) == 1);
-		e->len = nlen;
+		ext_grow(f, b, im, e, pos + n, isnew);
 		e->version++;
 		e->flags &= ~META_EXT_SEALED;
 		meta_put_extent(b, im->ino, e);
@@ -1862,39 +1886,22 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 		for (pos = off; pos < end;) {
 			uint64_t coff = pos - pos % f->es;
 			uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
-			struct meta_extent *e = ext_find(im, coff);
-			int idx, isnew = 0;
-			uint64_t nlen;
+			struct meta_extent *e;
+			struct backend *be;
+			int isnew;
 
-			if (!e) {
-				struct meta_extent ne = { .off = coff };
-
-				if ((idx = pick_tier(f, f->es, -1)) < 0) {
-					rc = idx;
-					goto out;
-				}
-				ne.tier = f->tiers[idx].id;
-				if (!(e = ext_insert(im, &ne))) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				isnew = 1;
-				im->a.flags |= META_INODE_DATA;
-			}
-			idx = tier_idx(f, e->tier);
-			rc = f->tiers[idx].be->ops->allocate(f->tiers[idx].be,
-							     im->ino, pos, n);
-			if (rc < 0) {
-				if (isnew) {
-					memmove(e, e + 1, (im->next - (e - im->ext) - 1) * sizeof(*e));
-					im->next--;
-				}
+			if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
+				rc = isnew;
 				goto out;
 			}
-			nlen = pos + n - coff > e->len ? pos + n - coff : e->len;
-			tier_account(f, b, idx, (int64_t)(nlen - e->len), isnew,
-				     isnew && ext_count_on_tier(im, e->tier) == 1);
-			e->len = nlen;
+			be = f->tiers[tier_idx(f, e->tier)].be;
+			rc = be->ops->allocate(be, im->ino, pos, n);
+			if (rc < 0) {
+				if (isnew)
+					ext_drop_new(im, e);
+				goto out;
+			}
+			ext_grow(f, b, im, e, pos + n, isnew);
 			meta_put_extent(b, im->ino, e);
 			pos += n;
 		}
