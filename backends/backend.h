@@ -18,6 +18,29 @@
 
 struct backend;
 
+/* One copy of one extent, as the extent operations see it. Local tiers
+ * keep it at its logical offset in the inode's file (version unused); an
+ * object store keeps one object per (ino, off, version). */
+struct be_ext {
+	uint64_t ino;          /* inode */
+	uint64_t off;          /* logical offset of the extent in the file */
+	uint64_t len;          /* bytes the extent covers */
+	uint64_t version;      /* extent version this copy holds */
+};
+
+enum be_caps {
+	/* The file operations (pwrite, punch, truncate, allocate, sync,
+	 * remove, seek, forget, list) work: writes may land here. Kinds
+	 * without it (object stores) leave those NULL and are reached only
+	 * through the extent operations. */
+	BE_CAP_FILE = (1 << 0),
+};
+
+enum be_health {
+	BE_UP = 0,             /* answering */
+	BE_DOWN = 1,           /* failing: requests fail fast, probed in background */
+};
+
 struct be_space {
 	uint64_t fs_total;     /* bytes of the filesystem holding the tier */
 	uint64_t fs_avail;     /* bytes free for us on that filesystem */
@@ -25,6 +48,37 @@ struct be_space {
 
 struct be_ops {
 	const char *kind;
+	unsigned caps;                 /* enum be_caps */
+
+	/* ---- extent operations: every kind ---- */
+
+	/* Reads [off, off+len) of copy x, where off is a logical file offset
+	 * and the range lies within [x->off, x->off + x->len). Bytes past
+	 * what was stored read as zeros. Returns len or -errno; -EIO when
+	 * the copy is missing or unreadable. */
+	ssize_t (*ext_read)(struct backend *be, const struct be_ext *x,
+			    void *buf, size_t len, uint64_t off);
+	/* Stores the first n bytes (n <= x->len) of the extent's content as
+	 * copy x, replacing what x held. Not durable until ext_sync. */
+	int (*ext_write)(struct backend *be, const struct be_ext *x,
+			 const void *buf, size_t n);
+	/* Makes copy x durable (a completed upload already is). */
+	int (*ext_sync)(struct backend *be, const struct be_ext *x);
+	/* Frees copy x. A missing copy is not an error. */
+	int (*ext_free)(struct backend *be, const struct be_ext *x);
+	/* Calls cb for every extent copy stored (object stores; local kinds
+	 * may leave it NULL and use list), stopping at the first nonzero
+	 * return, which it returns. */
+	int (*ext_list)(struct backend *be,
+			int (*cb)(const struct be_ext *x, void *arg), void *arg);
+	/* Writes, reads back and deletes a small probe object; fills msg
+	 * with a one-line result (latencies). 0 or -errno. */
+	int (*probe)(struct backend *be, char *msg, size_t msglen);
+	/* enum be_health now. NULL: always BE_UP. */
+	int (*health)(struct backend *be);
+
+	/* ---- file operations: kinds with BE_CAP_FILE ---- */
+
 	/* Reads up to len bytes of inode `ino` at off. Bytes never written
 	 * (holes, past the end of the backing object) read as zeros, so the
 	 * result is len unless an error occurs. */
@@ -55,7 +109,10 @@ struct be_ops {
 	/* Calls cb for every inode that has a backing object, stopping at
 	 * the first nonzero return, which it returns. For fsck and orphans. */
 	int (*list)(struct backend *be, int (*cb)(uint64_t ino, void *arg), void *arg);
-	/* Space of the filesystem under the tier. */
+	/* ---- every kind ---- */
+
+	/* Space of the filesystem under the tier (object stores: their
+	 * configured capacity as both total and available). */
 	int (*space)(struct backend *be, struct be_space *out);
 	/* Frees the backend; in-flight calls must have returned. */
 	void (*destroy)(struct backend *be);
@@ -72,5 +129,21 @@ struct backend {
  * Returns 0 and *out, or -errno with a message in err. */
 int be_local_open(const struct cfg_tier *t, int index, struct backend **out,
 		  char *err, size_t errlen);
+
+/* Opens an S3 backend (backends/s3.c) for tier t: reads its credentials,
+ * checks the bucket answers. Returns 0 and *out, or -errno with a message
+ * naming the tier in err. */
+int be_s3_open(const struct cfg_tier *t, int index, struct backend **out,
+	       char *err, size_t errlen);
+
+/* Opens the backend of t's kind. */
+int be_open(const struct cfg_tier *t, int index, struct backend **out,
+	    char *err, size_t errlen);
+
+/* Health of be (BE_UP when the kind does not track it). */
+static inline int be_health(struct backend *be)
+{
+	return be->ops->health ? be->ops->health(be) : BE_UP;
+}
 
 #endif

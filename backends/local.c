@@ -48,6 +48,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -964,8 +965,94 @@ static void local_destroy(struct backend *be)
 	free(be);
 }
 
+/* ---- extent operations: the copy lives at its logical offset ---------- */
+
+static ssize_t local_ext_read(struct backend *be, const struct be_ext *x,
+			      void *buf, size_t len, uint64_t off)
+{
+	return local_pread(be, x->ino, buf, len, off);
+}
+
+static int local_ext_write(struct backend *be, const struct be_ext *x,
+			   const void *buf, size_t n)
+{
+	ssize_t rc;
+	int prc;
+
+	if (n > x->len)
+		return -EINVAL;
+	rc = local_pwrite(be, x->ino, buf, n, x->off);
+	if (rc < 0)
+		return (int)rc;
+	/* What follows n within the extent must read as zeros. */
+	if (n < x->len && (prc = local_punch(be, x->ino, x->off + n,
+					     x->len - n)) < 0)
+		return prc;
+	return 0;
+}
+
+static int local_ext_sync(struct backend *be, const struct be_ext *x)
+{
+	return local_sync(be, x->ino);
+}
+
+static int local_ext_free(struct backend *be, const struct be_ext *x)
+{
+	return local_punch(be, x->ino, x->off, x->len);
+}
+
+/* Writes, reads back and removes a probe file under the tier root. */
+static int local_probe(struct backend *be, char *msg, size_t msglen)
+{
+	struct local *lc = lc_of(be);
+	static const char name[] = ".dfabric-probe";
+	char buf[4096], back[4096];
+	struct timespec t0, t1, t2;
+	int fd, rc = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = openat(lc->rootfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "create %s/%s: %s", lc->path, name,
+			 strerror(-rc));
+		return rc;
+	}
+	if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    fdatasync(fd) < 0) {
+		rc = errno ? -errno : -EIO;
+		snprintf(msg, msglen, "write %s/%s: %s", lc->path, name,
+			 strerror(-rc));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (pread(fd, back, sizeof(back), 0) != (ssize_t)sizeof(back) ||
+	    memcmp(buf, back, sizeof(buf)) != 0) {
+		rc = -EIO;
+		snprintf(msg, msglen, "read back %s/%s: wrong bytes", lc->path,
+			 name);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	snprintf(msg, msglen, "write+sync %.3f ms, read %.3f ms",
+		 (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
+		 (t2.tv_sec - t1.tv_sec) * 1e3 + (t2.tv_nsec - t1.tv_nsec) / 1e6);
+out:
+	close(fd);
+	unlinkat(lc->rootfd, name, 0);
+	return rc;
+}
+
 static const struct be_ops local_ops = {
 	.kind = "local",
+	.caps = BE_CAP_FILE,
+	.ext_read = local_ext_read,
+	.ext_write = local_ext_write,
+	.ext_sync = local_ext_sync,
+	.ext_free = local_ext_free,
+	.probe = local_probe,
 	.pread = local_pread,
 	.pwrite = local_pwrite,
 	.punch = local_punch,

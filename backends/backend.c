@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Opening a backend by the kind its tier is configured with. */
+#include "backends/backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+int be_open(const struct cfg_tier *t, int index, struct backend **out,
+	    char *err, size_t errlen)
+{
+	switch (t->kind) {
+	case CFG_TIER_LOCAL:
+		return be_local_open(t, index, out, err, errlen);
+	default:
+		snprintf(err, errlen, "tier %s: unknown kind %d", t->name,
+			 (int)t->kind);
+		return -EINVAL;
+	}
+}
