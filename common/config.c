@@ -87,10 +87,16 @@ static const struct opt_name log_level_names[] = {
 	{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { NULL, 0 },
 };
 
+static const struct opt_name checksum_names[] = {
+	{ "xxh3", CFG_CSUM_XXH3 }, { "sha256", CFG_CSUM_SHA256 }, { NULL, 0 },
+};
+
 static const struct opt_name tier_kind_names[] = {
 	{ "local", CFG_TIER_LOCAL }, { NULL, 0 },
 };
 
+_Static_assert(sizeof(enum cfg_checksum) == sizeof(int),
+	       "enum fields are written through an int pointer");
 _Static_assert(sizeof(enum cfg_tier_kind) == sizeof(int),
 	       "enum fields are written through an int pointer");
 
@@ -111,6 +117,15 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "log_level", .sec = SEC_FABRIC, .type = OPT_ENUM,
 	  .def = "info", .names = log_level_names,
 	  .offset = offsetof(struct cfg, log_level) },
+	{ .name = "checksum", .sec = SEC_FABRIC, .type = OPT_ENUM,
+	  .def = "xxh3", .names = checksum_names,
+	  .offset = offsetof(struct cfg, checksum) },
+	{ .name = "migrate_bandwidth", .sec = SEC_FABRIC, .type = OPT_SIZE,
+	  .size_min = 0, .size_max = UINT64_MAX, .def = "200M",
+	  .offset = offsetof(struct cfg, migrate_bandwidth) },
+	{ .name = "migrate_jobs", .sec = SEC_FABRIC, .type = OPT_SIZE,
+	  .size_min = 1, .size_max = 16, .def = "2",
+	  .offset = offsetof(struct cfg, migrate_jobs) },
 
 	{ .name = "kind", .sec = SEC_TIER, .type = OPT_ENUM,
 	  .flags = OPT_REQUIRED, .names = tier_kind_names,

@@ -3,7 +3,8 @@
  * options (see config.c and man/dfabric.conf.5).
  *
  * Sections:
- *   [fabric]        meta, control, extent_size, log_level
+ *   [fabric]        meta, control, extent_size, log_level, checksum,
+ *                   migrate_bandwidth, migrate_jobs
  *   [tier.NAME]     kind, path, capacity, cost_gb_month, high_watermark,
  *                   low_watermark
  * Tiers are ordered fastest first, as written. */
@@ -20,6 +21,11 @@
 
 enum cfg_tier_kind {
 	CFG_TIER_LOCAL = 1,    /* a directory on a local filesystem */
+};
+
+enum cfg_checksum {
+	CFG_CSUM_XXH3 = 1,     /* XXH3-128 */
+	CFG_CSUM_SHA256 = 2,   /* SHA-256 */
 };
 
 struct cfg_tier {
@@ -39,6 +45,9 @@ struct cfg {
 	char control[PATH_MAX];        /* control socket; default "<meta>.sock" */
 	uint64_t extent_size;          /* default 4 MiB; 64 KiB..64 MiB, power of 2 */
 	int log_level;                 /* syslog level, default LOG_INFO */
+	int checksum;                  /* enum cfg_checksum, default xxh3 */
+	uint64_t migrate_bandwidth;    /* bytes/s per tier pair, default 200M; 0 = no limit */
+	uint64_t migrate_jobs;         /* migrations in flight, default 2 */
 	int ntiers;                    /* 1..CFG_MAX_TIERS */
 	struct cfg_tier tiers[CFG_MAX_TIERS];
 };

@@ -53,7 +53,7 @@
 #define META_CACHE_BYTES   (64u << 20)  /* LRU block cache shared by the CFs */
 #define META_PREFIX_LEN    8            /* inode number in front of a key */
 #define META_FORMAT_KEY    "meta.format"
-#define META_FORMAT        1            /* layout version of this code */
+#define META_FORMAT        2            /* layout version of this code */
 #define META_MERGE_NAME    "dfabric.add_i64"
 
 #define REC_VERSION 1
@@ -68,12 +68,15 @@ enum rec_kind {
 	REC_EXTENT = 4,
 	REC_SYMLINK = 5,
 	REC_SYS_U64 = 6,
+	REC_JOB = 7,
 };
 
 /* Bytes of each record's fields between header and checksum. */
 #define INODE_BODY  (4 * 4 + 8 * 2 + 4 * (8 + 4) + 8 + 4 + 8)
 #define DIRENT_BODY (8 + 4)
-#define EXTENT_BODY (8 + 8 + 4 + 4 + 16)
+#define EXTENT_BODY (8 + 8 + 4 + 4 + META_CSUM_MAX)
+#define JOB_BODY    (4 + 4 + 8 * 3 + 4 + 4 + 8 * 5 + 8 + 8 + 4 + 8 + \
+		     META_JOB_REASON_MAX)
 #define SYS_BODY    8
 
 /* What a counter becomes when a merge meets a malformed input. */
@@ -88,6 +91,7 @@ static const char *const cf_names[META_CF_COUNT] = {
 	[META_CF_SYMLINKS] = "symlinks",
 	[META_CF_ORPHANS] = "orphans",
 	[META_CF_STATS] = "stats",
+	[META_CF_JOBS] = "jobs",
 };
 
 struct meta {
@@ -408,6 +412,74 @@ static const char *dec_extent(const void *val, size_t vlen, uint64_t off,
 		return why;
 	memcpy(e.csum, csum, sizeof(e.csum));
 	*out = e;
+	return NULL;
+}
+
+static void enc_job(uint8_t *p, const struct meta_job *j)
+{
+	struct rec_w w;
+	uint64_t prio;
+
+	memcpy(&prio, &j->priority, sizeof(prio));
+	rec_begin(&w, p, REC_JOB);
+	w_u32(&w, j->state);
+	w_u32(&w, j->flags);
+	w_u64(&w, j->ino);
+	w_u64(&w, j->off);
+	w_u64(&w, j->len);
+	w_u32(&w, j->dst_tier);
+	w_u32(&w, j->src_tier);
+	w_u64(&w, j->cur_off);
+	w_u64(&w, j->cur_version);
+	w_u64(&w, j->cur_len);
+	w_u64(&w, j->bytes_total);
+	w_u64(&w, j->bytes_done);
+	w_u64(&w, (uint64_t)j->created);
+	w_u64(&w, (uint64_t)j->updated);
+	w_u32(&w, (uint32_t)j->err);
+	w_u64(&w, prio);
+	w_bytes(&w, j->reason, META_JOB_REASON_MAX);
+	rec_end(&w);
+}
+
+static const char *dec_job(const void *val, size_t vlen, uint64_t id,
+			   struct meta_job *out)
+{
+	struct meta_job j = { .id = id };
+	const uint8_t *reason;
+	struct rec_r r;
+	const char *why;
+	uint64_t prio;
+
+	why = rec_open(&r, val, vlen, REC_JOB);
+	if (why)
+		return why;
+	j.state = r_u32(&r);
+	j.flags = r_u32(&r);
+	j.ino = r_u64(&r);
+	j.off = r_u64(&r);
+	j.len = r_u64(&r);
+	j.dst_tier = r_u32(&r);
+	j.src_tier = r_u32(&r);
+	j.cur_off = r_u64(&r);
+	j.cur_version = r_u64(&r);
+	j.cur_len = r_u64(&r);
+	j.bytes_total = r_u64(&r);
+	j.bytes_done = r_u64(&r);
+	j.created = (int64_t)r_u64(&r);
+	j.updated = (int64_t)r_u64(&r);
+	j.err = (int32_t)r_u32(&r);
+	prio = r_u64(&r);
+	reason = r_bytes(&r, META_JOB_REASON_MAX);
+	why = rec_close(&r);
+	if (why)
+		return why;
+	if (j.state < META_JOB_PENDING || j.state > META_JOB_ROLLED_BACK)
+		return "unknown job state";
+	memcpy(&j.priority, &prio, sizeof(prio));
+	memcpy(j.reason, reason, META_JOB_REASON_MAX);
+	j.reason[META_JOB_REASON_MAX - 1] = 0;
+	*out = j;
 	return NULL;
 }
 
@@ -1418,6 +1490,34 @@ int meta_list_orphans(struct meta *m, meta_ino_cb cb, void *arg)
 	return scan(m, META_CF_ORPHANS, NULL, NULL, 0, orphan_one, &c);
 }
 
+struct job_ctx {
+	meta_job_cb cb;                /* the caller's callback */
+	void *arg;                     /* its argument */
+};
+
+static int job_one(struct meta *m, void *ctx, const uint8_t *key,
+		   size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct job_ctx *c = ctx;
+	struct meta_job j;
+	const char *why;
+
+	if (klen != 8)
+		return meta_corrupt(m, META_CF_JOBS, key, klen,
+				    "job key is not 8 bytes");
+	why = dec_job(val, vlen, be64_get(key), &j);
+	if (why)
+		return meta_corrupt(m, META_CF_JOBS, key, klen, why);
+	return c->cb(c->arg, &j);
+}
+
+int meta_list_jobs(struct meta *m, meta_job_cb cb, void *arg)
+{
+	struct job_ctx c = { .cb = cb, .arg = arg };
+
+	return scan(m, META_CF_JOBS, NULL, NULL, 0, job_one, &c);
+}
+
 struct inode_ctx {
 	meta_inode_cb cb;              /* the caller's callback */
 	void *arg;                     /* its argument */
@@ -1652,6 +1752,28 @@ void meta_del_extent(struct meta_batch *b, uint64_t ino, uint64_t off)
 		return;
 	be64_put(p, ino);
 	be64_put(p + 8, off);
+}
+
+void meta_put_job(struct meta_batch *b, const struct meta_job *j)
+{
+	uint8_t *p;
+
+	b->count++;
+	p = batch_op(b, OP_PUT, META_CF_JOBS, 8, REC_MIN + JOB_BODY);
+	if (!p)
+		return;
+	be64_put(p, j->id);
+	enc_job(p + 8, j);
+}
+
+void meta_del_job(struct meta_batch *b, uint64_t id)
+{
+	uint8_t *p;
+
+	b->count++;
+	p = batch_op(b, OP_DEL, META_CF_JOBS, 8, 0);
+	if (p)
+		be64_put(p, id);
 }
 
 void meta_put_symlink(struct meta_batch *b, uint64_t ino, const char *target)

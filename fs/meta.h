@@ -11,6 +11,7 @@
  *   symlinks  ino(8)               -> symlink record (target)
  *   orphans   ino(8)               -> empty (unlinked while still open)
  *   stats     ASCII name           -> int64 counter, merged by addition
+ *   jobs      job id(8)            -> migration job record
  *
  * Every record value starts with a kind byte and a format version and ends
  * with an XXH32 of what precedes it: a record that fails to decode is
@@ -68,7 +69,10 @@ struct meta_dirent {
 
 enum meta_extent_flags {
 	META_EXT_SEALED = (1 << 0),    /* csum matches the content */
+	META_EXT_SHA256 = (1 << 1),    /* csum is SHA-256 (else XXH3-128, 16 bytes) */
 };
+
+#define META_CSUM_MAX 32               /* bytes of the largest checksum */
 
 struct meta_extent {
 	uint64_t off;                  /* logical offset of the extent */
@@ -76,7 +80,7 @@ struct meta_extent {
 	uint64_t version;              /* bumped by every write into it */
 	uint32_t tier;                 /* persistent tier id holding the data */
 	uint32_t flags;                /* enum meta_extent_flags */
-	uint8_t csum[16];              /* XXH3-128 of the content when sealed */
+	uint8_t csum[META_CSUM_MAX];   /* checksum of the len bytes when sealed */
 };
 
 /* Opens (creating if missing) the store in directory `dir`; the parent
@@ -126,6 +130,45 @@ int meta_list_orphans(struct meta *m, meta_ino_cb cb, void *arg);
 typedef int (*meta_inode_cb)(void *arg, const struct meta_inode *inode);
 int meta_list_inodes(struct meta *m, meta_inode_cb cb, void *arg);
 
+/* A migration job (tiering/migrate.c): moves the extents of one file, or
+ * of a range of it, to one tier, one extent at a time. The cur_* fields
+ * describe the extent in flight. */
+enum meta_job_state {
+	META_JOB_PENDING = 1,          /* queued */
+	META_JOB_COPYING = 2,          /* writing the destination copy */
+	META_JOB_VERIFYING = 3,        /* reading it back, comparing checksums */
+	META_JOB_COMMITTED = 4,        /* extent map flipped; source not yet freed */
+	META_JOB_CLEANED = 5,          /* done: every extent moved, sources freed */
+	META_JOB_ROLLED_BACK = 6,      /* gave up: destination freed, source valid */
+};
+
+#define META_JOB_REASON_MAX 96         /* bytes of a job's reason incl. NUL */
+
+struct meta_job {
+	uint64_t id;                   /* job number, from 1 */
+	uint32_t state;                /* enum meta_job_state */
+	uint32_t flags;                /* MIG_JOB_* of tiering/migrate.h */
+	uint64_t ino;                  /* the file */
+	uint64_t off;                  /* range start */
+	uint64_t len;                  /* range length (UINT64_MAX: to the end) */
+	uint32_t dst_tier;             /* destination tier id */
+	uint32_t src_tier;             /* tier id of the extent in flight */
+	uint64_t cur_off;              /* offset of the extent in flight */
+	uint64_t cur_version;          /* its version when the copy began */
+	uint64_t cur_len;              /* its length */
+	uint64_t bytes_total;          /* bytes to move, as planned */
+	uint64_t bytes_done;           /* bytes moved so far */
+	int64_t created;               /* unix time in ns */
+	int64_t updated;               /* unix time in ns of the last change */
+	int32_t err;                   /* errno of the failure, 0 if none */
+	double priority;               /* higher runs first */
+	char reason[META_JOB_REASON_MAX]; /* why it failed or was rolled back */
+};
+
+typedef int (*meta_job_cb)(void *arg, const struct meta_job *j);
+/* All jobs in id order. */
+int meta_list_jobs(struct meta *m, meta_job_cb cb, void *arg);
+
 /* Batches: collect changes, then commit them as one atomic write. The
  * put/del functions cannot fail (they only append to memory). */
 struct meta_batch *meta_batch_new(void);
@@ -151,6 +194,8 @@ void meta_del_inode(struct meta_batch *b, uint64_t ino);
  * last two with range deletions. RocksDB 7.8 reads slow down with every
  * range tombstone in a memtable: for bulk cleanup only, not per unlink. */
 void meta_del_inode_all(struct meta_batch *b, uint64_t ino);
+void meta_put_job(struct meta_batch *b, const struct meta_job *j);
+void meta_del_job(struct meta_batch *b, uint64_t id);
 void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v);
 /* Adds delta to the counter `key` (a merge: concurrent batches commute). */
 void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta);
@@ -167,7 +212,7 @@ int meta_sync(struct meta *m);
 enum meta_cf {
 	META_CF_DEFAULT, META_CF_INODES, META_CF_DENTRIES, META_CF_XATTRS,
 	META_CF_EXTENTS, META_CF_SYMLINKS, META_CF_ORPHANS, META_CF_STATS,
-	META_CF_COUNT
+	META_CF_JOBS, META_CF_COUNT
 };
 /* Writes raw bytes under a raw key, bypassing encoding (tests only). */
 int meta_debug_put_raw(struct meta *m, enum meta_cf cf, const void *key,
