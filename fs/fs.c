@@ -198,6 +198,14 @@ static int tier_idx(struct fabric *f, uint32_t id)
 	return id < MAX_TIER_IDS ? f->id2idx[id] : -1;
 }
 
+/* Tier index of a loaded extent's tier (ext_load refused unknown ids). */
+static int ext_tier(struct fabric *f, const struct meta_extent *e)
+{
+	int idx = tier_idx(f, e->tier);
+
+	return idx < 0 ? 0 : idx;
+}
+
 /* ---------------------------------------------------------------- */
 /* the inode table */
 
@@ -439,7 +447,7 @@ static void ext_remove(struct fabric *f, struct meta_batch *b,
 		       struct inode_mem *im, size_t i)
 {
 	struct meta_extent e = im->ext[i];
-	int idx = tier_idx(f, e.tier);
+	int idx = ext_tier(f, &e);
 
 	memmove(&im->ext[i], &im->ext[i + 1], (im->next - i - 1) * sizeof(e));
 	im->next--;
@@ -458,8 +466,8 @@ static uint64_t blocks_of(const struct inode_mem *im)
 	return bytes / 512;
 }
 
-/* The tier for a new extent: the fastest below its high watermark with
- * room on its filesystem, else the fastest with room below capacity. */
+/* The tier for a new extent: the fastest tier with file operations below
+ * its high watermark, else the fastest with room below capacity. */
 static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 {
 	int pass, i;
@@ -470,6 +478,8 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 			double lim = pass == 0 ? t->cfg->high_watermark : 1.0;
 			int64_t used = atomic_load(&t->used);
 
+			if (!(t->be->ops->caps & BE_CAP_FILE))
+				continue;   /* object stores take whole extents only */
 			if ((double)(used + (int64_t)need) <=
 			    lim * (double)t->cfg->capacity)
 				return i;
@@ -515,9 +525,129 @@ static void ext_grow(struct fabric *f, struct meta_batch *b,
 {
 	uint64_t nlen = upto - e->off > e->len ? upto - e->off : e->len;
 
-	tier_account(f, b, tier_idx(f, e->tier), (int64_t)(nlen - e->len), isnew,
+	tier_account(f, b, ext_tier(f, e), (int64_t)(nlen - e->len), isnew,
 		     isnew && ext_count_on_tier(im, e->tier) == 1);
 	e->len = nlen;
+}
+
+/* Whether tier index idx has file operations. */
+static int tier_is_file(struct fabric *f, int idx)
+{
+	return !!(f->tiers[idx].be->ops->caps & BE_CAP_FILE);
+}
+
+static struct be_ext ext_copy(const struct inode_mem *im,
+			      const struct meta_extent *e)
+{
+	return (struct be_ext){ .ino = im->ino, .off = e->off, .len = e->len,
+				.version = e->version };
+}
+
+/* Copies on object stores that a batch stops referring to: freed once it
+ * is committed. A crash in between leaves them for the orphan scan. */
+struct stale {
+	struct be_ext *x;              /* the copies */
+	int *idx;                      /* tier index of each */
+	size_t n;                      /* entries used */
+	size_t cap;                    /* entries allocated */
+};
+
+static int stale_add(struct stale *st, int idx, struct be_ext x)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 4;
+		struct be_ext *nx = realloc(st->x, cap * sizeof(*nx));
+		int *ni;
+
+		if (!nx)
+			return -ENOMEM;
+		st->x = nx;
+		ni = realloc(st->idx, cap * sizeof(*ni));
+		if (!ni)
+			return -ENOMEM;
+		st->idx = ni;
+		st->cap = cap;
+	}
+	st->x[st->n] = x;
+	st->idx[st->n++] = idx;
+	return 0;
+}
+
+/* Frees the copies when the batch that dropped them was committed, and
+ * the list in any case. */
+static void stale_done(struct fabric *f, struct stale *st, int committed)
+{
+	size_t i;
+
+	for (i = 0; committed && i < st->n; i++) {
+		struct backend *be = f->tiers[st->idx[i]].be;
+		int rc = be->ops->ext_free(be, &st->x[i]);
+
+		if (rc < 0)
+			log_warn("inode %" PRIu64 ": cannot free the old copy of "
+				 "its extent at %" PRIu64 " on tier %s: %s",
+				 st->x[i].ino, st->x[i].off, be->name,
+				 strerror(-rc));
+	}
+	free(st->x);
+	free(st->idx);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Moves the accounting of extent e from tier index `from` to e's tier. */
+static void ext_account_move(struct fabric *f, struct meta_batch *b,
+			     struct inode_mem *im, const struct meta_extent *e,
+			     int from)
+{
+	int to = ext_tier(f, e);
+
+	tier_account(f, b, from, -(int64_t)e->len, -1,
+		     ext_count_on_tier(im, f->tiers[from].id) ? 0 : -1);
+	tier_account(f, b, to, (int64_t)e->len, 1,
+		     ext_count_on_tier(im, e->tier) == 1);
+}
+
+/* Brings extent e from a tier without file operations (an object store)
+ * to the fastest file tier with room, before a change that needs one:
+ * its bytes are copied over unless `fetch` is 0 (the caller is about to
+ * overwrite all of them). The old copy goes to st. Caller holds im->lock
+ * for writing; changes go into b. */
+static int recall_locked(struct fabric *f, struct meta_batch *b,
+			 struct inode_mem *im, struct meta_extent *e,
+			 int fetch, struct stale *st)
+{
+	int from = ext_tier(f, e), to;
+	struct be_ext old = ext_copy(im, e);
+	struct backend *src = f->tiers[from].be, *dst;
+	char *buf = NULL;
+	ssize_t rc = 0;
+
+	if ((to = pick_tier(f, f->es, -1)) < 0)
+		return to;
+	dst = f->tiers[to].be;
+	if (fetch && e->len) {
+		if (!(buf = malloc(e->len)))
+			return -ENOMEM;
+		rc = src->ops->ext_read(src, &old, buf, e->len, e->off);
+		if (rc >= 0)
+			rc = dst->ops->pwrite(dst, im->ino, buf, e->len, e->off);
+		free(buf);
+		if (rc < 0) {
+			log_warn("inode %" PRIu64 ": cannot bring its extent at %"
+				 PRIu64 " back from tier %s: %s", im->ino, e->off,
+				 src->name, strerror((int)-rc));
+			return (int)rc;
+		}
+	}
+	if ((rc = stale_add(st, from, old)) < 0)
+		return (int)rc;
+	e->tier = f->tiers[to].id;
+	e->version++;
+	if (!fetch)
+		e->flags &= ~META_EXT_SEALED;
+	ext_account_move(f, b, im, e, from);
+	meta_put_extent(b, im->ino, e);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -679,7 +809,7 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		goto fail;
 	for (i = 0; i < c->ntiers; i++) {
 		f->tiers[i].cfg = &c->tiers[i];
-		rc = be_local_open(&c->tiers[i], i, &f->tiers[i].be, err, errlen);
+		rc = be_open(&c->tiers[i], i, &f->tiers[i].be, err, errlen);
 		if (rc < 0)
 			goto fail;
 		f->ntiers++;
@@ -769,10 +899,29 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 	if (ext_load(f, im) < 0)
 		log_err("inode %" PRIu64 ": removing it without a readable extent map",
 			im->ino);
+	/* Copies on object stores, one per extent. */
+	for (size_t k = 0; k < im->next; k++) {
+		const struct meta_extent *e = &im->ext[k];
+		int idx = ext_tier(f, e);
+		struct be_ext x = ext_copy(im, e);
+		struct backend *be = f->tiers[idx].be;
+
+		if (tier_is_file(f, idx))
+			continue;
+		rc = be->ops->ext_free(be, &x);
+		if (rc < 0) {
+			log_err("inode %" PRIu64 ": cannot remove its extent at %"
+				PRIu64 " on tier %s: %s", im->ino, e->off,
+				be->name, strerror(-rc));
+			return;  /* stays an orphan; retried at the next start */
+		}
+	}
 	/* An inode that never had an extent has no tier files. */
 	for (i = 0; (im->a.flags & META_INODE_DATA) && i < f->ntiers; i++) {
 		struct backend *be = f->tiers[i].be;
 
+		if (!tier_is_file(f, i))
+			continue;
 		be->ops->forget(be, im->ino);
 		rc = be->ops->remove(be, im->ino);
 		if (rc < 0) {
@@ -805,29 +954,45 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 /* Cuts or extends the file to `size`. Caller holds im->lock for writing
  * and the extents are loaded; changes go into b, data first. */
 static int do_truncate(struct fabric *f, struct meta_batch *b,
-		       struct inode_mem *im, uint64_t size)
+		       struct inode_mem *im, uint64_t size, struct stale *st)
 {
 	int i, rc;
 
 	if (size > FILE_SIZE_MAX)
 		return -EFBIG;
 	if (size < im->a.size) {
+		/* An extent cut in the middle comes back to a file tier. */
+		size_t k = ext_lower(im, size - size % f->es);
+
+		if (k < im->next && im->ext[k].off < size &&
+		    im->ext[k].off + im->ext[k].len > size &&
+		    !tier_is_file(f, ext_tier(f, &im->ext[k])) &&
+		    (rc = recall_locked(f, b, im, &im->ext[k], 1, st)) < 0)
+			return rc;
 		for (i = 0; i < f->ntiers; i++) {
 			struct backend *be = f->tiers[i].be;
 
-			if (!ext_count_on_tier(im, f->tiers[i].id))
+			if (!tier_is_file(f, i) ||
+			    !ext_count_on_tier(im, f->tiers[i].id))
 				continue;
 			rc = be->ops->truncate(be, im->ino, size);
 			if (rc < 0)
 				return rc;
 		}
-		while (im->next && im->ext[im->next - 1].off >= size)
+		while (im->next && im->ext[im->next - 1].off >= size) {
+			struct meta_extent *e = &im->ext[im->next - 1];
+			int idx = ext_tier(f, e);
+
+			if (!tier_is_file(f, idx) &&
+			    (rc = stale_add(st, idx, ext_copy(im, e))) < 0)
+				return rc;
 			ext_remove(f, b, im, im->next - 1);
+		}
 		if (im->next) {
 			struct meta_extent *e = &im->ext[im->next - 1];
 
 			if (e->off + e->len > size) {
-				int idx = tier_idx(f, e->tier);
+				int idx = ext_tier(f, e);
 				uint64_t nlen = size - e->off;
 
 				tier_account(f, b, idx, (int64_t)nlen - (int64_t)e->len, 0, 0);
@@ -903,6 +1068,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	struct inode_mem *im;
 	struct meta_batch *b;
 	struct timespec t = now_ts();
+	struct stale st = { 0 };
 	int rc;
 
 	rc = itab_get(f, ino, &im);
@@ -929,7 +1095,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		}
 		if ((rc = ext_load(f, im)) < 0)
 			goto out;
-		if ((rc = do_truncate(f, b, im, attr->st_size)) < 0)
+		if ((rc = do_truncate(f, b, im, attr->st_size, &st)) < 0)
 			goto out;
 		if (!(to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)))
 			im->a.mtime = t;
@@ -955,6 +1121,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		attr_to_stat(&im->a, out);
 out:
 	pthread_rwlock_unlock(&im->lock);
+	stale_done(f, &st, rc == 0);
 	meta_batch_free(b);
 	itab_put(f, im);
 	return rc;
@@ -1543,19 +1710,21 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 {
 	struct meta_batch *b;
 	struct timespec t = now_ts();
+	struct stale st = { 0 };
 	int rc;
 
 	if ((rc = ext_load(f, im)) < 0)
 		return rc;
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
-	rc = do_truncate(f, b, im, size);
+	rc = do_truncate(f, b, im, size, &st);
 	if (rc == 0) {
 		if (touch)
 			im->a.mtime = im->a.ctime = t;
 		meta_put_inode(b, &im->a);
 		rc = commit(f, b);
 	}
+	stale_done(f, &st, rc == 0);
 	meta_batch_free(b);
 	return rc;
 }
@@ -1695,9 +1864,15 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		if (!e) {
 			memset(p, 0, n);
 		} else {
-			struct backend *be = f->tiers[tier_idx(f, e->tier)].be;
+			struct backend *be = f->tiers[ext_tier(f, e)].be;
+			struct be_ext x = ext_copy(im, e);
+			uint64_t eend = e->off + e->len;
+			uint64_t in = pos >= eend ? 0 : (pos + n < eend ? n : eend - pos);
 
-			got = be->ops->pread(be, im->ino, p, n, pos);
+			/* Past the extent's length: zeros, on every kind. */
+			got = in ? be->ops->ext_read(be, &x, p, in, pos) : 0;
+			if (got >= 0 && in < n)
+				memset(p + in, 0, n - in);
 			if (got < 0) {
 				pthread_rwlock_unlock(&im->lock);
 				return got;
@@ -1720,6 +1895,7 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 	struct meta_batch *b;
 	const char *p = buf;
 	uint64_t pos = 0, end;
+	struct stale st = { 0 };
 	ssize_t rc = 0;
 
 	if (!(b = meta_batch_new()))
@@ -1745,7 +1921,16 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 			rc = isnew;
 			goto out;
 		}
-		idx = tier_idx(f, e->tier);
+		idx = ext_tier(f, e);
+		if (!tier_is_file(f, idx)) {
+			/* Into an extent on an object store: bring it back
+			 * first, unless this write covers all of it. */
+			int whole = pos <= e->off && pos + n >= e->off + e->len;
+
+			if ((rc = recall_locked(f, b, im, e, !whole, &st)) < 0)
+				goto out;
+			idx = ext_tier(f, e);
+		}
 		be = f->tiers[idx].be;
 		rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		while (rc == -ENOSPC && isnew) {
@@ -1791,6 +1976,7 @@ out:
 			rc = pos - off;
 	}
 	pthread_rwlock_unlock(&im->lock);
+	stale_done(f, &st, rc > 0);
 	meta_batch_free(b);
 	return rc;
 }
@@ -1807,7 +1993,8 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 	pthread_mutex_unlock(&f->itab_lock);
 	if (last)
 		for (i = 0; i < f->ntiers; i++)
-			f->tiers[i].be->ops->forget(f->tiers[i].be, im->ino);
+			if (tier_is_file(f, i))
+				f->tiers[i].be->ops->forget(f->tiers[i].be, im->ino);
 	itab_release(f, im, 0, 1);
 	free(fh);
 	return 0;
@@ -1822,7 +2009,8 @@ int fs_fsync(struct fabric *f, struct fs_file *fh, int datasync)
 	if ((rc = rdlock_ext(f, im)) < 0)
 		return rc;
 	for (i = 0; i < f->ntiers; i++)
-		on[i] = ext_count_on_tier(im, f->tiers[i].id) > 0;
+		on[i] = tier_is_file(f, i) &&
+			ext_count_on_tier(im, f->tiers[i].id) > 0;
 	pthread_rwlock_unlock(&im->lock);
 	for (i = 0; i < f->ntiers; i++) {
 		if (!on[i])
@@ -1840,6 +2028,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 	struct inode_mem *im = fh->im;
 	struct meta_batch *b;
 	uint64_t end = off + len, pos;
+	struct stale st = { 0 };
 	int rc = 0, keep = mode & FALLOC_FL_KEEP_SIZE;
 
 	if (len == 0)
@@ -1867,11 +2056,24 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 			struct meta_extent *e = &im->ext[i];
 			uint64_t s = off > e->off ? off : e->off;
 			uint64_t t = end < e->off + e->len ? end : e->off + e->len;
-			struct backend *be = f->tiers[tier_idx(f, e->tier)].be;
+			int idx = ext_tier(f, e);
+			int whole = off <= e->off && end >= e->off + e->len;
+			struct backend *be;
 
-			if (s < t && (rc = be->ops->punch(be, im->ino, s, t - s)) < 0)
+			if (!tier_is_file(f, idx)) {
+				if (whole)
+					rc = stale_add(&st, idx, ext_copy(im, e));
+				else if (s < t)
+					rc = recall_locked(f, b, im, e, 1, &st);
+				if (rc < 0)
+					goto out;
+				idx = ext_tier(f, e);
+			}
+			be = f->tiers[idx].be;
+			if (s < t && tier_is_file(f, idx) &&
+			    (rc = be->ops->punch(be, im->ino, s, t - s)) < 0)
 				goto out;
-			if (off <= e->off && end >= e->off + e->len) {
+			if (whole) {
 				ext_remove(f, b, im, i);
 				continue;
 			}
@@ -1894,8 +2096,10 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 				rc = isnew;
 				goto out;
 			}
-			be = f->tiers[tier_idx(f, e->tier)].be;
-			rc = be->ops->allocate(be, im->ino, pos, n);
+			be = f->tiers[ext_tier(f, e)].be;
+			/* An object store holds the extent's bytes already. */
+			rc = tier_is_file(f, ext_tier(f, e)) ?
+			     be->ops->allocate(be, im->ino, pos, n) : 0;
 			if (rc < 0) {
 				if (isnew)
 					ext_drop_new(im, e);
@@ -1914,6 +2118,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 	rc = commit(f, b);
 out:
 	pthread_rwlock_unlock(&im->lock);
+	stale_done(f, &st, rc == 0);
 	meta_batch_free(b);
 	return rc;
 }
@@ -1938,11 +2143,15 @@ int64_t fs_lseek(struct fabric *f, struct fs_file *fh, uint64_t off, int whence)
 			struct meta_extent *e = &im->ext[i];
 			uint64_t t = e->off + e->len < size ? e->off + e->len : size;
 			uint64_t s = off > e->off ? off : e->off;
-			struct backend *be = f->tiers[tier_idx(f, e->tier)].be;
+			struct backend *be = f->tiers[ext_tier(f, e)].be;
 			int64_t r;
 
 			if (s >= t)
 				continue;
+			if (!be->ops->seek) {
+				res = s;   /* an object store's extent is all data */
+				goto out;
+			}
 			r = be->ops->seek(be, im->ino, s, SEEK_DATA);
 			if (r >= 0 && (uint64_t)r < t) {
 				res = r;
@@ -1963,7 +2172,11 @@ int64_t fs_lseek(struct fabric *f, struct fs_file *fh, uint64_t off, int whence)
 		if (!e || pos >= e->off + e->len)
 			break;
 		t = e->off + e->len;
-		be = f->tiers[tier_idx(f, e->tier)].be;
+		be = f->tiers[ext_tier(f, e)].be;
+		if (!be->ops->seek) {
+			pos = t;
+			continue;
+		}
 		r = be->ops->seek(be, im->ino, pos, SEEK_HOLE);
 		if (r >= 0 && (uint64_t)r < t) {
 			pos = r;
@@ -2157,7 +2370,7 @@ static int tier_xattr(struct fabric *f, struct inode_mem *im, char **out)
 		if (!e->len)
 			continue;
 		len += snprintf(s + len, cap - len, "%s%s:%" PRIu64 "-%" PRIu64,
-				len ? " " : "", f->tiers[tier_idx(f, e->tier)].cfg->name,
+				len ? " " : "", f->tiers[ext_tier(f, e)].cfg->name,
 				e->off, e->off + e->len - 1);
 	}
 	*out = s;
@@ -2357,7 +2570,7 @@ int fs_where(struct fabric *f, uint64_t ino, struct fs_where_ext **out,
 		w[i].version = e->version;
 		w[i].sealed = !!(e->flags & META_EXT_SEALED);
 		snprintf(w[i].tier, sizeof(w[i].tier), "%s",
-			 f->tiers[tier_idx(f, e->tier)].cfg->name);
+			 f->tiers[ext_tier(f, e)].cfg->name);
 	}
 	*n = rc ? 0 : im->next;
 	*size = im->a.size;
