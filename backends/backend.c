@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Opening a backend by the kind its tier is configured with. */
 #include "backends/backend.h"
+#include "backends/fault.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-int be_open(const struct cfg_tier *t, int index, struct backend **out,
-	    char *err, size_t errlen)
+static int open_kind(const struct cfg_tier *t, int index, struct backend **out,
+		     char *err, size_t errlen)
 {
 	switch (t->kind) {
 	case CFG_TIER_LOCAL:
@@ -16,4 +17,14 @@ int be_open(const struct cfg_tier *t, int index, struct backend **out,
 			 (int)t->kind);
 		return -EINVAL;
 	}
+}
+
+int be_open(const struct cfg_tier *t, int index, struct backend **out,
+	    char *err, size_t errlen)
+{
+	int rc = open_kind(t, index, out, err, errlen);
+
+	if (rc == 0 && be_open_hook)
+		*out = be_open_hook(*out);
+	return rc;
 }

@@ -241,14 +241,15 @@ out:
 /* Opens the backing file of ino read-write; with `create`, makes it (mode
  * 0600) and its directories if missing. Returns a descriptor, -ENOENT
  * (missing and !create, not logged) or -errno (logged). */
-static int open_backing(struct local *lc, uint64_t ino, bool create)
+static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
+			      int extra)
 {
 	char rel[LC_RELPATH_MAX];
-	int flags = LC_FILE_FLAGS | (create ? O_CREAT : 0);
+	int flags = LC_FILE_FLAGS | extra | (create ? O_CREAT : 0);
 	int rc;
 
 	ino_relpath(ino, rel, sizeof(rel));
-	rc = open_beneath(lc, lc->rootfd, rel, LC_FILE_FLAGS, 0);
+	rc = open_beneath(lc, lc->rootfd, rel, LC_FILE_FLAGS | extra, 0);
 	if (rc == -ENOENT && create) {
 		unsigned xx = (ino >> 8) & 0xff, xxyy = ino & 0xffff;
 
@@ -264,9 +265,14 @@ static int open_backing(struct local *lc, uint64_t ino, bool create)
 			rc = open_beneath(lc, lc->rootfd, rel, flags, 0600);
 		}
 	}
-	if (rc < 0 && !(rc == -ENOENT && !create))
+	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL))
 		log_fail(lc, "open", ino, rc);
 	return rc;
+}
+
+static int open_backing(struct local *lc, uint64_t ino, bool create)
+{
+	return open_backing_flags(lc, ino, create, 0);
 }
 
 /* ---- descriptor cache ------------------------------------------------- */
@@ -1166,6 +1172,18 @@ fail:
 	local_free(lc, lock_ready);
 	free(be);
 	return rc;
+}
+
+int be_is_local(const struct backend *be)
+{
+	return be->ops == &local_ops;
+}
+
+int be_local_open_fd(struct backend *be, uint64_t ino, int direct)
+{
+	if (be->ops != &local_ops)
+		return -EINVAL;
+	return open_backing_flags(lc_of(be), ino, true, direct ? O_DIRECT : 0);
 }
 
 int be_local_set_fd_cache_max(struct backend *be, size_t max)

@@ -10,6 +10,15 @@
 
 #include "backends/backend.h"
 
+/* A new descriptor (read-write, the caller closes it) of ino's backing
+ * file, created if missing, with O_DIRECT when `direct`: for copies that
+ * bypass the descriptor cache (the migrator's io_uring). -EINVAL when the
+ * filesystem refuses O_DIRECT (not logged), or -errno. */
+int be_local_open_fd(struct backend *be, uint64_t ino, int direct);
+
+/* 1 when be is a local-directory backend (be_local_open_fd works). */
+int be_is_local(const struct backend *be);
+
 /* Sets how many unused descriptors the backend may keep open (>= 1) and
  * closes unused ones beyond it at once. Returns 0 or -EINVAL. */
 int be_local_set_fd_cache_max(struct backend *be, size_t max);

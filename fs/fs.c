@@ -49,6 +49,7 @@
 #include "backends/backend.h"
 #include "common/log.h"
 #include "fs/meta.h"
+#include "tiering/migrate.h"
 
 #define ROOT_INO        1
 #define MAX_TIER_IDS    256
@@ -94,6 +95,7 @@ struct fabric {
 	struct inode_mem **itab;       /* ITAB_SIZE chains; itab_lock */
 	_Atomic int64_t ninodes;       /* inodes in the namespace */
 	_Atomic int64_t nopen;         /* inodes open now */
+	struct migrator *mig;          /* the migration engine */
 };
 
 struct fs_file {
@@ -784,6 +786,180 @@ static int orphan_cb(void *arg, uint64_t ino)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- */
+/* what the migration engine asks of the file operations */
+
+static int rdlock_ext(struct fabric *f, struct inode_mem *im);
+
+static int mh_next(void *arg, uint64_t ino, uint64_t from, uint64_t end,
+		   int dst, struct mig_snap *out)
+{
+	struct fabric *f = arg;
+	struct inode_mem *im;
+	size_t i;
+	int rc;
+
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	rc = im->destroyed || im->a.nlink == 0 ? -ENOENT : -ENODATA;
+	for (i = ext_lower(im, from); rc == -ENODATA && i < im->next &&
+	     im->ext[i].off < end; i++) {
+		const struct meta_extent *e = &im->ext[i];
+
+		if (ext_tier(f, e) == dst || e->len == 0)
+			continue;
+		*out = (struct mig_snap){ .ino = ino, .off = e->off,
+					  .len = e->len, .version = e->version,
+					  .tier = ext_tier(f, e) };
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return rc;
+}
+
+/* Whether extent e is still the one the engine snapshotted. */
+static int snap_same(struct fabric *f, const struct meta_extent *e,
+		     const struct mig_snap *s)
+{
+	return e && e->version == s->version && ext_tier(f, e) == s->tier &&
+	       e->len == s->len;
+}
+
+static int mh_write_copy(void *arg, const struct mig_snap *s, int dst,
+			 const void *buf, size_t n)
+{
+	struct fabric *f = arg;
+	struct backend *be = f->tiers[dst].be;
+	struct be_ext x = { .ino = s->ino, .off = s->off, .len = s->len,
+			    .version = s->version + 1 };
+	struct inode_mem *im;
+	int rc;
+
+	/* Only a write could bring an object store's extent to a file tier
+	 * under the copy; anything else cannot race for the range. */
+	if (!tier_is_file(f, dst) || tier_is_file(f, s->tier))
+		return be->ops->ext_write(be, &x, buf, n);
+	if ((rc = itab_get(f, s->ino, &im)) < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	rc = snap_same(f, ext_find(im, s->off), s) ?
+	     be->ops->ext_write(be, &x, buf, n) : -ESTALE;
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return rc;
+}
+
+static int mh_commit(void *arg, const struct mig_snap *s, int dst,
+		     const uint8_t *csum, uint32_t csum_flags,
+		     const struct meta_job *j)
+{
+	struct fabric *f = arg;
+	struct meta_batch *b = NULL;
+	struct meta_extent *e, old;
+	struct inode_mem *im;
+	int rc;
+
+	if ((rc = itab_get(f, s->ino, &im)) < 0)
+		return rc;
+	pthread_rwlock_wrlock(&im->lock);
+	if (im->destroyed || im->a.nlink == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = ext_load(f, im)) < 0)
+		goto out;
+	e = ext_find(im, s->off);
+	if (!snap_same(f, e, s)) {
+		rc = -ESTALE;
+		goto out;
+	}
+	if (!(b = meta_batch_new())) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	old = *e;
+	e->tier = f->tiers[dst].id;
+	e->version++;
+	e->flags = META_EXT_SEALED | csum_flags;
+	memcpy(e->csum, csum, sizeof(e->csum));
+	ext_account_move(f, b, im, e, s->tier);
+	meta_put_extent(b, im->ino, e);
+	meta_put_job(b, j);
+	rc = commit(f, b);
+	if (rc < 0) {
+		/* Undo in memory, the accounting too. */
+		meta_batch_clear(b);
+		*e = old;
+		ext_account_move(f, b, im, e, dst);
+	}
+out:
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	itab_put(f, im);
+	/* Durable before the engine frees the source. */
+	if (rc == 0 && meta_sync(f->meta) < 0)
+		rc = -EIO;
+	return rc;
+}
+
+static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			uint64_t version, int tier)
+{
+	struct fabric *f = arg;
+	struct backend *be = f->tiers[tier].be;
+	struct be_ext x = { .ino = ino, .off = off, .len = len,
+			    .version = version };
+	const struct meta_extent *e;
+	struct inode_mem *im;
+	int rc, keep;
+
+	rc = itab_get(f, ino, &im);
+	if (rc == -ENOENT)
+		return be->ops->ext_free(be, &x);
+	if (rc < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	e = im->destroyed ? NULL : ext_find(im, off);
+	keep = e && ext_tier(f, e) == tier &&
+	       (tier_is_file(f, tier) || e->version == version);
+	rc = keep ? 0 : be->ops->ext_free(be, &x);
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return rc;
+}
+
+static int mig_start(struct fabric *f)
+{
+	struct mig_params p = {
+		.meta = f->meta,
+		.host = { .arg = f, .next = mh_next, .write_copy = mh_write_copy,
+			  .commit = mh_commit, .free_copy = mh_free_copy },
+		.ntiers = f->ntiers,
+		.workers = (int)f->cfg->migrate_jobs,
+		.bandwidth = f->cfg->migrate_bandwidth,
+		.sha256 = f->cfg->checksum == CFG_CSUM_SHA256,
+		.start_workers = 1,
+	};
+	int i;
+
+	for (i = 0; i < f->ntiers; i++) {
+		p.tiers[i].be = f->tiers[i].be;
+		p.tiers[i].id = f->tiers[i].id;
+	}
+	return mig_open(&p, &f->mig);
+}
+
 int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		   size_t errlen)
 {
@@ -837,6 +1013,12 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	}
 	atomic_store(&f->ninodes, n);
 	meta_list_orphans(f->meta, orphan_cb, f);
+	rc = mig_start(f);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the migration engine: %s",
+			 strerror(-rc));
+		goto fail;
+	}
 	*out = f;
 	return 0;
 fail:
@@ -851,6 +1033,7 @@ void fs_fabric_close(struct fabric *f)
 
 	if (!f)
 		return;
+	mig_close(f->mig);
 	for (i = 0; i < ITAB_SIZE; i++) {
 		struct inode_mem *im = f->itab[i], *next;
 
@@ -2607,4 +2790,95 @@ int fs_status(struct fabric *f, struct fs_status *out)
 	out->open_files = atomic_load(&f->nopen);
 	out->extent_size = f->es;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* migration, for the control socket */
+
+int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
+		   const char *tier, double priority)
+{
+	struct inode_mem *im;
+	int idx, rc, isreg;
+
+	for (idx = 0; idx < f->ntiers; idx++)
+		if (!strcmp(f->tiers[idx].cfg->name, tier))
+			break;
+	if (idx == f->ntiers)
+		return -ENXIO;
+	if (len == 0)
+		return -EINVAL;
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	isreg = S_ISREG(im->a.mode) && !im->destroyed;
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	if (!isreg)
+		return -EINVAL;
+	/* Whole extents: from the one holding `off`. */
+	if (len != UINT64_MAX) {
+		uint64_t end = off + len < off ? UINT64_MAX : off + len;
+
+		off -= off % f->es;
+		len = end == UINT64_MAX ? UINT64_MAX : end - off;
+	} else {
+		off -= off % f->es;
+	}
+	return mig_submit(f->mig, ino, off, len, idx, MIG_JOB_MANUAL, priority);
+}
+
+int fs_jobs(struct fabric *f, meta_job_cb cb, void *arg)
+{
+	return mig_list(f->mig, cb, arg);
+}
+
+int fs_job(struct fabric *f, uint64_t id, struct meta_job *out)
+{
+	return mig_get(f->mig, id, out);
+}
+
+int fs_jobs_prune(struct fabric *f)
+{
+	return mig_prune(f->mig);
+}
+
+int fs_migrate_wait(struct fabric *f, int timeout_ms)
+{
+	return mig_wait_idle(f->mig, timeout_ms);
+}
+
+void fs_set_bandwidth(struct fabric *f, uint64_t bytes_per_s)
+{
+	mig_set_bandwidth(f->mig, bytes_per_s);
+}
+
+uint64_t fs_bandwidth(struct fabric *f)
+{
+	return mig_bandwidth(f->mig);
+}
+
+const char *fs_tier_name(struct fabric *f, uint32_t id)
+{
+	int idx = tier_idx(f, id);
+
+	return idx < 0 ? "?" : f->tiers[idx].cfg->name;
+}
+
+int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n)
+{
+	struct backend *be;
+	int idx;
+
+	for (idx = 0; idx < f->ntiers; idx++)
+		if (!strcmp(f->tiers[idx].cfg->name, tier))
+			break;
+	if (idx == f->ntiers)
+		return -ENXIO;
+	be = f->tiers[idx].be;
+	if (!be->ops->probe) {
+		snprintf(msg, n, "no probe for kind %s", be->ops->kind);
+		return -EOPNOTSUPP;
+	}
+	return be->ops->probe(be, msg, n);
 }

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "common/config.h"
+#include "fs/meta.h"
 
 struct fabric;
 struct fs_file;   /* an open file: points at the inode, never at a tier fd */
@@ -160,5 +161,26 @@ struct fs_status {
 	uint64_t extent_size;          /* default extent length */
 };
 int fs_status(struct fabric *f, struct fs_status *out);
+
+/* Migration (tiering/migrate.h): queues a manual job moving the extents
+ * of ino that overlap [off, off+len) (len UINT64_MAX: to the end) to the
+ * tier named `tier`. Returns the job id, -ENXIO for an unknown tier,
+ * -EINVAL for a file that is not regular, -ENOENT. */
+int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
+		   const char *tier, double priority);
+int fs_jobs(struct fabric *f, meta_job_cb cb, void *arg);
+int fs_job(struct fabric *f, uint64_t id, struct meta_job *out);
+/* Forgets finished and failed jobs; returns how many. */
+int fs_jobs_prune(struct fabric *f);
+/* Waits until no job is queued or running: 0 or -ETIMEDOUT. */
+int fs_migrate_wait(struct fabric *f, int timeout_ms);
+/* Bandwidth limit of migrations per tier pair, bytes/s (0: none). */
+void fs_set_bandwidth(struct fabric *f, uint64_t bytes_per_s);
+uint64_t fs_bandwidth(struct fabric *f);
+/* Name of the tier with persistent id `id` ("?" if none). */
+const char *fs_tier_name(struct fabric *f, uint32_t id);
+/* Probes tier `tier`'s backend: a one-line result in msg. 0, -ENXIO for
+ * an unknown tier, or the probe's -errno. */
+int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n);
 
 #endif

@@ -1,0 +1,1092 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The migration engine (see migrate.h for the state machine).
+ *
+ * DESIGN
+ * - Every job known lives in m->jobs (id order), mirrored by its record.
+ *   A worker takes the pending job that comes first (manual before
+ *   automatic, then priority, then age) whose file no other worker is
+ *   moving, and runs it extent by extent. Its progress is published under
+ *   m->lock for mig_list().
+ * - Copies between two local tiers go through io_uring: one ring per
+ *   worker, MIG_SLOTS registered buffers of MIG_CHUNK bytes, reads and
+ *   writes of several chunks in flight, O_DIRECT where the filesystem
+ *   takes it, short transfers and -EAGAIN resubmitted. The checksum is
+ *   computed over the chunks in order as their reads complete. Other
+ *   pairs (an object store on either side) copy through a buffer with the
+ *   backends' extent operations.
+ * - Bandwidth: each (source, destination) tier pair has a virtual clock;
+ *   a chunk of n bytes books n / rate seconds on it and the worker sleeps
+ *   until its slot. Workers run at the lowest best-effort I/O priority
+ *   and nice 10, below the foreground.
+ * - Record writes: COPYING and VERIFYING are committed unsynced (they
+ *   survive a crash of the daemon); the commit that flips the extent is
+ *   synced by the host before the source is freed. */
+#include "tiering/migrate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/local.h"
+#include "common/log.h"
+#include "crypto/csum.h"
+
+#define MIG_CHUNK      (1u << 20)      /* bytes per I/O */
+#define MIG_SLOTS      4               /* chunks in flight per worker */
+#define MIG_ALIGN      4096            /* O_DIRECT buffer and length alignment */
+#define MIG_RETRIES    5               /* restarts of an extent after a racing write */
+#define MIG_WORKERS_MAX 16             /* upper bound of p->workers */
+#define MIG_KEEP_DONE  1000            /* finished jobs kept in memory */
+
+#define IOPRIO_CLASS_BE   2
+#define IOPRIO_CLASS_SHIFT 13
+#define IOPRIO_WHO_PROCESS 1
+
+struct job_rt {
+	struct meta_job j;             /* record as last published; m->lock */
+	struct job_rt *next;           /* next job by id; m->lock */
+	bool running;                  /* a worker has it; m->lock */
+};
+
+struct migrator {
+	struct mig_params p;           /* immutable copy of the parameters */
+	pthread_mutex_t lock;          /* the fields below */
+	pthread_cond_t cond;           /* work queued, job finished, stop */
+	struct job_rt *jobs;           /* every job, by id */
+	uint64_t next_id;              /* id of the next job */
+	int nrunning;                  /* jobs being run */
+	bool stop;                     /* workers must return */
+	pthread_t th[MIG_WORKERS_MAX]; /* workers */
+	int nth;                       /* workers started */
+	_Atomic uint64_t bandwidth;    /* bytes/s per pair, 0 = none */
+	pthread_mutex_t bw_lock;       /* bw_next */
+	double bw_next[CFG_MAX_TIERS][CFG_MAX_TIERS]; /* pair's next free slot, s */
+};
+
+/* One worker's io_uring and buffers. */
+struct ring {
+	struct io_uring ring;          /* the ring */
+	bool ready;                    /* ring initialised */
+	bool registered;               /* buffers registered */
+	void *buf[MIG_SLOTS];          /* aligned chunk buffers */
+};
+
+static _Atomic int crash_point = 0;     /* enum below, 0 = none */
+
+enum crash_at {
+	CRASH_NONE = 0,
+	CRASH_AFTER_COPY,
+	CRASH_AFTER_FLUSH,
+	CRASH_MID_VERIFY,
+	CRASH_AFTER_COMMIT,
+	CRASH_BEFORE_CLEAN,
+};
+
+static const char *const crash_names[] = {
+	[CRASH_AFTER_COPY] = "after_copy",
+	[CRASH_AFTER_FLUSH] = "after_flush",
+	[CRASH_MID_VERIFY] = "mid_verify",
+	[CRASH_AFTER_COMMIT] = "after_commit",
+	[CRASH_BEFORE_CLEAN] = "before_clean",
+};
+
+int mig_debug_crash_at(const char *point)
+{
+	size_t i;
+
+	if (!point) {
+		atomic_store(&crash_point, CRASH_NONE);
+		return 0;
+	}
+	for (i = 1; i < sizeof(crash_names) / sizeof(crash_names[0]); i++) {
+		if (!strcmp(point, crash_names[i])) {
+			atomic_store(&crash_point, (int)i);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void crash_check(enum crash_at at)
+{
+	if (atomic_load(&crash_point) == (int)at)
+		_exit(77);
+}
+
+const char *mig_state_name(uint32_t state)
+{
+	switch (state) {
+	case META_JOB_PENDING: return "pending";
+	case META_JOB_COPYING: return "copying";
+	case META_JOB_VERIFYING: return "verifying";
+	case META_JOB_COMMITTED: return "committed";
+	case META_JOB_CLEANED: return "done";
+	case META_JOB_ROLLED_BACK: return "failed";
+	default: return "unknown";
+	}
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool job_done(const struct meta_job *j)
+{
+	return j->state == META_JOB_CLEANED || j->state == META_JOB_ROLLED_BACK;
+}
+
+/* Writes j's record; sync=1 makes it durable. */
+static int job_store(struct migrator *m, struct meta_job *j, int sync)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	j->updated = now_ns();
+	meta_put_job(b, j);
+	rc = meta_commit(m->p.meta, b, sync);
+	meta_batch_free(b);
+	return rc;
+}
+
+/* Publishes the worker's copy of a job for mig_list(). */
+static void job_publish(struct migrator *m, struct job_rt *jr,
+			const struct meta_job *j)
+{
+	pthread_mutex_lock(&m->lock);
+	jr->j = *j;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Stores and publishes; a failed store is logged (the job goes on: its
+ * record is only needed after a crash, and the next store rewrites it). */
+static void job_update(struct migrator *m, struct job_rt *jr,
+		       struct meta_job *j)
+{
+	int rc = job_store(m, j, 0);
+
+	if (rc < 0)
+		log_warn("migration job %" PRIu64 ": cannot store its record: %s",
+			 j->id, strerror(-rc));
+	job_publish(m, jr, j);
+}
+
+static int tier_index(const struct migrator *m, uint32_t id)
+{
+	int i;
+
+	for (i = 0; i < m->p.ntiers; i++)
+		if (m->p.tiers[i].id == id)
+			return i;
+	return -1;
+}
+
+/* ---- bandwidth --------------------------------------------------------- */
+
+static void throttle(struct migrator *m, int src, int dst, size_t n)
+{
+	uint64_t rate = atomic_load(&m->bandwidth);
+	double now, start, wait;
+
+	if (!rate)
+		return;
+	pthread_mutex_lock(&m->bw_lock);
+	now = mono_s();
+	start = m->bw_next[src][dst] > now ? m->bw_next[src][dst] : now;
+	m->bw_next[src][dst] = start + (double)n / (double)rate;
+	pthread_mutex_unlock(&m->bw_lock);
+	wait = start - now;
+	if (wait > 0) {
+		struct timespec ts = { .tv_sec = (time_t)wait,
+				       .tv_nsec = (long)((wait - (time_t)wait) * 1e9) };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s)
+{
+	atomic_store(&m->bandwidth, bytes_per_s);
+	pthread_mutex_lock(&m->bw_lock);
+	memset(m->bw_next, 0, sizeof(m->bw_next));
+	pthread_mutex_unlock(&m->bw_lock);
+}
+
+uint64_t mig_bandwidth(struct migrator *m)
+{
+	return atomic_load(&m->bandwidth);
+}
+
+/* ---- copying ----------------------------------------------------------- */
+
+static void ring_fini(struct ring *r)
+{
+	int i;
+
+	if (r->registered)
+		io_uring_unregister_buffers(&r->ring);
+	if (r->ready)
+		io_uring_queue_exit(&r->ring);
+	for (i = 0; i < MIG_SLOTS; i++)
+		free(r->buf[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+static int ring_init(struct ring *r)
+{
+	struct iovec iov[MIG_SLOTS];
+	int i, rc;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < MIG_SLOTS; i++) {
+		if (posix_memalign(&r->buf[i], MIG_ALIGN, MIG_CHUNK)) {
+			ring_fini(r);
+			return -ENOMEM;
+		}
+		iov[i].iov_base = r->buf[i];
+		iov[i].iov_len = MIG_CHUNK;
+	}
+	rc = io_uring_queue_init(2 * MIG_SLOTS, &r->ring, 0);
+	if (rc < 0) {
+		ring_fini(r);
+		return rc;
+	}
+	r->ready = true;
+	rc = io_uring_register_buffers(&r->ring, iov, MIG_SLOTS);
+	if (rc < 0) {
+		ring_fini(r);
+		return rc;
+	}
+	r->registered = true;
+	return 0;
+}
+
+enum slot_state { SLOT_FREE, SLOT_READING, SLOT_READ, SLOT_WRITING };
+
+struct slot {
+	enum slot_state st;            /* where the chunk is */
+	uint64_t off;                  /* file offset of the chunk */
+	size_t len;                    /* bytes of the extent in it */
+	size_t io_len;                 /* bytes transferred per I/O (aligned) */
+	size_t done;                   /* bytes of the current I/O done */
+	uint64_t seq;                  /* chunk number, for in-order hashing */
+};
+
+static void submit_slot(struct ring *r, struct slot *sl, int i, int fd)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	char *p = (char *)r->buf[i] + sl->done;
+	size_t n = sl->io_len - sl->done;
+
+	/* The ring has 2 * MIG_SLOTS entries, at most MIG_SLOTS in use. */
+	if (sl->st == SLOT_READING)
+		io_uring_prep_read_fixed(sqe, fd, p, n, sl->off + sl->done, i);
+	else
+		io_uring_prep_write_fixed(sqe, fd, p, n, sl->off + sl->done, i);
+	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)i);
+}
+
+/* Finishes a read that O_DIRECT left short (at the end of the file) with
+ * plain preads; what lies past the end reads as zeros. */
+static int short_read(struct backend *be, uint64_t ino, void *buf,
+		      struct slot *sl)
+{
+	int fd = be_local_open_fd(be, ino, 0);
+	int rc = 0;
+
+	if (fd < 0)
+		return fd;
+	while (sl->done < sl->len) {
+		ssize_t n = pread(fd, (char *)buf + sl->done, sl->len - sl->done,
+				  (off_t)(sl->off + sl->done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0) {
+			memset((char *)buf + sl->done, 0, sl->io_len - sl->done);
+			sl->done = sl->io_len;
+			break;
+		}
+		sl->done += (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Copies [s->off, s->off + s->len) between two local tiers' files with
+ * io_uring, hashing the bytes read into c. */
+static int uring_copy(struct migrator *m, struct ring *r,
+		      const struct mig_snap *s, int dst, struct csum_ctx *c)
+{
+	struct backend *sbe = m->p.tiers[s->tier].be, *dbe = m->p.tiers[dst].be;
+	struct slot sl[MIG_SLOTS] = { 0 };
+	uint64_t end = s->off + s->len, next_off = s->off, next_seq = 0,
+		 hash_seq = 0;
+	int sfd, dfd, rc = 0, inflight = 0, i, direct = 1;
+
+	sfd = be_local_open_fd(sbe, s->ino, 1);
+	if (sfd == -EINVAL) {
+		direct = 0;
+		sfd = be_local_open_fd(sbe, s->ino, 0);
+	}
+	if (sfd < 0)
+		return sfd;
+	dfd = direct ? be_local_open_fd(dbe, s->ino, 1) : -EINVAL;
+	if (dfd == -EINVAL) {
+		direct = 0;
+		dfd = be_local_open_fd(dbe, s->ino, 0);
+	}
+	if (dfd < 0) {
+		close(sfd);
+		return dfd;
+	}
+	for (;;) {
+		/* Start reads into free slots. */
+		for (i = 0; i < MIG_SLOTS && next_off < end && rc == 0; i++) {
+			if (sl[i].st != SLOT_FREE)
+				continue;
+			sl[i].off = next_off;
+			sl[i].len = end - next_off < MIG_CHUNK ? end - next_off : MIG_CHUNK;
+			sl[i].io_len = direct ? (sl[i].len + MIG_ALIGN - 1) & ~(size_t)(MIG_ALIGN - 1)
+					      : sl[i].len;
+			sl[i].done = 0;
+			sl[i].seq = next_seq++;
+			sl[i].st = SLOT_READING;
+			next_off += sl[i].len;
+			throttle(m, s->tier, dst, sl[i].len);
+			submit_slot(r, &sl[i], i, sfd);
+			inflight++;
+		}
+		/* Hash chunks in order and start their writes. */
+		for (i = 0; i < MIG_SLOTS && rc == 0; i++) {
+			if (sl[i].st != SLOT_READ || sl[i].seq != hash_seq)
+				continue;
+			csum_update(c, r->buf[i], sl[i].len);
+			hash_seq++;
+			sl[i].st = SLOT_WRITING;
+			sl[i].done = 0;
+			submit_slot(r, &sl[i], i, dfd);
+			inflight++;
+			i = -1;        /* look again from the start */
+		}
+		if (inflight == 0)
+			break;
+		io_uring_submit(&r->ring);
+		{
+			struct io_uring_cqe *cqe;
+			int res, k;
+
+			res = io_uring_wait_cqe(&r->ring, &cqe);
+			if (res < 0) {
+				if (res == -EINTR)
+					continue;
+				rc = res;
+				break;
+			}
+			k = (int)(uintptr_t)io_uring_cqe_get_data(cqe);
+			res = cqe->res;
+			io_uring_cqe_seen(&r->ring, cqe);
+			inflight--;
+			if (res == -EAGAIN || res == -EINTR) {
+				submit_slot(r, &sl[k], k, sl[k].st == SLOT_READING ? sfd : dfd);
+				inflight++;
+				continue;
+			}
+			if (res < 0) {
+				if (rc == 0)
+					rc = res;
+				sl[k].st = SLOT_FREE;
+				continue;
+			}
+			if (sl[k].st == SLOT_READING && res == 0) {
+				/* Past the end of the source file: zeros. */
+				memset((char *)r->buf[k] + sl[k].done, 0,
+				       sl[k].io_len - sl[k].done);
+				sl[k].done = sl[k].io_len;
+			} else {
+				sl[k].done += (size_t)res;
+			}
+			if (sl[k].st == SLOT_READING && sl[k].done < sl[k].len &&
+			    direct) {
+				/* Short of the end of a file shorter than the
+				 * extent: the rest, unaligned, without O_DIRECT. */
+				res = short_read(sbe, s->ino, r->buf[k], &sl[k]);
+				if (res < 0) {
+					if (rc == 0)
+						rc = res;
+					sl[k].st = SLOT_FREE;
+					continue;
+				}
+			}
+			if (sl[k].done < sl[k].io_len && !(sl[k].st == SLOT_READING &&
+							   sl[k].done >= sl[k].len)) {
+				/* Short transfer: the rest again. */
+				submit_slot(r, &sl[k], k, sl[k].st == SLOT_READING ? sfd : dfd);
+				inflight++;
+				continue;
+			}
+			if (sl[k].st == SLOT_READING) {
+				if (sl[k].done < sl[k].io_len)
+					memset((char *)r->buf[k] + sl[k].done, 0,
+					       sl[k].io_len - sl[k].done);
+				if (sl[k].len < sl[k].io_len)
+					memset((char *)r->buf[k] + sl[k].len, 0,
+					       sl[k].io_len - sl[k].len);
+				sl[k].st = SLOT_READ;
+			} else {
+				sl[k].st = SLOT_FREE;
+			}
+		}
+		if (rc && inflight == 0)
+			break;
+	}
+	close(sfd);
+	close(dfd);
+	if (rc == 0 && hash_seq != next_seq)
+		rc = -EIO;
+	return rc;
+}
+
+/* Copies through a buffer with the backends' extent operations. */
+static int buffer_copy(struct migrator *m, const struct mig_snap *s, int dst,
+		       struct csum_ctx *c)
+{
+	struct backend *sbe = m->p.tiers[s->tier].be;
+	struct be_ext x = { .ino = s->ino, .off = s->off, .len = s->len,
+			    .version = s->version };
+	char *buf = malloc(s->len ? s->len : 1);
+	uint64_t done = 0;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < s->len) {
+		size_t n = s->len - done < MIG_CHUNK ? s->len - done : MIG_CHUNK;
+		ssize_t got;
+
+		throttle(m, s->tier, dst, n);
+		got = sbe->ops->ext_read(sbe, &x, buf + done, n, s->off + done);
+		if (got < 0) {
+			rc = (int)got;
+			goto out;
+		}
+		csum_update(c, buf + done, n);
+		done += n;
+	}
+	rc = m->p.host.write_copy(m->p.host.arg, s, dst, buf, s->len);
+out:
+	free(buf);
+	return rc;
+}
+
+/* Reads the copy back and hashes it into c. */
+static int read_back(struct migrator *m, const struct mig_snap *s, int dst,
+		     struct csum_ctx *c)
+{
+	struct backend *dbe = m->p.tiers[dst].be;
+	struct be_ext x = { .ino = s->ino, .off = s->off, .len = s->len,
+			    .version = s->version + 1 };
+	char *buf = malloc(MIG_CHUNK);
+	uint64_t done = 0;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < s->len) {
+		size_t n = s->len - done < MIG_CHUNK ? s->len - done : MIG_CHUNK;
+		ssize_t got = dbe->ops->ext_read(dbe, &x, buf, n, s->off + done);
+
+		if (got < 0) {
+			rc = (int)got;
+			break;
+		}
+		csum_update(c, buf, n);
+		done += n;
+		crash_check(CRASH_MID_VERIFY);
+	}
+	free(buf);
+	return rc;
+}
+
+/* Moves one extent. Returns 0, -ESTALE (a write raced: the copy was
+ * freed, try again) or -errno with `why` filled (the copy was freed). */
+static int move_extent(struct migrator *m, struct ring *r, struct job_rt *jr,
+		       struct meta_job *j, const struct mig_snap *s, int dst,
+		       char *why, size_t whylen)
+{
+	const struct mig_host *h = &m->p.host;
+	struct backend *sbe = m->p.tiers[s->tier].be, *dbe = m->p.tiers[dst].be;
+	struct be_ext dx = { .ino = s->ino, .off = s->off, .len = s->len,
+			     .version = s->version + 1 };
+	uint8_t sum[CSUM_MAX], back[CSUM_MAX];
+	struct csum_ctx c;
+	size_t sumlen;
+	int rc, frc;
+
+	j->state = META_JOB_COPYING;
+	j->src_tier = m->p.tiers[s->tier].id;
+	j->cur_off = s->off;
+	j->cur_version = s->version;
+	j->cur_len = s->len;
+	job_update(m, jr, j);
+
+	if ((rc = csum_init(&c, m->p.sha256)) < 0) {
+		snprintf(why, whylen, "out of memory");
+		return rc;
+	}
+	if (be_is_local(sbe) && be_is_local(dbe) && r->ready)
+		rc = uring_copy(m, r, s, dst, &c);
+	else
+		rc = buffer_copy(m, s, dst, &c);
+	sumlen = csum_final(&c, sum);
+	if (rc < 0) {
+		if (rc != -ESTALE)
+			snprintf(why, whylen, "copy from %s to %s: %s", sbe->name,
+				 dbe->name, strerror(-rc));
+		goto rollback;
+	}
+	crash_check(CRASH_AFTER_COPY);
+	if ((rc = dbe->ops->ext_sync(dbe, &dx)) < 0) {
+		snprintf(why, whylen, "flush on %s: %s", dbe->name, strerror(-rc));
+		goto rollback;
+	}
+	crash_check(CRASH_AFTER_FLUSH);
+
+	j->state = META_JOB_VERIFYING;
+	job_update(m, jr, j);
+	if ((rc = csum_init(&c, m->p.sha256)) < 0) {
+		snprintf(why, whylen, "out of memory");
+		goto rollback;
+	}
+	rc = read_back(m, s, dst, &c);
+	csum_final(&c, back);
+	if (rc < 0) {
+		snprintf(why, whylen, "read back from %s: %s", dbe->name,
+			 strerror(-rc));
+		goto rollback;
+	}
+	if (memcmp(sum, back, sumlen)) {
+		rc = -EIO;
+		snprintf(why, whylen, "checksum of the copy on %s differs from "
+			 "the source's", dbe->name);
+		goto rollback;
+	}
+
+	j->state = META_JOB_COMMITTED;
+	j->bytes_done += s->len;
+	rc = h->commit(h->arg, s, dst, sum, m->p.sha256 ? META_EXT_SHA256 : 0, j);
+	if (rc < 0) {
+		j->bytes_done -= s->len;
+		if (rc == -ENOENT)
+			snprintf(why, whylen, "the file was removed");
+		else if (rc != -ESTALE)
+			snprintf(why, whylen, "commit: %s", strerror(-rc));
+		goto rollback;
+	}
+	job_publish(m, jr, j);
+	crash_check(CRASH_AFTER_COMMIT);
+	crash_check(CRASH_BEFORE_CLEAN);
+	frc = h->free_copy(h->arg, s->ino, s->off, s->len, s->version, s->tier);
+	if (frc < 0)
+		log_warn("migration job %" PRIu64 ": cannot free the old copy on %s "
+			 "(inode %" PRIu64 " offset %" PRIu64 "): %s; it stays until "
+			 "fsck", j->id, sbe->name, s->ino, s->off, strerror(-frc));
+	return 0;
+
+rollback:
+	frc = h->free_copy(h->arg, s->ino, s->off, s->len, s->version + 1, dst);
+	if (frc < 0)
+		log_warn("migration job %" PRIu64 ": cannot free the copy on %s "
+			 "(inode %" PRIu64 " offset %" PRIu64 "): %s", j->id,
+			 dbe->name, s->ino, s->off, strerror(-frc));
+	return rc;
+}
+
+/* Sums the bytes still to move. */
+static uint64_t plan_bytes(struct migrator *m, const struct meta_job *j,
+			   int dst)
+{
+	const struct mig_host *h = &m->p.host;
+	uint64_t end = j->len == UINT64_MAX ? UINT64_MAX : j->off + j->len;
+	uint64_t pos = j->off, sum = 0;
+	struct mig_snap s;
+
+	while (h->next(h->arg, j->ino, pos, end, dst, &s) == 0) {
+		sum += s.len;
+		pos = s.off + 1;
+	}
+	return sum;
+}
+
+static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
+{
+	const struct mig_host *h = &m->p.host;
+	struct meta_job j;
+	uint64_t end, pos;
+	char why[META_JOB_REASON_MAX] = "";
+	int dst, rc = 0, tries = 0;
+	struct mig_snap s;
+
+	pthread_mutex_lock(&m->lock);
+	j = jr->j;
+	pthread_mutex_unlock(&m->lock);
+	dst = tier_index(m, j.dst_tier);
+	if (dst < 0) {
+		rc = -EINVAL;
+		snprintf(why, sizeof(why), "destination tier is not configured");
+		goto fail;
+	}
+	end = j.len == UINT64_MAX ? UINT64_MAX : j.off + j.len;
+	j.bytes_total = j.bytes_done + plan_bytes(m, &j, dst);
+	pos = j.off;
+	for (;;) {
+		pthread_mutex_lock(&m->lock);
+		if (m->stop) {
+			pthread_mutex_unlock(&m->lock);
+			j.state = META_JOB_PENDING;
+			job_update(m, jr, &j);
+			return;
+		}
+		pthread_mutex_unlock(&m->lock);
+		rc = h->next(h->arg, j.ino, pos, end, dst, &s);
+		if (rc == -ENODATA)
+			break;
+		if (rc == -ENOENT) {
+			snprintf(why, sizeof(why), "the file was removed");
+			goto fail;
+		}
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "reading the extent map: %s",
+				 strerror(-rc));
+			goto fail;
+		}
+		rc = move_extent(m, r, jr, &j, &s, dst, why, sizeof(why));
+		if (rc == -ESTALE) {
+			if (++tries <= MIG_RETRIES)
+				continue;
+			snprintf(why, sizeof(why), "the extent at %" PRIu64
+				 " kept changing under the copy", s.off);
+			goto fail;
+		}
+		if (rc < 0)
+			goto fail;
+		tries = 0;
+		pos = s.off + 1;
+	}
+	j.state = META_JOB_CLEANED;
+	j.err = 0;
+	j.reason[0] = 0;
+	job_update(m, jr, &j);
+	log_info("migration job %" PRIu64 ": inode %" PRIu64 " moved to %s "
+		 "(%" PRIu64 " bytes)", j.id, j.ino, m->p.tiers[dst].be->name,
+		 j.bytes_done);
+	return;
+fail:
+	j.state = META_JOB_ROLLED_BACK;
+	j.err = -rc;
+	snprintf(j.reason, sizeof(j.reason), "%s", why);
+	job_update(m, jr, &j);
+	log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled back: %s",
+		 j.id, j.ino, why);
+}
+
+/* ---- queue and workers ------------------------------------------------- */
+
+static bool ino_busy(struct migrator *m, uint64_t ino)
+{
+	struct job_rt *jr;
+
+	for (jr = m->jobs; jr; jr = jr->next)
+		if (jr->running && jr->j.ino == ino)
+			return true;
+	return false;
+}
+
+/* The pending job to run next, or NULL. Caller holds m->lock. */
+static struct job_rt *pick(struct migrator *m)
+{
+	struct job_rt *jr, *best = NULL;
+
+	for (jr = m->jobs; jr; jr = jr->next) {
+		if (jr->running || jr->j.state != META_JOB_PENDING ||
+		    ino_busy(m, jr->j.ino))
+			continue;
+		if (!best ||
+		    (jr->j.flags & MIG_JOB_MANUAL) > (best->j.flags & MIG_JOB_MANUAL) ||
+		    ((jr->j.flags & MIG_JOB_MANUAL) == (best->j.flags & MIG_JOB_MANUAL) &&
+		     jr->j.priority > best->j.priority))
+			best = jr;
+	}
+	return best;
+}
+
+static void lower_priority(void)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid,
+		(IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT) | 7);
+	setpriority(PRIO_PROCESS, (id_t)tid, 10);
+}
+
+static void *worker(void *arg)
+{
+	struct migrator *m = arg;
+	struct ring r;
+	int rc;
+
+	lower_priority();
+	rc = ring_init(&r);
+	if (rc < 0)
+		log_warn("migration worker: no io_uring (%s); copying through "
+			 "buffers", strerror(-rc));
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		struct job_rt *jr;
+
+		if (m->stop)
+			break;
+		jr = pick(m);
+		if (!jr) {
+			pthread_cond_wait(&m->cond, &m->lock);
+			continue;
+		}
+		jr->running = true;
+		m->nrunning++;
+		pthread_mutex_unlock(&m->lock);
+		run_job(m, &r, jr);
+		pthread_mutex_lock(&m->lock);
+		jr->running = false;
+		m->nrunning--;
+		pthread_cond_broadcast(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
+	ring_fini(&r);
+	return NULL;
+}
+
+/* ---- recovery ---------------------------------------------------------- */
+
+struct load_ctx {
+	struct migrator *m;            /* where the jobs go */
+	struct job_rt **tail;          /* end of m->jobs */
+	int rc;                        /* first error */
+};
+
+static int load_one(void *arg, const struct meta_job *j)
+{
+	struct load_ctx *c = arg;
+	struct job_rt *jr = calloc(1, sizeof(*jr));
+
+	if (!jr) {
+		c->rc = -ENOMEM;
+		return 1;
+	}
+	jr->j = *j;
+	*c->tail = jr;
+	c->tail = &jr->next;
+	if (j->id >= c->m->next_id)
+		c->m->next_id = j->id + 1;
+	return 0;
+}
+
+/* Finishes or undoes what a crash left of job jr. */
+static void recover_one(struct migrator *m, struct job_rt *jr)
+{
+	const struct mig_host *h = &m->p.host;
+	struct meta_job *j = &jr->j;
+	int dst = tier_index(m, j->dst_tier), src = tier_index(m, j->src_tier);
+	uint32_t was = j->state;
+	int rc = 0;
+
+	switch (was) {
+	case META_JOB_COPYING:
+	case META_JOB_VERIFYING:
+		if (dst >= 0)
+			rc = h->free_copy(h->arg, j->ino, j->cur_off, j->cur_len,
+					  j->cur_version + 1, dst);
+		j->state = META_JOB_ROLLED_BACK;
+		j->err = EINTR;
+		snprintf(j->reason, sizeof(j->reason), "interrupted by a restart "
+			 "while %s the extent at %" PRIu64,
+			 was == META_JOB_COPYING ? "copying" : "verifying",
+			 j->cur_off);
+		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): rolled "
+			   "back after a restart%s", j->id, j->ino,
+			   rc < 0 ? "; its copy could not be freed" : "");
+		break;
+	case META_JOB_COMMITTED:
+		if (src >= 0)
+			rc = h->free_copy(h->arg, j->ino, j->cur_off, j->cur_len,
+					  j->cur_version, src);
+		if (rc < 0)
+			log_warn("migration job %" PRIu64 ": cannot free the old "
+				 "copy after a restart: %s", j->id, strerror(-rc));
+		/* The extent moved; the rest of the job runs again. */
+		j->state = META_JOB_PENDING;
+		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): cleaned "
+			   "after a restart, resuming", j->id, j->ino);
+		break;
+	default:
+		return;
+	}
+	rc = job_store(m, j, 1);
+	if (rc < 0)
+		log_warn("migration job %" PRIu64 ": cannot store its record: %s",
+			 j->id, strerror(-rc));
+}
+
+/* ---- the API ----------------------------------------------------------- */
+
+int mig_open(const struct mig_params *p, struct migrator **out)
+{
+	struct migrator *m;
+	struct load_ctx lc;
+	struct job_rt *jr;
+	int rc, i;
+
+	*out = NULL;
+	if (p->workers < 1 || p->workers > MIG_WORKERS_MAX || p->ntiers < 1 ||
+	    p->ntiers > CFG_MAX_TIERS)
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->p = *p;
+	m->next_id = 1;
+	atomic_store(&m->bandwidth, p->bandwidth);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->bw_lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	lc = (struct load_ctx){ .m = m, .tail = &m->jobs };
+	rc = meta_list_jobs(p->meta, load_one, &lc);
+	if (rc == 0)
+		rc = lc.rc;
+	if (rc < 0) {
+		log_err("cannot load the migration jobs: %s", strerror(-rc));
+		mig_close(m);
+		return rc;
+	}
+	for (jr = m->jobs; jr; jr = jr->next)
+		recover_one(m, jr);
+	for (i = 0; p->start_workers && i < p->workers; i++) {
+		rc = -pthread_create(&m->th[i], NULL, worker, m);
+		if (rc < 0) {
+			log_err("cannot start a migration worker: %s", strerror(-rc));
+			mig_close(m);
+			return rc;
+		}
+		m->nth++;
+	}
+	*out = m;
+	return 0;
+}
+
+void mig_close(struct migrator *m)
+{
+	struct job_rt *jr, *next;
+	int i;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < m->nth; i++)
+		pthread_join(m->th[i], NULL);
+	for (jr = m->jobs; jr; jr = next) {
+		next = jr->next;
+		free(jr);
+	}
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->bw_lock);
+	free(m);
+}
+
+/* Drops the oldest finished jobs beyond MIG_KEEP_DONE. Caller holds
+ * m->lock. */
+static void trim_done(struct migrator *m)
+{
+	struct job_rt **pp, *jr;
+	int ndone = 0;
+
+	for (jr = m->jobs; jr; jr = jr->next)
+		ndone += job_done(&jr->j);
+	for (pp = &m->jobs; ndone > MIG_KEEP_DONE && (jr = *pp);) {
+		if (job_done(&jr->j) && !jr->running) {
+			struct meta_batch *b = meta_batch_new();
+
+			if (b) {
+				meta_del_job(b, jr->j.id);
+				meta_commit(m->p.meta, b, 0);
+				meta_batch_free(b);
+			}
+			*pp = jr->next;
+			free(jr);
+			ndone--;
+		} else {
+			pp = &jr->next;
+		}
+	}
+}
+
+int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
+		   uint64_t len, int dst, uint32_t flags, double priority)
+{
+	struct job_rt *jr, **pp;
+	int rc;
+
+	if (dst < 0 || dst >= m->p.ntiers || len == 0)
+		return -EINVAL;
+	jr = calloc(1, sizeof(*jr));
+	if (!jr)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	jr->j.id = m->next_id++;
+	jr->j.state = META_JOB_PENDING;
+	jr->j.flags = flags;
+	jr->j.ino = ino;
+	jr->j.off = off;
+	jr->j.len = len;
+	jr->j.dst_tier = m->p.tiers[dst].id;
+	jr->j.priority = priority;
+	jr->j.created = now_ns();
+	rc = job_store(m, &jr->j, 0);
+	if (rc < 0) {
+		pthread_mutex_unlock(&m->lock);
+		free(jr);
+		return rc;
+	}
+	for (pp = &m->jobs; *pp; pp = &(*pp)->next)
+		;
+	*pp = jr;
+	trim_done(m);
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	return (int64_t)jr->j.id;
+}
+
+int mig_list(struct migrator *m, meta_job_cb cb, void *arg)
+{
+	struct meta_job *v = NULL;
+	struct job_rt *jr;
+	size_t n = 0, i;
+	int rc = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (jr = m->jobs; jr; jr = jr->next)
+		n++;
+	if (n && !(v = malloc(n * sizeof(*v)))) {
+		pthread_mutex_unlock(&m->lock);
+		return -ENOMEM;
+	}
+	for (i = 0, jr = m->jobs; jr; jr = jr->next)
+		v[i++] = jr->j;
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = cb(arg, &v[i]);
+	free(v);
+	return rc;
+}
+
+int mig_get(struct migrator *m, uint64_t id, struct meta_job *out)
+{
+	struct job_rt *jr;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	for (jr = m->jobs; jr; jr = jr->next) {
+		if (jr->j.id == id) {
+			*out = jr->j;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int mig_prune(struct migrator *m)
+{
+	struct job_rt **pp, *jr;
+	struct meta_batch *b = meta_batch_new();
+	int n = 0, rc;
+
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	for (pp = &m->jobs; (jr = *pp);) {
+		if (job_done(&jr->j) && !jr->running) {
+			meta_del_job(b, jr->j.id);
+			*pp = jr->next;
+			free(jr);
+			n++;
+		} else {
+			pp = &jr->next;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	rc = meta_commit(m->p.meta, b, 0);
+	meta_batch_free(b);
+	return rc < 0 ? rc : n;
+}
+
+int mig_wait_idle(struct migrator *m, int timeout_ms)
+{
+	struct timespec dl;
+	struct job_rt *jr;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		bool busy = m->nrunning > 0;
+
+		for (jr = m->jobs; jr && !busy && m->nth; jr = jr->next)
+			busy = jr->j.state == META_JOB_PENDING;
+		if (!busy)
+			break;
+		if (pthread_cond_timedwait(&m->cond, &m->lock, &dl) == ETIMEDOUT) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The migration engine: moves extents between tiers in the background,
+ * one job (a file or a range of it, to one tier) at a time per worker.
+ *
+ * Each extent goes through a state machine persisted in the job's record
+ * (fs/meta.h, enum meta_job_state): COPYING (the destination copy is
+ * written, while the source stays the one readers use), VERIFYING (the
+ * copy is made durable, read back and its checksum compared with the
+ * source's), COMMITTED (the extent map names the destination, with a new
+ * version, sealed with the checksum, in one synced RocksDB batch with the
+ * job record), then the source copy is freed and the next extent starts.
+ * A job ends CLEANED or ROLLED_BACK (destination freed, reason recorded).
+ *
+ * A write racing a migration wins: the commit finds the extent's version
+ * changed, frees the copy and starts that extent again (a few times, then
+ * the job gives up). Files stay open: handles never hold a tier's fd.
+ *
+ * On open, jobs left COPYING or VERIFYING by a crash are rolled back,
+ * COMMITTED ones are cleaned, PENDING ones run again.
+ *
+ * The engine knows nothing of inode locks: what needs them goes through
+ * struct mig_host, which the file operations (fs/fs.c) implement. */
+#ifndef DF_MIGRATE_H
+#define DF_MIGRATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/backend.h"
+#include "fs/meta.h"
+
+struct migrator;
+
+enum mig_job_flags {
+	MIG_JOB_MANUAL = (1 << 0),     /* asked for by a user: runs first */
+};
+
+/* One extent as the host sees it when the copy starts. */
+struct mig_snap {
+	uint64_t ino;                  /* the file */
+	uint64_t off;                  /* extent offset */
+	uint64_t len;                  /* bytes of the extent */
+	uint64_t version;              /* its version */
+	int tier;                      /* tier index holding it */
+};
+
+/* What the engine asks of the file operations. All return 0 or -errno. */
+struct mig_host {
+	void *arg;                     /* passed to every callback */
+	/* The first extent of ino with offset in [from, end) not on tier
+	 * index dst: 0 and *out; -ENODATA when there is none; -ENOENT when
+	 * the file is gone. */
+	int (*next)(void *arg, uint64_t ino, uint64_t from, uint64_t end,
+		    int dst, struct mig_snap *out);
+	/* Writes n bytes as the copy of s on tier index dst (version
+	 * s->version + 1), with whatever locking that needs; -ESTALE when
+	 * the extent changed. */
+	int (*write_copy)(void *arg, const struct mig_snap *s, int dst,
+			  const void *buf, size_t n);
+	/* If the extent is still s, points it at tier index dst with
+	 * version s->version + 1, sealed with csum (flags: META_EXT_SHA256
+	 * or 0), and writes j in the same batch; durable on return.
+	 * -ESTALE when the extent changed, -ENOENT when the file is gone. */
+	int (*commit)(void *arg, const struct mig_snap *s, int dst,
+		      const uint8_t *csum, uint32_t csum_flags,
+		      const struct meta_job *j);
+	/* Frees the copy of extent (ino, off, len) with `version` on tier
+	 * index `tier`, unless the extent map uses that copy now. */
+	int (*free_copy)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			 uint64_t version, int tier);
+};
+
+struct mig_tier {
+	struct backend *be;            /* the tier's backend */
+	uint32_t id;                   /* persistent tier id */
+};
+
+struct mig_params {
+	struct meta *meta;             /* the store holding the job records */
+	struct mig_host host;          /* callbacks into the file operations */
+	int ntiers;                    /* tiers below */
+	struct mig_tier tiers[CFG_MAX_TIERS]; /* by tier index */
+	int workers;                   /* jobs in flight */
+	uint64_t bandwidth;            /* bytes/s per tier pair, 0 = no limit */
+	int sha256;                    /* checksum: SHA-256 instead of XXH3-128 */
+	int start_workers;             /* 0: recover only, run nothing (tests) */
+};
+
+/* Loads the job records, recovers what a crash left (see above), starts
+ * the workers. Returns 0 and *out, or -errno. */
+int mig_open(const struct mig_params *p, struct migrator **out);
+/* Stops the workers (a job in flight is rolled back and left PENDING so
+ * that it runs again at the next start) and frees everything. */
+void mig_close(struct migrator *m);
+
+/* Queues a job moving the extents of ino in [off, off+len) (len
+ * UINT64_MAX: to the end) to tier index dst. Returns the job id (> 0) or
+ * -errno (-EINVAL for a bad tier). */
+int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
+		   uint64_t len, int dst, uint32_t flags, double priority);
+
+/* Calls cb for every job known (queued, running, finished, failed) in id
+ * order; stops at a nonzero return, which it returns. */
+int mig_list(struct migrator *m, meta_job_cb cb, void *arg);
+/* Copies job `id` into *out: 0 or -ENOENT. */
+int mig_get(struct migrator *m, uint64_t id, struct meta_job *out);
+/* Forgets finished and failed jobs (their records too). Returns how many. */
+int mig_prune(struct migrator *m);
+
+/* Changes the bandwidth limit per tier pair (bytes/s, 0 = none). */
+void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s);
+uint64_t mig_bandwidth(struct migrator *m);
+
+/* Waits until no job is queued or running, at most timeout_ms. Returns
+ * 0, or -ETIMEDOUT. */
+int mig_wait_idle(struct migrator *m, int timeout_ms);
+
+/* Name of a job state ("pending", "copying", ...). */
+const char *mig_state_name(uint32_t state);
+
+/* Test knob: the process _exit()s with status 77 when a job reaches the
+ * point named: "after_copy", "after_flush", "mid_verify", "after_commit",
+ * "before_clean"; NULL clears it. Returns 0 or -EINVAL. */
+int mig_debug_crash_at(const char *point);
+
+#endif
