@@ -1002,9 +1002,14 @@ static int local_ext_sync(struct backend *be, const struct be_ext *x)
 	return local_sync(be, x->ino);
 }
 
+/* Punches the extent's range rounded up to 4 KiB, so that a short last
+ * extent frees its last block too: extents start at multiples of the
+ * extent size (64 KiB at least), so the rounding stays inside it. */
 static int local_ext_free(struct backend *be, const struct be_ext *x)
 {
-	return local_punch(be, x->ino, x->off, x->len);
+	uint64_t len = (x->len + 4095) & ~(uint64_t)4095;
+
+	return local_punch(be, x->ino, x->off, len);
 }
 
 /* Writes, reads back and removes a probe file under the tier root. */

@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the migration engine (tiering/migrate.c) through the file
+ * operations, without a mount: two local tiers ("nvme", "hdd"), 64 KiB
+ * extents. Crash tests fork a child that opens the fabric, migrates and
+ * _exit()s at a chosen step; the parent then opens the fabric (recovery)
+ * and checks that every byte is right and no copy is left behind. Fault
+ * tests wrap both tiers in the fault-injecting backend. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backends/fault.h"
+#include "common/config.h"
+#include "fs/fs.h"
+#include "fs/meta.h"
+#include "tiering/migrate.h"
+
+#define ES        ((uint64_t)65536)
+#define ROOT      ((uint64_t)1)
+#define FSIZE     (5 * ES + 1000)        /* six extents, the last partial */
+#define WAIT_MS   20000
+
+struct fix {
+	char dir[64];                  /* mkdtemp directory */
+	char text[2048];               /* config text */
+	struct cfg cfg;                /* parsed config */
+	struct fabric *f;              /* open fabric or NULL */
+	uint8_t model[FSIZE];          /* the file's expected bytes */
+	uint64_t ino;                  /* the file */
+};
+
+static const struct fs_ctx root_ctx = { .uid = 0, .gid = 0, .pid = 1 };
+static struct backend *wrapped[2];     /* fault wrappers, by tier index */
+static int nwrapped;
+
+static struct backend *wrap_hook(struct backend *be)
+{
+	struct backend *w = NULL;
+
+	assert_int_equal(be_fault_wrap(be, &w), 0);
+	if (nwrapped < 2)
+		wrapped[nwrapped++] = w;
+	return w;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fix *x = calloc(1, sizeof(*x));
+	char p[128];
+
+	if (!x)
+		return -1;
+	strcpy(x->dir, "/tmp/test_mig.XXXXXX");
+	if (!mkdtemp(x->dir))
+		return -1;
+	snprintf(p, sizeof(p), "%s/nvme", x->dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/hdd", x->dir);
+	mkdir(p, 0700);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+
+	if (x->f)
+		fs_fabric_close(x->f);
+	be_open_hook = NULL;
+	nwrapped = 0;
+	mig_debug_crash_at(NULL);
+	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(x);
+	return 0;
+}
+
+static void fab_open(struct fix *x)
+{
+	char err[CFG_ERR_MAX] = "";
+	int rc;
+
+	nwrapped = 0;
+	rc = fs_fabric_open(&x->cfg, &x->f, err, sizeof(err));
+	if (rc)
+		print_error("fs_fabric_open: %s\n", err);
+	assert_int_equal(rc, 0);
+}
+
+static void fab_close(struct fix *x)
+{
+	fs_fabric_close(x->f);
+	x->f = NULL;
+}
+
+static void fab_config(struct fix *x, const char *extra)
+{
+	char err[CFG_ERR_MAX] = "";
+
+	snprintf(x->text, sizeof(x->text),
+		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n%s\n"
+		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 64M\n"
+		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n",
+		 x->dir, extra, x->dir, x->dir);
+	assert_int_equal(cfg_parse_string(x->text, "t.conf", &x->cfg, err,
+					  sizeof(err)), 0);
+	fab_open(x);
+}
+
+/* Creates "f" holding FSIZE random bytes (on nvme). */
+static void make_file(struct fix *x)
+{
+	struct fs_file *fh = NULL;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < FSIZE; i++)
+		x->model[i] = (uint8_t)(rand() >> 7);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "f", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	x->ino = st.st_ino;
+	assert_int_equal(fs_write(x->f, fh, x->model, FSIZE, 0), FSIZE);
+	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
+static void check_content(struct fix *x)
+{
+	static uint8_t buf[FSIZE + 10];
+	struct fs_file *fh = NULL;
+
+	assert_int_equal(fs_open(x->f, x->ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_read(x->f, fh, buf, sizeof(buf), 0), FSIZE);
+	assert_memory_equal(buf, x->model, FSIZE);
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
+/* Number of extents on tier `tier`; all sealed when `sealed`. */
+static int on_tier(struct fix *x, const char *tier, int sealed)
+{
+	struct fs_where_ext *w = NULL;
+	size_t n = 0, i;
+	uint64_t size;
+	int k = 0;
+
+	assert_int_equal(fs_where(x->f, x->ino, &w, &n, &size), 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(w[i].tier, tier))
+			continue;
+		k++;
+		if (sealed)
+			assert_true(w[i].sealed);
+	}
+	free(w);
+	return k;
+}
+
+/* Bytes allocated to the inode's file on a tier (0 when missing). */
+static uint64_t tier_blocks(struct fix *x, const char *tier)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s/data/%02x/%02x/%016" PRIx64, x->dir, tier,
+		 (unsigned)((x->ino >> 8) & 0xff), (unsigned)(x->ino & 0xff),
+		 x->ino);
+	if (stat(p, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void wait_job(struct fix *x, int64_t id, struct meta_job *j)
+{
+	assert_true(id > 0);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, j), 0);
+}
+
+/* ---------------------------------------------------------------- */
+
+static void test_whole_file_and_back(void **state)
+{
+	struct fix *x = *state;
+	struct fs_status st;
+	struct meta_job j;
+
+	fab_config(x, "");
+	make_file(x);
+	assert_int_equal(on_tier(x, "nvme", 0), 6);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(j.bytes_done, FSIZE);
+	assert_int_equal(j.bytes_total, FSIZE);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	assert_int_equal(tier_blocks(x, "nvme"), 0);   /* source punched */
+	assert_true(tier_blocks(x, "hdd") >= FSIZE);
+	check_content(x);
+	assert_int_equal(fs_status(x->f, &st), 0);
+	assert_int_equal(st.tiers[0].used, 0);
+	assert_int_equal(st.tiers[0].extents, 0);
+	assert_int_equal(st.tiers[0].files, 0);
+	assert_int_equal(st.tiers[1].used, FSIZE);
+	assert_int_equal(st.tiers[1].extents, 6);
+	assert_int_equal(st.tiers[1].files, 1);
+
+	/* Survives a restart, and moves back. */
+	fab_close(x);
+	fab_open(x);
+	check_content(x);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "nvme", 1), 6);
+	assert_int_equal(tier_blocks(x, "hdd"), 0);
+	check_content(x);
+
+	/* A job with nothing to move is done at once. */
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(j.bytes_done, 0);
+}
+
+static void test_range(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	fab_config(x, "");
+	make_file(x);
+	/* Bytes 70000..140000 touch extents 1 and 2. */
+	wait_job(x, fs_migrate(x->f, x->ino, 70000, 70000, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(j.bytes_done, 2 * ES);
+	assert_int_equal(on_tier(x, "hdd", 1), 2);
+	assert_int_equal(on_tier(x, "nvme", 0), 4);
+	check_content(x);
+	/* Bad requests. */
+	assert_int_equal(fs_migrate(x->f, x->ino, 0, UINT64_MAX, "tape", 0), -ENXIO);
+	assert_int_equal(fs_migrate(x->f, ROOT, 0, UINT64_MAX, "hdd", 0), -EINVAL);
+	assert_int_equal(fs_migrate(x->f, 999999, 0, UINT64_MAX, "hdd", 0), -ENOENT);
+	assert_int_equal(fs_migrate(x->f, x->ino, 0, 0, "hdd", 0), -EINVAL);
+}
+
+static void test_sha256(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	fab_config(x, "checksum = sha256\n");
+	make_file(x);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
+}
+
+/* A write into an extent while it is being copied wins: the job retries
+ * and the newest bytes are what the file holds afterwards. */
+static void test_racing_write(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	int64_t id;
+	int i, wrote = 0;
+
+	/* 64 KiB/s: each extent takes about a second to copy. */
+	fab_config(x, "migrate_bandwidth = 64K\n");
+	make_file(x);
+	assert_int_equal(fs_open(x->f, x->ino, O_RDWR, &fh), 0);
+	id = fs_migrate(x->f, x->ino, 0, 2 * ES, "hdd", 0);
+	assert_true(id > 0);
+	for (i = 0; i < 2000 && !wrote; i++) {
+		assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+		if (j.state == META_JOB_COPYING && j.cur_off == 0) {
+			memset(x->model + 100, 0xab, 5000);
+			assert_int_equal(fs_write(x->f, fh, x->model + 100, 5000, 100),
+					 5000);
+			wrote = 1;
+		}
+		usleep(1000);
+	}
+	assert_true(wrote);
+	fs_set_bandwidth(x->f, 0);
+	wait_job(x, id, &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 2);
+	check_content(x);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	fab_close(x);
+	fab_open(x);
+	check_content(x);
+}
+
+/* Readers and writers of an open file during migrations back and forth
+ * see no error and no stale byte. */
+static void test_open_file_io(void **state)
+{
+	struct fix *x = *state;
+	static uint8_t buf[FSIZE];
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	int round, k;
+
+	fab_config(x, "");
+	make_file(x);
+	assert_int_equal(fs_open(x->f, x->ino, O_RDWR, &fh), 0);
+	for (round = 0; round < 6; round++) {
+		int64_t id = fs_migrate(x->f, x->ino, 0, UINT64_MAX,
+					round % 2 ? "nvme" : "hdd", 0);
+
+		for (k = 0; k < 50; k++) {
+			uint64_t off = (uint64_t)rand() % (FSIZE - 300);
+
+			memset(x->model + off, round * 50 + k, 300);
+			assert_int_equal(fs_write(x->f, fh, x->model + off, 300, off), 300);
+			assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), FSIZE);
+			assert_memory_equal(buf, x->model, FSIZE);
+		}
+		wait_job(x, id, &j);
+		assert_true(j.state == META_JOB_CLEANED ||
+			    (j.state == META_JOB_ROLLED_BACK && j.err != 0));
+		assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), FSIZE);
+		assert_memory_equal(buf, x->model, FSIZE);
+	}
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* crashes */
+
+static void crash_at(void **state, const char *point, int committed)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+	int status, found = 0;
+	pid_t pid;
+
+	fab_config(x, "");
+	make_file(x);
+	fab_close(x);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[CFG_ERR_MAX];
+
+		if (fs_fabric_open(&x->cfg, &x->f, err, sizeof(err)))
+			_exit(1);
+		mig_debug_crash_at(point);
+		fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+		fs_migrate_wait(x->f, WAIT_MS);
+		_exit(2);      /* the crash point was not reached */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 77);
+
+	fab_open(x);           /* recovery */
+	check_content(x);
+	assert_int_equal(fs_job(x->f, 1, &j), 0);
+	if (!committed) {
+		/* Rolled back: nothing moved, nothing left on hdd. */
+		assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+		assert_int_equal(on_tier(x, "nvme", 0), 6);
+		assert_int_equal(tier_blocks(x, "hdd"), 0);
+	} else {
+		/* The first extent moved; the job resumes and finishes. */
+		assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+		assert_int_equal(fs_job(x->f, 1, &j), 0);
+		assert_int_equal(j.state, META_JOB_CLEANED);
+		assert_int_equal(on_tier(x, "hdd", 1), 6);
+		assert_int_equal(tier_blocks(x, "nvme"), 0);
+		found = 1;
+	}
+	check_content(x);
+	(void)found;
+	fab_close(x);
+	fab_open(x);
+	check_content(x);
+}
+
+static void test_crash_after_copy(void **state) { crash_at(state, "after_copy", 0); }
+static void test_crash_after_flush(void **state) { crash_at(state, "after_flush", 0); }
+static void test_crash_mid_verify(void **state) { crash_at(state, "mid_verify", 0); }
+static void test_crash_after_commit(void **state) { crash_at(state, "after_commit", 1); }
+static void test_crash_before_clean(void **state) { crash_at(state, "before_clean", 1); }
+
+/* ---------------------------------------------------------------- */
+/* faults */
+
+/* Runs a job to hdd with a fault on hdd's op; it must roll back with the
+ * source intact, and the next job (fault cleared) must succeed. */
+static void fault_case(void **state, enum fault_op op, enum fault_kind kind,
+		       int err, const char *reason_part)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	be_open_hook = wrap_hook;
+	fab_config(x, "");
+	assert_int_equal(nwrapped, 2);
+	make_file(x);
+	be_fault_set(wrapped[1], op, kind, err, 0, -1);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_non_null(strstr(j.reason, reason_part));
+	assert_int_equal(on_tier(x, "nvme", 0), 6);
+	assert_int_equal(tier_blocks(x, "hdd"), 0);
+	check_content(x);
+	be_fault_clear(wrapped[1]);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
+}
+
+static void test_fault_enospc(void **state)
+{
+	fault_case(state, FAULT_EXT_WRITE, FAULT_FAIL, ENOSPC, "No space");
+}
+
+static void test_fault_short_write(void **state)
+{
+	fault_case(state, FAULT_EXT_WRITE, FAULT_SHORT, 0, "copy from nvme to hdd");
+}
+
+static void test_fault_flush_eio(void **state)
+{
+	fault_case(state, FAULT_EXT_SYNC, FAULT_FAIL, EIO, "flush on hdd");
+}
+
+static void test_fault_verify_corrupt(void **state)
+{
+	fault_case(state, FAULT_EXT_READ, FAULT_CORRUPT, 0, "checksum");
+}
+
+static void test_fault_source_eio(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	be_open_hook = wrap_hook;
+	fab_config(x, "");
+	make_file(x);
+	be_fault_set(wrapped[0], FAULT_EXT_READ, FAULT_FAIL, EIO, 2, 1);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EIO);
+	/* The extents moved before the failure stay moved and valid. */
+	assert_int_equal(on_tier(x, "hdd", 1) + on_tier(x, "nvme", 0), 6);
+	check_content(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_file_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_after_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_after_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_after_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_before_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_short_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_flush_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_verify_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
+	};
+
+	srand(12345);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
