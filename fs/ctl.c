@@ -32,6 +32,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "tiering/migrate.h"
 
 #define CTL_REQ_MAX      (64 * 1024)   /* longest request line, bytes */
 #define CTL_IO_TIMEOUT_S 2             /* per-client receive/send timeout */
@@ -69,9 +70,26 @@ static int cmd_where(struct fabric *f, const cJSON *req, cJSON *reply,
 		     char *err, size_t errlen);
 static int cmd_help(struct fabric *f, const cJSON *req, cJSON *reply,
 		    char *err, size_t errlen);
+static int cmd_migrate(struct fabric *f, const cJSON *req, cJSON *reply,
+		       char *err, size_t errlen);
+static int cmd_jobs(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen);
+static int cmd_job(struct fabric *f, const cJSON *req, cJSON *reply,
+		   char *err, size_t errlen);
+static int cmd_prune(struct fabric *f, const cJSON *req, cJSON *reply,
+		     char *err, size_t errlen);
+static int cmd_bandwidth(struct fabric *f, const cJSON *req, cJSON *reply,
+			 char *err, size_t errlen);
+static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,
+			  char *err, size_t errlen);
 
 static const char *const args_none[] = { NULL };
 static const char *const args_where[] = { "ino", NULL };
+static const char *const args_migrate[] = { "ino", "tier", "offset", "length",
+					    NULL };
+static const char *const args_job[] = { "id", NULL };
+static const char *const args_bandwidth[] = { "value", NULL };
+static const char *const args_tier[] = { "tier", NULL };
 
 static const struct ctl_cmd cmd_table[] = {
 	{ "ping", args_none, cmd_ping, "check that the daemon answers" },
@@ -79,6 +97,17 @@ static const struct ctl_cmd cmd_table[] = {
 	  "tiers with capacity and use, inode and open file counts" },
 	{ "where", args_where, cmd_where,
 	  "extents of inode \"ino\": offset, length, tier, version, sealed" },
+	{ "migrate", args_migrate, cmd_migrate,
+	  "queue a job moving the extents of \"ino\" (optionally \"offset\" and "
+	  "\"length\") to \"tier\"; replies its \"id\"" },
+	{ "jobs", args_none, cmd_jobs, "every migration job and its state" },
+	{ "job", args_job, cmd_job, "one migration job by \"id\"" },
+	{ "prune", args_none, cmd_prune, "forget finished and failed jobs" },
+	{ "bandwidth", args_bandwidth, cmd_bandwidth,
+	  "the migration bandwidth per tier pair in bytes/s; sets it to "
+	  "\"value\" when given (0: no limit)" },
+	{ "tier-check", args_tier, cmd_tier_check,
+	  "probe the backend of \"tier\": write, read back, delete" },
 	{ "help", args_none, cmd_help, "list the commands" },
 };
 
@@ -235,6 +264,187 @@ static int cmd_where(struct fabric *f, const cJSON *req, cJSON *reply,
 out:
 	free(ext);
 	return rc;
+}
+
+/* Reads optional argument `name` as a non-negative integer below 2^53;
+ * absent leaves *out alone. */
+static int get_u64_arg(const cJSON *req, const char *name, uint64_t *out,
+		       char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+	double d;
+
+	if (!v)
+		return 0;
+	d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+	if (!isfinite(d) || d != floor(d) || d < 0 || d > CTL_INO_MAX) {
+		snprintf(err, errlen, "argument \"%s\" must be an integer from "
+			 "0 to 2^53", name);
+		return -EINVAL;
+	}
+	*out = (uint64_t)d;
+	return 0;
+}
+
+static const char *get_str_arg(const cJSON *req, const char *name,
+			       char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+
+	if (!cJSON_IsString(v) || !v->valuestring[0]) {
+		snprintf(err, errlen, "argument \"%s\" must be a non-empty string",
+			 name);
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static int cmd_migrate(struct fabric *f, const cJSON *req, cJSON *reply,
+		       char *err, size_t errlen)
+{
+	uint64_t ino, off = 0, len = UINT64_MAX;
+	const char *tier;
+	int64_t id;
+	int rc;
+
+	if ((rc = get_ino(req, "ino", &ino, err, errlen)) < 0 ||
+	    (rc = get_u64_arg(req, "offset", &off, err, errlen)) < 0 ||
+	    (rc = get_u64_arg(req, "length", &len, err, errlen)) < 0)
+		return rc;
+	if (!(tier = get_str_arg(req, "tier", err, errlen)))
+		return -EINVAL;
+	if (len == 0) {
+		snprintf(err, errlen, "argument \"length\" must not be 0");
+		return -EINVAL;
+	}
+	id = fs_migrate(f, ino, off, len, tier, 0);
+	if (id == -ENXIO)
+		snprintf(err, errlen, "no tier named \"%.40s\"", tier);
+	else if (id == -EINVAL)
+		snprintf(err, errlen, "inode %" PRIu64 " is not a regular file", ino);
+	if (id < 0)
+		return (int)id;
+	return add_u64(reply, "id", (uint64_t)id);
+}
+
+static int add_job(struct fabric *f, cJSON *o, const struct meta_job *j)
+{
+	if (add_u64(o, "id", j->id) || add_u64(o, "ino", j->ino) ||
+	    !cJSON_AddStringToObject(o, "state", mig_state_name(j->state)) ||
+	    !cJSON_AddStringToObject(o, "tier", fs_tier_name(f, j->dst_tier)) ||
+	    add_u64(o, "offset", j->off) ||
+	    (j->len != UINT64_MAX && add_u64(o, "length", j->len)) ||
+	    add_u64(o, "bytes_total", j->bytes_total) ||
+	    add_u64(o, "bytes_done", j->bytes_done) ||
+	    !cJSON_AddBoolToObject(o, "manual", (j->flags & MIG_JOB_MANUAL) != 0) ||
+	    !cJSON_AddNumberToObject(o, "created", (double)(j->created / 1000000) / 1e3) ||
+	    !cJSON_AddNumberToObject(o, "updated", (double)(j->updated / 1000000) / 1e3) ||
+	    !cJSON_AddNumberToObject(o, "errno", j->err) ||
+	    !cJSON_AddStringToObject(o, "reason", j->reason))
+		return -ENOMEM;
+	if (j->state >= META_JOB_COPYING && j->state <= META_JOB_COMMITTED &&
+	    (add_u64(o, "extent", j->cur_off) ||
+	     !cJSON_AddStringToObject(o, "from", fs_tier_name(f, j->src_tier))))
+		return -ENOMEM;
+	return 0;
+}
+
+struct jobs_ctx {
+	struct fabric *f;              /* for tier names */
+	cJSON *arr;                    /* the reply's array */
+};
+
+static int jobs_one(void *arg, const struct meta_job *j)
+{
+	struct jobs_ctx *c = arg;
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	cJSON_AddItemToArray(c->arr, o);
+	return add_job(c->f, o, j);
+}
+
+static int cmd_jobs(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen)
+{
+	struct jobs_ctx c = { .f = f };
+
+	if (add_u64(reply, "bandwidth", fs_bandwidth(f)))
+		return -ENOMEM;
+	c.arr = cJSON_AddArrayToObject(reply, "jobs");
+	if (!c.arr)
+		return -ENOMEM;
+	return fs_jobs(f, jobs_one, &c);
+}
+
+static int cmd_job(struct fabric *f, const cJSON *req, cJSON *reply,
+		   char *err, size_t errlen)
+{
+	struct meta_job j;
+	uint64_t id;
+	cJSON *o;
+	int rc;
+
+	if ((rc = get_ino(req, "id", &id, err, errlen)) < 0)
+		return rc;
+	if ((rc = fs_job(f, id, &j)) < 0) {
+		snprintf(err, errlen, "no job %" PRIu64, id);
+		return rc;
+	}
+	o = cJSON_AddObjectToObject(reply, "job");
+	return o ? add_job(f, o, &j) : -ENOMEM;
+}
+
+static int cmd_prune(struct fabric *f, const cJSON *req, cJSON *reply,
+		     char *err, size_t errlen)
+{
+	int n = fs_jobs_prune(f);
+
+	if (n < 0)
+		return n;
+	return add_u64(reply, "pruned", (uint64_t)n);
+}
+
+static int cmd_bandwidth(struct fabric *f, const cJSON *req, cJSON *reply,
+			 char *err, size_t errlen)
+{
+	uint64_t v = UINT64_MAX;
+	int rc;
+
+	if ((rc = get_u64_arg(req, "value", &v, err, errlen)) < 0)
+		return rc;
+	if (v != UINT64_MAX) {
+		fs_set_bandwidth(f, v);
+		log_notice("migration bandwidth set to %" PRIu64 " bytes/s per "
+			   "tier pair", v);
+	}
+	return add_u64(reply, "bandwidth", fs_bandwidth(f));
+}
+
+static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,
+			  char *err, size_t errlen)
+{
+	char msg[256] = "";
+	const char *tier;
+	int rc;
+
+	if (!(tier = get_str_arg(req, "tier", err, errlen)))
+		return -EINVAL;
+	rc = fs_tier_check(f, tier, msg, sizeof(msg));
+	if (rc == -ENXIO) {
+		snprintf(err, errlen, "no tier named \"%.40s\"", tier);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "tier %.40s: %s", tier, msg[0] ? msg :
+			 strerror(-rc));
+		return rc;
+	}
+	if (!cJSON_AddStringToObject(reply, "tier", tier) ||
+	    !cJSON_AddStringToObject(reply, "result", msg))
+		return -ENOMEM;
+	return 0;
 }
 
 /* The reply {"ok":false,"errno":N,"error":"..."}; msg NULL or empty means

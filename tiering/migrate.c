@@ -15,8 +15,8 @@
  *   pairs (an object store on either side) copy through a buffer with the
  *   backends' extent operations.
  * - Bandwidth: each (source, destination) tier pair has a virtual clock;
- *   a chunk of n bytes books n / rate seconds on it and the worker sleeps
- *   until its slot. Workers run at the lowest best-effort I/O priority
+ *   a chunk of n bytes books the next n / rate seconds on it and the
+ *   worker sleeps until the end of its slot. Workers run at the lowest best-effort I/O priority
  *   and nice 10, below the foreground.
  * - Record writes: COPYING and VERIFYING are committed unsynced (they
  *   survive a crash of the daemon); the commit that flips the extent is
@@ -218,7 +218,8 @@ static void throttle(struct migrator *m, int src, int dst, size_t n)
 	start = m->bw_next[src][dst] > now ? m->bw_next[src][dst] : now;
 	m->bw_next[src][dst] = start + (double)n / (double)rate;
 	pthread_mutex_unlock(&m->bw_lock);
-	wait = start - now;
+	/* Until the end of the chunk's slot: no burst beyond the rate. */
+	wait = start + (double)n / (double)rate - now;
 	if (wait > 0) {
 		struct timespec ts = { .tv_sec = (time_t)wait,
 				       .tv_nsec = (long)((wait - (time_t)wait) * 1e9) };

@@ -4,6 +4,7 @@
  * table, or as it is with --json. Commands live in one table (tool_cmds);
  * a new command is a new row. See man/dfabric-ctl.8. */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -50,7 +52,7 @@ struct tool_opts {
 struct tool_cmd {
 	const char *name;      /* first word after the options */
 	const char *args;      /* argument synopsis for --help, "" for none */
-	int nargs;             /* exact number of arguments */
+	int nargs;             /* exact number of arguments, -1: the command checks */
 	int (*fn)(struct tool_opts *o, char **argv); /* returns an exit code */
 	const char *help;      /* one line for --help */
 };
@@ -530,11 +532,426 @@ out:
 	return rc;
 }
 
+/* Inode number of FILE on a dfabric mount, or 0 with a message. */
+static uint64_t dfabric_ino(const char *file, struct stat *st)
+{
+	struct statfs sfs;
+
+	if (stat(file, st) < 0) {
+		errmsg("%s: %s", file, strerror(errno));
+		return 0;
+	}
+	if (statfs(file, &sfs) < 0 || (unsigned long)sfs.f_type != FUSE_MAGIC) {
+		errmsg("%s: not on a dfabric mount", file);
+		return 0;
+	}
+	if ((uint64_t)st->st_ino < 1 || (uint64_t)st->st_ino > INO_MAX) {
+		errmsg("%s: inode out of range", file);
+		return 0;
+	}
+	return (uint64_t)st->st_ino;
+}
+
+/* Parses a size with an optional K/M/G/T suffix (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	return cfg_parse_size(s, out);
+}
+
+/* ---- migrate ---- */
+
+#define MIGRATE_MAX_JOBS 100000        /* files one command may queue */
+
+struct migrate_req {
+	struct tool_opts *o;           /* options */
+	const char *tier;              /* --to */
+	uint64_t off;                  /* --range start */
+	uint64_t len;                  /* --range length, UINT64_MAX: all */
+	uint64_t *ids;                 /* jobs queued */
+	size_t nids;                   /* entries used in ids */
+	size_t cap;                    /* entries allocated */
+	int failed;                    /* a file was refused */
+};
+
+static struct migrate_req *walk_req;   /* nftw has no argument pointer */
+
+static int queue_one(struct migrate_req *mr, const char *file)
+{
+	cJSON *req = make_req("migrate"), *reply = NULL;
+	struct stat st;
+	uint64_t ino = dfabric_ino(file, &st), id;
+	int rc, json = mr->o->json;
+
+	if (!ino) {
+		cJSON_Delete(req);
+		mr->failed = 1;
+		return 0;
+	}
+	if (req && (!cJSON_AddNumberToObject(req, "ino", (double)ino) ||
+		    !cJSON_AddStringToObject(req, "tier", mr->tier) ||
+		    (mr->off && !cJSON_AddNumberToObject(req, "offset", (double)mr->off)) ||
+		    (mr->len != UINT64_MAX &&
+		     !cJSON_AddNumberToObject(req, "length", (double)mr->len)))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	mr->o->json = 0;
+	rc = run(mr->o, req, file, &reply);
+	mr->o->json = json;
+	cJSON_Delete(req);
+	if (rc == EXIT_UNREACHABLE)
+		return -1;
+	if (rc != EXIT_OK || get_u64(reply, "id", &id)) {
+		cJSON_Delete(reply);
+		mr->failed = 1;
+		return 0;
+	}
+	cJSON_Delete(reply);
+	if (mr->nids == mr->cap) {
+		size_t cap = mr->cap ? mr->cap * 2 : 16;
+		uint64_t *v = realloc(mr->ids, cap * sizeof(*v));
+
+		if (!v || cap > MIGRATE_MAX_JOBS) {
+			free(v == mr->ids ? NULL : v);
+			errmsg("too many files");
+			return -1;
+		}
+		mr->ids = v;
+		mr->cap = cap;
+	}
+	mr->ids[mr->nids++] = id;
+	if (json)
+		printf("{\"file\":\"%s\",\"id\":%" PRIu64 "}\n", file, id);
+	else
+		printf("job %" PRIu64 ": %s -> %s\n", id, file, mr->tier);
+	return 0;
+}
+
+static int walk_one(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	if (flag != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	return queue_one(walk_req, path) < 0 ? 1 : 0;
+}
+
+/* Polls the jobs until all are done, drawing one progress line. Returns
+ * EXIT_OK when all succeeded. */
+static int wait_jobs(struct tool_opts *o, const uint64_t *ids, size_t n)
+{
+	struct timespec t0, t1;
+	int tty = isatty(STDERR_FILENO), rc = EXIT_OK;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		uint64_t total = 0, done = 0, v;
+		size_t finished = 0, failed = 0;
+		char a[16], b[16], r[16], eta[16] = "-", bar[41];
+		double el, rate;
+
+		for (i = 0; i < n; i++) {
+			cJSON *req = make_req("job"), *reply = NULL;
+			const cJSON *j;
+			const char *state;
+			int json = o->json;
+
+			if (req && !cJSON_AddNumberToObject(req, "id", (double)ids[i])) {
+				cJSON_Delete(req);
+				req = NULL;
+			}
+			o->json = 0;
+			rc = run(o, req, "job", &reply);
+			o->json = json;
+			cJSON_Delete(req);
+			if (rc != EXIT_OK)
+				return rc;
+			j = cJSON_GetObjectItemCaseSensitive(reply, "job");
+			state = get_str(j, "state");
+			if (!get_u64(j, "bytes_total", &v))
+				total += v;
+			if (!get_u64(j, "bytes_done", &v))
+				done += v;
+			if (state && (!strcmp(state, "done") || !strcmp(state, "failed")))
+				finished++;
+			if (state && !strcmp(state, "failed"))
+				failed++;
+			cJSON_Delete(reply);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		rate = el > 0 ? done / el : 0;
+		fmt_size(done, a, sizeof(a));
+		fmt_size(total, b, sizeof(b));
+		fmt_size((uint64_t)rate, r, sizeof(r));
+		for (i = 0; i < 40; i++)
+			bar[i] = total && i < done * 40 / total ? '#' : '.';
+		bar[40] = 0;
+		if (rate > 0 && total > done)
+			snprintf(eta, sizeof(eta), "%.0fs", (total - done) / rate);
+		if (tty || finished == n)
+			fprintf(stderr, "%s[%s] %3d%% %s/%s %s/s ETA %s%s",
+				tty ? "\r" : "", bar,
+				total ? (int)(done * 100 / total) : 100, a, b, r,
+				eta, finished == n ? "\n" : "");
+		if (finished == n)
+			return failed ? EXIT_FAILED : EXIT_OK;
+		usleep(200000);
+	}
+}
+
+/* Prints the reason of each failed job. */
+static void report_failed(struct tool_opts *o, const uint64_t *ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cJSON *req = make_req("job"), *reply = NULL;
+		const cJSON *j;
+		const char *state, *why;
+		int json = o->json;
+
+		if (req && !cJSON_AddNumberToObject(req, "id", (double)ids[i])) {
+			cJSON_Delete(req);
+			req = NULL;
+		}
+		o->json = 0;
+		if (run(o, req, "job", &reply) == EXIT_OK) {
+			j = cJSON_GetObjectItemCaseSensitive(reply, "job");
+			state = get_str(j, "state");
+			why = get_str(j, "reason");
+			if (state && !strcmp(state, "failed"))
+				errmsg("job %" PRIu64 " failed: %s", ids[i],
+				       why && *why ? why : "unknown reason");
+		}
+		o->json = json;
+		cJSON_Delete(reply);
+		cJSON_Delete(req);
+	}
+}
+
+static int cmd_migrate(struct tool_opts *o, char **argv)
+{
+	struct migrate_req mr = { .o = o, .len = UINT64_MAX };
+	const char *files[64];
+	int nfiles = 0, recursive = 0, wait = 0, rc = EXIT_OK, i;
+
+	for (i = 0; argv[i]; i++) {
+		if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "--recursive")) {
+			recursive = 1;
+		} else if (!strcmp(argv[i], "--wait") || !strcmp(argv[i], "-w")) {
+			wait = 1;
+		} else if (!strcmp(argv[i], "--to") && argv[i + 1]) {
+			mr.tier = argv[++i];
+		} else if (!strcmp(argv[i], "--range") && argv[i + 1]) {
+			char *colon, buf[64];
+
+			snprintf(buf, sizeof(buf), "%s", argv[++i]);
+			colon = strchr(buf, ':');
+			if (!colon) {
+				errmsg("--range wants OFFSET:LENGTH, not '%s'", argv[i]);
+				return EXIT_USAGE;
+			}
+			*colon = 0;
+			if (parse_size(buf, &mr.off) || parse_size(colon + 1, &mr.len) ||
+			    mr.len == 0) {
+				errmsg("--range wants OFFSET:LENGTH (sizes, LENGTH > 0), "
+				       "not '%s'", argv[i]);
+				return EXIT_USAGE;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			errmsg("migrate: unknown option '%s'", argv[i]);
+			return EXIT_USAGE;
+		} else if (nfiles < (int)(sizeof(files) / sizeof(files[0]))) {
+			files[nfiles++] = argv[i];
+		} else {
+			errmsg("migrate: too many arguments");
+			return EXIT_USAGE;
+		}
+	}
+	if (!mr.tier || nfiles == 0) {
+		errmsg("usage: dfabric-ctl migrate [-r] [--wait] [--range OFF:LEN] "
+		       "PATH... --to TIER");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < nfiles; i++) {
+		struct stat st;
+
+		if (stat(files[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (!recursive) {
+				errmsg("%s: is a directory (use -r)", files[i]);
+				mr.failed = 1;
+				continue;
+			}
+			walk_req = &mr;
+			if (nftw(files[i], walk_one, 16, FTW_PHYS) != 0) {
+				rc = EXIT_UNREACHABLE;
+				goto out;
+			}
+		} else if (queue_one(&mr, files[i]) < 0) {
+			rc = EXIT_UNREACHABLE;
+			goto out;
+		}
+	}
+	if (wait && mr.nids) {
+		rc = wait_jobs(o, mr.ids, mr.nids);
+		if (rc == EXIT_FAILED)
+			report_failed(o, mr.ids, mr.nids);
+	}
+	if (rc == EXIT_OK && mr.failed)
+		rc = EXIT_FAILED;
+out:
+	free(mr.ids);
+	return rc;
+}
+
+/* ---- jobs, bandwidth, tier check ---- */
+
+static int cmd_jobs(struct tool_opts *o, char **argv)
+{
+	struct table t = { .ncol = 7, .right = 0x19 };
+	cJSON *req, *reply = NULL;
+	const cJSON *jobs, *j;
+	int rc, prune = 0, i;
+
+	for (i = 0; argv[i]; i++) {
+		if (!strcmp(argv[i], "--prune")) {
+			prune = 1;
+		} else {
+			errmsg("usage: dfabric-ctl jobs [--prune] [--json]");
+			return EXIT_USAGE;
+		}
+	}
+	if (prune) {
+		uint64_t n = 0;
+
+		req = make_req("prune");
+		rc = run(o, req, "prune", &reply);
+		if (rc == EXIT_OK && !o->json && !get_u64(reply, "pruned", &n))
+			printf("forgot %" PRIu64 " finished job%s\n", n, n == 1 ? "" : "s");
+		cJSON_Delete(reply);
+		cJSON_Delete(req);
+		return rc;
+	}
+	req = make_req("jobs");
+	rc = run(o, req, "jobs", &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	jobs = cJSON_GetObjectItemCaseSensitive(reply, "jobs");
+	if (!cJSON_IsArray(jobs)) {
+		rc = bad_reply("jobs");
+		goto out;
+	}
+	table_add(&t, "ID", "STATE", "TIER", "INODE", "PROGRESS", "BYTES", "REASON");
+	cJSON_ArrayForEach(j, jobs) {
+		uint64_t id = 0, ino = 0, done = 0, total = 0;
+		char sid[24], sino[24], prog[16], bytes[40], a[16], b[16];
+		const char *state = get_str(j, "state"), *tier = get_str(j, "tier");
+		const char *why = get_str(j, "reason");
+
+		if (get_u64(j, "id", &id) || get_u64(j, "ino", &ino) || !state ||
+		    !tier || get_u64(j, "bytes_done", &done) ||
+		    get_u64(j, "bytes_total", &total)) {
+			table_free(&t);
+			rc = bad_reply("jobs");
+			goto out;
+		}
+		snprintf(sid, sizeof(sid), "%" PRIu64, id);
+		snprintf(sino, sizeof(sino), "%" PRIu64, ino);
+		snprintf(prog, sizeof(prog), "%d%%",
+			 total ? (int)(done * 100 / total) :
+			 (!strcmp(state, "done") ? 100 : 0));
+		fmt_size(done, a, sizeof(a));
+		fmt_size(total, b, sizeof(b));
+		snprintf(bytes, sizeof(bytes), "%s/%s", a, b);
+		table_add(&t, sid, state, tier, sino, prog, bytes,
+			  why && *why ? why : "-");
+	}
+	rc = table_print(&t);
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_bandwidth(struct tool_opts *o, char **argv)
+{
+	cJSON *req = make_req("bandwidth"), *reply = NULL;
+	uint64_t v;
+	char buf[16];
+	int rc;
+
+	if (argv[0] && argv[1]) {
+		errmsg("usage: dfabric-ctl bandwidth [RATE]");
+		cJSON_Delete(req);
+		return EXIT_USAGE;
+	}
+	if (argv[0]) {
+		if (parse_size(argv[0], &v) || v >= INO_MAX) {
+			errmsg("bandwidth: '%s' is not a rate in bytes/s "
+			       "(suffixes K, M, G; 0 for no limit)", argv[0]);
+			cJSON_Delete(req);
+			return EXIT_USAGE;
+		}
+		if (req && !cJSON_AddNumberToObject(req, "value", (double)v)) {
+			cJSON_Delete(req);
+			req = NULL;
+		}
+	}
+	rc = run(o, req, "bandwidth", &reply);
+	if (rc == EXIT_OK && !o->json) {
+		if (get_u64(reply, "bandwidth", &v)) {
+			rc = bad_reply("bandwidth");
+		} else if (v == 0) {
+			printf("migration bandwidth: no limit\n");
+		} else {
+			fmt_size(v, buf, sizeof(buf));
+			printf("migration bandwidth: %s/s per tier pair\n", buf);
+		}
+	}
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_tier(struct tool_opts *o, char **argv)
+{
+	cJSON *req, *reply = NULL;
+	const char *res;
+	int rc;
+
+	if (!argv[0] || strcmp(argv[0], "check") || !argv[1] || argv[2]) {
+		errmsg("usage: dfabric-ctl tier check NAME");
+		return EXIT_USAGE;
+	}
+	req = make_req("tier-check");
+	if (req && !cJSON_AddStringToObject(req, "tier", argv[1])) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = run(o, req, "tier check", &reply);
+	if (rc == EXIT_OK && !o->json) {
+		res = get_str(reply, "result");
+		printf("tier %s: ok, %s\n", argv[1], res ? res : "");
+	}
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
 static const struct tool_cmd tool_cmds[] = {
 	{ "status", "", 0, cmd_status,
 	  "tiers with capacity and use; inodes and open files" },
 	{ "where", "FILE", 1, cmd_where,
 	  "the extents of FILE and the tier each one is on" },
+	{ "migrate", "[-r] [--wait] [--range OFF:LEN] PATH... --to TIER", -1,
+	  cmd_migrate, "move files (or a range) to TIER in the background" },
+	{ "jobs", "[--prune]", -1, cmd_jobs,
+	  "migration jobs and their state; --prune forgets finished ones" },
+	{ "bandwidth", "[RATE]", -1, cmd_bandwidth,
+	  "show or set the migration bandwidth per tier pair" },
+	{ "tier", "check NAME", -1, cmd_tier,
+	  "probe tier NAME: write, read back and delete a probe object" },
 	{ "ping", "", 0, cmd_ping, "check that the daemon answers" },
 };
 
@@ -626,7 +1043,7 @@ int main(int argc, char **argv)
 	int ch, rc;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:s:jhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:s:jhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o.config = optarg;
@@ -669,7 +1086,20 @@ int main(int argc, char **argv)
 		       argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (argc - optind - 1 != cmd->nargs) {
+	/* --json may also follow the command. */
+	{
+		int w = optind + 1, r;
+
+		for (r = optind + 1; r < argc; r++) {
+			if (!strcmp(argv[r], "--json") || !strcmp(argv[r], "-j"))
+				o.json = 1;
+			else
+				argv[w++] = argv[r];
+		}
+		argv[w] = NULL;
+		argc = w;
+	}
+	if (cmd->nargs >= 0 && argc - optind - 1 != cmd->nargs) {
 		errmsg("usage: dfabric-ctl [OPTIONS] %s %s", cmd->name,
 		       cmd->args);
 		return EXIT_USAGE;

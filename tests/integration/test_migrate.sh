@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Migration on a live mount through dfabric-ctl:
+#  (a) migrate FILE --to hdd --wait while another process keeps the file
+#      open and reads and checks it over and over: no error, no wrong
+#      byte; `where` then shows every extent on hdd, sealed;
+#  (b) migrate -r DIR moves every file below it; a range moves only the
+#      extents it touches; jobs and jobs --json list them as done;
+#  (c) the bandwidth limit, set at run time, slows a migration down;
+#  (d) kill -9 in the middle of a migration: after the remount the file
+#      is intact, the job is reported rolled back or finished, and it can
+#      be run again to the end;
+#  (e) errors: unknown tier, a directory without -r, usage; tier check.
+set -Eeuo pipefail
+
+. "$(dirname "$0")/../lib.sh"
+trap 'echo "FAIL [$DF_TEST_NAME]: line $LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
+
+command -v python3 >/dev/null || skip "python3 is needed to read JSON"
+MiB=1048576
+
+# tiers_of FILE: the distinct tiers of FILE's extents, sorted, with the
+# count of sealed extents: "hdd sealed=N" style lines.
+tiers_of()
+{
+	df_ctl --json where "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+tiers = sorted({e["tier"] for e in d["extents"]})
+sealed = sum(1 for e in d["extents"] if e["sealed"])
+print(" ".join(tiers), "sealed=%d/%d" % (sealed, len(d["extents"])))'
+}
+
+# job_field ID FIELD: a field of job ID from `jobs --json`.
+job_field()
+{
+	df_ctl jobs --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+j = [j for j in d["jobs"] if j["id"] == int(sys.argv[1])]
+print(j[0][sys.argv[2]] if j else "none")' "$1" "$2"
+}
+
+df_setup
+df_mount
+
+# --- (a) a whole file, read while it moves --------------------------------
+head -c $((24 * MiB + 12345)) /dev/urandom >"$T/ref"
+cp "$T/ref" "$DF_MNT/big"
+sync "$DF_MNT/big"
+assert_eq "$(tiers_of "$DF_MNT/big")" "nvme sealed=0/7" "before migration"
+
+# A reader holding the file open, checking every pass, until told to stop.
+python3 - "$DF_MNT/big" "$T/ref" "$T/stop" >"$T/reader.out" 2>&1 <<'EOF' &
+import hashlib, os, sys, time
+path, ref, stop = sys.argv[1:4]
+want = hashlib.sha256(open(ref, "rb").read()).hexdigest()
+passes = 0
+with open(path, "rb", buffering=0) as f:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        f.seek(0)
+        h = hashlib.sha256()
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+        passes += 1
+        if h.hexdigest() != want:
+            print("MISMATCH on pass", passes)
+            sys.exit(1)
+        # drop the kernel's cache so that the next pass asks the daemon
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        if os.path.exists(stop) and passes >= 3:
+            break
+print("passes", passes)
+EOF
+reader=$!
+df_ctl bandwidth 8M >/dev/null
+df_ctl migrate "$DF_MNT/big" --to hdd --wait 2>"$T/progress" ||
+	fail "migrate --wait failed: $(cat "$T/progress")"
+grep -q '100%' "$T/progress" || fail "no final progress line: $(cat "$T/progress")"
+touch "$T/stop"
+wait "$reader" || fail "reader saw an error: $(cat "$T/reader.out")"
+grep -q '^passes' "$T/reader.out" || fail "reader: $(cat "$T/reader.out")"
+assert_eq "$(tiers_of "$DF_MNT/big")" "hdd sealed=7/7" "after migration"
+echo 3 >/proc/sys/vm/drop_caches
+cmp "$DF_MNT/big" "$T/ref" || fail "content changed by the migration"
+[[ $(du -k "$T/nvme" | tail -1 | cut -f1) -lt 1024 ]] ||
+	fail "nvme still holds the data: $(du -sh "$T/nvme")"
+df_ctl bandwidth 0 >/dev/null
+assert_eq "$(df_ctl bandwidth)" "migration bandwidth: no limit" "bandwidth 0"
+
+# --- (b) a directory, a range, the job list ---------------------------------
+mkdir -p "$DF_MNT/d/sub"
+for i in 1 2 3; do head -c $((i * 300000)) /dev/urandom >"$DF_MNT/d/f$i"; done
+head -c 5000 /dev/urandom >"$DF_MNT/d/sub/g"
+cp -a "$DF_MNT/d" "$T/dref"
+df_ctl migrate -r "$DF_MNT/d" --to hdd --wait 2>/dev/null >"$T/queued"
+assert_eq "$(grep -c '^job ' "$T/queued")" 4 "jobs queued for the directory"
+for f in f1 f2 f3 sub/g; do
+	assert_eq "$(tiers_of "$DF_MNT/d/$f")" "hdd sealed=1/1" "d/$f"
+	cmp "$DF_MNT/d/$f" "$T/dref/$f" || fail "d/$f changed"
+done
+df_ctl migrate "$DF_MNT/big" --range 5M:1 --to nvme --wait 2>/dev/null >/dev/null
+assert_eq "$(tiers_of "$DF_MNT/big")" "hdd nvme sealed=7/7" "after a range"
+assert_eq "$(df_ctl --json where "$DF_MNT/big" | python3 -c '
+import json, sys
+print([e["offset"] for e in json.load(sys.stdin)["extents"] if e["tier"] == "nvme"])')" \
+	"[4194304]" "the range moved the extent holding byte 5M only"
+out=$(df_ctl jobs)
+[[ $out == *"ID"*"STATE"* ]] || fail "jobs table: $out"
+[[ $(grep -c ' done ' <<<"$out") -ge 6 ]] || fail "jobs not done: $out"
+id=$(df_ctl jobs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["id"])')
+assert_eq "$(job_field "$id" state)" done "first job"
+assert_eq "$(job_field "$id" bytes_done)" $((24 * MiB + 12345)) "bytes of the first job"
+out=$(df_ctl jobs --prune)
+[[ $out == "forgot "*" finished jobs" ]] || fail "prune: $out"
+assert_eq "$(df_ctl jobs --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))')" 0 "jobs after prune"
+
+# --- (c) the bandwidth limit --------------------------------------------------
+df_ctl bandwidth 2M >/dev/null
+assert_eq "$(df_ctl bandwidth)" "migration bandwidth: 2.0M/s per tier pair" "bandwidth"
+start=$(date +%s.%N)
+df_ctl migrate "$DF_MNT/d/f3" --to nvme --wait 2>/dev/null >/dev/null
+elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+# 900000 bytes at 2 MiB/s cannot take less than about 0.4 s.
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.35 else 1)" "$elapsed" ||
+	fail "900 KB moved in $elapsed s despite a 2M/s limit"
+cmp "$DF_MNT/d/f3" "$T/dref/f3" || fail "d/f3 changed"
+
+# --- (d) kill -9 in the middle --------------------------------------------------
+df_ctl bandwidth 4M >/dev/null
+id=$(df_ctl migrate "$DF_MNT/big" --to nvme | sed -n 's/^job \([0-9]*\):.*/\1/p')
+[[ -n $id ]] || fail "no job id"
+for ((i = 0; i < 200; i++)); do
+	st=$(job_field "$id" state)
+	[[ $st == copying || $st == verifying ]] && break
+	sleep 0.05
+done
+[[ $st == copying || $st == verifying ]] || fail "job never started copying: $st"
+sleep 0.5
+df_kill9
+df_mount
+cmp "$DF_MNT/big" "$T/ref" || fail "content wrong after kill -9 mid-migration"
+st=$(job_field "$id" state)
+[[ $st == failed || $st == pending || $st == done || $st == copying ]] ||
+	fail "job state after the restart: $st"
+df_ctl bandwidth 0 >/dev/null
+df_ctl migrate "$DF_MNT/big" --to nvme --wait 2>/dev/null >/dev/null
+assert_eq "$(tiers_of "$DF_MNT/big")" "nvme sealed=7/7" "after the rerun"
+cmp "$DF_MNT/big" "$T/ref" || fail "content wrong after the rerun"
+[[ $(du -k "$T/hdd" | tail -1 | cut -f1) -lt 3500 ]] ||
+	fail "hdd still holds big's copies: $(du -sh "$T/hdd")"
+
+# --- (e) errors and tier check ---------------------------------------------------
+OUT=$(df_ctl migrate "$DF_MNT/big" --to tape 2>&1) && fail "unknown tier accepted"
+[[ $OUT == *'no tier named "tape"'* ]] || fail "unknown tier message: $OUT"
+OUT=$(df_ctl migrate "$DF_MNT/d" --to hdd 2>&1) && fail "directory without -r accepted"
+[[ $OUT == *"is a directory (use -r)"* ]] || fail "directory message: $OUT"
+rc=0; df_ctl migrate "$DF_MNT/big" >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "migrate without --to"
+rc=0; df_ctl bandwidth lots >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "bandwidth with a bad rate"
+out=$(df_ctl tier check hdd)
+[[ $out == "tier hdd: ok, write+sync "*" ms, read "*" ms" ]] || fail "tier check: $out"
+rc=0; df_ctl tier check tape >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 1 "tier check of an unknown tier"
+
+df_umount
