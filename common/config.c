@@ -931,8 +931,9 @@ static void check_tier(struct parse *p, int i)
 		    (!o->kinds || !kind_line || (o->kinds & KIND_BIT(t->kind))) &&
 		    !p->tier_seen[i][k]) {
 			if (o->kinds && kind_line)
-				fail(p, t->line, "[tier.%s] lacks the key %s, required "
-				     "for kind = %s", t->name, o->name, kind_name(t->kind));
+				fail(p, t->line, "[tier.%s] lacks the required key %s "
+				     "(for kind = %s tiers)", t->name, o->name,
+				     kind_name(t->kind));
 			else
 				fail(p, t->line, "[tier.%s] lacks the required key %s",
 				     t->name, o->name);
