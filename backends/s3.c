@@ -1442,6 +1442,10 @@ static int fetch_blocks(struct s3 *s, const struct meta_ent *m, uint32_t b0,
 	if (end > m->n)
 		end = m->n;
 	rq.rlen = end - roff;
+	/* "bytes=0-0" is answered with the whole object by some servers
+	 * (s3rver): ask for two bytes, the object always has them */
+	if (rq.rlen == 1 && roff == 0)
+		rq.rlen = 2;
 	rq.outcap = rq.rlen;
 	if (make_key(s, m->ino, m->off, m->ver, key, sizeof(key)) < 0)
 		return -ENAMETOOLONG;
@@ -1466,7 +1470,7 @@ static int fetch_blocks(struct s3 *s, const struct meta_ent *m, uint32_t b0,
 	}
 	for (uint32_t i = 0; i < k; i++) {
 		uint64_t bo = (uint64_t)i * m->bsize;
-		uint64_t len = rq.rlen - bo < m->bsize ? rq.rlen - bo : m->bsize;
+		uint64_t len = end - roff - bo < m->bsize ? end - roff - bo : m->bsize;
 
 		if (XXH3_64bits_withSeed(buf + bo, len, m->seed + b0 + i) !=
 		    m->sums[b0 + i]) {
