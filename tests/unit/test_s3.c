@@ -40,11 +40,12 @@ static int server(const char *verb)
 {
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "tests/s3server %s %s %s >/dev/null", verb, g_dir,
-		 strcmp(verb, "start") == 0 && g_port ? "" : "");
+	/* a restart keeps the port the backends were opened with */
 	if (strcmp(verb, "start") == 0 && g_port)
 		snprintf(cmd, sizeof(cmd), "tests/s3server start %s %d >/dev/null", g_dir,
 			 g_port);
+	else
+		snprintf(cmd, sizeof(cmd), "tests/s3server %s %s >/dev/null", verb, g_dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
