@@ -12,6 +12,8 @@ static int open_kind(const struct cfg_tier *t, int index, struct backend **out,
 	switch (t->kind) {
 	case CFG_TIER_LOCAL:
 		return be_local_open(t, index, out, err, errlen);
+	case CFG_TIER_S3:
+		return be_s3_open(t, index, out, err, errlen);
 	default:
 		snprintf(err, errlen, "tier %s: unknown kind %d", t->name,
 			 (int)t->kind);

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define CFG_FILE_MAX (1 << 20)  /* a config file larger than this is refused */
-#define OPT_MAX 16              /* room in the per-section "seen" arrays */
+#define OPT_MAX 32              /* room in the per-section "seen" arrays */
 #define TIER_PREFIX "tier."
 
 /* Longest path a unix socket address can hold (without the NUL). */
@@ -51,10 +51,17 @@ enum opt_type {
 	OPT_FRACTION,          /* "90%" or "0.9", stored as double */
 	OPT_PRICE,             /* a decimal number, stored as double */
 	OPT_ENUM,              /* one of a list of names, stored as int */
+	OPT_STRING,            /* text checked by ->check, stored in a char array */
+	OPT_UINT,              /* a plain decimal integer, stored as uint64_t */
 };
 
+/* The tier kinds a key applies to (struct cfg_opt.kinds); 0: every kind. */
+#define KIND_BIT(k) (1u << (k))
+#define KINDS_LOCAL KIND_BIT(CFG_TIER_LOCAL)
+#define KINDS_S3    KIND_BIT(CFG_TIER_S3)
+
 enum opt_flags {
-	OPT_REQUIRED    = (1 << 0),  /* the section must set it */
+	OPT_REQUIRED    = (1 << 0),  /* the section (of a kind in ->kinds) must set it */
 	OPT_POW2        = (1 << 1),  /* OPT_SIZE: a power of two */
 	OPT_DIR         = (1 << 2),  /* OPT_PATH: an existing directory, canonicalized */
 	OPT_PARENT      = (1 << 3),  /* OPT_PATH: may not exist, its parent must */
@@ -79,6 +86,10 @@ struct cfg_opt {
 	const char *def;       /* default, written as in a file; NULL: none here */
 	size_t offset;         /* of the field in struct cfg or struct cfg_tier */
 	const struct opt_name *names; /* OPT_ENUM: accepted names, NULL-ended */
+	size_t str_size;       /* OPT_STRING: size of the char array */
+	/* OPT_STRING: 0, or -EINVAL with the reason in why */
+	int (*check)(const char *val, char *why, size_t whylen);
+	unsigned kinds;        /* SEC_TIER: KINDS_* it applies to; 0: all */
 	int reloadable;        /* may change on a reload (none may, yet) */
 };
 
@@ -92,11 +103,107 @@ static const struct opt_name checksum_names[] = {
 };
 
 static const struct opt_name tier_kind_names[] = {
-	{ "local", CFG_TIER_LOCAL }, { NULL, 0 },
+	{ "local", CFG_TIER_LOCAL }, { "s3", CFG_TIER_S3 }, { NULL, 0 },
 };
 
 _Static_assert(sizeof(enum cfg_checksum) == sizeof(int),
 	       "enum fields are written through an int pointer");
+static const struct opt_name yes_no_names[] = {
+	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
+	{ "on", 1 }, { "off", 0 }, { NULL, 0 },
+};
+
+static const struct opt_name addressing_names[] = {
+	{ "path", CFG_S3_PATH }, { "virtual", CFG_S3_VIRTUAL }, { NULL, 0 },
+};
+
+static const struct opt_name signature_names[] = {
+	{ "v2", CFG_S3_SIG_V2 }, { "v4", CFG_S3_SIG_V4 }, { NULL, 0 },
+};
+
+/* endpoint: "host" or "host:port"; host of letters, digits, '.', '-'. */
+static int check_endpoint(const char *val, char *why, size_t whylen)
+{
+	const char *colon = strrchr(val, ':');
+	size_t hlen = colon ? (size_t)(colon - val) : strlen(val);
+
+	if (hlen == 0)
+		goto bad;
+	for (size_t i = 0; i < hlen; i++)
+		if (!isalnum((unsigned char)val[i]) && val[i] != '.' && val[i] != '-')
+			goto bad;
+	if (colon) {
+		unsigned long port = 0;
+		const char *q = colon + 1;
+
+		if (!*q)
+			goto bad;
+		for (; *q; q++) {
+			if (*q < '0' || *q > '9')
+				goto bad;
+			port = port * 10 + (unsigned long)(*q - '0');
+			if (port > 65535)
+				goto bad;
+		}
+		if (port == 0)
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(why, whylen, "not host:port (a host name or IPv4 address, "
+		 "optionally ':' and a port 1..65535)");
+	return -EINVAL;
+}
+
+/* bucket: 3..63 of a-z, 0-9, '.', '-', starting and ending alphanumeric. */
+static int check_bucket(const char *val, char *why, size_t whylen)
+{
+	size_t len = strlen(val);
+
+	if (len < 3 || len > 63 || !isalnum((unsigned char)val[0]) ||
+	    !isalnum((unsigned char)val[len - 1]))
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		if (!(islower((unsigned char)val[i]) || isdigit((unsigned char)val[i]) ||
+		      val[i] == '.' || val[i] == '-'))
+			goto bad;
+	return 0;
+bad:
+	snprintf(why, whylen, "not a bucket name (3 to 63 characters of a-z, "
+		 "0-9, '.' and '-', starting and ending with a letter or digit)");
+	return -EINVAL;
+}
+
+/* prefix: characters that need no escaping in a URL or a signature. */
+static int check_prefix(const char *val, char *why, size_t whylen)
+{
+	if (val[0] == '/')
+		goto bad;
+	for (const char *q = val; *q; q++)
+		if (!isalnum((unsigned char)*q) && !strchr("/_.-", *q))
+			goto bad;
+	if (strstr(val, "//"))
+		goto bad;
+	return 0;
+bad:
+	snprintf(why, whylen, "not a key prefix (characters A-Z, a-z, 0-9, '/', "
+		 "'_', '.', '-'; no leading '/' and no '//')");
+	return -EINVAL;
+}
+
+/* region: 1..31 of a-z, 0-9, '-'. */
+static int check_region(const char *val, char *why, size_t whylen)
+{
+	for (const char *q = val; *q; q++) {
+		if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) &&
+		    *q != '-') {
+			snprintf(why, whylen, "not a region name (a-z, 0-9 and '-')");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 _Static_assert(sizeof(enum cfg_tier_kind) == sizeof(int),
 	       "enum fields are written through an int pointer");
 
@@ -131,7 +238,7 @@ static const struct cfg_opt opt_table[] = {
 	  .flags = OPT_REQUIRED, .names = tier_kind_names,
 	  .offset = offsetof(struct cfg_tier, kind) },
 	{ .name = "path", .sec = SEC_TIER, .type = OPT_PATH,
-	  .flags = OPT_REQUIRED | OPT_DIR,
+	  .flags = OPT_REQUIRED | OPT_DIR, .kinds = KINDS_LOCAL,
 	  .offset = offsetof(struct cfg_tier, path) },
 	{ .name = "capacity", .sec = SEC_TIER, .type = OPT_SIZE,
 	  .flags = OPT_REQUIRED, .size_min = 1, .size_max = UINT64_MAX,
@@ -145,6 +252,54 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "low_watermark", .sec = SEC_TIER, .type = OPT_FRACTION,
 	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1, .def = "0.80",
 	  .offset = offsetof(struct cfg_tier, low_watermark) },
+	{ .name = "egress_gb", .sec = SEC_TIER, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1e12, .def = "0",
+	  .offset = offsetof(struct cfg_tier, egress_gb) },
+	{ .name = "cost_per_1k_get", .sec = SEC_TIER, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1e12, .def = "0",
+	  .offset = offsetof(struct cfg_tier, cost_per_1k_get) },
+	{ .name = "cost_per_1k_put", .sec = SEC_TIER, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1e12, .def = "0",
+	  .offset = offsetof(struct cfg_tier, cost_per_1k_put) },
+
+	{ .name = "endpoint", .sec = SEC_TIER, .type = OPT_STRING,
+	  .flags = OPT_REQUIRED, .kinds = KINDS_S3, .check = check_endpoint,
+	  .str_size = CFG_S3_ENDPOINT_MAX,
+	  .offset = offsetof(struct cfg_tier, endpoint) },
+	{ .name = "bucket", .sec = SEC_TIER, .type = OPT_STRING,
+	  .flags = OPT_REQUIRED, .kinds = KINDS_S3, .check = check_bucket,
+	  .str_size = CFG_S3_BUCKET_MAX,
+	  .offset = offsetof(struct cfg_tier, bucket) },
+	{ .name = "prefix", .sec = SEC_TIER, .type = OPT_STRING,
+	  .kinds = KINDS_S3, .check = check_prefix, .str_size = CFG_S3_PREFIX_MAX,
+	  .offset = offsetof(struct cfg_tier, prefix) },
+	{ .name = "region", .sec = SEC_TIER, .type = OPT_STRING,
+	  .kinds = KINDS_S3, .check = check_region, .str_size = CFG_S3_REGION_MAX,
+	  .def = "us-east-1", .offset = offsetof(struct cfg_tier, region) },
+	{ .name = "tls", .sec = SEC_TIER, .type = OPT_ENUM,
+	  .kinds = KINDS_S3, .names = yes_no_names, .def = "yes",
+	  .offset = offsetof(struct cfg_tier, tls) },
+	{ .name = "addressing", .sec = SEC_TIER, .type = OPT_ENUM,
+	  .kinds = KINDS_S3, .names = addressing_names, .def = "path",
+	  .offset = offsetof(struct cfg_tier, addressing) },
+	{ .name = "signature", .sec = SEC_TIER, .type = OPT_ENUM,
+	  .kinds = KINDS_S3, .names = signature_names, .def = "v2",
+	  .offset = offsetof(struct cfg_tier, signature) },
+	{ .name = "credentials_file", .sec = SEC_TIER, .type = OPT_PATH,
+	  .kinds = KINDS_S3,
+	  .offset = offsetof(struct cfg_tier, credentials_file) },
+	{ .name = "s3_parallel", .sec = SEC_TIER, .type = OPT_UINT,
+	  .kinds = KINDS_S3, .size_min = 1, .size_max = 64, .def = "8",
+	  .offset = offsetof(struct cfg_tier, s3_parallel) },
+	{ .name = "connect_timeout", .sec = SEC_TIER, .type = OPT_UINT,
+	  .kinds = KINDS_S3, .size_min = 1, .size_max = 600, .def = "5",
+	  .offset = offsetof(struct cfg_tier, connect_timeout) },
+	{ .name = "request_timeout", .sec = SEC_TIER, .type = OPT_UINT,
+	  .kinds = KINDS_S3, .size_min = 1, .size_max = 3600, .def = "30",
+	  .offset = offsetof(struct cfg_tier, request_timeout) },
+	{ .name = "retries", .sec = SEC_TIER, .type = OPT_UINT,
+	  .kinds = KINDS_S3, .size_min = 0, .size_max = 20, .def = "4",
+	  .offset = offsetof(struct cfg_tier, retries) },
 };
 
 #define NOPTS ((int)(sizeof(opt_table) / sizeof(opt_table[0])))
@@ -467,6 +622,34 @@ static int opt_set(const struct parse *p, const struct cfg_opt *o, void *obj,
 		}
 		*(double *)field = d;
 		return 0;
+	case OPT_STRING:
+		if (strlen(val) >= o->str_size) {
+			snprintf(why, whylen, "longer than %zu characters",
+				 o->str_size - 1);
+			return -EINVAL;
+		}
+		if (o->check && o->check(val, why, whylen) < 0)
+			return -EINVAL;
+		snprintf(field, o->str_size, "%s", val);
+		return 0;
+	case OPT_UINT:
+		u = 0;
+		for (const char *q = val; ; q++) {
+			if (!*q && q != val)
+				break;
+			if (*q < '0' || *q > '9' || u > UINT64_MAX / 10) {
+				snprintf(why, whylen, "not a whole number");
+				return -EINVAL;
+			}
+			u = u * 10 + (uint64_t)(*q - '0');
+		}
+		if (u < o->size_min || u > o->size_max) {
+			snprintf(why, whylen, "must be between %" PRIu64 " and %" PRIu64,
+				 o->size_min, o->size_max);
+			return -EINVAL;
+		}
+		*(uint64_t *)field = u;
+		return 0;
 	case OPT_ENUM:
 		for (const struct opt_name *n = o->names; n->name; n++) {
 			if (strcasecmp(n->name, val) == 0) {
@@ -723,17 +906,70 @@ static void check_fabric(struct parse *p, int last_line)
 	}
 }
 
+static const char *kind_name(enum cfg_tier_kind kind)
+{
+	for (const struct opt_name *n = tier_kind_names; n->name; n++)
+		if (n->value == (int)kind)
+			return n->name;
+	return "?";
+}
+
 static void check_tier(struct parse *p, int i)
 {
 	struct cfg_tier *t = &p->c->tiers[i];
+	int kind_line = 0;
 
+	for (int k = 0; k < NOPTS; k++)
+		if (opt_table[k].sec == SEC_TIER && strcmp(opt_table[k].name, "kind") == 0)
+			kind_line = p->tier_seen[i][k];
+	/* A key of another kind, at the first line that sets one. */
+	for (int line = 1, first = 0; line <= p->lineno && !first; line++) {
+		for (int k = 0; k < NOPTS; k++) {
+			const struct cfg_opt *o = &opt_table[k];
+
+			if (o->sec != SEC_TIER || p->tier_seen[i][k] != line || !o->kinds ||
+			    !kind_line || (o->kinds & KIND_BIT(t->kind)))
+				continue;
+			fail(p, line, "[tier.%s] %s: not a key of kind = %s tiers "
+			     "(the tier's kind is set on line %d)", t->name, o->name,
+			     kind_name(t->kind), kind_line);
+			first = 1;
+			break;
+		}
+	}
+	if (p->err_line)
+		return;
 	for (int k = 0; k < NOPTS; k++) {
-		if (opt_table[k].sec == SEC_TIER && (opt_table[k].flags & OPT_REQUIRED) &&
+		const struct cfg_opt *o = &opt_table[k];
+
+		if (o->sec == SEC_TIER && (o->flags & OPT_REQUIRED) &&
+		    (!o->kinds || !kind_line || (o->kinds & KIND_BIT(t->kind))) &&
 		    !p->tier_seen[i][k]) {
-			fail(p, t->line, "[tier.%s] lacks the required key %s", t->name,
-			     opt_table[k].name);
+			if (o->kinds && kind_line)
+				fail(p, t->line, "[tier.%s] lacks the required key %s "
+				     "(for kind = %s tiers)", t->name, o->name,
+				     kind_name(t->kind));
+			else
+				fail(p, t->line, "[tier.%s] lacks the required key %s",
+				     t->name, o->name);
 			return;
 		}
+	}
+	if (t->kind == CFG_TIER_S3) {
+		char ak[CFG_S3_SECRET_MAX], sk[CFG_S3_SECRET_MAX], why[CFG_ERR_MAX];
+		int cred_line = t->line;
+
+		for (int k = 0; k < NOPTS; k++)
+			if (opt_table[k].sec == SEC_TIER && p->tier_seen[i][k] &&
+			    strcmp(opt_table[k].name, "credentials_file") == 0)
+				cred_line = p->tier_seen[i][k];
+		if (cfg_s3_credentials(t, ak, sizeof(ak), sk, sizeof(sk), why,
+				       sizeof(why)) < 0)
+			fail(p, cred_line, "%s", why);
+		explicit_bzero(ak, sizeof(ak));
+		explicit_bzero(sk, sizeof(sk));
+		if (p->err_line)
+			return;
 	}
 	if (!(t->low_watermark < t->high_watermark))
 		fail(p, t->line, "[tier.%s] low_watermark (%g) must be below "
@@ -768,6 +1004,21 @@ static void check_all(struct parse *p)
 		for (int i = 0; i < j; i++) {
 			const struct cfg_tier *ti = &c->tiers[i];
 
+			if (ti->kind != tj->kind)
+				continue;
+			if (tj->kind == CFG_TIER_S3) {
+				size_t li = strlen(ti->prefix), lj = strlen(tj->prefix);
+
+				if (strcmp(ti->endpoint, tj->endpoint) == 0 &&
+				    strcmp(ti->bucket, tj->bucket) == 0 &&
+				    strncmp(ti->prefix, tj->prefix, li < lj ? li : lj) == 0)
+					fail(p, tj->line, "[tier.%s] shares bucket '%s' at '%s' "
+					     "with [tier.%s] (line %d) and one prefix starts "
+					     "the other; give each tier a prefix of its own "
+					     "(e.g. 'a/' and 'b/')", tj->name, tj->bucket,
+					     tj->endpoint, ti->name, ti->line);
+				continue;
+			}
 			if (strcmp(ti->path, tj->path) == 0)
 				fail(p, tj->line, "[tier.%s] path '%s' is also the path of "
 				     "[tier.%s] (line %d)", tj->name, tj->path, ti->name,
@@ -785,6 +1036,8 @@ static void check_all(struct parse *p)
 	for (int i = 0; i < c->ntiers; i++) {
 		const struct cfg_tier *t = &c->tiers[i];
 
+		if (t->kind != CFG_TIER_LOCAL)
+			continue;
 		if (strcmp(c->meta, t->path) == 0)
 			fail(p, p->fabric_line, "[fabric] meta '%s' is the path of "
 			     "[tier.%s] (line %d); the metadata needs a directory of "
@@ -990,6 +1243,172 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 out:
 	free(p);
 	free(text);
+	return rc;
+}
+
+/* One "key = value" line of a credentials file into ak or sk. */
+static int cred_line(const char *file, int lineno, char *line, char *ak,
+		     size_t aklen, char *sk, size_t sklen, int *have,
+		     char *err, size_t errlen, const char *tier)
+{
+	char *b = line, *e, *eq, *key_end, *val;
+	char *dst;
+	size_t dlen;
+	int bit;
+
+	while (isspace((unsigned char)*b))
+		b++;
+	e = b + strlen(b);
+	while (e > b && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	if (!*b || *b == '#' || *b == ';')
+		return 0;
+	eq = strchr(b, '=');
+	if (!eq)
+		goto bad;
+	key_end = eq;
+	while (key_end > b && isspace((unsigned char)key_end[-1]))
+		key_end--;
+	*key_end = '\0';
+	val = eq + 1;
+	while (isspace((unsigned char)*val))
+		val++;
+	if (strcmp(b, "access_key") == 0) {
+		dst = ak;
+		dlen = aklen;
+		bit = 1;
+	} else if (strcmp(b, "secret_key") == 0) {
+		dst = sk;
+		dlen = sklen;
+		bit = 2;
+	} else {
+		snprintf(err, errlen, "tier %s: credentials file %s:%d: unknown "
+			 "key '%.40s' (expected access_key or secret_key)", tier,
+			 file, lineno, b);
+		return -EINVAL;
+	}
+	if (*have & bit) {
+		snprintf(err, errlen, "tier %s: credentials file %s:%d: %s given "
+			 "twice", tier, file, lineno, b);
+		return -EINVAL;
+	}
+	if (!*val || strlen(val) >= dlen) {
+		snprintf(err, errlen, "tier %s: credentials file %s:%d: %s is empty "
+			 "or longer than %zu characters", tier, file, lineno, b,
+			 dlen - 1);
+		return -EINVAL;
+	}
+	snprintf(dst, dlen, "%s", val);
+	*have |= bit;
+	return 0;
+bad:
+	snprintf(err, errlen, "tier %s: credentials file %s:%d: expected "
+		 "'access_key = ...' or 'secret_key = ...'", tier, file, lineno);
+	return -EINVAL;
+}
+
+int cfg_s3_credentials(const struct cfg_tier *t, char *access_key,
+		       size_t aklen, char *secret_key, size_t sklen, char *err,
+		       size_t errlen)
+{
+	const char *f = t->credentials_file;
+	char *text = NULL, *line, *next;
+	struct stat st;
+	int have = 0, lineno = 0, rc, fd = -1;
+	size_t len = 0;
+
+	access_key[0] = '\0';
+	secret_key[0] = '\0';
+	if (!f[0]) {
+		const char *ak = getenv("AWS_ACCESS_KEY_ID");
+		const char *sk = getenv("AWS_SECRET_ACCESS_KEY");
+
+		if (!ak || !*ak || !sk || !*sk) {
+			snprintf(err, errlen, "tier %s: no credentials: set "
+				 "credentials_file, or AWS_ACCESS_KEY_ID and "
+				 "AWS_SECRET_ACCESS_KEY in the environment", t->name);
+			return -EINVAL;
+		}
+		if (strlen(ak) >= aklen || strlen(sk) >= sklen) {
+			snprintf(err, errlen, "tier %s: AWS_ACCESS_KEY_ID or "
+				 "AWS_SECRET_ACCESS_KEY is too long", t->name);
+			return -EINVAL;
+		}
+		snprintf(access_key, aklen, "%s", ak);
+		snprintf(secret_key, sklen, "%s", sk);
+		return 0;
+	}
+	fd = open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "tier %s: credentials file '%s': %s", t->name,
+			 f, strerror(-rc));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "tier %s: credentials file '%s' is not a "
+			 "regular file", t->name, f);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		rc = -EPERM;
+		snprintf(err, errlen, "tier %s: credentials file '%s' belongs to uid "
+			 "%u, not to the daemon's user (uid %u)", t->name, f,
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		rc = -EPERM;
+		snprintf(err, errlen, "tier %s: credentials file '%s' has mode %04o: "
+			 "others may read it; it must be 0600 or stricter "
+			 "(chmod 600 '%s')", t->name, f, (unsigned)(st.st_mode & 07777),
+			 f);
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	rc = read_file(f, &text, &len);
+	if (rc < 0) {
+		snprintf(err, errlen, "tier %s: credentials file '%s': %s", t->name,
+			 f, rc == -EFBIG ? "too large" : strerror(-rc));
+		goto out;
+	}
+	if (memchr(text, '\0', len)) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "tier %s: credentials file '%s': NUL byte, not "
+			 "a text file", t->name, f);
+		goto out;
+	}
+	for (line = text; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		rc = cred_line(f, ++lineno, line, access_key, aklen, secret_key,
+			       sklen, &have, err, errlen, t->name);
+		if (rc < 0)
+			goto out;
+	}
+	if (have != 3) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "tier %s: credentials file '%s' lacks %s",
+			 t->name, f, (have & 1) ? "secret_key" : "access_key");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (text) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0) {
+		explicit_bzero(access_key, aklen);
+		explicit_bzero(secret_key, sklen);
+		access_key[0] = '\0';
+		secret_key[0] = '\0';
+	}
 	return rc;
 }
 

@@ -5,8 +5,12 @@
  * Sections:
  *   [fabric]        meta, control, extent_size, log_level, checksum,
  *                   migrate_bandwidth, migrate_jobs
- *   [tier.NAME]     kind, path, capacity, cost_gb_month, high_watermark,
- *                   low_watermark
+ *   [tier.NAME]     kind, capacity, cost_gb_month, high_watermark,
+ *                   low_watermark, egress_gb, cost_per_1k_get,
+ *                   cost_per_1k_put; kind = local: path; kind = s3:
+ *                   endpoint, bucket, prefix, region, tls, addressing,
+ *                   signature, credentials_file, s3_parallel,
+ *                   connect_timeout, request_timeout, retries
  * Tiers are ordered fastest first, as written. */
 #ifndef DF_CONFIG_H
 #define DF_CONFIG_H
@@ -21,6 +25,7 @@
 
 enum cfg_tier_kind {
 	CFG_TIER_LOCAL = 1,    /* a directory on a local filesystem */
+	CFG_TIER_S3 = 2,       /* a bucket of an S3-compatible object store */
 };
 
 enum cfg_checksum {
@@ -28,14 +33,47 @@ enum cfg_checksum {
 	CFG_CSUM_SHA256 = 2,   /* SHA-256 */
 };
 
+enum cfg_s3_addressing {
+	CFG_S3_PATH = 0,       /* http://endpoint/bucket/key */
+	CFG_S3_VIRTUAL = 1,    /* http://bucket.endpoint/key */
+};
+
+enum cfg_s3_signature {
+	CFG_S3_SIG_V2 = 2,     /* AWS signature version 2 (libs3) */
+	CFG_S3_SIG_V4 = 4,     /* AWS signature version 4 (libcurl) */
+};
+
+#define CFG_S3_ENDPOINT_MAX 256  /* "host:port" incl. NUL */
+#define CFG_S3_BUCKET_MAX   64   /* S3 bucket names have 3..63 characters */
+#define CFG_S3_PREFIX_MAX   256  /* key prefix incl. NUL */
+#define CFG_S3_REGION_MAX   32   /* region name incl. NUL */
+#define CFG_S3_SECRET_MAX   256  /* an access or secret key incl. NUL */
+
 struct cfg_tier {
 	char name[CFG_NAME_MAX];       /* from the section name [tier.NAME] */
-	enum cfg_tier_kind kind;       /* kind = local */
-	char path[PATH_MAX];           /* absolute, canonical (realpath) */
+	enum cfg_tier_kind kind;       /* kind = local | s3 */
+	char path[PATH_MAX];           /* local: absolute, canonical (realpath) */
 	uint64_t capacity;             /* bytes dfabric may use; required */
 	double cost_gb_month;          /* price per GB-month, default 0 */
 	double high_watermark;         /* fraction of capacity, default 0.90 */
 	double low_watermark;          /* fraction of capacity, default 0.80 */
+	double egress_gb;              /* price per GB read out, default 0 */
+	double cost_per_1k_get;        /* price per 1000 reads, default 0 */
+	double cost_per_1k_put;        /* price per 1000 writes, default 0 */
+	/* kind = s3 only. No secret is ever kept here: the backend reads the
+	 * keys itself with cfg_s3_credentials(). */
+	char endpoint[CFG_S3_ENDPOINT_MAX]; /* "host" or "host:port"; required */
+	char bucket[CFG_S3_BUCKET_MAX];     /* bucket name; required */
+	char prefix[CFG_S3_PREFIX_MAX];     /* key prefix, default "" */
+	char region[CFG_S3_REGION_MAX];     /* default "us-east-1" */
+	int tls;                       /* 1: https (default), 0: http */
+	int addressing;                /* enum cfg_s3_addressing, default path */
+	int signature;                 /* enum cfg_s3_signature, default v2 */
+	char credentials_file[PATH_MAX]; /* absolute; "" = the environment */
+	uint64_t s3_parallel;          /* requests in flight, 1..64, default 8 */
+	uint64_t connect_timeout;      /* seconds, default 5 */
+	uint64_t request_timeout;      /* seconds per request, default 30 */
+	uint64_t retries;              /* retries of a failed request, default 4 */
 	int line;                      /* line of the section header */
 };
 
@@ -70,6 +108,16 @@ int cfg_parse_string(const char *text, const char *name, struct cfg *out,
  * (powers of 1024, optionally followed by "iB" or "B"). Returns 0 or
  * -EINVAL (empty, junk, negative, overflow). */
 int cfg_parse_size(const char *s, uint64_t *out);
+
+/* The access and secret key of s3 tier t: from t->credentials_file (a
+ * file of the daemon's user, mode 0600 or stricter, lines
+ * "access_key = X" and "secret_key = Y") or else from the environment
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Returns 0, or -errno with a
+ * message naming the tier (and FILE:LINE for a bad file) in err. The keys
+ * never appear in messages. The caller wipes them when done. */
+int cfg_s3_credentials(const struct cfg_tier *t, char *access_key,
+		       size_t aklen, char *secret_key, size_t sklen, char *err,
+		       size_t errlen);
 
 /* Index of the tier named `name`, or -1. */
 int cfg_tier_index(const struct cfg *c, const char *name);

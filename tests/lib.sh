@@ -10,10 +10,16 @@
 #   DF_NVME_CAP          capacity of the nvme tier (default 1G)
 #   DF_HDD_CAP           capacity of the hdd tier (default 4G)
 #   DF_EXTRA_CONF        extra lines appended to the [fabric] section
+#   DF_S3                1: df_setup starts an S3 test server (s3rver, see
+#                        tests/s3server) and adds a third tier [tier.s3]
+#   DF_S3_SIG            its signature, v2 (default) or v4
+#   DF_S3_CAP            its capacity (default 100G)
+#   DF_S3_EXTRA          extra lines appended to [tier.s3]
 #   DF_ALLOW_LOG_ERRORS  1: df_umount tolerates error/warning log lines
 #   DF_KEEP              1: keep the test directory $T after the test
 #   DF_TRACK             a file to which df_setup appends $T (the runner's)
-# Exported by df_setup: T DF_CONF DF_MNT DF_LOG; by df_mount: DF_PID.
+# Exported by df_setup: T DF_CONF DF_MNT DF_LOG; by df_mount: DF_PID; by
+# df_s3_start: DF_S3_DIR DF_S3_PORT.
 
 DF_TEST_NAME=$(basename "${0%.sh}")
 DF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -117,7 +123,49 @@ df_setup()
 		echo "path = $T/hdd"
 		echo "capacity = ${DF_HDD_CAP:-4G}"
 	} >"$DF_CONF"
+	if [[ ${DF_S3:-0} == 1 ]]; then
+		df_s3_start
+		printf 'access_key = S3RVER\nsecret_key = S3RVER\n' >"$T/s3.creds"
+		chmod 0600 "$T/s3.creds"
+		{
+			echo
+			echo "[tier.s3]"
+			echo "kind = s3"
+			echo "endpoint = 127.0.0.1:$DF_S3_PORT"
+			echo "bucket = dfabric"
+			echo "prefix = $DF_TEST_NAME/"
+			echo "tls = no"
+			echo "signature = ${DF_S3_SIG:-v2}"
+			echo "credentials_file = $T/s3.creds"
+			echo "capacity = ${DF_S3_CAP:-100G}"
+			if [[ -n ${DF_S3_EXTRA:-} ]]; then
+				printf '%s\n' "$DF_S3_EXTRA"
+			fi
+		} >>"$DF_CONF"
+	fi
 	: >"$DF_LOG"
+}
+
+# df_s3_start: start the S3 test server with its data in $T/s3 (again on
+# the same port if it ran before), waiting (bounded) until it listens.
+df_s3_start()
+{
+	local port
+
+	[[ -n ${T:-} ]] || fail "df_s3_start: call df_setup first"
+	DF_S3_DIR=$T/s3
+	mkdir -p "$DF_S3_DIR" || fail "cannot create $DF_S3_DIR"
+	port=$("$DF_ROOT/tests/s3server" start "$DF_S3_DIR" ${DF_S3_PORT:-}) ||
+		fail "df_s3_start: the S3 test server did not start (npm ci --no-audit --no-fund?)"
+	DF_S3_PORT=$port
+	export DF_S3_DIR DF_S3_PORT
+}
+
+# df_s3_stop: stop the S3 test server (if running) and wait for it.
+df_s3_stop()
+{
+	[[ -n ${DF_S3_DIR:-} ]] || return 0
+	"$DF_ROOT/tests/s3server" stop "$DF_S3_DIR" || true
 }
 
 # True while the mount point is in the mount table (reads the table, never
@@ -275,6 +323,7 @@ df_cleanup()
 		fi
 	fi
 	DF_PID=
+	df_s3_stop
 	if [[ $rc != 0 && $rc != 77 && -n ${DF_LOG:-} && -s $DF_LOG ]]; then
 		df_log_tail 60
 	fi

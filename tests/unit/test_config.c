@@ -36,6 +36,22 @@ static void make_dir(const char *fmt, const char *arg)
 		fail_msg("mkdir %s: %s", path, strerror(errno));
 }
 
+/* Writes `text` to g_root/name with `mode`. 0 or -1. */
+static int write_mode_file(const char *name, const char *text, mode_t mode)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", g_root, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	if (fclose(f) != 0 || chmod(path, mode) < 0)
+		return -1;
+	return 0;
+}
+
 static int setup(void **state)
 {
 	char tmpl[] = "/tmp/dfcfg.XXXXXX";
@@ -67,6 +83,14 @@ static int setup(void **state)
 	snprintf(name, sizeof(name), "%s/hdd", g_root);
 	if (symlink(name, path) < 0)
 		return -1;
+	if (write_mode_file("creds", "# keys\naccess_key = AK1\nsecret_key = s:e=cret\n", 0600) ||
+	    write_mode_file("creds644", "access_key = a\nsecret_key = b\n", 0644) ||
+	    write_mode_file("credshalf", "access_key = a\n", 0600) ||
+	    write_mode_file("credsjunk", "access_key = a\nregion = x\n", 0600))
+		return -1;
+	/* credentials come from files here unless a test sets these */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
 	return 0;
 }
 
@@ -122,6 +146,9 @@ static const char *under(const char *rel, char *buf)
 #define VALID_FABRIC "[fabric]\nmeta = @/lib/meta\n"
 #define VALID_NVME "[tier.nvme]\nkind = local\npath = @/nvme\ncapacity = 100G\n"
 #define VALID VALID_FABRIC VALID_NVME   /* 6 lines */
+/* an s3 tier's first 4 lines, and a line that gives it credentials */
+#define S3_HEAD "[tier.cold]\nkind = s3\nendpoint = 127.0.0.1:9000\nbucket = dfabric\n"
+#define S3_CREDS "credentials_file = @/creds\n"
 
 static void test_full(void **state)
 {
@@ -317,8 +344,61 @@ static const struct bad_case bad_cases[] = {
 	{ "capacity missing", VALID_FABRIC "[tier.nvme]\nkind = local\npath = @/nvme\n", 3,
 	  "[tier.nvme] lacks the required key capacity", NULL },
 	/* values */
-	{ "kind s3", VALID_FABRIC "[tier.cold]\nkind = s3\n", 4,
-	  "[tier.cold] kind = 's3': unknown kind; the known ones are: local", NULL },
+	{ "kind tape", VALID_FABRIC "[tier.cold]\nkind = tape\n", 4,
+	  "[tier.cold] kind = 'tape': unknown kind; the known ones are: local, s3", NULL },
+	/* s3 tiers */
+	{ "path on s3", VALID S3_HEAD "capacity = 1T\npath = @/hdd\n" S3_CREDS, 12,
+	  "[tier.cold] path: not a key of kind = s3 tiers", "line 8" },
+	{ "endpoint on local", VALID "endpoint = h:1\n", 7,
+	  "[tier.nvme] endpoint: not a key of kind = local tiers", "line 4" },
+	{ "bucket on local", VALID "s3_parallel = 4\n", 7,
+	  "[tier.nvme] s3_parallel: not a key of kind = local", NULL },
+	{ "endpoint missing", VALID "[tier.cold]\nkind = s3\nbucket = dfabric\n"
+	  "capacity = 1T\n" S3_CREDS, 7, "[tier.cold] lacks the required key endpoint",
+	  "kind = s3" },
+	{ "bucket missing", VALID "[tier.cold]\nkind = s3\nendpoint = h:9\n"
+	  "capacity = 1T\n" S3_CREDS, 7, "[tier.cold] lacks the required key bucket", NULL },
+	{ "capacity missing on s3", VALID S3_HEAD S3_CREDS, 7,
+	  "[tier.cold] lacks the required key capacity", NULL },
+	{ "bad bucket", VALID "[tier.cold]\nkind = s3\nendpoint = h:9\n"
+	  "bucket = Bad_Bucket\n", 10, "bucket = 'Bad_Bucket': not a bucket name", NULL },
+	{ "short bucket", VALID "[tier.cold]\nkind = s3\nbucket = ab\n", 9,
+	  "not a bucket name", NULL },
+	{ "bad port", VALID "[tier.cold]\nkind = s3\nendpoint = host:99999\n", 9,
+	  "endpoint = 'host:99999': not host:port", NULL },
+	{ "empty host", VALID "[tier.cold]\nkind = s3\nendpoint = :80\n", 9,
+	  "not host:port", NULL },
+	{ "url as endpoint", VALID "[tier.cold]\nkind = s3\nendpoint = http://h\n", 9,
+	  "not host:port", NULL },
+	{ "bad prefix", VALID S3_HEAD "prefix = /abs\n", 11, "prefix = '/abs': not a key prefix",
+	  NULL },
+	{ "prefix with space", VALID S3_HEAD "prefix = a b\n", 11, "not a key prefix", NULL },
+	{ "parallel 0", VALID S3_HEAD "s3_parallel = 0\n", 11, "must be between 1 and 64", NULL },
+	{ "parallel 65", VALID S3_HEAD "s3_parallel = 65\n", 11, "must be between 1 and 64",
+	  NULL },
+	{ "parallel junk", VALID S3_HEAD "s3_parallel = 4x\n", 11, "not a whole number", NULL },
+	{ "timeout 0", VALID S3_HEAD "request_timeout = 0\n", 11, "request_timeout", NULL },
+	{ "signature v3", VALID S3_HEAD "signature = v3\n", 11,
+	  "unknown signature; the known ones are: v2, v4", NULL },
+	{ "tls maybe", VALID S3_HEAD "tls = maybe\n", 11, "unknown tls", NULL },
+	{ "addressing", VALID S3_HEAD "addressing = dns\n", 11, "unknown addressing", NULL },
+	{ "region", VALID S3_HEAD "region = US East\n", 11, "not a region name", NULL },
+	{ "negative egress", VALID_FABRIC VALID_NVME "egress_gb = -1\n", 7,
+	  "[tier.nvme] egress_gb = '-1'", NULL },
+	{ "creds mode 0644", VALID S3_HEAD "capacity = 1T\n"
+	  "credentials_file = @/creds644\n", 12, "mode 0644", "chmod 600" },
+	{ "creds missing file", VALID S3_HEAD "capacity = 1T\n"
+	  "credentials_file = @/nocreds\n", 12, "tier cold: credentials file", "No such file" },
+	{ "creds lack secret", VALID S3_HEAD "capacity = 1T\n"
+	  "credentials_file = @/credshalf\n", 12, "lacks secret_key", NULL },
+	{ "creds junk", VALID S3_HEAD "capacity = 1T\n"
+	  "credentials_file = @/credsjunk\n", 12, "/credsjunk:2: unknown key 'region'", NULL },
+	{ "no creds", VALID S3_HEAD "capacity = 1T\n", 7, "tier cold: no credentials",
+	  "AWS_ACCESS_KEY_ID" },
+	{ "same bucket twice", VALID S3_HEAD "capacity = 1T\nprefix = a/\n" S3_CREDS
+	  "[tier.colder]\nkind = s3\nendpoint = 127.0.0.1:9000\nbucket = dfabric\ncapacity = 1T\n"
+	  "prefix = a/b/\n" S3_CREDS, 14, "[tier.colder] shares bucket 'dfabric'",
+	  "[tier.cold] (line 7)" },
 	{ "path missing on disk", VALID_FABRIC "[tier.x]\nkind = local\npath = @/nope\n", 5,
 	  "[tier.x] path = '", "No such file or directory" },
 	{ "path is a file", VALID_FABRIC "[tier.x]\nkind = local\npath = @/plain\n", 5,
@@ -575,6 +655,121 @@ static void test_tier_index(void **state)
 	assert_int_equal(cfg_tier_index(&c, ""), -1);
 }
 
+/* An s3 tier with every key, and one with the defaults. */
+static void test_s3(void **state)
+{
+	static const char text[] =
+		VALID_FABRIC VALID_NVME                 /* 1-6 */
+		"egress_gb = 0.09\n"                     /* 7 */
+		"cost_per_1k_get = 0.0004\n"
+		"[tier.cold]\n"                          /* 9 */
+		"kind = s3\n"
+		"endpoint = s3.example.com:8443\n"
+		"bucket = my-bucket.1\n"
+		"prefix = fab/ric_1.\n"
+		"region = eu-west-3\n"
+		"tls = no\n"
+		"addressing = virtual\n"
+		"signature = v4\n"
+		"credentials_file = creds\n"             /* relative: to the cwd */
+		"s3_parallel = 64\n"
+		"connect_timeout = 2\n"
+		"request_timeout = 7\n"
+		"retries = 0\n"
+		"capacity = 10T\n"
+		"cost_gb_month = 0.004\n"
+		"egress_gb = 0.01\n"
+		"cost_per_1k_get = 0.001\n"
+		"cost_per_1k_put = 0.005\n"
+		"[tier.deep]\n"                          /* 28 */
+		"kind = s3\n"
+		"endpoint = localhost\n"
+		"bucket = other\n"
+		"capacity = 1P\n"
+		"credentials_file = @/creds\n";
+	char err[CFG_ERR_MAX] = "", buf[PATH_MAX], cwd[PATH_MAX];
+	char ak[CFG_S3_SECRET_MAX], sk[CFG_S3_SECRET_MAX];
+	const struct cfg_tier *t;
+	struct cfg c;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(g_root), 0);
+	assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(c.ntiers, 3);
+	assert_true(c.tiers[0].egress_gb == 0.09);
+	assert_true(c.tiers[0].cost_per_1k_get == 0.0004);
+	assert_true(c.tiers[0].cost_per_1k_put == 0);
+	t = &c.tiers[1];
+	assert_int_equal(t->kind, CFG_TIER_S3);
+	assert_int_equal(t->line, 9);
+	assert_string_equal(t->path, "");
+	assert_string_equal(t->endpoint, "s3.example.com:8443");
+	assert_string_equal(t->bucket, "my-bucket.1");
+	assert_string_equal(t->prefix, "fab/ric_1.");
+	assert_string_equal(t->region, "eu-west-3");
+	assert_int_equal(t->tls, 0);
+	assert_int_equal(t->addressing, CFG_S3_VIRTUAL);
+	assert_int_equal(t->signature, CFG_S3_SIG_V4);
+	assert_string_equal(t->credentials_file, under("creds", buf));
+	assert_true(t->s3_parallel == 64 && t->connect_timeout == 2 &&
+		    t->request_timeout == 7 && t->retries == 0);
+	assert_true(t->capacity == 10ULL << 40);
+	assert_true(t->cost_gb_month == 0.004 && t->egress_gb == 0.01 &&
+		    t->cost_per_1k_get == 0.001 && t->cost_per_1k_put == 0.005);
+	t = &c.tiers[2];
+	assert_string_equal(t->endpoint, "localhost");
+	assert_string_equal(t->prefix, "");
+	assert_string_equal(t->region, "us-east-1");
+	assert_int_equal(t->tls, 1);
+	assert_int_equal(t->addressing, CFG_S3_PATH);
+	assert_int_equal(t->signature, CFG_S3_SIG_V2);
+	assert_true(t->s3_parallel == 8 && t->connect_timeout == 5 &&
+		    t->request_timeout == 30 && t->retries == 4);
+	/* the keys are read on demand, never stored in the config */
+	assert_null(memmem(&c, sizeof(c), "s:e=cret", 8));
+	assert_int_equal(cfg_s3_credentials(t, ak, sizeof(ak), sk, sizeof(sk), err,
+					    sizeof(err)), 0);
+	assert_string_equal(ak, "AK1");
+	assert_string_equal(sk, "s:e=cret");
+}
+
+/* Without credentials_file the keys come from the environment. */
+static void test_s3_env(void **state)
+{
+	static const char text[] = VALID S3_HEAD "capacity = 1T\n";
+	char err[CFG_ERR_MAX] = "", ak[CFG_S3_SECRET_MAX], sk[CFG_S3_SECRET_MAX];
+	struct cfg c;
+
+	setenv("AWS_ACCESS_KEY_ID", "envak", 1);
+	assert_int_equal(parse(text, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, NAME ":7: tier cold: no credentials"));
+	setenv("AWS_SECRET_ACCESS_KEY", "envsk", 1);
+	assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+	assert_int_equal(cfg_s3_credentials(&c.tiers[1], ak, sizeof(ak), sk, sizeof(sk),
+					    err, sizeof(err)), 0);
+	assert_string_equal(ak, "envak");
+	assert_string_equal(sk, "envsk");
+	/* a file wins over the environment */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	assert_int_equal(parse(VALID S3_HEAD "capacity = 1T\n" S3_CREDS, &c, err,
+			       sizeof(err)), 0);
+	assert_int_equal(cfg_s3_credentials(&c.tiers[1], ak, sizeof(ak), sk, sizeof(sk),
+					    err, sizeof(err)), 0);
+	assert_string_equal(ak, "AK1");
+	/* a file that turned world-readable after loading is refused too */
+	snprintf(ak, sizeof(ak), "%s/creds", g_root);
+	assert_int_equal(chmod(ak, 0640), 0);
+	assert_int_equal(cfg_s3_credentials(&c.tiers[1], ak, sizeof(ak), sk, sizeof(sk),
+					    err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "mode 0640"));
+	assert_string_equal(sk, "");
+	snprintf(ak, sizeof(ak), "%s/creds", g_root);
+	assert_int_equal(chmod(ak, 0600), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +785,8 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_tier_index),
+		cmocka_unit_test(test_s3),
+		cmocka_unit_test(test_s3_env),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The S3 test harness and the daemon's checks of an s3 tier's config:
+# DF_S3=1 starts the test server and adds [tier.s3]; the server can be
+# stopped and started again on its port; the daemon refuses a credentials
+# file that others may read, naming the file, the line and the tier, and
+# never prints the secret.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+
+# http_get PATH: the server's answer to an unsigned GET (bounded).
+http_get()
+{
+	timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$DF_S3_PORT"' &&
+		printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 &&
+		cat <&3' _ "$1"
+}
+
+listening()
+{
+	(exec 3<>"/dev/tcp/127.0.0.1/$DF_S3_PORT") 2>/dev/null
+}
+
+DF_S3=1
+df_setup
+grep -q '^\[tier.s3\]$' "$DF_CONF" || fail "no [tier.s3] in $DF_CONF"
+grep -q "^endpoint = 127.0.0.1:$DF_S3_PORT\$" "$DF_CONF" || fail "endpoint not in the config"
+assert_eq "$(stat -c %a "$T/s3.creds")" 600 "mode of the credentials file"
+pid=$(cat "$DF_S3_DIR/pid")
+kill -0 "$pid" || fail "no server process $pid"
+out=$(http_get /dfabric)
+[[ $out == *"<ListBucketResult"* && $out == *"<Name>dfabric</Name>"* ]] ||
+	fail "the bucket dfabric does not answer a listing: $out"
+
+# stop: the process is gone and the port closed; start: the same port
+df_s3_stop
+! kill -0 "$pid" 2>/dev/null || fail "server $pid still running after stop"
+! listening || fail "port $DF_S3_PORT still open after stop"
+[[ ! -e $DF_S3_DIR/pid ]] || fail "pid file left behind"
+port=$DF_S3_PORT
+df_s3_start
+assert_eq "$DF_S3_PORT" "$port" "port after a restart"
+listening || fail "not listening again"
+
+# a credentials file others may read: the daemon refuses to start
+chmod 0644 "$T/s3.creds"
+line=$(grep -n '^credentials_file' "$DF_CONF" | cut -d: -f1)
+rc=0
+out=$(timeout 20 "$B/dfabric" "$DF_CONF" "$DF_MNT" -f 2>&1) || rc=$?
+echo "$out"
+[[ $rc != 0 && $rc != 124 ]] || fail "the daemon started (or hung) with a 0644 credentials file: $rc"
+[[ $out == *"$DF_CONF:$line: tier s3: credentials file"* ]] ||
+	fail "the message does not name the file, line $line and the tier"
+[[ $out == *"mode 0644"* ]] || fail "the message does not give the mode"
+[[ $out != *S3RVER* ]] || fail "the message shows a key"
+df_is_mounted && fail "mounted anyway"
+
+# no credentials at all: refused, naming the tier and the variables
+sed -i '/^credentials_file/d' "$DF_CONF"
+rc=0
+out=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY timeout 20 \
+	"$B/dfabric" "$DF_CONF" "$DF_MNT" -f 2>&1) || rc=$?
+[[ $rc != 0 && $rc != 124 ]] || fail "the daemon started without credentials"
+[[ $out == *"tier s3: no credentials"*AWS_ACCESS_KEY_ID* ]] || fail "unclear message: $out"
+echo "test_s3_server: ok"

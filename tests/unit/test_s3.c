@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Tests of the S3 backend (backends/s3.c) against a real S3-compatible
+ * server: s3rver, started and stopped through tests/s3server (run from
+ * the top of the tree, as tests/run does), with its objects in a
+ * temporary directory under /tmp. Covers both transports (signature v2
+ * over libs3, v4 over libcurl), byte-exact reads in full and at random
+ * ranges, zeros past the stored bytes, ranged GETs, readahead, listing,
+ * free, corrupted and truncated objects, the server going away and
+ * coming back, and the failures at open. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backends/backend.h"
+#include "backends/s3.h"
+#include "common/config.h"
+#include "common/log.h"
+
+#define MIB (1024 * 1024)
+
+static char g_dir[64];         /* temporary directory */
+static int g_port;             /* s3rver's port */
+
+static int server(const char *verb)
+{
+	char cmd[256];
+
+	/* a restart keeps the port the backends were opened with */
+	if (strcmp(verb, "start") == 0 && g_port)
+		snprintf(cmd, sizeof(cmd), "tests/s3server start %s %d >/dev/null", g_dir,
+			 g_port);
+	else
+		snprintf(cmd, sizeof(cmd), "tests/s3server %s %s >/dev/null", verb, g_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int write_text(const char *name, const char *text, mode_t mode)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", g_dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	if (fclose(f) != 0 || chmod(path, mode) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	char tmpl[] = "/tmp/dfs3.XXXXXX", path[PATH_MAX];
+	FILE *f;
+
+	if (access("tests/s3server", X_OK) != 0) {
+		fprintf(stderr, "test_s3: run from the top of the tree (tests/s3server)\n");
+		return -1;
+	}
+	if (!mkdtemp(tmpl))
+		return -1;
+	snprintf(g_dir, sizeof(g_dir), "%s", tmpl);
+	if (server("start") < 0) {
+		fprintf(stderr, "test_s3: cannot start s3rver (npm ci --no-audit --no-fund?)\n");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/port", g_dir);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%d", &g_port) != 1) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (write_text("creds", "access_key = S3RVER\nsecret_key = S3RVER\n", 0600) ||
+	    write_text("creds644", "access_key = S3RVER\nsecret_key = S3RVER\n", 0644) ||
+	    write_text("badcreds", "access_key = NOBODY\nsecret_key = NOPE\n", 0600))
+		return -1;
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	srandom(12345);
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int group_teardown(void **state)
+{
+	server("stop");
+	return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A config with one s3 tier; `extra` adds keys. 0 or -errno with err. */
+static int load(const char *extra, const char *creds, struct cfg *c, char *err,
+		size_t errlen)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "[fabric]\nmeta = %s/meta\n[tier.cold]\nkind = s3\n"
+		 "endpoint = 127.0.0.1:%d\nbucket = dfabric\ntls = no\n"
+		 "capacity = 1T\ncredentials_file = %s/%s\n%s",
+		 g_dir, g_port, g_dir, creds, extra ? extra : "");
+	return cfg_parse_string(text, "s3.conf", c, err, errlen);
+}
+
+/* Opens the backend of a config built by load(). */
+static int open_be(const char *extra, struct backend **be, char *err, size_t errlen)
+{
+	struct cfg c;
+	int rc;
+
+	rc = load(extra, "creds", &c, err, errlen);
+	if (rc < 0)
+		return rc;
+	return be_open(&c.tiers[0], 2, be, err, errlen);
+}
+
+static struct backend *open_ok(const char *extra)
+{
+	char err[CFG_ERR_MAX] = "";
+	struct backend *be = NULL;
+	int rc = open_be(extra, &be, err, sizeof(err));
+
+	if (rc < 0)
+		fail_msg("open: %d %s", rc, err);
+	assert_non_null(be);
+	assert_string_equal(be->ops->kind, "s3");
+	assert_int_equal(be->ops->caps, 0);
+	assert_null(be->ops->pwrite);
+	return be;
+}
+
+static void fill(char *buf, size_t n, unsigned seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (char)x;
+	}
+}
+
+/* The server's file holding copy x's object. */
+static void object_path(struct backend *be, const struct be_ext *x, char *path)
+{
+	char key[BE_S3_KEY_MAX];
+	char *slash;
+
+	assert_true(be_s3_key(be, x, key, sizeof(key)) > 0);
+	slash = strrchr(key, '/');
+	*slash = '\0';
+	snprintf(path, PATH_MAX, "%s/data/dfabric/%s/%s._S3rver_object", g_dir, key,
+		 slash + 1);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes, then reads back in full and at random ranges, zeros past n. */
+static void roundtrip(const char *extra, uint64_t ino)
+{
+	static const struct { uint64_t n, len; } sizes[] = {
+		{ 0, 4096 }, { 1, 4096 }, { 65535, 65536 }, { 65536, 65536 },
+		{ 65537, 131072 }, { 4 * MIB, 4 * MIB }, { 4 * MIB - 123, 4 * MIB },
+		{ 300000, 1 * MIB },
+	};
+	struct backend *be = open_ok(extra);
+	char *data = malloc(4 * MIB), *back = malloc(4 * MIB);
+
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct be_ext x = { .ino = ino, .off = (uint64_t)i * 4 * MIB,
+				    .len = sizes[i].len, .version = 7 + i };
+
+		fill(data, sizes[i].n, (unsigned)(ino + i));
+		assert_int_equal(be->ops->ext_write(be, &x, data, sizes[i].n), 0);
+		assert_int_equal(be->ops->ext_sync(be, &x), 0);
+		memset(back, 0xAA, x.len);
+		assert_int_equal(be->ops->ext_read(be, &x, back, x.len, x.off), (ssize_t)x.len);
+		assert_memory_equal(back, data, sizes[i].n);
+		for (uint64_t k = sizes[i].n; k < x.len; k++)
+			if (back[k] != 0)
+				fail_msg("extent %zu: byte %" PRIu64 " past n is %d", i, k, back[k]);
+		/* random ranges, some across n, with cold caches now and then */
+		for (int r = 0; r < 40; r++) {
+			uint64_t a = (uint64_t)random() % x.len;
+			uint64_t l = 1 + (uint64_t)random() % (x.len - a);
+
+			if (r % 8 == 0)
+				be_s3_drop_caches(be);
+			memset(back, 0xAA, l);
+			assert_int_equal(be->ops->ext_read(be, &x, back, l, x.off + a), (ssize_t)l);
+			for (uint64_t k = 0; k < l; k++) {
+				char want = a + k < sizes[i].n ? data[a + k] : 0;
+
+				if (back[k] != want)
+					fail_msg("extent %zu: byte %" PRIu64 " differs", i, a + k);
+			}
+		}
+		/* a range outside the extent is refused */
+		assert_int_equal(be->ops->ext_read(be, &x, back, 2, x.off + x.len - 1), -EINVAL);
+	}
+	be->ops->destroy(be);
+	free(data);
+	free(back);
+}
+
+static void test_roundtrip_v2(void **state)
+{
+	roundtrip("signature = v2\n", 100);
+}
+
+static void test_roundtrip_v4(void **state)
+{
+	roundtrip("signature = v4\nprefix = v4/\n", 200);
+}
+
+/* A 4 KiB read of a cold 4 MiB extent fetches one block, not the extent;
+ * a sequential reader gets readahead. */
+static void test_ranges(void **state)
+{
+	struct backend *be = open_ok("prefix = rng/\n");
+	struct be_ext x = { .ino = 5, .off = 0, .len = 4 * MIB, .version = 1 };
+	struct be_s3_stats a, b;
+	char *data = malloc(4 * MIB), *back = malloc(4 * MIB);
+
+	fill(data, 4 * MIB, 5);
+	assert_int_equal(be->ops->ext_write(be, &x, data, 4 * MIB), 0);
+	be_s3_drop_caches(be);
+	be_s3_get_stats(be, &a);
+	assert_int_equal(be->ops->ext_read(be, &x, back, 4096, 3 * MIB + 5000),
+			 4096);
+	assert_memory_equal(back, data + 3 * MIB + 5000, 4096);
+	be_s3_get_stats(be, &b);
+	/* one block and the trailer, far less than the extent */
+	assert_true(b.rx_bytes - a.rx_bytes <= 65536 + 1024);
+	assert_true(b.rx_bytes - a.rx_bytes >= 4096);
+	assert_int_equal(b.gets - a.gets, 2);    /* trailer, block */
+	assert_int_equal(b.heads - a.heads, 1);
+	/* the same block again: from the cache */
+	assert_int_equal(be->ops->ext_read(be, &x, back, 100, 3 * MIB + 9000), 100);
+	assert_memory_equal(back, data + 3 * MIB + 9000, 100);
+	be_s3_get_stats(be, &a);
+	assert_int_equal(a.gets, b.gets);
+
+	/* sequential: 128 KiB at a time */
+	be_s3_drop_caches(be);
+	be_s3_get_stats(be, &a);
+	for (uint64_t o = 0; o < 4 * MIB; o += 128 * 1024)
+		assert_int_equal(be->ops->ext_read(be, &x, back + o, 128 * 1024, o),
+				 128 * 1024);
+	assert_memory_equal(back, data, 4 * MIB);
+	be_s3_get_stats(be, &b);
+	assert_true(b.readahead - a.readahead >= 16);
+	assert_true(b.cache_hits - a.cache_hits >= 16);
+	/* every byte fetched about once */
+	assert_true(b.rx_bytes - a.rx_bytes <= 4 * MIB + 256 * 1024);
+	be->ops->destroy(be);
+	free(data);
+	free(back);
+}
+
+struct seen {
+	struct be_ext x[16];   /* found */
+	int n;                 /* count */
+};
+
+static int list_cb(const struct be_ext *x, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 16)
+		s->x[s->n] = *x;
+	s->n++;
+	return 0;
+}
+
+static int list_stop(const struct be_ext *x, void *arg)
+{
+	return 42;
+}
+
+static void test_list_free(void **state)
+{
+	struct backend *be = open_ok("prefix = lst/\n");
+	struct backend *other = open_ok("prefix = lst2/\n");
+	struct be_ext xs[3] = {
+		{ .ino = 0xabc, .off = 0, .len = 65536, .version = 1 },
+		{ .ino = 0xabc, .off = 4 * MIB, .len = 4 * MIB, .version = 0xffffffffffull },
+		{ .ino = 1ull << 60, .off = 8 * MIB, .len = 200000, .version = 3 },
+	};
+	static const size_t ns[3] = { 65536, 3 * 65536 + 17, 0 };
+	struct seen s = { .n = 0 };
+	char *data = malloc(4 * MIB), buf[64];
+
+	fill(data, 4 * MIB, 9);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(be->ops->ext_write(be, &xs[i], data, ns[i]), 0);
+	/* another tier's prefix is not ours */
+	assert_int_equal(other->ops->ext_write(other, &xs[0], data, 10), 0);
+	assert_int_equal(be->ops->ext_list(be, list_cb, &s), 0);
+	assert_int_equal(s.n, 3);
+	for (int i = 0; i < 3; i++) {
+		bool found = false;
+
+		for (int k = 0; k < 3; k++)
+			if (s.x[k].ino == xs[i].ino && s.x[k].off == xs[i].off &&
+			    s.x[k].version == xs[i].version && s.x[k].len == ns[i])
+				found = true;
+		if (!found)
+			fail_msg("extent %d not listed", i);
+	}
+	assert_int_equal(be->ops->ext_list(be, list_stop, NULL), 42);
+
+	/* free, then a read fails with EIO; freeing again is fine */
+	assert_int_equal(be->ops->ext_read(be, &xs[1], buf, 10, xs[1].off), 10);
+	assert_int_equal(be->ops->ext_free(be, &xs[1]), 0);
+	assert_int_equal(be->ops->ext_read(be, &xs[1], buf, 10, xs[1].off), -EIO);
+	assert_int_equal(be->ops->ext_free(be, &xs[1]), 0);
+	s.n = 0;
+	assert_int_equal(be->ops->ext_list(be, list_cb, &s), 0);
+	assert_int_equal(s.n, 2);
+	/* a copy never written */
+	xs[2].version = 99;
+	assert_int_equal(be->ops->ext_read(be, &xs[2], buf, 10, xs[2].off), -EIO);
+	assert_int_equal(be_health(be), BE_UP);
+	be->ops->destroy(be);
+	other->ops->destroy(other);
+	free(data);
+}
+
+/* Overwrites (or truncates) the object file on the server's disk. */
+static void damage(struct backend *be, const struct be_ext *x, long at,
+		   const char *bytes, size_t n, off_t trunc)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	object_path(be, x, path);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	if (n)
+		assert_int_equal(pwrite(fd, bytes, n, at), (ssize_t)n);
+	if (trunc >= 0)
+		assert_int_equal(ftruncate(fd, trunc), 0);
+	close(fd);
+}
+
+static void test_corrupt(void **state)
+{
+	struct backend *be = open_ok("prefix = bad/\n");
+	struct be_ext x = { .ino = 77, .off = 0, .len = 1 * MIB, .version = 2 };
+	struct be_ext y = { .ino = 78, .off = 0, .len = 1 * MIB, .version = 2 };
+	struct be_ext z = { .ino = 79, .off = 0, .len = 1 * MIB, .version = 2 };
+	char *data = malloc(MIB), *back = malloc(MIB);
+	char garbage[MIB / 4];
+
+	fill(data, MIB, 3);
+	fill(garbage, sizeof(garbage), 4);
+	assert_int_equal(be->ops->ext_write(be, &x, data, MIB), 0);
+	assert_int_equal(be->ops->ext_write(be, &y, data, MIB), 0);
+	assert_int_equal(be->ops->ext_write(be, &z, data, MIB), 0);
+	assert_int_equal(be->ops->ext_read(be, &x, back, MIB, 0), MIB);
+
+	/* one flipped byte in block 3: that block fails, block 0 still reads */
+	be_s3_drop_caches(be);
+	damage(be, &x, 3 * 65536 + 10, "\x5a", 1, -1);
+	assert_int_equal(be->ops->ext_read(be, &x, back, 100, 3 * 65536), -EIO);
+	assert_int_equal(be->ops->ext_read(be, &x, back, MIB, 0), -EIO);
+	assert_int_equal(be->ops->ext_read(be, &x, back, 4096, 0), 4096);
+	assert_memory_equal(back, data, 4096);
+
+	/* garbage over the trailer and footer */
+	be_s3_drop_caches(be);
+	damage(be, &y, MIB - 100, garbage, 1000, -1);
+	assert_int_equal(be->ops->ext_read(be, &y, back, 10, 0), -EIO);
+
+	/* truncated: with a cold cache, and with the trailer cached */
+	be_s3_drop_caches(be);
+	damage(be, &z, 0, NULL, 0, MIB / 2);
+	assert_int_equal(be->ops->ext_read(be, &z, back, 10, 0), -EIO);
+	assert_int_equal(be->ops->ext_write(be, &z, data, MIB), 0);
+	assert_int_equal(be->ops->ext_read(be, &z, back, 10, 0), 10);  /* trailer cached */
+	be_s3_drop_caches(be);
+	assert_int_equal(be->ops->ext_read(be, &z, back, 10, 0), 10);
+	damage(be, &z, 0, NULL, 0, MIB / 2);
+	assert_int_equal(be->ops->ext_read(be, &z, back, 4096, MIB - 4096), -EIO);
+
+	/* wholly garbage */
+	be_s3_drop_caches(be);
+	damage(be, &x, 0, garbage, sizeof(garbage), sizeof(garbage));
+	assert_int_equal(be->ops->ext_read(be, &x, back, 10, 0), -EIO);
+	/* a copy's object under another copy's name */
+	{
+		char from[PATH_MAX], to[PATH_MAX];
+
+		assert_int_equal(be->ops->ext_write(be, &x, data, MIB), 0);
+		object_path(be, &x, from);
+		object_path(be, &y, to);
+		assert_int_equal(rename(from, to), 0);
+		be_s3_drop_caches(be);
+		assert_int_equal(be->ops->ext_read(be, &y, back, 10, 0), -EIO);
+	}
+	assert_int_equal(be_health(be), BE_UP);
+	be->ops->destroy(be);
+	free(data);
+	free(back);
+}
+
+/* The server dies: reads fail within the retry bound, the backend goes
+ * down and fails fast, then comes back up when the server returns. */
+static void test_server_down(void **state)
+{
+	struct backend *be = open_ok("prefix = down/\nretries = 2\nrequest_timeout = 3\n"
+				     "connect_timeout = 1\n");
+	struct be_ext x = { .ino = 9, .off = 0, .len = MIB, .version = 1 };
+	char *data = malloc(MIB), *back = malloc(MIB), msg[256];
+	double t0, t;
+	int i;
+
+	fill(data, MIB, 11);
+	assert_int_equal(be->ops->ext_write(be, &x, data, MIB), 0);
+	assert_int_equal(be->ops->probe(be, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "put"));
+	assert_int_equal(server("stop"), 0);
+	be_s3_drop_caches(be);
+
+	t0 = now();
+	assert_int_equal(be->ops->ext_read(be, &x, back, 4096, 0), -EIO);
+	t = now() - t0;
+	assert_true(t < 2 * 3 + 1);
+	assert_int_equal(be_health(be), BE_DOWN);
+	t0 = now();
+	assert_int_equal(be->ops->ext_read(be, &x, back, 4096, 0), -EIO);
+	assert_int_equal(be->ops->ext_write(be, &x, data, 10), -EIO);
+	assert_true(now() - t0 < 0.5);  /* fail fast */
+	assert_true(be->ops->probe(be, msg, sizeof(msg)) < 0);
+
+	assert_int_equal(server("start"), 0);
+	for (i = 0; i < 200 && be_health(be) != BE_UP; i++)
+		usleep(50 * 1000);
+	assert_int_equal(be_health(be), BE_UP);
+	assert_int_equal(be->ops->ext_read(be, &x, back, MIB, 0), MIB);
+	assert_memory_equal(back, data, MIB);
+	be->ops->destroy(be);
+	free(data);
+	free(back);
+}
+
+static void test_open_errors(void **state)
+{
+	char err[CFG_ERR_MAX] = "", extra[128];
+	struct backend *be = NULL;
+	struct cfg c;
+
+	/* a credentials file others may read */
+	assert_int_equal(load(NULL, "creds644", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "s3.conf:9: tier cold: credentials file"));
+	assert_non_null(strstr(err, "mode 0644"));
+	/* ... also when it became so after the config was read */
+	assert_int_equal(load(NULL, "creds", &c, err, sizeof(err)), 0);
+	snprintf(extra, sizeof(extra), "%s/creds", g_dir);
+	assert_int_equal(chmod(extra, 0644), 0);
+	assert_true(be_open(&c.tiers[0], 1, &be, err, sizeof(err)) < 0);
+	assert_null(be);
+	assert_non_null(strstr(err, "mode 0644"));
+	assert_int_equal(chmod(extra, 0600), 0);
+
+	/* a bucket that does not exist, with both signatures */
+	assert_int_equal(open_be("bucket = nosuchbucket\n", &be, err, sizeof(err)),
+			 -EINVAL);  /* bucket given twice in the config */
+	assert_int_equal(load(NULL, "creds", &c, err, sizeof(err)), 0);
+	snprintf(c.tiers[0].bucket, sizeof(c.tiers[0].bucket), "nosuchbucket");
+	assert_int_equal(be_open(&c.tiers[0], 1, &be, err, sizeof(err)), -ENOENT);
+	assert_null(be);
+	assert_non_null(strstr(err, "tier cold: bucket 'nosuchbucket' does not exist"));
+	c.tiers[0].signature = CFG_S3_SIG_V4;
+	assert_int_equal(be_open(&c.tiers[0], 1, &be, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "does not exist"));
+
+	/* nobody listening */
+	assert_int_equal(load(NULL, "creds", &c, err, sizeof(err)), 0);
+	snprintf(c.tiers[0].endpoint, sizeof(c.tiers[0].endpoint), "127.0.0.1:1");
+	assert_int_equal(be_open(&c.tiers[0], 1, &be, err, sizeof(err)), -EHOSTUNREACH);
+	assert_non_null(strstr(err, "tier cold: cannot reach the S3 endpoint 127.0.0.1:1"));
+
+	/* TLS to a plain HTTP server */
+	assert_int_equal(load("signature = v4\n", "creds", &c, err, sizeof(err)), 0);
+	c.tiers[0].tls = 1;
+	assert_true(be_open(&c.tiers[0], 1, &be, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "tier cold: "));
+
+	/* an unknown access key */
+	assert_int_equal(load(NULL, "badcreds", &c, err, sizeof(err)), 0);
+	assert_int_equal(be_open(&c.tiers[0], 1, &be, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "tier cold: access to bucket 'dfabric'"));
+	assert_null(strstr(err, "NOPE"));  /* never the secret */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_v2),
+		cmocka_unit_test(test_roundtrip_v4),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_list_free),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_server_down),
+	};
+
+	log_set_level(LOG_WARNING);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
