@@ -160,6 +160,7 @@ static int add_tier(cJSON *arr, const struct fs_tier_status *t)
 	if (!cJSON_AddStringToObject(o, "name", t->name) ||
 	    !cJSON_AddStringToObject(o, "kind", t->kind ? t->kind : "unknown") ||
 	    !cJSON_AddStringToObject(o, "path", t->path) ||
+	    !cJSON_AddStringToObject(o, "health", t->healthy ? "up" : "down") ||
 	    add_u64(o, "capacity", t->capacity) ||
 	    add_u64(o, "used", t->used) ||
 	    add_u64(o, "files", t->files) ||

@@ -2776,7 +2776,13 @@ int fs_status(struct fabric *f, struct fs_status *out)
 
 		snprintf(s->name, sizeof(s->name), "%s", t->cfg->name);
 		s->kind = t->be->ops->kind;
-		snprintf(s->path, sizeof(s->path), "%s", t->cfg->path);
+		if (t->cfg->kind == CFG_TIER_S3)
+			snprintf(s->path, sizeof(s->path), "%s://%s/%s/%s",
+				 t->cfg->tls ? "https" : "http", t->cfg->endpoint,
+				 t->cfg->bucket, t->cfg->prefix);
+		else
+			snprintf(s->path, sizeof(s->path), "%s", t->cfg->path);
+		s->healthy = be_health(t->be) == BE_UP;
 		s->capacity = t->cfg->capacity;
 		s->used = atomic_load(&t->used);
 		s->files = atomic_load(&t->files);

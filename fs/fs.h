@@ -143,8 +143,9 @@ int fs_where(struct fabric *f, uint64_t ino, struct fs_where_ext **out,
 
 struct fs_tier_status {
 	char name[CFG_NAME_MAX];       /* tier name */
-	const char *kind;              /* "local" */
-	char path[PATH_MAX];           /* where it stores data */
+	const char *kind;              /* "local", "s3" */
+	char path[PATH_MAX];           /* where it stores data (a URL for s3) */
+	int healthy;                   /* the backend answers (enum be_health) */
 	uint64_t capacity;             /* configured bytes */
 	uint64_t used;                 /* bytes of extents on it */
 	uint64_t files;                /* inodes with an extent on it */

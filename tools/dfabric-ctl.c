@@ -406,12 +406,12 @@ static int cmd_ping(struct tool_opts *o, char **argv)
 
 static int cmd_status(struct tool_opts *o, char **argv)
 {
-	struct table t = { .ncol = 8, .right = 0x7c };
+	struct table t = { .ncol = 9, .right = 0x7c };
 	char cap[16], used[16], pct[16], files[24], exts[24], esz[16];
 	uint64_t vcap, vused, vfiles, vexts, inodes, open_files, extent_size;
 	cJSON *req = make_req("status"), *reply = NULL;
 	const cJSON *tiers, *tier;
-	const char *name, *kind, *path;
+	const char *name, *kind, *path, *health;
 	int rc;
 
 	rc = run(o, req, "status", &reply);
@@ -426,12 +426,13 @@ static int cmd_status(struct tool_opts *o, char **argv)
 		goto out;
 	}
 	table_add(&t, "TIER", "KIND", "CAPACITY", "USED", "USED%", "FILES",
-		  "EXTENTS", "PATH");
+		  "EXTENTS", "HEALTH", "PATH");
 	cJSON_ArrayForEach(tier, tiers) {
 		name = get_str(tier, "name");
 		kind = get_str(tier, "kind");
 		path = get_str(tier, "path");
-		if (!name || !kind || !path ||
+		health = get_str(tier, "health");
+		if (!name || !kind || !path || !health ||
 		    get_u64(tier, "capacity", &vcap) ||
 		    get_u64(tier, "used", &vused) ||
 		    get_u64(tier, "files", &vfiles) ||
@@ -449,7 +450,7 @@ static int cmd_status(struct tool_opts *o, char **argv)
 			snprintf(pct, sizeof(pct), "-");
 		snprintf(files, sizeof(files), "%" PRIu64, vfiles);
 		snprintf(exts, sizeof(exts), "%" PRIu64, vexts);
-		table_add(&t, name, kind, cap, used, pct, files, exts, path);
+		table_add(&t, name, kind, cap, used, pct, files, exts, health, path);
 	}
 	rc = table_print(&t);
 	fmt_size(extent_size, esz, sizeof(esz));
@@ -932,7 +933,7 @@ static int cmd_tier(struct tool_opts *o, char **argv)
 	rc = run(o, req, "tier check", &reply);
 	if (rc == EXIT_OK && !o->json) {
 		res = get_str(reply, "result");
-		printf("tier %s: ok, %s\n", argv[1], res ? res : "");
+		printf("tier %s: %s\n", argv[1], res ? res : "ok");
 	}
 	cJSON_Delete(reply);
 	cJSON_Delete(req);

@@ -175,11 +175,11 @@ assert_eq "$rc:$OUT" '0:{"ok":true}' "ping --json"
 
 out=$(df_ctl status) || fail "status failed"
 echo "$out"
-assert_eq "$(awk '$1 == "nvme" { print $2, $3, $4, $6, $7, $8 }' <<<"$out")" \
-	"local 1.0G 0 0 0 $T/nvme" "status: the nvme line"
-assert_eq "$(awk '$1 == "hdd" { print $2, $3, $4, $6, $7, $8 }' <<<"$out")" \
-	"local 4.0G 0 0 0 $T/hdd" "status: the hdd line"
-[[ $(head -n1 <<<"$out") == TIER*KIND*CAPACITY*USED*USED%*FILES*EXTENTS*PATH ]] ||
+assert_eq "$(awk '$1 == "nvme" { print $2, $3, $4, $6, $7, $8, $9 }' <<<"$out")" \
+	"local 1.0G 0 0 0 up $T/nvme" "status: the nvme line"
+assert_eq "$(awk '$1 == "hdd" { print $2, $3, $4, $6, $7, $8, $9 }' <<<"$out")" \
+	"local 4.0G 0 0 0 up $T/hdd" "status: the hdd line"
+[[ $(head -n1 <<<"$out") == TIER*KIND*CAPACITY*USED*USED%*FILES*EXTENTS*HEALTH*PATH ]] ||
 	fail "status: header line: $(head -n1 <<<"$out")"
 grep -q '^inodes: [0-9]*  open files: [0-9]*  extent size: 4.0M$' <<<"$out" ||
 	fail "status: no inodes/open files line"
@@ -189,7 +189,7 @@ assert_eq "$(jq_py "[(t['name'], t['kind'], t['capacity'], t['used']) for t in d
 	"[('nvme', 'local', 1073741824, 0), ('hdd', 'local', 4294967296, 0)]" \
 	"status --json: tiers"
 assert_eq "$(jq_py "(d['ok'], d['extent_size'], sorted(d['tiers'][0]))" <<<"$json")" \
-	"(True, 4194304, ['capacity', 'extents', 'files', 'fs_avail', 'high_watermark', 'kind', 'low_watermark', 'name', 'path', 'used'])" \
+	"(True, 4194304, ['capacity', 'extents', 'files', 'fs_avail', 'health', 'high_watermark', 'kind', 'low_watermark', 'name', 'path', 'used'])" \
 	"status --json: fields"
 assert_eq "$(jq_py "(d['tiers'][0]['high_watermark'], d['tiers'][0]['low_watermark'], d['tiers'][0]['fs_avail'] > 0)" <<<"$json")" \
 	"(0.9, 0.8, True)" "status --json: watermarks and fs_avail"
