@@ -939,6 +939,120 @@ static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	return rc;
 }
 
+/* ---------------------------------------------------------------- */
+/* tier orphans: data that no inode or extent refers to */
+
+struct scan_ctx {
+	struct fabric *f;              /* the fabric */
+	int idx;                       /* tier being scanned */
+	uint64_t *dead;                /* inodes (local) to remove */
+	struct be_ext *stale;          /* copies (object stores) to free */
+	size_t n;                      /* entries used */
+	size_t cap;                    /* entries allocated */
+};
+
+static int scan_push(struct scan_ctx *c, uint64_t ino, const struct be_ext *x)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *p;
+
+		if (x) {
+			p = realloc(c->stale, cap * sizeof(*c->stale));
+			if (!p)
+				return -ENOMEM;
+			c->stale = p;
+		} else {
+			p = realloc(c->dead, cap * sizeof(*c->dead));
+			if (!p)
+				return -ENOMEM;
+			c->dead = p;
+		}
+		c->cap = cap;
+	}
+	if (x)
+		c->stale[c->n++] = *x;
+	else
+		c->dead[c->n++] = ino;
+	return 0;
+}
+
+/* A local tier file whose inode does not exist. */
+static int scan_file(uint64_t ino, void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct meta_inode a;
+	int rc = meta_get_inode(c->f->meta, ino, &a);
+
+	if (rc == -ENOENT)
+		return scan_push(c, ino, NULL);
+	return 0;   /* present, or unreadable: keep it */
+}
+
+/* An object whose extent is not on this tier with this version. */
+static int scan_object(const struct be_ext *x, void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct inode_mem *im;
+	const struct meta_extent *e;
+	int rc, keep;
+
+	rc = itab_get(c->f, x->ino, &im);
+	if (rc == -ENOENT)
+		return scan_push(c, 0, x);
+	if (rc < 0)
+		return 0;
+	if (rdlock_ext(c->f, im) < 0) {
+		itab_put(c->f, im);
+		return 0;
+	}
+	e = ext_find(im, x->off);
+	keep = e && ext_tier(c->f, e) == c->idx && e->version == x->version;
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(c->f, im);
+	return keep ? 0 : scan_push(c, 0, x);
+}
+
+/* Removes what a crash left on the tiers outside any job's record: files
+ * of inodes that no longer exist (local tiers) and objects that no extent
+ * uses (object stores). Runs at start, before any operation or job, so
+ * nothing can be in flight. Errors are logged and skipped. */
+static void scan_orphans(struct fabric *f)
+{
+	int i;
+
+	for (i = 0; i < f->ntiers; i++) {
+		struct backend *be = f->tiers[i].be;
+		struct scan_ctx c = { .f = f, .idx = i };
+		size_t k;
+		int rc;
+
+		if (tier_is_file(f, i))
+			rc = be->ops->list ? be->ops->list(be, scan_file, &c) : 0;
+		else
+			rc = be->ops->ext_list ? be->ops->ext_list(be, scan_object, &c) : 0;
+		if (rc < 0)
+			log_warn("tier %s: cannot look for orphaned data: %s",
+				 be->name, strerror(-rc));
+		for (k = 0; k < c.n; k++) {
+			if (tier_is_file(f, i)) {
+				be->ops->forget(be, c.dead[k]);
+				rc = be->ops->remove(be, c.dead[k]);
+			} else {
+				rc = be->ops->ext_free(be, &c.stale[k]);
+			}
+			if (rc < 0)
+				log_warn("tier %s: cannot remove orphaned data: %s",
+					 be->name, strerror(-rc));
+		}
+		if (c.n)
+			log_notice("tier %s: removed %zu orphaned %s left by a crash",
+				   be->name, c.n, tier_is_file(f, i) ? "files" : "objects");
+		free(c.dead);
+		free(c.stale);
+	}
+}
+
 static int mig_start(struct fabric *f)
 {
 	struct mig_params p = {
@@ -949,7 +1063,7 @@ static int mig_start(struct fabric *f)
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,
 		.sha256 = f->cfg->checksum == CFG_CSUM_SHA256,
-		.start_workers = 1,
+		.start_workers = 0,   /* after the orphan scan */
 	};
 	int i;
 
@@ -1014,6 +1128,10 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	atomic_store(&f->ninodes, n);
 	meta_list_orphans(f->meta, orphan_cb, f);
 	rc = mig_start(f);
+	if (rc == 0) {
+		scan_orphans(f);
+		rc = mig_run(f->mig);
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot start the migration engine: %s",
 			 strerror(-rc));

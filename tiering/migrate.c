@@ -872,7 +872,7 @@ int mig_open(const struct mig_params *p, struct migrator **out)
 	struct migrator *m;
 	struct load_ctx lc;
 	struct job_rt *jr;
-	int rc, i;
+	int rc;
 
 	*out = NULL;
 	if (p->workers < 1 || p->workers > MIG_WORKERS_MAX || p->ntiers < 1 ||
@@ -898,16 +898,26 @@ int mig_open(const struct mig_params *p, struct migrator **out)
 	}
 	for (jr = m->jobs; jr; jr = jr->next)
 		recover_one(m, jr);
-	for (i = 0; p->start_workers && i < p->workers; i++) {
+	if (p->start_workers && (rc = mig_run(m)) < 0) {
+		mig_close(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+int mig_run(struct migrator *m)
+{
+	int i, rc;
+
+	for (i = m->nth; i < m->p.workers; i++) {
 		rc = -pthread_create(&m->th[i], NULL, worker, m);
 		if (rc < 0) {
 			log_err("cannot start a migration worker: %s", strerror(-rc));
-			mig_close(m);
 			return rc;
 		}
 		m->nth++;
 	}
-	*out = m;
 	return 0;
 }
 

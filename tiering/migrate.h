@@ -83,12 +83,14 @@ struct mig_params {
 	int workers;                   /* jobs in flight */
 	uint64_t bandwidth;            /* bytes/s per tier pair, 0 = no limit */
 	int sha256;                    /* checksum: SHA-256 instead of XXH3-128 */
-	int start_workers;             /* 0: recover only, run nothing (tests) */
+	int start_workers;             /* 0: recover only; mig_run() starts them */
 };
 
 /* Loads the job records, recovers what a crash left (see above), starts
  * the workers. Returns 0 and *out, or -errno. */
 int mig_open(const struct mig_params *p, struct migrator **out);
+/* Starts the workers (once). 0 or -errno. */
+int mig_run(struct migrator *m);
 /* Stops the workers (a job in flight is rolled back and left PENDING so
  * that it runs again at the next start) and frees everything. */
 void mig_close(struct migrator *m);

@@ -472,6 +472,34 @@ static void test_fault_source_eio(void **state)
 	check_content(x);
 }
 
+/* A tier file of an inode that does not exist (left by a crash) is
+ * removed at the next start; a live inode's file is kept. */
+static void test_orphan_scan(void **state)
+{
+	struct fix *x = *state;
+	char dir[256], path[300];
+	int fd;
+
+	fab_config(x, "");
+	make_file(x);
+	fab_close(x);
+	snprintf(dir, sizeof(dir), "%s/hdd/data/00/63", x->dir);
+	snprintf(path, sizeof(path), "%s/hdd/data", x->dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/hdd/data/00", x->dir);
+	mkdir(path, 0700);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/0000000000000063", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "stray", 5), 5);
+	close(fd);
+	fab_open(x);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_true(tier_blocks(x, "nvme") >= FSIZE);
+	check_content(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_flush_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_verify_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
 	};
 
 	srand(12345);
