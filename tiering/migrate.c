@@ -691,8 +691,11 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 		}
 		rc = move_extent(m, r, jr, &j, &s, dst, why, sizeof(why));
 		if (rc == -ESTALE) {
-			if (++tries <= MIG_RETRIES)
+			if (++tries <= MIG_RETRIES) {
+				/* Let a burst of writes pass: 20, 40, ... ms. */
+				usleep(20000u << (tries - 1));
 				continue;
+			}
 			snprintf(why, sizeof(why), "the extent at %" PRIu64
 				 " kept changing under the copy", s.off);
 			goto fail;
@@ -715,8 +718,13 @@ fail:
 	j.err = -rc;
 	snprintf(j.reason, sizeof(j.reason), "%s", why);
 	job_update(m, jr, &j);
-	log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled back: %s",
-		 j.id, j.ino, why);
+	/* Losing to the file's own writers is no fault of the system. */
+	if (rc == -ESTALE)
+		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): given up: %s",
+			   j.id, j.ino, why);
+	else
+		log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled back: %s",
+			 j.id, j.ino, why);
 }
 
 /* ---- queue and workers ------------------------------------------------- */

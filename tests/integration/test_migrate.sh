@@ -10,7 +10,11 @@
 #  (d) kill -9 in the middle of a migration: after the remount the file
 #      is intact, the job is reported rolled back or finished, and it can
 #      be run again to the end;
-#  (e) errors: unknown tier, a directory without -r, usage; tier check.
+#  (e) errors: unknown tier, a directory without -r, usage; tier check;
+#  (f) a file moved back and forth while a writer changes it ends equal
+#      to the writer's reference copy;
+#  (g) kill -9 at a random moment of migrations of several files, five
+#      times: every file byte for byte after each remount.
 set -Eeuo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -153,6 +157,72 @@ assert_eq "$(tiers_of "$DF_MNT/big")" "nvme sealed=7/7" "after the rerun"
 cmp "$DF_MNT/big" "$T/ref" || fail "content wrong after the rerun"
 [[ $(du -k "$T/hdd" | tail -1 | cut -f1) -lt 3500 ]] ||
 	fail "hdd still holds big's copies: $(du -sh "$T/hdd")"
+
+# --- (f) back and forth under a writer -------------------------------------------
+head -c $((9 * MiB)) /dev/urandom >"$T/wref"
+cp "$T/wref" "$DF_MNT/w"
+# A writer of random bytes at random offsets into both the file and a
+# reference copy, until told to stop; it checks the file as it goes.
+cat >"$T/writer.py" <<'PY'
+import os, random, sys, time
+path, ref, stop = sys.argv[1:4]
+rnd = random.Random(7)
+size = os.path.getsize(ref)
+fd = os.open(path, os.O_RDWR)
+rf = os.open(ref, os.O_RDWR)
+n = 0
+deadline = time.time() + 60
+while time.time() < deadline and not (os.path.exists(stop) and n >= 50):
+    off = rnd.randrange(0, size - 70000)
+    data = os.urandom(rnd.randrange(1, 70000))
+    if os.pwrite(fd, data, off) != len(data):
+        print("short write")
+        sys.exit(1)
+    os.pwrite(rf, data, off)
+    n += 1
+    if n % 20 == 0 and os.pread(fd, size, 0) != os.pread(rf, size, 0):
+        print("MISMATCH after", n, "writes")
+        sys.exit(1)
+os.close(fd)
+print("writes", n)
+PY
+python3 "$T/writer.py" "$DF_MNT/w" "$T/wref" "$T/wstop" >"$T/writer.out" 2>&1 &
+writer=$!
+for round in 1 2 3 4; do
+	to=hdd
+	((round % 2 == 0)) && to=nvme
+	df_ctl migrate "$DF_MNT/w" --to $to --wait >/dev/null 2>&1 ||
+		echo "round $round: a job gave up (the writer kept changing an extent)" >&2
+done
+touch "$T/wstop"
+wait "$writer" || fail "writer: $(cat "$T/writer.out")"
+cmp "$DF_MNT/w" "$T/wref" || fail "file and reference differ after migrations under a writer"
+echo 3 >/proc/sys/vm/drop_caches
+cmp "$DF_MNT/w" "$T/wref" || fail "file and reference differ (uncached)"
+
+# --- (g) kill -9 mid-migration, in a loop ------------------------------------------
+mkdir -p "$DF_MNT/k"
+for i in 1 2 3 4 5; do head -c $((i * 1500000)) /dev/urandom >"$DF_MNT/k/f$i"; done
+cp -a "$DF_MNT/k" "$T/kref"
+for round in 1 2 3 4 5; do
+	to=hdd
+	((round % 2 == 0)) && to=nvme
+	df_ctl bandwidth 6M >/dev/null
+	df_ctl migrate -r "$DF_MNT/k" --to $to >/dev/null
+	sleep "0.$((RANDOM % 9 + 1))"
+	df_kill9
+	df_mount
+	for i in 1 2 3 4 5; do
+		cmp "$DF_MNT/k/f$i" "$T/kref/f$i" ||
+			fail "round $round: k/f$i wrong after kill -9 mid-migration"
+	done
+done
+df_ctl bandwidth 0 >/dev/null
+df_ctl migrate -r "$DF_MNT/k" --to hdd --wait >/dev/null 2>&1
+for i in 1 2 3 4 5; do
+	assert_eq "$(tiers_of "$DF_MNT/k/f$i" | cut -d' ' -f1)" hdd "k/f$i after the loop"
+	cmp "$DF_MNT/k/f$i" "$T/kref/f$i" || fail "k/f$i wrong at the end"
+done
 
 # --- (e) errors and tier check ---------------------------------------------------
 OUT=$(df_ctl migrate "$DF_MNT/big" --to tape 2>&1) && fail "unknown tier accepted"
