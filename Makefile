@@ -69,6 +69,7 @@ check: all
 
 bench: all
 	B=$(B) bench/run
+	B=$(B) bench/migrate
 
 install: $(B)/dfabric $(B)/dfabric-ctl
 	install -D -m 0755 $(B)/dfabric $(DESTDIR)$(SBINDIR)/dfabric
