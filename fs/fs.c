@@ -25,6 +25,10 @@
  *   orphan (nlink 0, listed in the orphans family); the last forget or
  *   release destroys it: tier files first, then the records. Orphans left
  *   by a crash are destroyed at the next start.
+ * - Names: fs/dcache.c caches (parent, name) -> child for names recently
+ *   created, looked up or renamed, so that unlink and lookup of such a name
+ *   read nothing from RocksDB. Every change of an entry updates the cache
+ *   after its commit and before ns_lock is dropped; see fs/dcache.h.
  * - Durability: every change is committed unsynced (it survives a crash of
  *   the daemon); fsync syncs the inode's tier files and then RocksDB's WAL.
  * - Tier ids: extents name a tier by a persistent id, so that tiers may be
