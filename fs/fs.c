@@ -25,6 +25,10 @@
  *   orphan (nlink 0, listed in the orphans family); the last forget or
  *   release destroys it: tier files first, then the records. Orphans left
  *   by a crash are destroyed at the next start.
+ * - Names: fs/dcache.c caches (parent, name) -> child for names recently
+ *   created, looked up or renamed, so that unlink and lookup of such a name
+ *   read nothing from RocksDB. Every change of an entry updates the cache
+ *   after its commit and before ns_lock is dropped; see fs/dcache.h.
  * - Durability: every change is committed unsynced (it survives a crash of
  *   the daemon); fsync syncs the inode's tier files and then RocksDB's WAL.
  * - Tier ids: extents name a tier by a persistent id, so that tiers may be
@@ -48,12 +52,14 @@
 
 #include "backends/backend.h"
 #include "common/log.h"
+#include "fs/dcache.h"
 #include "fs/meta.h"
 #include "tiering/migrate.h"
 
 #define ROOT_INO        1
 #define MAX_TIER_IDS    256
 #define ITAB_SIZE       65536          /* hash buckets, power of two */
+#define DCACHE_ENTRIES  65536          /* directory entries cached */
 #define LINK_MAX_DF     65000          /* like ext4 */
 #define FILE_SIZE_MAX   (1ULL << 44)   /* 16 TiB, EFBIG above */
 #define XATTR_PREFIX    "user.dfabric."
@@ -96,6 +102,7 @@ struct fabric {
 	_Atomic int64_t ninodes;       /* inodes in the namespace */
 	_Atomic int64_t nopen;         /* inodes open now */
 	struct migrator *mig;          /* the migration engine */
+	struct dcache *dcache;         /* committed entries; see dcache.h */
 };
 
 struct fs_file {
@@ -1093,6 +1100,12 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	f->es = c->extent_size;
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
+	rc = dcache_new(DCACHE_ENTRIES, &f->dcache);
+	if (rc < 0) {
+		free(f->itab);
+		free(f);
+		return rc;
+	}
 
 	rc = meta_open(c->meta, &f->meta, err, errlen);
 	if (rc < 0)
@@ -1161,6 +1174,7 @@ void fs_fabric_close(struct fabric *f)
 		}
 	}
 	free(f->itab);
+	dcache_free(f->dcache);
 	if (f->meta)
 		meta_sync(f->meta);
 	for (t = 0; t < f->ntiers; t++)
@@ -1312,6 +1326,23 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 /* ---------------------------------------------------------------- */
 /* lookup, attributes */
 
+/* meta_get_dirent through the entry cache: a miss that the store answers
+ * fills the cache. */
+static int dent_get(struct fabric *f, uint64_t parent, const char *name,
+		    struct meta_dirent *d)
+{
+	uint64_t stamp;
+	int rc;
+
+	if (dcache_get(f->dcache, parent, name, d) == 0)
+		return 0;
+	stamp = dcache_stamp(f->dcache);
+	rc = meta_get_dirent(f->meta, parent, name, d);
+	if (rc == 0)
+		dcache_fill(f->dcache, stamp, parent, name, d);
+	return rc;
+}
+
 int fs_lookup(struct fabric *f, uint64_t parent, const char *name,
 	      struct stat *out)
 {
@@ -1321,7 +1352,7 @@ int fs_lookup(struct fabric *f, uint64_t parent, const char *name,
 
 	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
-	rc = meta_get_dirent(f->meta, parent, name, &d);
+	rc = dent_get(f, parent, name, &d);
 	if (rc < 0)
 		return rc == -EUCLEAN ? -EIO : rc;
 	rc = itab_get(f, d.ino, &im);
@@ -1464,7 +1495,7 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 		rc = -EMLINK;
 		goto out;
 	}
-	rc = meta_get_dirent(f->meta, parent, name, &d);
+	rc = dent_get(f, parent, name, &d);
 	if (rc == 0) {
 		rc = -EEXIST;
 		goto out;
@@ -1513,6 +1544,7 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 			dir->a.nlink--;
 		goto out;
 	}
+	dcache_set(f->dcache, parent, name, &d);
 	f->next_ino++;
 	atomic_fetch_add(&f->ninodes, 1);
 	pthread_rwlock_unlock(&dir->lock);
@@ -1620,7 +1652,7 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		rc = -ENOENT;
 	else if (im->a.nlink >= LINK_MAX_DF)
 		rc = -EMLINK;
-	else if ((rc = meta_get_dirent(f->meta, newparent, newname, &d)) == 0)
+	else if ((rc = dent_get(f, newparent, newname, &d)) == 0)
 		rc = -EEXIST;
 	else if (rc == -ENOENT && !(b = meta_batch_new()))
 		rc = -ENOMEM;
@@ -1636,10 +1668,12 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		meta_put_inode(b, &im->a);
 		meta_put_inode(b, &dir->a);
 		rc = commit(f, b);
-		if (rc < 0)
+		if (rc < 0) {
 			im->a.nlink--;
-		else
+		} else {
+			dcache_set(f->dcache, newparent, newname, &d);
 			attr_to_stat(&im->a, out);
+		}
 	}
 	pthread_rwlock_unlock(&im->lock);
 	pthread_rwlock_unlock(&dir->lock);
@@ -1658,22 +1692,10 @@ out:
 /* ---------------------------------------------------------------- */
 /* removing and renaming names (all under ns_lock) */
 
-/* Takes one link away from `child` (all of them for a directory). */
-static void drop_link(struct meta_batch *b, struct inode_mem *child,
-		      struct timespec t)
-{
-	child->a.nlink = S_ISDIR(child->a.mode) ? 0 : child->a.nlink - 1;
-	child->a.ctime = t;
-	if (child->a.nlink == 0) {
-		child->a.flags |= META_INODE_ORPHAN;
-		meta_put_orphan(b, child->ino);
-	}
-	meta_put_inode(b, &child->a);
-}
-
 /* An inode that has just lost its last link in batch b, is not open and
  * never had data has nothing on the tiers: delete its records in the same
  * batch rather than keeping it as an orphan until the kernel forgets it.
+ * Only drop_link calls it, before anything of the inode is in b.
  * The twin stays (the kernel may still ask for its attributes) marked
  * destroyed, so that opens fail with ENOENT and nothing writes its record
  * again. Caller holds child->lock for writing; undo with the return value
@@ -1701,10 +1723,31 @@ static int destroy_in_batch(struct fabric *f, struct meta_batch *b,
 		pthread_mutex_unlock(&f->itab_lock);
 		return 0;
 	}
-	meta_del_orphan(b, im->ino);
+	/* It had links until this batch, so it has no orphan record. */
 	meta_del_inode(b, im->ino);
 	meta_add_counter(b, "inodes", -1);
 	return 1;
+}
+
+/* Takes one link away from `child` (all of them for a directory) and
+ * writes its record into b; when that was its last link, it becomes an
+ * orphan, or is deleted in b at once (destroy_in_batch), in which case
+ * nothing else of it goes into b: a put and a delete of one key in one
+ * batch cost RocksDB two memtable entries. Returns destroy_in_batch's
+ * result, for destroy_done. */
+static int drop_link(struct fabric *f, struct meta_batch *b,
+		     struct inode_mem *child, struct timespec t)
+{
+	child->a.nlink = S_ISDIR(child->a.mode) ? 0 : child->a.nlink - 1;
+	child->a.ctime = t;
+	if (child->a.nlink == 0) {
+		child->a.flags |= META_INODE_ORPHAN;
+		if (destroy_in_batch(f, b, child))
+			return 1;
+		meta_put_orphan(b, child->ino);
+	}
+	meta_put_inode(b, &child->a);
+	return 0;
 }
 
 /* After the commit of a batch that destroy_in_batch added to. */
@@ -1734,7 +1777,7 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
 	pthread_mutex_lock(&f->ns_lock);
-	rc = meta_get_dirent(f->meta, parent, name, &d);
+	rc = dent_get(f, parent, name, &d);
 	if (rc < 0) {
 		rc = rc == -EUCLEAN ? -EIO : rc;
 		goto out;
@@ -1765,13 +1808,13 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	pthread_rwlock_wrlock(&dir->lock);
 	pthread_rwlock_wrlock(&child->lock);
 	meta_del_dirent(b, parent, name);
-	drop_link(b, child, t);
-	did = destroy_in_batch(f, b, child);
+	did = drop_link(f, b, child, t);
 	if (want_dir)
 		dir->a.nlink--;
 	dir->a.mtime = dir->a.ctime = t;
 	meta_put_inode(b, &dir->a);
 	rc = commit(f, b);
+	dcache_drop(f->dcache, parent, name);
 	destroy_done(f, child, did, rc == 0);
 	pthread_rwlock_unlock(&child->lock);
 	pthread_rwlock_unlock(&dir->lock);
@@ -1854,10 +1897,10 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	if ((rc = name_check(name)) < 0 || (rc = name_check(newname)) < 0)
 		return rc;
 	pthread_mutex_lock(&f->ns_lock);
-	rc = meta_get_dirent(f->meta, parent, name, &sd);
+	rc = dent_get(f, parent, name, &sd);
 	if (rc < 0)
 		goto out;
-	rc = meta_get_dirent(f->meta, newparent, newname, &dd);
+	rc = dent_get(f, newparent, newname, &dd);
 	if (rc < 0 && rc != -ENOENT)
 		goto out;
 	have_dst = rc == 0;
@@ -1938,8 +1981,7 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 		meta_put_inode(b, &dst->a);
 	} else {
 		if (dst) {
-			drop_link(b, dst, t);
-			did = destroy_in_batch(f, b, dst);
+			did = drop_link(f, b, dst, t);
 			if (S_ISDIR(dst->a.mode))
 				np->a.nlink--;
 		}
@@ -1959,6 +2001,13 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	if (np != op)
 		meta_put_inode(b, &np->a);
 	rc = commit(f, b);
+	dcache_drop(f->dcache, parent, name);
+	dcache_drop(f->dcache, newparent, newname);
+	if (rc == 0) {
+		dcache_set(f->dcache, newparent, newname, &sd);
+		if (flags & RENAME_EXCHANGE)
+			dcache_set(f->dcache, parent, name, &dd);
+	}
 	if (dst)
 		destroy_done(f, dst, did, rc == 0);
 out:
@@ -2071,7 +2120,7 @@ int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
 	if (rc == -EEXIST && !(flags & O_EXCL)) {
 		struct meta_dirent d;
 
-		rc = meta_get_dirent(f->meta, parent, name, &d);
+		rc = dent_get(f, parent, name, &d);
 		if (rc < 0)
 			return rc == -EUCLEAN ? -EIO : rc;
 		rc = fs_open(f, d.ino, flags, fh);
