@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/s3.h"
 #include "common/log.h"
 #include "fs/meta.h"
 #include "tiering/migrate.h"
@@ -2791,6 +2792,19 @@ int fs_status(struct fabric *f, struct fs_status *out)
 		s->low_watermark = t->cfg->low_watermark;
 		if (t->be->ops->space(t->be, &sp) == 0)
 			s->fs_avail = sp.fs_avail;
+		if (t->cfg->kind == CFG_TIER_S3) {
+			struct be_s3_stats io;
+
+			be_s3_get_stats(t->be, &io);
+			s->has_io = 1;
+			s->requests = io.requests;
+			s->retries = io.retries;
+			s->gets = io.gets;
+			s->rx_bytes = io.rx_bytes;
+			s->tx_bytes = io.tx_bytes;
+			s->cache_hits = io.cache_hits;
+			s->readahead = io.readahead;
+		}
 	}
 	out->inodes = atomic_load(&f->ninodes);
 	out->open_files = atomic_load(&f->nopen);
