@@ -43,6 +43,7 @@
 #define RA_WINDOW_BLOCKS  128           /* readahead distance (8 MiB) */
 #define SEQ_SLACK         (256u << 10)  /* reordering a sequential reader may show */
 #define RA_WORKERS_MAX    8
+#define PF_RECENT         16            /* prefetch hints remembered (dedup) */
 #define BACKOFF_BASE_MS   100
 #define BACKOFF_MAX_MS    5000
 #define PROBE_MIN_MS      500           /* health probe interval while down */
@@ -158,9 +159,11 @@ struct blk_ent {
 	struct blk_ent *lprev, *lnext; /* LRU list (BLK_READY only) */
 };
 
-/* A readahead fetch for a worker. */
+/* A readahead fetch for a worker, or (m NULL) a prefetch of copy px:
+ * fetch its trailer, then read ahead its first blocks. */
 struct ra_job {
-	struct meta_ent *m;            /* the copy (a reference) */
+	struct meta_ent *m;            /* the copy (a reference), or NULL */
+	struct be_ext px;              /* m NULL: the copy to prefetch */
 	uint32_t blk0, nblk;           /* blocks to fetch */
 	uint64_t token;                /* of their pending entries */
 	struct ra_job *next;           /* queue */
@@ -203,6 +206,8 @@ struct s3 {
 	bool qstop;                    /* workers must exit */
 	int nworkers;                  /* started workers */
 	pthread_t workers[RA_WORKERS_MAX]; /* readahead workers */
+	struct be_ext pf_recent[PF_RECENT]; /* last prefetch hints taken */
+	unsigned pf_next;              /* next slot of pf_recent to reuse */
 
 	struct be_s3_stats st;         /* counters (atomic adds) */
 };
@@ -1576,32 +1581,13 @@ out:
 
 /* ---- readahead ----------------------------------------------------------- */
 
-/* After a read of [rel, end) of m: notes the pattern and, for a
- * sequential reader, queues fetches of the next blocks. */
-static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
-		      uint64_t end)
+/* Queues fetches of the blocks of m in [from, to) not cached or pending
+ * yet, RA_CHUNK_BLOCKS per job; notes `to` as read ahead. Called and
+ * returns with s->lock held (drops it briefly on an allocation
+ * failure). */
+static void ra_queue_locked(struct s3 *s, struct meta_ent *m, uint32_t from,
+			    uint32_t to)
 {
-	uint32_t from, to, endblk;
-
-	pthread_mutex_lock(&s->lock);
-	if (m->last_end != UINT64_MAX && rel + SEQ_SLACK >= m->last_end &&
-	    rel <= m->last_end + SEQ_SLACK) {
-		m->seq++;
-	} else {
-		m->seq = 0;
-		m->ra_next = 0;
-	}
-	if (m->last_end == UINT64_MAX || end > m->last_end || m->seq == 0)
-		m->last_end = end;
-	if (m->seq < 1 || end >= m->n || s->qstop || !s->nworkers)
-		goto out;
-	endblk = (uint32_t)((end + m->bsize - 1) / m->bsize);
-	from = m->ra_next > endblk ? m->ra_next : endblk;
-	to = endblk + RA_WINDOW_BLOCKS;
-	if (to > m->nblk)
-		to = m->nblk;
-	if (from >= to || (from - endblk) > RA_WINDOW_BLOCKS / 2)
-		goto out;
 	m->ra_next = to;
 	for (uint32_t b = from; b < to;) {
 		struct ra_job *j;
@@ -1640,7 +1626,81 @@ static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
 		pthread_cond_signal(&s->qcond);
 		b += k;
 	}
+}
+
+/* Whether the cached copy of inode ino nearest before logical offset off
+ * has a sequential reader in its second half (who may go on at off). */
+static bool seq_before_locked(struct s3 *s, uint64_t ino, uint64_t off)
+{
+	struct meta_ent *m, *prev = NULL;
+
+	for (m = s->metas; m; m = m->next)
+		if (m->ino == ino && m->off < off && (!prev || m->off > prev->off))
+			prev = m;
+	return prev && prev->seq >= 1 && prev->last_end != UINT64_MAX &&
+	       prev->last_end >= prev->n / 2;
+}
+
+/* After a read of [rel, end) of m: notes the pattern and, for a
+ * sequential reader, queues fetches of the next blocks. The first read
+ * of a copy, at its start, is sequential when a sequential reader was
+ * near the end of the copy before (the prefetch hint lost the race). */
+static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
+		      uint64_t end)
+{
+	uint32_t from, to, endblk;
+
+	pthread_mutex_lock(&s->lock);
+	if (m->last_end == UINT64_MAX && rel == 0 &&
+	    seq_before_locked(s, m->ino, m->off)) {
+		m->seq = 1;
+	} else if (m->last_end != UINT64_MAX && rel + SEQ_SLACK >= m->last_end &&
+		   rel <= m->last_end + SEQ_SLACK) {
+		m->seq++;
+	} else {
+		m->seq = 0;
+		m->ra_next = 0;
+	}
+	if (m->last_end == UINT64_MAX || end > m->last_end || m->seq == 0)
+		m->last_end = end;
+	if (m->seq < 1 || end >= m->n || s->qstop || !s->nworkers)
+		goto out;
+	endblk = (uint32_t)((end + m->bsize - 1) / m->bsize);
+	from = m->ra_next > endblk ? m->ra_next : endblk;
+	to = endblk + RA_WINDOW_BLOCKS;
+	if (to > m->nblk)
+		to = m->nblk;
+	if (from >= to || (from - endblk) > RA_WINDOW_BLOCKS / 2)
+		goto out;
+	ra_queue_locked(s, m, from, to);
 out:
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A worker's part of a prefetch hint: the trailer of copy x (from the
+ * cache or the server), then a readahead window from its start, unless a
+ * reader got there first. Errors are dropped: the read reports them. */
+static void prefetch_run(struct s3 *s, const struct be_ext *x)
+{
+	char key[BE_S3_KEY_MAX];
+	struct meta_ent *m;
+	uint32_t to;
+
+	m = meta_lookup(s, x);
+	if (!m && (make_key(s, x->ino, x->off, x->version, key, sizeof(key)) < 0 ||
+		   meta_fetch(s, x, key, &m) < 0))
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (m->last_end == UINT64_MAX && m->ra_next == 0 && m->nblk && !s->qstop) {
+		/* as if read sequentially up to its start: the first read
+		 * at 0 carries the readahead on */
+		m->last_end = 0;
+		m->seq = 1;
+		to = m->nblk < RA_WINDOW_BLOCKS ? m->nblk : RA_WINDOW_BLOCKS;
+		ra_queue_locked(s, m, 0, to);
+		STAT_ADD(s, prefetches, 1);
+	}
+	meta_unref_locked(s, m);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1663,6 +1723,12 @@ static void *ra_worker(void *arg)
 		if (!s->qhead)
 			s->qtail = NULL;
 		pthread_mutex_unlock(&s->lock);
+		if (!j->m) {
+			prefetch_run(s, &j->px);
+			free(j);
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
 		buf = malloc((size_t)j->nblk * j->m->bsize);
 		if (buf)
 			rc = fetch_blocks(s, j->m, j->blk0, j->nblk, buf);
@@ -1774,6 +1840,49 @@ static ssize_t s3_ext_read(struct backend *be, const struct be_ext *x,
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : -EIO;
 	return (ssize_t)len;
+}
+
+/* The hint that a sequential reader will soon reach copy x: taken when
+ * this backend sees a sequential reader on an earlier extent of the same
+ * inode (random readers near an extent's end get nothing) and x was not
+ * hinted or read lately; a worker does the rest. Never blocks on I/O. */
+static void s3_ext_prefetch(struct backend *be, const struct be_ext *x)
+{
+	struct s3 *s = s3_of(be);
+	struct meta_ent *m;
+	struct ra_job *j;
+
+	if (__atomic_load_n(&s->health, __ATOMIC_SEQ_CST) != BE_UP)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->qstop || !s->nworkers)
+		goto out;
+	for (unsigned i = 0; i < PF_RECENT; i++) {
+		const struct be_ext *r = &s->pf_recent[i];
+
+		if (r->ino == x->ino && r->off == x->off && r->version == x->version &&
+		    r->len)
+			goto out;
+	}
+	for (m = s->metas; m; m = m->next)
+		if (m->ino == x->ino && m->off == x->off && m->ver == x->version &&
+		    (m->last_end != UINT64_MAX || m->ra_next))
+			goto out;  /* already being read */
+	if (!seq_before_locked(s, x->ino, x->off))
+		goto out;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		goto out;
+	j->px = *x;
+	s->pf_recent[s->pf_next++ % PF_RECENT] = *x;
+	/* first in the queue: it is small and what comes after needs it */
+	j->next = s->qhead;
+	s->qhead = j;
+	if (!s->qtail)
+		s->qtail = j;
+	pthread_cond_signal(&s->qcond);
+out:
+	pthread_mutex_unlock(&s->lock);
 }
 
 static int s3_ext_write(struct backend *be, const struct be_ext *x,
@@ -2087,7 +2196,8 @@ static void s3_stop_threads(struct s3 *s)
 		struct ra_job *j = s->qhead;
 
 		s->qhead = j->next;
-		meta_unref_locked(s, j->m);
+		if (j->m)
+			meta_unref_locked(s, j->m);
 		free(j);
 	}
 	s->qtail = NULL;
@@ -2111,6 +2221,7 @@ static const struct be_ops s3_ops = {
 	.ext_sync = s3_ext_sync,
 	.ext_free = s3_ext_free,
 	.ext_list = s3_ext_list,
+	.ext_prefetch = s3_ext_prefetch,
 	.probe = s3_probe,
 	.health = s3_health,
 	.space = s3_space,
@@ -2268,6 +2379,7 @@ void be_s3_drop_caches(struct backend *be)
 	pthread_mutex_lock(&s->lock);
 	while (s->metas)
 		meta_unlink_locked(s, s->metas);
+	memset(s->pf_recent, 0, sizeof(s->pf_recent));
 	for (int i = 0; i < NBUCKETS; i++) {
 		struct blk_ent **pp = &s->hash[i];
 

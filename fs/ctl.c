@@ -176,7 +176,8 @@ static int add_tier(cJSON *arr, const struct fs_tier_status *t)
 	     add_u64(o, "rx_bytes", t->rx_bytes) ||
 	     add_u64(o, "tx_bytes", t->tx_bytes) ||
 	     add_u64(o, "cache_hits", t->cache_hits) ||
-	     add_u64(o, "readahead_blocks", t->readahead)))
+	     add_u64(o, "readahead_blocks", t->readahead) ||
+	     add_u64(o, "prefetches", t->prefetches)))
 		return -ENOMEM;
 	return 0;
 }

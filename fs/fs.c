@@ -2028,6 +2028,7 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t off)
 {
 	struct inode_mem *im = fh->im;
+	const struct meta_extent *last = NULL;
 	uint64_t end, pos;
 	char *p = buf;
 	int rc, due;
@@ -2061,9 +2062,24 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 				pthread_rwlock_unlock(&im->lock);
 				return got;
 			}
+			last = e;
 		}
 		p += n;
 		pos += n;
+	}
+	/* In the last half (at most 8 MiB) of an extent whose kind takes
+	 * prefetch hints: hint the next extent if it is on that kind too. */
+	if (last && end + (last->len / 2 < (8u << 20) ? last->len / 2 : (8u << 20)) >=
+	    last->off + last->len) {
+		const struct be_ops *ops = f->tiers[ext_tier(f, last)].be->ops;
+		struct meta_extent *nx = ext_find(im, last->off + f->es);
+		struct backend *nbe = nx ? f->tiers[ext_tier(f, nx)].be : NULL;
+
+		if (ops->ext_prefetch && nbe && nbe->ops == ops) {
+			struct be_ext x = ext_copy(im, nx);
+
+			ops->ext_prefetch(nbe, &x);
+		}
 	}
 	due = atime_due(&im->a, now_ts());
 	pthread_rwlock_unlock(&im->lock);
@@ -2804,6 +2820,7 @@ int fs_status(struct fabric *f, struct fs_status *out)
 			s->tx_bytes = io.tx_bytes;
 			s->cache_hits = io.cache_hits;
 			s->readahead = io.readahead;
+			s->prefetches = io.prefetches;
 		}
 	}
 	out->inodes = atomic_load(&f->ninodes);

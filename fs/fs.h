@@ -161,6 +161,7 @@ struct fs_tier_status {
 	uint64_t tx_bytes;             /* object bytes stored */
 	uint64_t cache_hits;           /* blocks served from the backend's cache */
 	uint64_t readahead;            /* blocks fetched ahead of a reader */
+	uint64_t prefetches;           /* extents read ahead on a hint */
 };
 struct fs_status {
 	int ntiers;
