@@ -39,7 +39,7 @@
 #define META_MAX          512           /* cached trailers */
 #define CACHE_MAX_DEFAULT (64u << 20)   /* block cache bytes */
 #define RUN_MAX_BLOCKS    64            /* blocks per foreground GET */
-#define RA_CHUNK_BLOCKS   16            /* blocks per readahead GET (1 MiB) */
+#define RA_CHUNK_BLOCKS   64            /* blocks per readahead GET (4 MiB) */
 #define RA_WINDOW_BLOCKS  128           /* readahead distance (8 MiB) */
 #define SEQ_SLACK         (256u << 10)  /* reordering a sequential reader may show */
 #define RA_WORKERS_MAX    8
@@ -138,6 +138,7 @@ struct meta_ent {
 	uint64_t last_end;             /* end of the last read (relative) */
 	int seq;                       /* consecutive sequential reads */
 	uint32_t ra_next;              /* first block not yet read ahead */
+	bool pf;                       /* fetched whole on a prefetch hint */
 	uint64_t used;                 /* LRU tick */
 	struct meta_ent *next;         /* list */
 };
@@ -203,6 +204,8 @@ struct s3 {
 	size_t cache_max;              /* limit */
 	uint64_t next_token;           /* fetch tokens */
 	struct ra_job *qhead, *qtail;  /* readahead queue */
+	struct ra_job *pqhead, *pqtail; /* prefetch queue, served first */
+	struct be_ext pf_busy[RA_WORKERS_MAX]; /* copies being prefetched */
 	bool qstop;                    /* workers must exit */
 	int nworkers;                  /* started workers */
 	pthread_t workers[RA_WORKERS_MAX]; /* readahead workers */
@@ -1300,47 +1303,22 @@ static struct meta_ent *meta_lookup(struct s3 *s, const struct be_ext *x)
 	return m;
 }
 
-/* Reads and verifies the trailer of copy x (HEAD for its size, one ranged
- * GET of its end). Returns a referenced entry in *out, or -errno (-EIO for
- * a bad object, logged; -ENOENT for a missing one, not logged). */
-static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
-		      struct meta_ent **out)
+/* Parses and verifies the trailer of copy x (object `key`, `size` bytes)
+ * from buf, its last w bytes, and caches it. Returns a referenced entry in
+ * *out, or -errno (-EIO for a bad object, logged). */
+static int meta_install(struct s3 *s, const struct be_ext *x, const char *key,
+			const unsigned char *buf, uint64_t w, uint64_t size,
+			struct meta_ent **out)
 {
-	struct s3_req rq = { .op = OP_HEAD, .key = key };
-	struct s3_res *rs;
 	struct meta_ent *m = NULL, *old;
-	unsigned char *buf = NULL, *f;
-	uint64_t size, w, n, tlen;
+	const unsigned char *f;
+	uint64_t n, tlen;
 	uint32_t bsize, nblk;
 	const char *bad = NULL;
-	int rc;
+	int rc = 0;
 
-	rs = malloc(sizeof(*rs));
-	if (!rs)
-		return -ENOMEM;
-	rc = s3_call(s, &rq, rs);
-	if (rc < 0)
-		goto out;
-	size = rs->size;
-	if (size < BE_S3_FOOTER) {
+	if (size < BE_S3_FOOTER || w < BE_S3_FOOTER) {
 		bad = "shorter than its footer";
-		goto out;
-	}
-	w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
-	if (w > size)
-		w = size;
-	buf = malloc(w);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rq = (struct s3_req){ .op = OP_GET, .key = key, .roff = size - w, .rlen = w,
-			      .out = (char *)buf, .outcap = w };
-	rc = s3_call(s, &rq, rs);
-	if (rc < 0)
-		goto out;
-	if (rs->got != w) {
-		bad = "short read of its trailer";
 		goto out;
 	}
 	f = buf + w - BE_S3_FOOTER;
@@ -1427,6 +1405,51 @@ out:
 			s->cfg.name, key, bad);
 		rc = -EIO;
 	}
+	return rc;
+}
+
+/* Reads and verifies the trailer of copy x (HEAD for its size, one ranged
+ * GET of its end). Returns a referenced entry in *out, or -errno (-EIO for
+ * a bad object, logged; -ENOENT for a missing one, not logged). */
+static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
+		      struct meta_ent **out)
+{
+	struct s3_req rq = { .op = OP_HEAD, .key = key };
+	struct s3_res *rs;
+	unsigned char *buf = NULL;
+	uint64_t size, w;
+	int rc;
+
+	rs = malloc(sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rc = s3_call(s, &rq, rs);
+	if (rc < 0)
+		goto out;
+	size = rs->size;
+	w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
+	if (w > size)
+		w = size;
+	buf = malloc(w ? w : 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (w) {
+		rq = (struct s3_req){ .op = OP_GET, .key = key, .roff = size - w,
+				      .rlen = w, .out = (char *)buf, .outcap = w };
+		rc = s3_call(s, &rq, rs);
+		if (rc < 0)
+			goto out;
+		if (rs->got != w) {
+			log_err("tier %s: object %s: short read of its trailer; reads "
+				"of it fail with EIO", s->cfg.name, key);
+			rc = -EIO;
+			goto out;
+		}
+	}
+	rc = meta_install(s, x, key, buf, w, size, out);
+out:
 	free(buf);
 	free(rs);
 	return rc;
@@ -1637,8 +1660,8 @@ static bool seq_before_locked(struct s3 *s, uint64_t ino, uint64_t off)
 	for (m = s->metas; m; m = m->next)
 		if (m->ino == ino && m->off < off && (!prev || m->off > prev->off))
 			prev = m;
-	return prev && prev->seq >= 1 && prev->last_end != UINT64_MAX &&
-	       prev->last_end >= prev->n / 2;
+	return prev && (prev->pf || (prev->seq >= 1 && prev->last_end != UINT64_MAX &&
+				     prev->last_end >= prev->n / 2));
 }
 
 /* After a read of [rel, end) of m: notes the pattern and, for a
@@ -1677,31 +1700,100 @@ out:
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* A worker's part of a prefetch hint: the trailer of copy x (from the
- * cache or the server), then a readahead window from its start, unless a
- * reader got there first. Errors are dropped: the read reports them. */
+static bool pf_busy_locked(struct s3 *s, const struct be_ext *x)
+{
+	for (int i = 0; i < RA_WORKERS_MAX; i++)
+		if (s->pf_busy[i].len && s->pf_busy[i].ino == x->ino &&
+		    s->pf_busy[i].off == x->off && s->pf_busy[i].version == x->version)
+			return true;
+	return false;
+}
+
+/* A worker's part of a prefetch hint: unless a reader got there first,
+ * the whole object of copy x in one GET (data, checksums and footer: one
+ * request instead of a HEAD, a trailer GET and data GETs), its trailer and
+ * verified blocks into the caches. Readers of x wait for it meanwhile
+ * (pf_busy). Errors are dropped: the read reports them. */
 static void prefetch_run(struct s3 *s, const struct be_ext *x)
 {
+	uint64_t cap = x->len + 8 * ((x->len + BE_S3_BLOCK - 1) / BE_S3_BLOCK) + BE_S3_FOOTER;
+	struct s3_req rq = { .op = OP_GET };
 	char key[BE_S3_KEY_MAX];
-	struct meta_ent *m;
-	uint32_t to;
+	struct s3_res *rs = NULL;
+	struct meta_ent *m = NULL;
+	char *buf = NULL;
+	uint64_t token = 0;
+	bool ok = true;
+	int slot = -1;
 
-	m = meta_lookup(s, x);
-	if (!m && (make_key(s, x->ino, x->off, x->version, key, sizeof(key)) < 0 ||
-		   meta_fetch(s, x, key, &m) < 0))
-		return;
 	pthread_mutex_lock(&s->lock);
-	if (m->last_end == UINT64_MAX && m->ra_next == 0 && m->nblk && !s->qstop) {
-		/* as if read sequentially up to its start: the first read
-		 * at 0 carries the readahead on */
-		m->last_end = 0;
-		m->seq = 1;
-		to = m->nblk < RA_WINDOW_BLOCKS ? m->nblk : RA_WINDOW_BLOCKS;
-		ra_queue_locked(s, m, 0, to);
-		STAT_ADD(s, prefetches, 1);
+	for (m = s->metas; m; m = m->next)
+		if (m->ino == x->ino && m->off == x->off && m->ver == x->version)
+			break;
+	for (int i = 0; i < RA_WORKERS_MAX && slot < 0; i++)
+		if (!s->pf_busy[i].len)
+			slot = i;
+	if (m || slot < 0 || s->qstop || pf_busy_locked(s, x)) {
+		pthread_mutex_unlock(&s->lock);
+		return;  /* being read or fetched already */
 	}
-	meta_unref_locked(s, m);
+	s->pf_busy[slot] = *x;
 	pthread_mutex_unlock(&s->lock);
+
+	if (make_key(s, x->ino, x->off, x->version, key, sizeof(key)) < 0 ||
+	    !(rs = malloc(sizeof(*rs))) || !(buf = malloc(cap)))
+		goto out;
+	rq.key = key;
+	rq.out = buf;
+	rq.outcap = cap;
+	if (s3_call(s, &rq, rs) < 0)
+		goto out;
+	{
+		uint64_t size = rs->got;
+		uint64_t w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
+
+		if (w > size)
+			w = size;
+		if (meta_install(s, x, key, (unsigned char *)buf + size - w, w, size,
+				 &m) < 0) {
+			m = NULL;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	if (m->last_end != UINT64_MAX || m->ra_next) {
+		pthread_mutex_unlock(&s->lock);
+		goto out;  /* a reader came first */
+	}
+	token = ++s->next_token;
+	for (uint32_t b = 0; b < m->nblk; b++)
+		if (!blk_find(s, m, b) && !blk_add_pending(s, m, b, token))
+			break;
+	m->pf = true;
+	m->ra_next = m->nblk;
+	pthread_mutex_unlock(&s->lock);
+	for (uint32_t b = 0; b < m->nblk && ok; b++) {
+		uint64_t bo = (uint64_t)b * m->bsize;
+		uint64_t len = m->n - bo < m->bsize ? m->n - bo : m->bsize;
+
+		if (XXH3_64bits_withSeed(buf + bo, len, m->seed + b) != m->sums[b])
+			ok = false;
+	}
+	/* a bad block is logged by the read that meets it */
+	blk_settle(s, m, 0, m->nblk, token, buf, ok);
+	if (ok) {
+		STAT_ADD(s, prefetches, 1);
+		STAT_ADD(s, readahead, m->nblk);
+	}
+out:
+	pthread_mutex_lock(&s->lock);
+	if (m)
+		meta_unref_locked(s, m);
+	memset(&s->pf_busy[slot], 0, sizeof(s->pf_busy[slot]));
+	pthread_cond_broadcast(&s->ccond);
+	pthread_mutex_unlock(&s->lock);
+	free(buf);
+	free(rs);
 }
 
 static void *ra_worker(void *arg)
@@ -1714,14 +1806,21 @@ static void *ra_worker(void *arg)
 		char *buf;
 		int rc = -ENOMEM;
 
-		while (!s->qhead && !s->qstop)
+		while (!s->qhead && !s->pqhead && !s->qstop)
 			pthread_cond_wait(&s->qcond, &s->lock);
 		if (s->qstop)
 			break;
-		j = s->qhead;
-		s->qhead = j->next;
-		if (!s->qhead)
-			s->qtail = NULL;
+		if (s->pqhead) {
+			j = s->pqhead;
+			s->pqhead = j->next;
+			if (!s->pqhead)
+				s->pqtail = NULL;
+		} else {
+			j = s->qhead;
+			s->qhead = j->next;
+			if (!s->qhead)
+				s->qtail = NULL;
+		}
 		pthread_mutex_unlock(&s->lock);
 		if (!j->m) {
 			prefetch_run(s, &j->px);
@@ -1818,6 +1917,25 @@ static ssize_t s3_ext_read(struct backend *be, const struct be_ext *x,
 	end = rel + len;
 	m = meta_lookup(s, x);
 	if (!m) {
+		/* a prefetch of this copy in flight: wait for it (bounded) */
+		int64_t until = now_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
+
+		pthread_mutex_lock(&s->lock);
+		while (pf_busy_locked(s, x) && now_ms() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->ccond, &s->lock, &ts);
+		}
+		pthread_mutex_unlock(&s->lock);
+		m = meta_lookup(s, x);
+	}
+	if (!m) {
 		rc = meta_fetch(s, x, key, &m);
 		if (rc == -ENOENT)
 			log_err("tier %s: object %s is missing; reads of it fail with "
@@ -1875,11 +1993,11 @@ static void s3_ext_prefetch(struct backend *be, const struct be_ext *x)
 		goto out;
 	j->px = *x;
 	s->pf_recent[s->pf_next++ % PF_RECENT] = *x;
-	/* first in the queue: it is small and what comes after needs it */
-	j->next = s->qhead;
-	s->qhead = j;
-	if (!s->qtail)
-		s->qtail = j;
+	if (s->pqtail)
+		s->pqtail->next = j;
+	else
+		s->pqhead = j;
+	s->pqtail = j;
 	pthread_cond_signal(&s->qcond);
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -2196,11 +2314,17 @@ static void s3_stop_threads(struct s3 *s)
 		struct ra_job *j = s->qhead;
 
 		s->qhead = j->next;
-		if (j->m)
-			meta_unref_locked(s, j->m);
+		meta_unref_locked(s, j->m);
 		free(j);
 	}
 	s->qtail = NULL;
+	while (s->pqhead) {
+		struct ra_job *j = s->pqhead;
+
+		s->pqhead = j->next;
+		free(j);
+	}
+	s->pqtail = NULL;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -2068,16 +2068,21 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		pos += n;
 	}
 	/* In the last half (at most 8 MiB) of an extent whose kind takes
-	 * prefetch hints: hint the next extent if it is on that kind too. */
+	 * prefetch hints: hint the next extents, up to 16 MiB ahead (at
+	 * least one), while they are on that kind too. */
 	if (last && end + (last->len / 2 < (8u << 20) ? last->len / 2 : (8u << 20)) >=
 	    last->off + last->len) {
 		const struct be_ops *ops = f->tiers[ext_tier(f, last)].be->ops;
-		struct meta_extent *nx = ext_find(im, last->off + f->es);
-		struct backend *nbe = nx ? f->tiers[ext_tier(f, nx)].be : NULL;
 
-		if (ops->ext_prefetch && nbe && nbe->ops == ops) {
-			struct be_ext x = ext_copy(im, nx);
+		for (uint64_t k = 1; ops->ext_prefetch &&
+		     (k == 1 || k * f->es <= (16u << 20)); k++) {
+			struct meta_extent *nx = ext_find(im, last->off + k * f->es);
+			struct backend *nbe = nx ? f->tiers[ext_tier(f, nx)].be : NULL;
+			struct be_ext x;
 
+			if (!nbe || nbe->ops != ops)
+				break;
+			x = ext_copy(im, nx);
 			ops->ext_prefetch(nbe, &x);
 		}
 	}
