@@ -71,6 +71,14 @@ struct be_ops {
 	 * return, which it returns. */
 	int (*ext_list)(struct backend *be,
 			int (*cb)(const struct be_ext *x, void *arg), void *arg);
+	/* Optional (NULL: no such hint). A reader is near the end of the
+	 * extent before copy x and may go on into x: the kind may start
+	 * fetching the start of x in the background, so that a sequential
+	 * reader does not stall at the boundary. Never blocks on I/O (it
+	 * may be called under the inode's lock); errors are dropped, the
+	 * read reports them. The kind may ignore the hint (s3: unless it saw
+	 * a sequential reader on an earlier extent of the same inode). */
+	void (*ext_prefetch)(struct backend *be, const struct be_ext *x);
 	/* Writes, reads back and deletes a small probe object; fills msg
 	 * with a one-line result (latencies). 0 or -errno. */
 	int (*probe)(struct backend *be, char *msg, size_t msglen);

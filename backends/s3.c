@@ -39,10 +39,11 @@
 #define META_MAX          512           /* cached trailers */
 #define CACHE_MAX_DEFAULT (64u << 20)   /* block cache bytes */
 #define RUN_MAX_BLOCKS    64            /* blocks per foreground GET */
-#define RA_CHUNK_BLOCKS   16            /* blocks per readahead GET (1 MiB) */
+#define RA_CHUNK_BLOCKS   64            /* blocks per readahead GET (4 MiB) */
 #define RA_WINDOW_BLOCKS  128           /* readahead distance (8 MiB) */
 #define SEQ_SLACK         (256u << 10)  /* reordering a sequential reader may show */
 #define RA_WORKERS_MAX    8
+#define PF_RECENT         16            /* prefetch hints remembered (dedup) */
 #define BACKOFF_BASE_MS   100
 #define BACKOFF_MAX_MS    5000
 #define PROBE_MIN_MS      500           /* health probe interval while down */
@@ -137,6 +138,7 @@ struct meta_ent {
 	uint64_t last_end;             /* end of the last read (relative) */
 	int seq;                       /* consecutive sequential reads */
 	uint32_t ra_next;              /* first block not yet read ahead */
+	bool pf;                       /* fetched whole on a prefetch hint */
 	uint64_t used;                 /* LRU tick */
 	struct meta_ent *next;         /* list */
 };
@@ -158,9 +160,11 @@ struct blk_ent {
 	struct blk_ent *lprev, *lnext; /* LRU list (BLK_READY only) */
 };
 
-/* A readahead fetch for a worker. */
+/* A readahead fetch for a worker, or (m NULL) a prefetch of copy px:
+ * fetch its trailer, then read ahead its first blocks. */
 struct ra_job {
-	struct meta_ent *m;            /* the copy (a reference) */
+	struct meta_ent *m;            /* the copy (a reference), or NULL */
+	struct be_ext px;              /* m NULL: the copy to prefetch */
 	uint32_t blk0, nblk;           /* blocks to fetch */
 	uint64_t token;                /* of their pending entries */
 	struct ra_job *next;           /* queue */
@@ -200,9 +204,13 @@ struct s3 {
 	size_t cache_max;              /* limit */
 	uint64_t next_token;           /* fetch tokens */
 	struct ra_job *qhead, *qtail;  /* readahead queue */
+	struct ra_job *pqhead, *pqtail; /* prefetch queue, served first */
+	struct be_ext pf_busy[RA_WORKERS_MAX]; /* copies being prefetched */
 	bool qstop;                    /* workers must exit */
 	int nworkers;                  /* started workers */
 	pthread_t workers[RA_WORKERS_MAX]; /* readahead workers */
+	struct be_ext pf_recent[PF_RECENT]; /* last prefetch hints taken */
+	unsigned pf_next;              /* next slot of pf_recent to reuse */
 
 	struct be_s3_stats st;         /* counters (atomic adds) */
 };
@@ -1295,47 +1303,22 @@ static struct meta_ent *meta_lookup(struct s3 *s, const struct be_ext *x)
 	return m;
 }
 
-/* Reads and verifies the trailer of copy x (HEAD for its size, one ranged
- * GET of its end). Returns a referenced entry in *out, or -errno (-EIO for
- * a bad object, logged; -ENOENT for a missing one, not logged). */
-static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
-		      struct meta_ent **out)
+/* Parses and verifies the trailer of copy x (object `key`, `size` bytes)
+ * from buf, its last w bytes, and caches it. Returns a referenced entry in
+ * *out, or -errno (-EIO for a bad object, logged). */
+static int meta_install(struct s3 *s, const struct be_ext *x, const char *key,
+			const unsigned char *buf, uint64_t w, uint64_t size,
+			struct meta_ent **out)
 {
-	struct s3_req rq = { .op = OP_HEAD, .key = key };
-	struct s3_res *rs;
 	struct meta_ent *m = NULL, *old;
-	unsigned char *buf = NULL, *f;
-	uint64_t size, w, n, tlen;
+	const unsigned char *f;
+	uint64_t n, tlen;
 	uint32_t bsize, nblk;
 	const char *bad = NULL;
-	int rc;
+	int rc = 0;
 
-	rs = malloc(sizeof(*rs));
-	if (!rs)
-		return -ENOMEM;
-	rc = s3_call(s, &rq, rs);
-	if (rc < 0)
-		goto out;
-	size = rs->size;
-	if (size < BE_S3_FOOTER) {
+	if (size < BE_S3_FOOTER || w < BE_S3_FOOTER) {
 		bad = "shorter than its footer";
-		goto out;
-	}
-	w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
-	if (w > size)
-		w = size;
-	buf = malloc(w);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rq = (struct s3_req){ .op = OP_GET, .key = key, .roff = size - w, .rlen = w,
-			      .out = (char *)buf, .outcap = w };
-	rc = s3_call(s, &rq, rs);
-	if (rc < 0)
-		goto out;
-	if (rs->got != w) {
-		bad = "short read of its trailer";
 		goto out;
 	}
 	f = buf + w - BE_S3_FOOTER;
@@ -1422,6 +1405,51 @@ out:
 			s->cfg.name, key, bad);
 		rc = -EIO;
 	}
+	return rc;
+}
+
+/* Reads and verifies the trailer of copy x (HEAD for its size, one ranged
+ * GET of its end). Returns a referenced entry in *out, or -errno (-EIO for
+ * a bad object, logged; -ENOENT for a missing one, not logged). */
+static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
+		      struct meta_ent **out)
+{
+	struct s3_req rq = { .op = OP_HEAD, .key = key };
+	struct s3_res *rs;
+	unsigned char *buf = NULL;
+	uint64_t size, w;
+	int rc;
+
+	rs = malloc(sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rc = s3_call(s, &rq, rs);
+	if (rc < 0)
+		goto out;
+	size = rs->size;
+	w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
+	if (w > size)
+		w = size;
+	buf = malloc(w ? w : 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (w) {
+		rq = (struct s3_req){ .op = OP_GET, .key = key, .roff = size - w,
+				      .rlen = w, .out = (char *)buf, .outcap = w };
+		rc = s3_call(s, &rq, rs);
+		if (rc < 0)
+			goto out;
+		if (rs->got != w) {
+			log_err("tier %s: object %s: short read of its trailer; reads "
+				"of it fail with EIO", s->cfg.name, key);
+			rc = -EIO;
+			goto out;
+		}
+	}
+	rc = meta_install(s, x, key, buf, w, size, out);
+out:
 	free(buf);
 	free(rs);
 	return rc;
@@ -1576,32 +1604,13 @@ out:
 
 /* ---- readahead ----------------------------------------------------------- */
 
-/* After a read of [rel, end) of m: notes the pattern and, for a
- * sequential reader, queues fetches of the next blocks. */
-static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
-		      uint64_t end)
+/* Queues fetches of the blocks of m in [from, to) not cached or pending
+ * yet, RA_CHUNK_BLOCKS per job; notes `to` as read ahead. Called and
+ * returns with s->lock held (drops it briefly on an allocation
+ * failure). */
+static void ra_queue_locked(struct s3 *s, struct meta_ent *m, uint32_t from,
+			    uint32_t to)
 {
-	uint32_t from, to, endblk;
-
-	pthread_mutex_lock(&s->lock);
-	if (m->last_end != UINT64_MAX && rel + SEQ_SLACK >= m->last_end &&
-	    rel <= m->last_end + SEQ_SLACK) {
-		m->seq++;
-	} else {
-		m->seq = 0;
-		m->ra_next = 0;
-	}
-	if (m->last_end == UINT64_MAX || end > m->last_end || m->seq == 0)
-		m->last_end = end;
-	if (m->seq < 1 || end >= m->n || s->qstop || !s->nworkers)
-		goto out;
-	endblk = (uint32_t)((end + m->bsize - 1) / m->bsize);
-	from = m->ra_next > endblk ? m->ra_next : endblk;
-	to = endblk + RA_WINDOW_BLOCKS;
-	if (to > m->nblk)
-		to = m->nblk;
-	if (from >= to || (from - endblk) > RA_WINDOW_BLOCKS / 2)
-		goto out;
 	m->ra_next = to;
 	for (uint32_t b = from; b < to;) {
 		struct ra_job *j;
@@ -1640,8 +1649,151 @@ static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
 		pthread_cond_signal(&s->qcond);
 		b += k;
 	}
+}
+
+/* Whether the cached copy of inode ino nearest before logical offset off
+ * has a sequential reader in its second half (who may go on at off). */
+static bool seq_before_locked(struct s3 *s, uint64_t ino, uint64_t off)
+{
+	struct meta_ent *m, *prev = NULL;
+
+	for (m = s->metas; m; m = m->next)
+		if (m->ino == ino && m->off < off && (!prev || m->off > prev->off))
+			prev = m;
+	return prev && (prev->pf || (prev->seq >= 1 && prev->last_end != UINT64_MAX &&
+				     prev->last_end >= prev->n / 2));
+}
+
+/* After a read of [rel, end) of m: notes the pattern and, for a
+ * sequential reader, queues fetches of the next blocks. The first read
+ * of a copy, at its start, is sequential when a sequential reader was
+ * near the end of the copy before (the prefetch hint lost the race). */
+static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
+		      uint64_t end)
+{
+	uint32_t from, to, endblk;
+
+	pthread_mutex_lock(&s->lock);
+	if (m->last_end == UINT64_MAX && rel == 0 &&
+	    seq_before_locked(s, m->ino, m->off)) {
+		m->seq = 1;
+	} else if (m->last_end != UINT64_MAX && rel + SEQ_SLACK >= m->last_end &&
+		   rel <= m->last_end + SEQ_SLACK) {
+		m->seq++;
+	} else {
+		m->seq = 0;
+		m->ra_next = 0;
+	}
+	if (m->last_end == UINT64_MAX || end > m->last_end || m->seq == 0)
+		m->last_end = end;
+	if (m->seq < 1 || end >= m->n || s->qstop || !s->nworkers)
+		goto out;
+	endblk = (uint32_t)((end + m->bsize - 1) / m->bsize);
+	from = m->ra_next > endblk ? m->ra_next : endblk;
+	to = endblk + RA_WINDOW_BLOCKS;
+	if (to > m->nblk)
+		to = m->nblk;
+	if (from >= to || (from - endblk) > RA_WINDOW_BLOCKS / 2)
+		goto out;
+	ra_queue_locked(s, m, from, to);
 out:
 	pthread_mutex_unlock(&s->lock);
+}
+
+static bool pf_busy_locked(struct s3 *s, const struct be_ext *x)
+{
+	for (int i = 0; i < RA_WORKERS_MAX; i++)
+		if (s->pf_busy[i].len && s->pf_busy[i].ino == x->ino &&
+		    s->pf_busy[i].off == x->off && s->pf_busy[i].version == x->version)
+			return true;
+	return false;
+}
+
+/* A worker's part of a prefetch hint: unless a reader got there first,
+ * the whole object of copy x in one GET (data, checksums and footer: one
+ * request instead of a HEAD, a trailer GET and data GETs), its trailer and
+ * verified blocks into the caches. Readers of x wait for it meanwhile
+ * (pf_busy). Errors are dropped: the read reports them. */
+static void prefetch_run(struct s3 *s, const struct be_ext *x)
+{
+	uint64_t cap = x->len + 8 * ((x->len + BE_S3_BLOCK - 1) / BE_S3_BLOCK) + BE_S3_FOOTER;
+	struct s3_req rq = { .op = OP_GET };
+	char key[BE_S3_KEY_MAX];
+	struct s3_res *rs = NULL;
+	struct meta_ent *m = NULL;
+	char *buf = NULL;
+	uint64_t token = 0;
+	bool ok = true;
+	int slot = -1;
+
+	pthread_mutex_lock(&s->lock);
+	for (m = s->metas; m; m = m->next)
+		if (m->ino == x->ino && m->off == x->off && m->ver == x->version)
+			break;
+	for (int i = 0; i < RA_WORKERS_MAX && slot < 0; i++)
+		if (!s->pf_busy[i].len)
+			slot = i;
+	if (m || slot < 0 || s->qstop || pf_busy_locked(s, x)) {
+		pthread_mutex_unlock(&s->lock);
+		return;  /* being read or fetched already */
+	}
+	s->pf_busy[slot] = *x;
+	pthread_mutex_unlock(&s->lock);
+
+	if (make_key(s, x->ino, x->off, x->version, key, sizeof(key)) < 0 ||
+	    !(rs = malloc(sizeof(*rs))) || !(buf = malloc(cap)))
+		goto out;
+	rq.key = key;
+	rq.out = buf;
+	rq.outcap = cap;
+	if (s3_call(s, &rq, rs) < 0)
+		goto out;
+	{
+		uint64_t size = rs->got;
+		uint64_t w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
+
+		if (w > size)
+			w = size;
+		if (meta_install(s, x, key, (unsigned char *)buf + size - w, w, size,
+				 &m) < 0) {
+			m = NULL;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	if (m->last_end != UINT64_MAX || m->ra_next) {
+		pthread_mutex_unlock(&s->lock);
+		goto out;  /* a reader came first */
+	}
+	token = ++s->next_token;
+	for (uint32_t b = 0; b < m->nblk; b++)
+		if (!blk_find(s, m, b) && !blk_add_pending(s, m, b, token))
+			break;
+	m->pf = true;
+	m->ra_next = m->nblk;
+	pthread_mutex_unlock(&s->lock);
+	for (uint32_t b = 0; b < m->nblk && ok; b++) {
+		uint64_t bo = (uint64_t)b * m->bsize;
+		uint64_t len = m->n - bo < m->bsize ? m->n - bo : m->bsize;
+
+		if (XXH3_64bits_withSeed(buf + bo, len, m->seed + b) != m->sums[b])
+			ok = false;
+	}
+	/* a bad block is logged by the read that meets it */
+	blk_settle(s, m, 0, m->nblk, token, buf, ok);
+	if (ok) {
+		STAT_ADD(s, prefetches, 1);
+		STAT_ADD(s, readahead, m->nblk);
+	}
+out:
+	pthread_mutex_lock(&s->lock);
+	if (m)
+		meta_unref_locked(s, m);
+	memset(&s->pf_busy[slot], 0, sizeof(s->pf_busy[slot]));
+	pthread_cond_broadcast(&s->ccond);
+	pthread_mutex_unlock(&s->lock);
+	free(buf);
+	free(rs);
 }
 
 static void *ra_worker(void *arg)
@@ -1654,15 +1806,28 @@ static void *ra_worker(void *arg)
 		char *buf;
 		int rc = -ENOMEM;
 
-		while (!s->qhead && !s->qstop)
+		while (!s->qhead && !s->pqhead && !s->qstop)
 			pthread_cond_wait(&s->qcond, &s->lock);
 		if (s->qstop)
 			break;
-		j = s->qhead;
-		s->qhead = j->next;
-		if (!s->qhead)
-			s->qtail = NULL;
+		if (s->pqhead) {
+			j = s->pqhead;
+			s->pqhead = j->next;
+			if (!s->pqhead)
+				s->pqtail = NULL;
+		} else {
+			j = s->qhead;
+			s->qhead = j->next;
+			if (!s->qhead)
+				s->qtail = NULL;
+		}
 		pthread_mutex_unlock(&s->lock);
+		if (!j->m) {
+			prefetch_run(s, &j->px);
+			free(j);
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
 		buf = malloc((size_t)j->nblk * j->m->bsize);
 		if (buf)
 			rc = fetch_blocks(s, j->m, j->blk0, j->nblk, buf);
@@ -1752,6 +1917,25 @@ static ssize_t s3_ext_read(struct backend *be, const struct be_ext *x,
 	end = rel + len;
 	m = meta_lookup(s, x);
 	if (!m) {
+		/* a prefetch of this copy in flight: wait for it (bounded) */
+		int64_t until = now_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
+
+		pthread_mutex_lock(&s->lock);
+		while (pf_busy_locked(s, x) && now_ms() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->ccond, &s->lock, &ts);
+		}
+		pthread_mutex_unlock(&s->lock);
+		m = meta_lookup(s, x);
+	}
+	if (!m) {
 		rc = meta_fetch(s, x, key, &m);
 		if (rc == -ENOENT)
 			log_err("tier %s: object %s is missing; reads of it fail with "
@@ -1774,6 +1958,49 @@ static ssize_t s3_ext_read(struct backend *be, const struct be_ext *x,
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : -EIO;
 	return (ssize_t)len;
+}
+
+/* The hint that a sequential reader will soon reach copy x: taken when
+ * this backend sees a sequential reader on an earlier extent of the same
+ * inode (random readers near an extent's end get nothing) and x was not
+ * hinted or read lately; a worker does the rest. Never blocks on I/O. */
+static void s3_ext_prefetch(struct backend *be, const struct be_ext *x)
+{
+	struct s3 *s = s3_of(be);
+	struct meta_ent *m;
+	struct ra_job *j;
+
+	if (__atomic_load_n(&s->health, __ATOMIC_SEQ_CST) != BE_UP)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->qstop || !s->nworkers)
+		goto out;
+	for (unsigned i = 0; i < PF_RECENT; i++) {
+		const struct be_ext *r = &s->pf_recent[i];
+
+		if (r->ino == x->ino && r->off == x->off && r->version == x->version &&
+		    r->len)
+			goto out;
+	}
+	for (m = s->metas; m; m = m->next)
+		if (m->ino == x->ino && m->off == x->off && m->ver == x->version &&
+		    (m->last_end != UINT64_MAX || m->ra_next))
+			goto out;  /* already being read */
+	if (!seq_before_locked(s, x->ino, x->off))
+		goto out;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		goto out;
+	j->px = *x;
+	s->pf_recent[s->pf_next++ % PF_RECENT] = *x;
+	if (s->pqtail)
+		s->pqtail->next = j;
+	else
+		s->pqhead = j;
+	s->pqtail = j;
+	pthread_cond_signal(&s->qcond);
+out:
+	pthread_mutex_unlock(&s->lock);
 }
 
 static int s3_ext_write(struct backend *be, const struct be_ext *x,
@@ -2091,6 +2318,13 @@ static void s3_stop_threads(struct s3 *s)
 		free(j);
 	}
 	s->qtail = NULL;
+	while (s->pqhead) {
+		struct ra_job *j = s->pqhead;
+
+		s->pqhead = j->next;
+		free(j);
+	}
+	s->pqtail = NULL;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -2111,6 +2345,7 @@ static const struct be_ops s3_ops = {
 	.ext_sync = s3_ext_sync,
 	.ext_free = s3_ext_free,
 	.ext_list = s3_ext_list,
+	.ext_prefetch = s3_ext_prefetch,
 	.probe = s3_probe,
 	.health = s3_health,
 	.space = s3_space,
@@ -2268,6 +2503,7 @@ void be_s3_drop_caches(struct backend *be)
 	pthread_mutex_lock(&s->lock);
 	while (s->metas)
 		meta_unlink_locked(s, s->metas);
+	memset(s->pf_recent, 0, sizeof(s->pf_recent));
 	for (int i = 0; i < NBUCKETS; i++) {
 		struct blk_ent **pp = &s->hash[i];
 

@@ -39,6 +39,7 @@ struct be_s3_stats {
 	uint64_t tx_bytes;     /* object bytes sent by PUTs */
 	uint64_t cache_hits;   /* blocks served from the block cache */
 	uint64_t readahead;    /* blocks fetched ahead of a sequential reader */
+	uint64_t prefetches;   /* copies read ahead on a hint (ext_prefetch) */
 };
 
 /* Counters of an S3 backend since it was opened. */

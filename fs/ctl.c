@@ -169,6 +169,16 @@ static int add_tier(cJSON *arr, const struct fs_tier_status *t)
 	    !cJSON_AddNumberToObject(o, "low_watermark", t->low_watermark) ||
 	    add_u64(o, "fs_avail", t->fs_avail))
 		return -ENOMEM;
+	if (t->has_io &&
+	    (add_u64(o, "requests", t->requests) ||
+	     add_u64(o, "retries", t->retries) ||
+	     add_u64(o, "gets", t->gets) ||
+	     add_u64(o, "rx_bytes", t->rx_bytes) ||
+	     add_u64(o, "tx_bytes", t->tx_bytes) ||
+	     add_u64(o, "cache_hits", t->cache_hits) ||
+	     add_u64(o, "readahead_blocks", t->readahead) ||
+	     add_u64(o, "prefetches", t->prefetches)))
+		return -ENOMEM;
 	return 0;
 }
 

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/s3.h"
 #include "common/log.h"
 #include "fs/dcache.h"
 #include "fs/meta.h"
@@ -2194,6 +2195,7 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t off)
 {
 	struct inode_mem *im = fh->im;
+	const struct meta_extent *last = NULL;
 	uint64_t end, pos;
 	char *p = buf;
 	int rc, due;
@@ -2227,9 +2229,29 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 				pthread_rwlock_unlock(&im->lock);
 				return got;
 			}
+			last = e;
 		}
 		p += n;
 		pos += n;
+	}
+	/* In the last half (at most 8 MiB) of an extent whose kind takes
+	 * prefetch hints: hint the next extents, up to 16 MiB ahead (at
+	 * least one), while they are on that kind too. */
+	if (last && end + (last->len / 2 < (8u << 20) ? last->len / 2 : (8u << 20)) >=
+	    last->off + last->len) {
+		const struct be_ops *ops = f->tiers[ext_tier(f, last)].be->ops;
+
+		for (uint64_t k = 1; ops->ext_prefetch &&
+		     (k == 1 || k * f->es <= (16u << 20)); k++) {
+			struct meta_extent *nx = ext_find(im, last->off + k * f->es);
+			struct backend *nbe = nx ? f->tiers[ext_tier(f, nx)].be : NULL;
+			struct be_ext x;
+
+			if (!nbe || nbe->ops != ops)
+				break;
+			x = ext_copy(im, nx);
+			ops->ext_prefetch(nbe, &x);
+		}
 	}
 	due = atime_due(&im->a, now_ts());
 	pthread_rwlock_unlock(&im->lock);
@@ -2958,6 +2980,20 @@ int fs_status(struct fabric *f, struct fs_status *out)
 		s->low_watermark = t->cfg->low_watermark;
 		if (t->be->ops->space(t->be, &sp) == 0)
 			s->fs_avail = sp.fs_avail;
+		if (t->cfg->kind == CFG_TIER_S3) {
+			struct be_s3_stats io;
+
+			be_s3_get_stats(t->be, &io);
+			s->has_io = 1;
+			s->requests = io.requests;
+			s->retries = io.retries;
+			s->gets = io.gets;
+			s->rx_bytes = io.rx_bytes;
+			s->tx_bytes = io.tx_bytes;
+			s->cache_hits = io.cache_hits;
+			s->readahead = io.readahead;
+			s->prefetches = io.prefetches;
+		}
 	}
 	out->inodes = atomic_load(&f->ninodes);
 	out->open_files = atomic_load(&f->nopen);

@@ -153,6 +153,15 @@ struct fs_tier_status {
 	double high_watermark;         /* fraction of capacity */
 	double low_watermark;          /* fraction of capacity */
 	uint64_t fs_avail;             /* free bytes of the filesystem below */
+	int has_io;                    /* the fields below are set (s3 tiers) */
+	uint64_t requests;             /* requests sent, retries included */
+	uint64_t retries;              /* of which retries */
+	uint64_t gets;                 /* object reads (GETs) */
+	uint64_t rx_bytes;             /* object bytes fetched */
+	uint64_t tx_bytes;             /* object bytes stored */
+	uint64_t cache_hits;           /* blocks served from the backend's cache */
+	uint64_t readahead;            /* blocks fetched ahead of a reader */
+	uint64_t prefetches;           /* extents read ahead on a hint */
 };
 struct fs_status {
 	int ntiers;

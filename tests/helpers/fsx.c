@@ -3,8 +3,12 @@
 // under test and a reference file on a native filesystem, and fails with an
 // operation log as soon as the two disagree.
 //
-// Usage: fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] [-e extent]
+// Usage: fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] [-e extent] [-k]
 //            [-x op]... FILE_UNDER_TEST REFERENCE_FILE
+// -k keeps the two files as they are (they must be equal, which fsx checks
+// first) instead of truncating them, so that runs can be chained with
+// other work in between (a migration); bytes from before count as unknown
+// to the SEEK_DATA/SEEK_HOLE checks.
 // -x leaves out one kind of operation (write, read, truncate, punch, zero,
 // falloc_keep, falloc, fsync, reopen, mmap, seek, stat), for filesystems
 // that lack it.
@@ -749,7 +753,7 @@ static int fsx_parse_size(const char *s, uint64_t *out)
 static void fsx_usage(void)
 {
 	fprintf(stderr, "usage: fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] "
-		"[-e extent] [-x op]... FILE_UNDER_TEST REFERENCE_FILE\n");
+		"[-e extent] [-k] [-x op]... FILE_UNDER_TEST REFERENCE_FILE\n");
 	exit(2);
 }
 
@@ -758,15 +762,20 @@ int main(int argc, char **argv)
 	static struct fsx fx;
 	struct fsx *x = &fx;
 	uint64_t nops = 10000;
-	int c;
+	int c, keep = 0;
 
 	x->seed = 1;
 	x->maxlen = 32ULL << 20;
 	x->maxop = 1ULL << 20;
 	x->ext = 4ULL << 20;
-	while ((c = getopt(argc, argv, "N:S:l:o:e:x:")) != -1) {
+	while ((c = getopt(argc, argv, "N:S:l:o:e:x:k")) != -1) {
 		uint64_t *dst;
 		int k;
+
+		if (c == 'k') {
+			keep = 1;
+			continue;
+		}
 
 		if (c == 'x') {
 			for (k = 0; k < OP_NKINDS; k++)
@@ -805,7 +814,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsx: out of memory\n");
 		return 1;
 	}
-	fsx_open_both(x, O_CREAT | O_TRUNC);
+	fsx_open_both(x, keep ? O_CREAT : O_CREAT | O_TRUNC);
+	if (keep) {
+		struct stat rst;
+
+		if (fstat(x->rfd, &rst) < 0)
+			fsx_fail(x, "reference fstat: %s", strerror(errno));
+		if ((uint64_t)rst.st_size > x->maxlen)
+			fsx_fail(x, "-k: the reference (%jd bytes) is larger than "
+				 "maxlen %" PRIu64, (intmax_t)rst.st_size, x->maxlen);
+		x->size = (uint64_t)rst.st_size;
+		fsx_full_compare(x, "-k: the files at the start");
+	}
 
 	for (x->opno = 1; (uint64_t)x->opno <= nops; x->opno++) {
 		enum fsx_op op = fsx_pick_op(x);
