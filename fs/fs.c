@@ -103,6 +103,7 @@ struct fabric {
 	_Atomic int64_t ninodes;       /* inodes in the namespace */
 	_Atomic int64_t nopen;         /* inodes open now */
 	struct migrator *mig;          /* the migration engine */
+	_Atomic uint64_t vclock;       /* last extent version handed out */
 	struct dcache *dcache;         /* committed entries; see dcache.h */
 };
 
@@ -206,6 +207,17 @@ static void tier_account(struct fabric *f, struct meta_batch *b, int idx,
 static int tier_idx(struct fabric *f, uint32_t id)
 {
 	return id < MAX_TIER_IDS ? f->id2idx[id] : -1;
+}
+
+/* A new version for an extent now at `cur`: from a fabric-wide clock, so
+ * that an (inode, offset, version) never names two different contents,
+ * not even after the extent was removed and made again (an object store
+ * keeps one object per version). Starts at the time in ns at each open. */
+static uint64_t next_version(struct fabric *f, uint64_t cur)
+{
+	uint64_t v = atomic_fetch_add(&f->vclock, 1) + 1;
+
+	return v > cur ? v : cur + 1;
 }
 
 /* Tier index of a loaded extent's tier (ext_load refused unknown ids). */
@@ -505,7 +517,7 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 static int ext_get_or_new(struct fabric *f, struct inode_mem *im, uint64_t coff,
 			  struct meta_extent **out)
 {
-	struct meta_extent ne = { .off = coff };
+	struct meta_extent ne = { .off = coff, .version = next_version(f, 0) };
 	int idx;
 
 	if ((*out = ext_find(im, coff)))
@@ -652,7 +664,7 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 	if ((rc = stale_add(st, from, old)) < 0)
 		return (int)rc;
 	e->tier = f->tiers[to].id;
-	e->version++;
+	e->version = next_version(f, e->version);
 	if (!fetch)
 		e->flags &= ~META_EXT_SEALED;
 	ext_account_move(f, b, im, e, from);
@@ -1099,6 +1111,13 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	}
 	f->cfg = c;
 	f->es = c->extent_size;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		atomic_store(&f->vclock, (uint64_t)ts.tv_sec * 1000000000u +
+			     (uint64_t)ts.tv_nsec);
+	}
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
 	rc = dcache_new(DCACHE_ENTRIES, &f->dcache);
@@ -1313,7 +1332,7 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 
 				tier_account(f, b, idx, (int64_t)nlen - (int64_t)e->len, 0, 0);
 				e->len = nlen;
-				e->version++;
+				e->version = next_version(f, e->version);
 				e->flags &= ~META_EXT_SEALED;
 				meta_put_extent(b, im->ino, e);
 			}
@@ -2322,7 +2341,7 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 			goto out;
 		}
 		ext_grow(f, b, im, e, pos + n, isnew);
-		e->version++;
+		e->version = next_version(f, e->version);
 		e->flags &= ~META_EXT_SEALED;
 		meta_put_extent(b, im->ino, e);
 		p += n;
@@ -2450,7 +2469,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 				continue;
 			}
 			if (s < t) {
-				e->version++;
+				e->version = next_version(f, e->version);
 				e->flags &= ~META_EXT_SEALED;
 				meta_put_extent(b, im->ino, e);
 			}
