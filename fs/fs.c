@@ -3023,17 +3023,25 @@ int fs_status(struct fabric *f, struct fs_status *out)
 /* ---------------------------------------------------------------- */
 /* migration, for the control socket */
 
+/* Index of the tier named `name`, or -ENXIO. */
+static int tier_by_name(struct fabric *f, const char *name)
+{
+	int idx;
+
+	for (idx = 0; idx < f->ntiers; idx++)
+		if (!strcmp(f->tiers[idx].cfg->name, name))
+			return idx;
+	return -ENXIO;
+}
+
 int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
 		   const char *tier, double priority)
 {
 	struct inode_mem *im;
 	int idx, rc, isreg;
 
-	for (idx = 0; idx < f->ntiers; idx++)
-		if (!strcmp(f->tiers[idx].cfg->name, tier))
-			break;
-	if (idx == f->ntiers)
-		return -ENXIO;
+	if ((idx = tier_by_name(f, tier)) < 0)
+		return idx;
 	if (len == 0)
 		return -EINVAL;
 	if ((rc = itab_get(f, ino, &im)) < 0)
@@ -3098,11 +3106,8 @@ int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n)
 	struct backend *be;
 	int idx;
 
-	for (idx = 0; idx < f->ntiers; idx++)
-		if (!strcmp(f->tiers[idx].cfg->name, tier))
-			break;
-	if (idx == f->ntiers)
-		return -ENXIO;
+	if ((idx = tier_by_name(f, tier)) < 0)
+		return idx;
 	be = f->tiers[idx].be;
 	if (!be->ops->probe) {
 		snprintf(msg, n, "no probe for kind %s", be->ops->kind);

@@ -636,6 +636,24 @@ static int walk_one(const char *path, const struct stat *st, int flag,
 	return queue_one(walk_req, path) < 0 ? 1 : 0;
 }
 
+/* Asks the daemon for job `id` (never printing the raw reply, even with
+ * --json); *reply is the daemon's answer when EXIT_OK. */
+static int fetch_job(struct tool_opts *o, uint64_t id, cJSON **reply)
+{
+	cJSON *req = make_req("job");
+	int json = o->json, rc;
+
+	if (req && !cJSON_AddNumberToObject(req, "id", (double)id)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	o->json = 0;
+	rc = run(o, req, "job", reply);
+	o->json = json;
+	cJSON_Delete(req);
+	return rc;
+}
+
 /* Polls the jobs until all are done, drawing one progress line. Returns
  * EXIT_OK when all succeeded. */
 static int wait_jobs(struct tool_opts *o, const uint64_t *ids, size_t n)
@@ -652,20 +670,11 @@ static int wait_jobs(struct tool_opts *o, const uint64_t *ids, size_t n)
 		double el, rate;
 
 		for (i = 0; i < n; i++) {
-			cJSON *req = make_req("job"), *reply = NULL;
+			cJSON *reply = NULL;
 			const cJSON *j;
 			const char *state;
-			int json = o->json;
 
-			if (req && !cJSON_AddNumberToObject(req, "id", (double)ids[i])) {
-				cJSON_Delete(req);
-				req = NULL;
-			}
-			o->json = 0;
-			rc = run(o, req, "job", &reply);
-			o->json = json;
-			cJSON_Delete(req);
-			if (rc != EXIT_OK)
+			if ((rc = fetch_job(o, ids[i], &reply)) != EXIT_OK)
 				return rc;
 			j = cJSON_GetObjectItemCaseSensitive(reply, "job");
 			state = get_str(j, "state");
@@ -707,17 +716,11 @@ static void report_failed(struct tool_opts *o, const uint64_t *ids, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		cJSON *req = make_req("job"), *reply = NULL;
+		cJSON *reply = NULL;
 		const cJSON *j;
 		const char *state, *why;
-		int json = o->json;
 
-		if (req && !cJSON_AddNumberToObject(req, "id", (double)ids[i])) {
-			cJSON_Delete(req);
-			req = NULL;
-		}
-		o->json = 0;
-		if (run(o, req, "job", &reply) == EXIT_OK) {
+		if (fetch_job(o, ids[i], &reply) == EXIT_OK) {
 			j = cJSON_GetObjectItemCaseSensitive(reply, "job");
 			state = get_str(j, "state");
 			why = get_str(j, "reason");
@@ -725,9 +728,7 @@ static void report_failed(struct tool_opts *o, const uint64_t *ids, size_t n)
 				errmsg("job %" PRIu64 " failed: %s", ids[i],
 				       why && *why ? why : "unknown reason");
 		}
-		o->json = json;
 		cJSON_Delete(reply);
-		cJSON_Delete(req);
 	}
 }
 
