@@ -64,7 +64,7 @@ struct profile {
 	uint64_t mask;
 	_Atomic uint64_t enq;          /* next position to claim */
 	_Atomic uint64_t deq;          /* next position to consume */
-	_Atomic uint64_t events, sampled, dropped, sample_ctr;
+	_Atomic uint64_t sampled, dropped, sample_ctr; /* enq counts the events */
 	_Atomic int warned;            /* the 80% warning is out */
 	unsigned sample_k;
 
@@ -173,8 +173,6 @@ void profile_emit(struct profile *p, const struct profile_event *ev)
 	}
 	if (ring_push(p, ev, weight) < 0)
 		atomic_fetch_add_explicit(&p->dropped, 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&p->events, 1, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- */
@@ -703,7 +701,7 @@ void profile_set_promote_cb(struct profile *p, profile_promote_cb fn,
 void profile_counters(struct profile *p, struct profile_counters *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->events = atomic_load(&p->events);
+	out->events = atomic_load(&p->enq);
 	out->sampled = atomic_load(&p->sampled);
 	out->dropped = atomic_load(&p->dropped);
 	out->queued = ring_used(p);
