@@ -21,6 +21,7 @@
 #define IDLE_NS        10000000L       /* aggregator sleep when idle: 10 ms */
 #define BATCH_EVENTS   1024            /* folded per lock hold */
 #define NS             1000000000LL
+#define DEAD_SLOTS     1024            /* recently forgotten inodes remembered */
 
 /* One ring slot. seq == position: free for the producer of that position;
  * position + 1: holds its event for the consumer (Vyukov's queue). */
@@ -77,6 +78,7 @@ struct profile {
 	struct pfile **tab;
 	size_t nbuckets, nfiles, nexts;
 	struct pfile *dirty;           /* dirty list */
+	uint64_t dead[DEAD_SLOTS];     /* forgotten inodes, by ino % DEAD_SLOTS */
 	struct delkey *dels;           /* records to delete at the next flush */
 	size_t ndels, dcap;
 	uint64_t folded, unflushed, flushes, corrupt, promotions;
@@ -326,12 +328,16 @@ static void file_unlink(struct profile *p, struct pfile *f)
 static void fold(struct profile *p, const struct profile_event *ev,
 		 float weight, struct promo *pr, size_t *npr, size_t maxpr)
 {
-	struct pfile *f = file_get(p, ev->ino);
+	struct pfile *f;
 	double w = weight;
 	uint64_t bytes = (uint64_t)((double)ev->len * w);
 	struct pext *e;
 
-	if (!f)
+	/* An event still queued when its file was forgotten: inode numbers
+	 * are never reused, so it can only be stale. */
+	if (p->dead[ev->ino % DEAD_SLOTS] == ev->ino)
+		return;
+	if (!(f = file_get(p, ev->ino)))
 		return;
 	p->folded++;
 	p->unflushed++;
@@ -591,6 +597,7 @@ void profile_forget(struct profile *p, uint64_t ino)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
+	p->dead[ino % DEAD_SLOTS] = ino;
 	f = file_find(p, ino);
 	if (f) {
 		del_add(p, ino, META_ACCESS_FILE);

@@ -80,7 +80,10 @@ void profile_emit(struct profile *p, const struct profile_event *ev);
  * number of events folded, or -errno of the store's write. */
 int profile_drain(struct profile *p);
 /* The file is gone (its last link removed and its data freed): drops its
- * statistics from memory and the store. */
+ * statistics from memory and the store. Its events still queued are
+ * ignored (inode numbers are never reused; the last 1024 forgotten
+ * are remembered, so a stale record is rare but possible: a caller that
+ * finds no inode for a listed file should skip it). */
 void profile_forget(struct profile *p, uint64_t ino);
 
 /* Queries. Statistics are as of the last fold; bring the frequency to

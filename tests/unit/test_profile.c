@@ -5,6 +5,7 @@
  * across close and open, corrupt records, forgetting a file, promotion on
  * access and the listing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,11 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/config.h"
+#include "fs/fs.h"
 #include "fs/meta.h"
 #include "tiering/profile.h"
 
@@ -331,8 +335,10 @@ static void test_forget(void **state)
 	emit(x->p, ev(11, STATS_READ, ES, 1, 0, T0));
 	emit(x->p, ev(12, STATS_READ, 0, 1, 0, T0));
 	assert_int_equal(profile_drain(x->p), 3);
+	emit(x->p, ev(11, STATS_READ, 0, 1, 0, T0 + 1));  /* queued */
 	profile_forget(x->p, 11);
 	profile_forget(x->p, 999);  /* unknown: nothing */
+	assert_int_equal(profile_drain(x->p), 1);  /* the stale event: ignored */
 	assert_int_equal(profile_get(x->p, 11, &st), -ENOENT);
 	profile_counters(x->p, &c);
 	assert_int_equal(c.files, 1);
@@ -461,6 +467,88 @@ static void test_bad_params(void **state)
 	profile_close(NULL);
 }
 
+/* The daemon's side: fs_create, fs_write and fs_read feed the fabric's
+ * profiler and time the tier's reads; the statistics survive closing the
+ * fabric and go with the file's last link. */
+static struct fabric *fab_open(struct fix *x, struct cfg *c)
+{
+	char text[512], err[CFG_ERR_MAX], tier[128];
+	struct fabric *f;
+
+	snprintf(tier, sizeof(tier), "%s/tier", x->dir);
+	mkdir(tier, 0700);
+	snprintf(text, sizeof(text), "[fabric]\nmeta = %s/fmeta\n"
+		 "[tier.fast]\nkind = local\npath = %s\ncapacity = 1G\n"
+		 "[placement]\nhalf_life = 1h\n", x->dir, tier);
+	assert_int_equal(cfg_parse_string(text, "t", c, err, sizeof(err)), 0);
+	assert_int_equal(fs_fabric_open(c, &f, err, sizeof(err)), 0);
+	return f;
+}
+
+static void test_fabric(void **state)
+{
+	struct fix *x = *state;
+	struct fs_ctx ctx = { .uid = 1000, .gid = 1000, .pid = 77 };
+	struct access_stats st;
+	struct fs_status fst;
+	struct fs_file *fh;
+	struct stat sb;
+	struct cfg c;
+	struct fabric *f;
+	char buf[8192] = { 1 };
+	uint64_t ino, ino2, n;
+	double lat;
+
+	f = fab_open(x, &c);
+	assert_true(profile_half_life(fs_profile(f)) == 3600);
+	assert_true(fs_tier_latency(f, 0, &n) == -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(fs_create(f, &ctx, 1, "a", 0644, O_RDWR, &sb, &fh), 0);
+	ino = (uint64_t)sb.st_ino;
+	assert_int_equal(fs_write(f, fh, buf, sizeof(buf), 0), sizeof(buf));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fs_read(f, fh, buf, 4096, 4096), 4096);
+	assert_int_equal(fs_release(f, fh), 0);
+	assert_int_equal(fs_open(f, &ctx, ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_read(f, fh, buf, sizeof(buf), 0), sizeof(buf));
+	assert_int_equal(fs_release(f, fh), 0);
+	assert_int_equal(fs_create(f, &ctx, 1, "b", 0644, O_RDWR, &sb, &fh), 0);
+	ino2 = (uint64_t)sb.st_ino;
+	assert_int_equal(fs_release(f, fh), 0);
+
+	assert_true(profile_drain(fs_profile(f)) >= 9);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), 0);
+	assert_int_equal(st.opens, 2);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.reads, 6);
+	assert_int_equal(st.bytes_read, 5 * 4096 + sizeof(buf));
+	assert_int_equal(st.bytes_written, sizeof(buf));
+	assert_int_equal(profile_get_extent(fs_profile(f), ino, 0, &st), 0);
+	assert_int_equal(st.reads, 6);
+	lat = fs_tier_latency(f, 0, &n);
+	assert_int_equal(n, 6);
+	assert_true(lat > 0 && lat < 1);
+	assert_true(fs_tier_latency(f, 3, NULL) == -1);
+	assert_int_equal(fs_status(f, &fst), 0);
+	assert_int_equal(fst.tiers[0].latency_samples, 6);
+	fs_fabric_close(f);
+
+	/* Across a close and an open. */
+	f = fab_open(x, &c);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), 0);
+	assert_int_equal(st.reads, 6);
+	assert_int_equal(profile_get(fs_profile(f), ino2, &st), 0);
+	assert_int_equal(st.opens, 1);
+	/* The last link goes (the kernel forgot it long ago): so do they. */
+	assert_int_equal(fs_unlink(f, 1, "a"), 0);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), -ENOENT);
+	fs_fabric_close(f);
+	f = fab_open(x, &c);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), -ENOENT);
+	assert_int_equal(profile_get(fs_profile(f), ino2, &st), 0);
+	fs_fabric_close(f);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -475,6 +563,7 @@ int main(void)
 		T(test_promote),
 		T(test_list),
 		T(test_bad_params),
+		T(test_fabric),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
