@@ -73,8 +73,8 @@ for ((i = 0; i < 100; i++)); do
 	json=$(df_ctl top -n 5 --json) || fail "top --json failed"
 	n=$(python3 -c 'import json, sys
 d = json.loads(sys.argv[1]); f = d["files"]
-print(f[0]["reads"] if f else 0)' "$json")
-	((n >= READS)) && break
+print(f[0]["bytes_read"] if f else 0)' "$json")
+	((n >= READS * 256 * KiB)) && break
 	sleep 0.05
 done
 check_top "$json" "$hot_ino" "$cold_ino" "$READS"
