@@ -42,6 +42,7 @@
  * was read; a file read many times in a burst is confidently hot. */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,17 @@ static void score_terms(const struct score_params *p,
 	}
 }
 
+/* Writes the one-line reason; a long one is cut, which is fine. */
+__attribute__((format(printf, 2, 3)))
+static void say(struct score_result *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+}
+
 /* The allowed tier with the highest total; on a tie the current tier,
  * then the faster one (lower index: tiers are scanned fastest first). */
 static int best_tier(const struct score_result *out, int n, int cur)
@@ -369,8 +381,7 @@ void score_eval(const struct score_params *p, const struct score_tier *tiers,
 	out->confidence = confidence(p, in);
 	out->best = best_tier(out, n, cur);
 	if (out->best < 0) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "stay: no tier is allowed by its policies and health");
+		say(out, "stay: no tier is allowed by its policies and health");
 		return;
 	}
 	tb = &out->t[out->best];
@@ -381,48 +392,41 @@ void score_eval(const struct score_params *p, const struct score_tier *tiers,
 		out->decision = SCORE_FORCED;
 		out->benefit = cur >= 0 && cur < n ?
 			       tb->total - out->t[cur].total : tb->total;
-		snprintf(out->reason, sizeof(out->reason),
-			 "forced %s->%s: %s", cur >= 0 && cur < n ?
-			 tiers[cur].name : "?", tiers[out->best].name,
-			 cur >= 0 && cur < n ? out->t[cur].why : "no tier");
+		say(out, "forced %s->%s: %s", cur >= 0 && cur < n ?
+		    tiers[cur].name : "?", tiers[out->best].name,
+		    cur >= 0 && cur < n ? out->t[cur].why : "no tier");
 		return;
 	}
 	tc = &out->t[cur];
 	if (out->best == cur) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "stay on %s: best total %.2f", tiers[cur].name,
-			 tc->total);
+		say(out, "stay on %s: best total %.2f", tiers[cur].name,
+		    tc->total);
 		return;
 	}
 	nprefer = preferring(tb, tc, pref, sizeof(pref));
 	if (tb->total - tc->total < p->hysteresis - EPS) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "stay on %s: %s total %.2f vs %.2f (+%.2f < %.2f)",
-			 tiers[cur].name, tiers[out->best].name, tb->total,
-			 tc->total, tb->total - tc->total, p->hysteresis);
+		say(out, "stay on %s: %s total %.2f vs %.2f (+%.2f < %.2f)",
+		    tiers[cur].name, tiers[out->best].name, tb->total,
+		    tc->total, tb->total - tc->total, p->hysteresis);
 	} else if (tb->latency_fit < 1.0) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "stay on %s: %s misses the %s latency class",
-			 tiers[cur].name, tiers[out->best].name,
-			 score_latency_name(in->pol.latency));
+		say(out, "stay on %s: %s misses the %s latency class",
+		    tiers[cur].name, tiers[out->best].name,
+		    score_latency_name(in->pol.latency));
 	} else if (out->confidence < p->confidence) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "stay on %s: %s total %.2f vs %.2f but confidence %.2f < %.2f",
-			 tiers[cur].name, tiers[out->best].name, tb->total,
-			 tc->total, out->confidence, p->confidence);
+		say(out, "stay on %s: %s total %.2f vs %.2f but confidence %.2f < %.2f",
+		    tiers[cur].name, tiers[out->best].name, tb->total,
+		    tc->total, out->confidence, p->confidence);
 	} else if (nprefer < 2) {
-		snprintf(out->reason, sizeof(out->reason),
-			 "stay on %s: only %s prefers %s (never one factor alone)",
-			 tiers[cur].name, pref, tiers[out->best].name);
+		say(out, "stay on %s: only %s prefers %s (never one factor alone)",
+		    tiers[cur].name, pref, tiers[out->best].name);
 	} else {
 		out->target = out->best;
 		out->decision = SCORE_MOVE;
 		out->benefit = tb->total - tc->total;
-		snprintf(out->reason, sizeof(out->reason),
-			 "move %s->%s: total %.2f vs %.2f (+%.2f >= %.2f), confidence %.2f, %s prefer %s",
-			 tiers[cur].name, tiers[out->best].name, tb->total,
-			 tc->total, out->benefit, p->hysteresis,
-			 out->confidence, pref, tiers[out->best].name);
+		say(out, "move %s->%s: total %.2f vs %.2f (+%.2f >= %.2f), confidence %.2f, %s prefer %s",
+		    tiers[cur].name, tiers[out->best].name, tb->total,
+		    tc->total, out->benefit, p->hysteresis,
+		    out->confidence, pref, tiers[out->best].name);
 	}
 }
 
