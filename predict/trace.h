@@ -57,7 +57,8 @@ uint64_t trace_skipped(const struct trace *t);
 /* The format actually read. */
 int trace_format(const struct trace *t);
 
-/* Closes t; returns 0 or -EIO when the decompressor had failed. */
+/* Closes t (before its end too: a decompressor still running is
+ * stopped). Returns 0. */
 int trace_close(struct trace *t);
 
 #endif

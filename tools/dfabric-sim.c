@@ -46,8 +46,9 @@ static const char usage[] =
 "                          (default 1%,10%,25%)\n"
 "  -i, --interval SECS     simulated seconds between placement passes\n"
 "                          (default 600)\n"
-"  -r, --every N           also a placement pass every N requests (default 0:\n"
-"                          by time only)\n"
+"  -r, --every N           also a placement pass every N accesses (a request\n"
+"                          counts once per extent it touches; default 0: by\n"
+"                          time only)\n"
 "  -t, --step SECS         simulated seconds per request when the trace has\n"
 "                          no time (default 0.001)\n"
 "  -l, --half-life SECS    half-life of the access frequency (default 86400)\n"
@@ -257,11 +258,7 @@ static int load(struct sim *s, const struct opts *o)
 		return ret;
 	}
 	s->skipped = trace_skipped(t);
-	if (trace_close(t) < 0 && ret >= 0) {
-		fprintf(stderr, "dfabric-sim: %s: the decompressor failed\n",
-			o->trace);
-		return -EIO;
-	}
+	trace_close(t);
 	if (s->nacc == 0) {
 		fprintf(stderr, "dfabric-sim: %s: no requests\n", o->trace);
 		return -EINVAL;
@@ -738,10 +735,12 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 	printf("requests  %" PRIu64 " (%" PRIu64 " lines skipped), %zu accesses to %zu extents, working set %s\n",
 	       s->requests, s->skipped, s->nacc, s->nitems,
 	       human((double)s->working_set, ws, sizeof(ws)));
-	printf("clock     %s, %.0f simulated s; half-life %.0f s, promote at %.1f, pass every %.0f s%s\n",
+	printf("clock     %s, %.0f simulated s; half-life %.0f s, promote at %.1f, pass every %.0f s",
 	       s->has_time ? "trace time" : "request index x step",
-	       s->duration, o->sp.half_life, o->sp.promote_freq, o->interval,
-	       o->every ? " or N requests" : "");
+	       s->duration, o->sp.half_life, o->sp.promote_freq, o->interval);
+	if (o->every)
+		printf(" or %" PRIu64 " accesses", o->every);
+	putchar('\n');
 	printf("read      %.2f s\n\n", load_s);
 	printf("%-6s %-8s %8s %8s %12s %12s %8s\n", "fast", "policy",
 	       "req-hit", "byte-hit", "migrated", "cost/month", "time-s");

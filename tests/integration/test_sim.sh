@@ -93,6 +93,10 @@ python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sy
 	assert ka == kb, "gzip and plain differ"' "$T/mix.json" "$T/mixgz.json" ||
 	fail "the gzip trace gave other results"
 
+# ... and stopping early (--limit) is not a decompressor failure.
+"$SIM" --json --extent 4K --limit 100 "$T/mix.trace.gz" >"$T/limit.json"
+grep -q '"requests":100,' "$T/limit.json" || fail "--limit 100 did not stop at 100"
+
 # 5. A block trace with time (CloudPhysics CSV): 4 MiB extents; the 512 B
 #    sectors of one extent are one extent; the table names the mapping.
 {
