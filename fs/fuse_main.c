@@ -508,7 +508,10 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, -fs_removexattr(g_fab, ino, name));
+	struct fs_ctx c;
+
+	ctx_of(req, &c);
+	fuse_reply_err(req, -fs_removexattr(g_fab, &c, ino, name));
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
