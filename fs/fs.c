@@ -1164,6 +1164,15 @@ static int mh_commit(void *arg, const struct mig_snap *s, int dst,
 		rc = -ESTALE;
 		goto out;
 	}
+	/* The policies may have changed since mh_next: a new class or pin
+	 * is set under this lock, so it is either seen here or finds the
+	 * extent on dst and moves it back. */
+	if (!pol_allows(f, &im->pol, dst, NULL, 0)) {
+		log_notice("inode %" PRIu64 ": migration to %s refused by its "
+			   "policies", s->ino, f->tiers[dst].cfg->name);
+		rc = -EPERM;
+		goto out;
+	}
 	if (!(b = meta_batch_new())) {
 		rc = -ENOMEM;
 		goto out;
@@ -3330,14 +3339,15 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 
 	if ((rc = xattr_ns_check(name)) < 0)
 		return rc;
+	/* A policy value of any size that is not a word is a bad value. */
+	if (pol_which(name) >= 0)
+		return pol_setxattr(f, ctx, ino, pol_which(name), value, size,
+				    flags);
 	if (strlen(name) > META_XATTR_NAME_MAX)
 		return -ERANGE;
 	if (size > META_XATTR_SIZE_MAX)
 		return -E2BIG;
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
-		if (pol_which(name) >= 0)
-			return pol_setxattr(f, ctx, ino, pol_which(name), value,
-					    size, flags);
 		if (!strcmp(name, XATTR_PREFIX "tier") ||
 		    !strcmp(name, XATTR_PREFIX "policy")) {
 			log_notice("setxattr %s on inode %" PRIu64 ": read-only attribute",

@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/meta.h"
 #include "tiering/score.h"
 
 #define ES      ((uint64_t)65536)
@@ -350,7 +351,7 @@ static void test_bad_values(void **state)
 		{ CLS, "publicpublicpublicpublicpublicpublic", 36 },
 	};
 	struct fix *x = *state;
-	char big[300];
+	char big[300], *huge;
 	uint64_t f;
 	size_t i;
 
@@ -368,6 +369,12 @@ static void test_bad_values(void **state)
 	memset(big, 'a', sizeof(big));
 	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, CLS, big, sizeof(big),
 				     0), -EINVAL);
+	/* Larger than any xattr: still a bad value, not E2BIG. */
+	huge = calloc(1, 70000);
+	assert_non_null(huge);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, PIN, huge, 70000, 0),
+			 -EINVAL);
+	free(huge);
 	/* Unknown names of dfabric's own. */
 	assert_int_equal(set(x, f, "user.dfabric.klass", "public"), -EINVAL);
 	/* Nothing changed. */
@@ -513,7 +520,9 @@ static void test_migrate_refused(void **state)
 static void test_pin_moves(void **state)
 {
 	struct fix *x = *state;
+	struct meta_job j;
 	uint64_t f, e;
+	int64_t id;
 	int all;
 
 	fab_open(x, 0);
@@ -546,6 +555,20 @@ static void test_pin_moves(void **state)
 	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
 	assert_int_equal(on_tier(x, e, T_NVME, &all), 2);
 	assert_int_equal(all, 2);
+	/* A job queued before the class was set stops at its next extent. */
+	fs_set_bandwidth(x->f, 4 * ES);
+	e = mkfile(x, ROOT, "slow");
+	fill(x, e, 0, 4);
+	id = fs_migrate(x->f, e, 0, UINT64_MAX, "cold", 0);
+	assert_true(id > 0);
+	set_ok(x, e, CLS, "confidential");
+	fs_set_bandwidth(x->f, 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EPERM);
+	assert_int_equal(on_tier(x, e, T_NVME, &all), 4);
+	assert_int_equal(all, 4);
 	/* An empty file queues nothing and is fine. */
 	set_ok(x, mkfile(x, ROOT, "empty"), PIN, "hdd");
 }
