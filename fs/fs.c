@@ -268,40 +268,6 @@ static int pol_which(const char *name)
 	return -1;
 }
 
-/* Static stand-ins for score_latency_name() and friends of
- * tiering/score.h until tiering/score.c lands: same words, same values. */
-static const char *const pol_latency_words[] = {
-	[SCORE_LAT_STANDARD] = "standard",
-	[SCORE_LAT_CRITICAL] = "critical",
-	[SCORE_LAT_FLEXIBLE] = "flexible",
-};
-static const char *const pol_class_words[] = {
-	[SCORE_CLASS_PUBLIC] = "public",
-	[SCORE_CLASS_PRIVATE] = "private",
-	[SCORE_CLASS_RESTRICTED] = "restricted",
-	[SCORE_CLASS_CONFIDENTIAL] = "confidential",
-};
-
-static int pol_word_index(const char *const *words, int n, const char *w)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(words[i], w))
-			return i;
-	return -EINVAL;
-}
-
-static const char *pol_latency_name(int v)
-{
-	return v >= 0 && v < 3 ? pol_latency_words[v] : "?";
-}
-
-static const char *pol_class_name(int v)
-{
-	return v >= 0 && v < 4 ? pol_class_words[v] : "?";
-}
-
 static void pol_defaults(struct score_policy *p)
 {
 	p->pin = -1;
@@ -360,10 +326,10 @@ static int pol_parse(struct fabric *f, int which, const char *w, int *val)
 		rc = cfg_tier_index(f->cfg, w);
 		break;
 	case POL_LATENCY:
-		rc = pol_word_index(pol_latency_words, 3, w);
+		rc = score_parse_latency(w, strlen(w));
 		break;
 	default:
-		rc = pol_word_index(pol_class_words, 4, w);
+		rc = score_parse_class(w, strlen(w));
 		break;
 	}
 	if (rc < 0)
@@ -426,7 +392,10 @@ static int tier_private(struct fabric *f, int idx)
 	return t->kind == CFG_TIER_LOCAL || t->private_tier;
 }
 
-/* Whether policy p allows data on tier idx: 1, or 0 with a reason. */
+/* Whether policy p allows data on tier idx: 1, or 0 with a reason. The
+ * rules of score_allowed() (tiering/score.c) that are law: class and pin,
+ * not the latency class or the tier's health, which only guide the
+ * placer; and a reason that names the tier, for dfabric-ctl. */
 static int pol_allows(struct fabric *f, const struct score_policy *p, int idx,
 		      char *why, size_t n)
 {
@@ -1761,8 +1730,8 @@ static const char *pol_value(struct fabric *f, const struct score_policy *p,
 	if (which == POL_PIN)
 		return p->pin < 0 ? "none" : f->cfg->tiers[p->pin].name;
 	if (which == POL_LATENCY)
-		return pol_latency_name(p->latency);
-	return pol_class_name(p->cls);
+		return score_latency_name(p->latency);
+	return score_class_name(p->cls);
 }
 
 /* Copies the policies set on directory dir to the new inode a, in b. */
