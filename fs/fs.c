@@ -3056,16 +3056,29 @@ static int xattr_ns_check(const char *name)
 	return -EOPNOTSUPP;
 }
 
+/* Whether ctx is in group gid, by its primary or a supplementary group. */
+static int ctx_in_group(const struct fs_ctx *ctx, uint32_t gid)
+{
+	int i;
+
+	if (ctx->gid == gid)
+		return 1;
+	for (i = 0; ctx->groups && i < ctx->ngroups; i++)
+		if (ctx->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
 /* Setting a policy needs what writing the file needs: the kernel checks
  * that before a FUSE request (default_permissions); this is for callers
- * that do not come through the kernel. Root, the owner, or the write bit
- * of the class ctx falls in (supplementary groups are not known here).
- * ctx NULL: the daemon itself. */
+ * that do not come through the kernel, and a second line for those that
+ * do. Root, the owner, or the write bit of the class ctx falls in. ctx
+ * NULL: the daemon itself. */
 static int pol_may_set(const struct fs_ctx *ctx, const struct meta_inode *a)
 {
 	if (!ctx || ctx->uid == 0 || ctx->uid == a->uid)
 		return 0;
-	if (ctx->gid == a->gid)
+	if (ctx_in_group(ctx, a->gid))
 		return (a->mode & S_IWGRP) ? 0 : -EACCES;
 	return (a->mode & S_IWOTH) ? 0 : -EACCES;
 }

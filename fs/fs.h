@@ -30,6 +30,9 @@ struct fs_ctx {
 	uint32_t uid;
 	uint32_t gid;
 	pid_t pid;
+	const gid_t *groups;           /* supplementary groups, or NULL: only
+	                                * the policy xattrs' own check reads them */
+	int ngroups;                   /* entries in groups */
 };
 
 /* Opens the metadata store and the tiers of config c, creates the root on

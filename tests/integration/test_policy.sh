@@ -187,11 +187,22 @@ chmod 0666 "$f"
 setpriv --reuid=65534 --regid=65534 --clear-groups \
 	setfattr -n $LAT -v flexible "$f" || fail "nobody could not set o+w file"
 assert_eq "$(val "$f" $LAT)" flexible "set by a writer"
+# ...and so may a member of the file's group by a supplementary group
+# only: the daemon's own check sees those groups too.
+chgrp 4242 "$f"
+chmod 0664 "$f"
+setpriv --reuid=65534 --regid=65534 --groups=4242 \
+	setfattr -n $LAT -v critical "$f" ||
+	fail "a supplementary group member with g+w could not set it"
+assert_eq "$(val "$f" $LAT)" critical "set by a group member"
+out=$(setpriv --reuid=65534 --regid=65534 --groups=4243 \
+	setfattr -n $LAT -v flexible "$f" 2>&1) &&
+	fail "a user of another group could set it"
 
 # Persisted across a remount.
 df_umount
 df_mount -o allow_other
-assert_eq "$(val "$f" $POL)" "pin=none latency=flexible class=confidential" \
+assert_eq "$(val "$f" $POL)" "pin=none latency=critical class=confidential" \
 	"after a remount"
 assert_eq "$(val "$d/x" $POL)" "pin=none latency=flexible class=restricted" \
 	"inherited, after a remount"

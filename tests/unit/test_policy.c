@@ -440,6 +440,7 @@ static void test_permission(void **state)
 {
 	struct fix *x = *state;
 	struct fs_ctx grp = { .uid = 2000, .gid = 1000, .pid = 3 };
+	static const gid_t sup[] = { 7, 1000 };
 	uint64_t f, mine, ow;
 
 	fab_open(x, 0);
@@ -460,8 +461,16 @@ static void test_permission(void **state)
 			 -EACCES);
 	ow = mkfile_as(x, &user_ctx, ROOT, "groupw", 0664);
 	assert_int_equal(fs_setxattr(x->f, &grp, ow, LAT, "flexible", 8, 0), 0);
-	assert_int_equal(fs_setxattr(x->f, &root_ctx, ow, LAT, "standard", 8,
-				     0), 0);
+	/* A supplementary group counts as the group. */
+	grp.gid = 3000;
+	assert_int_equal(fs_setxattr(x->f, &grp, ow, LAT, "critical", 8, 0),
+			 -EACCES);
+	grp.groups = sup;
+	grp.ngroups = 2;
+	assert_int_equal(fs_setxattr(x->f, &grp, ow, LAT, "flexible", 8, 0), 0);
+	assert_int_equal(fs_setxattr(x->f, &grp, mine, LAT, "flexible", 8, 0),
+			 -EACCES);
+	assert_int_equal(fs_removexattr(x->f, &grp, ow, LAT), 0);
 	policy_is(x, mine, -1, SCORE_LAT_CRITICAL, SCORE_CLASS_PUBLIC);
 	policy_is(x, ow, -1, SCORE_LAT_STANDARD, SCORE_CLASS_PUBLIC);
 }
