@@ -384,7 +384,7 @@ static int pol_load(struct fabric *f, uint64_t ino, struct score_policy *p,
 	return 0;
 }
 
-/* Whether the tier local or private? */
+/* Whether tier idx may hold class restricted data: local or private. */
 static int tier_private(struct fabric *f, int idx)
 {
 	const struct cfg_tier *t = &f->cfg->tiers[idx];
