@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# dfabric build. `make` builds build/dfabric, build/dfabric-ctl and
-# build/libdfabric.a (everything but the FUSE front end).
+# dfabric build. `make` builds build/dfabric, build/dfabric-ctl, build/dfabric-sim
+# and build/libdfabric.a (everything but the FUSE front end).
 # `make SAN=1` builds with ASan/UBSan into build-san/.
 
 PREFIX   ?= /usr/local
@@ -37,7 +37,7 @@ HELP_SRC := $(wildcard tests/helpers/*.c)
 HELP_BIN := $(HELP_SRC:tests/helpers/%.c=$(B)/tests/%)
 
 .PHONY: all clean install uninstall check unit bench
-all: $(B)/dfabric $(B)/dfabric-ctl $(UNIT_BIN) $(HELP_BIN)
+all: $(B)/dfabric $(B)/dfabric-ctl $(B)/dfabric-sim $(UNIT_BIN) $(HELP_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,6 +51,9 @@ $(B)/dfabric: $(B)/fs/fuse_main.o $(B)/libdfabric.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 $(B)/dfabric-ctl: $(B)/tools/dfabric-ctl.o $(B)/libdfabric.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/dfabric-sim: $(B)/tools/dfabric-sim.o $(B)/libdfabric.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/libdfabric.a

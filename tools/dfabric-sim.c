@@ -1,0 +1,1073 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* dfabric-sim: replays an access trace through the daemon's own access
+ * statistics (tiering/stats.c), placement score and planner
+ * (tiering/score.c) with a simulated clock and two simulated tiers, fast
+ * and local, slow and S3-like with prices; beside it LRU and Belady's
+ * MIN on the same fast-tier capacity. No FUSE, no I/O but the trace.
+ *
+ * The trace is read once into memory: each request becomes one access
+ * per extent it touches (block traces: the offset divided by the extent
+ * size, per volume; object traces: the object is the extent). Hit ratios
+ * are per such access. Belady needs the next use of every access, found
+ * in one backward pass; its cache is a heap keyed by next use. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "predict/trace.h"
+#include "tiering/score.h"
+#include "tiering/stats.h"
+
+#define NEVER    UINT32_MAX
+#define NONE     UINT32_MAX
+#define MONTH_S  (30.0 * 86400.0)
+#define GIB      1073741824.0
+#define MAX_SIZES 16
+
+static const char usage[] =
+"Usage: dfabric-sim [OPTIONS] TRACE\n"
+"Replays an access trace through dfabric's access statistics, placement\n"
+"score and planner with a simulated clock and two simulated tiers (fast\n"
+"local, slow S3-like), beside LRU and Belady's optimal (MIN) on the same\n"
+"fast-tier capacity.\n"
+"\n"
+"  -f, --format FMT        cloudphysics, lirs, arc, adaptsize, snia-storage,\n"
+"                          snia-photos, msr or systor (default: guessed from\n"
+"                          the file name)\n"
+"  -e, --extent SIZE       bytes of a block trace mapped to one extent\n"
+"                          (default 4M)\n"
+"  -s, --fast LIST         fast-tier sizes as fractions of the working set\n"
+"                          (default 1%,10%,25%)\n"
+"  -i, --interval SECS     simulated seconds between placement passes\n"
+"                          (default 600)\n"
+"  -r, --every N           also a placement pass every N accesses (a request\n"
+"                          counts once per extent it touches; default 0: by\n"
+"                          time only)\n"
+"  -t, --step SECS         simulated seconds per request when the trace has\n"
+"                          no time (default 0.001)\n"
+"  -l, --half-life SECS    half-life of the access frequency (default 86400)\n"
+"  -p, --promote-freq F    promote on access at this frequency (default 3)\n"
+"  -H, --hot-freq F        frequency at which data counts as half hot\n"
+"                          (default 4)\n"
+"  -w, --watermarks H,L    high and low watermark of the fast tier (default\n"
+"                          0.9,0.8)\n"
+"  -c, --config FILE       prices and watermarks of the first (fast) and last\n"
+"                          (slow) tier of a dfabric.conf\n"
+"  -n, --limit N           read at most N requests\n"
+"  -j, --json              print JSON instead of a table\n"
+"  -h, --help              print this help\n";
+
+struct opts {
+	const char *trace;
+	int fmt;
+	uint64_t extent;
+	double fast[MAX_SIZES];
+	int nfast;
+	double interval;
+	uint64_t every;
+	double step;
+	uint64_t limit;
+	int json;
+	struct score_params sp;
+	struct score_tier tiers[2];
+};
+
+/* The trace in memory: accesses (one per request and extent) and the
+ * extents, numbered in order of first access. */
+struct sim {
+	size_t nacc, capacc;
+	uint32_t *item;                /* by access: extent */
+	uint32_t *bytes;               /* by access: bytes of it touched */
+	uint8_t *write;                /* by access: 1 write */
+	int64_t *time;                 /* by access: simulated unix ns */
+	uint32_t *next;                /* by access: next access of the extent */
+	size_t nitems, capitems;
+	uint64_t *size;                /* by extent: bytes */
+	uint64_t *kvol, *kkey;         /* by extent: its key */
+	uint32_t *slots;               /* hash table of extent numbers */
+	size_t nslots;
+	uint64_t requests, skipped, total_bytes, working_set;
+	int has_time;
+	double duration;               /* simulated seconds */
+};
+
+struct result {
+	const char *policy;
+	uint64_t hits, hit_bytes, promoted, demoted, promotions, demotions;
+	uint64_t slow_reads, slow_read_bytes, slow_writes, passes, moves;
+	double cost;                   /* projected per month */
+	double seconds;                /* wall time of the replay */
+};
+
+/* ---- helpers ---- */
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q) {
+		fprintf(stderr, "dfabric-sim: out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x7f4a7c159e3779b9ULL);
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+static void rehash(struct sim *s)
+{
+	size_t n = s->nslots ? s->nslots * 2 : 1024;
+
+	free(s->slots);
+	s->slots = xrealloc(NULL, n * sizeof(*s->slots));
+	memset(s->slots, 0xff, n * sizeof(*s->slots));
+	s->nslots = n;
+	for (size_t i = 0; i < s->nitems; i++) {
+		size_t h = mix(s->kvol[i], s->kkey[i]) & (n - 1);
+
+		while (s->slots[h] != NONE)
+			h = (h + 1) & (n - 1);
+		s->slots[h] = (uint32_t)i;
+	}
+}
+
+/* The extent of (vol, key), made on first sight. */
+static uint32_t extent_of(struct sim *s, uint64_t vol, uint64_t key,
+			  uint64_t size)
+{
+	size_t h;
+	uint32_t i;
+
+	if (2 * (s->nitems + 1) > s->nslots)
+		rehash(s);
+	h = mix(vol, key) & (s->nslots - 1);
+	while ((i = s->slots[h]) != NONE) {
+		if (s->kvol[i] == vol && s->kkey[i] == key) {
+			if (size > s->size[i])
+				s->size[i] = size;
+			return i;
+		}
+		h = (h + 1) & (s->nslots - 1);
+	}
+	if (s->nitems == s->capitems) {
+		s->capitems = s->capitems ? s->capitems * 2 : 1024;
+		s->size = xrealloc(s->size, s->capitems * sizeof(*s->size));
+		s->kvol = xrealloc(s->kvol, s->capitems * sizeof(*s->kvol));
+		s->kkey = xrealloc(s->kkey, s->capitems * sizeof(*s->kkey));
+	}
+	i = (uint32_t)s->nitems++;
+	s->kvol[i] = vol;
+	s->kkey[i] = key;
+	s->size[i] = size;
+	s->slots[h] = i;
+	return i;
+}
+
+static void add_access(struct sim *s, uint32_t item, uint64_t bytes,
+		       int write, int64_t t)
+{
+	if (s->nacc == s->capacc) {
+		s->capacc = s->capacc ? s->capacc * 2 : 65536;
+		s->item = xrealloc(s->item, s->capacc * sizeof(*s->item));
+		s->bytes = xrealloc(s->bytes, s->capacc * sizeof(*s->bytes));
+		s->write = xrealloc(s->write, s->capacc * sizeof(*s->write));
+		s->time = xrealloc(s->time, s->capacc * sizeof(*s->time));
+	}
+	s->item[s->nacc] = item;
+	s->bytes[s->nacc] = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+	s->write[s->nacc] = (uint8_t)write;
+	s->time[s->nacc] = t;
+	s->nacc++;
+	s->total_bytes += bytes;
+}
+
+/* Reads the whole trace. The simulated clock is the trace's time made
+ * non-decreasing (a few traces have requests slightly out of order), or
+ * the request index times the step. */
+static int load(struct sim *s, const struct opts *o)
+{
+	struct trace *t;
+	struct trace_req r;
+	char err[1024];
+	int64_t clock = 0, t0 = -1, tlast = 0;
+	int ret;
+
+	ret = trace_open(o->trace, o->fmt, &t, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "dfabric-sim: %s\n", err);
+		return ret;
+	}
+	while ((!o->limit || s->requests < o->limit) &&
+	       (ret = trace_next(t, &r, err, sizeof(err))) == 1) {
+		int64_t tm;
+
+		if (s->requests == 0)
+			s->has_time = r.time >= 0;
+		if (s->has_time && r.time >= 0) {
+			if (t0 < 0)
+				t0 = r.time;
+			tm = r.time > clock ? r.time : clock;
+		} else {
+			tm = (int64_t)((double)s->requests * o->step * 1e9);
+		}
+		clock = tm;
+		tlast = tm;
+		s->requests++;
+		if (r.is_object) {
+			uint32_t it = extent_of(s, ~0ULL, r.object, r.len);
+
+			add_access(s, it, r.len, r.write, tm);
+			continue;
+		}
+		for (uint64_t off = r.offset; off < r.offset + r.len;) {
+			uint64_t e = off / o->extent;
+			uint64_t end = (e + 1) * o->extent;
+			uint64_t n = (end < r.offset + r.len ? end :
+				      r.offset + r.len) - off;
+			uint32_t it = extent_of(s, r.volume, e, o->extent);
+
+			add_access(s, it, n, r.write, tm);
+			off += n;
+		}
+	}
+	if (ret < 0) {
+		fprintf(stderr, "dfabric-sim: %s\n", err);
+		trace_close(t);
+		return ret;
+	}
+	s->skipped = trace_skipped(t);
+	trace_close(t);
+	if (s->nacc == 0) {
+		fprintf(stderr, "dfabric-sim: %s: no requests\n", o->trace);
+		return -EINVAL;
+	}
+	if (s->has_time)
+		s->duration = (double)(tlast - (t0 < 0 ? 0 : t0)) / 1e9;
+	else
+		s->duration = (double)s->requests * o->step;
+	if (s->duration < 1.0)
+		s->duration = 1.0;
+	for (size_t i = 0; i < s->nitems; i++)
+		s->working_set += s->size[i];
+	return 0;
+}
+
+/* Next use of every access, backwards with the last sighting per extent. */
+static void next_uses(struct sim *s)
+{
+	uint32_t *last = xrealloc(NULL, s->nitems * sizeof(*last));
+
+	s->next = xrealloc(NULL, s->nacc * sizeof(*s->next));
+	memset(last, 0xff, s->nitems * sizeof(*last));
+	for (size_t a = s->nacc; a-- > 0;) {
+		s->next[a] = last[s->item[a]];
+		last[s->item[a]] = (uint32_t)a;
+	}
+	free(last);
+}
+
+/* ---- an indexed max-heap of extents by a key ---- */
+
+struct heap {
+	uint32_t *h;                   /* extents */
+	uint32_t *pos;                 /* by extent: index in h, NONE out */
+	double *key;                   /* by extent */
+	size_t n;
+};
+
+static void heap_init(struct heap *hp, size_t nitems)
+{
+	hp->h = xrealloc(NULL, nitems * sizeof(*hp->h));
+	hp->pos = xrealloc(NULL, nitems * sizeof(*hp->pos));
+	hp->key = xrealloc(NULL, nitems * sizeof(*hp->key));
+	memset(hp->pos, 0xff, nitems * sizeof(*hp->pos));
+	hp->n = 0;
+}
+
+static void heap_free(struct heap *hp)
+{
+	free(hp->h);
+	free(hp->pos);
+	free(hp->key);
+}
+
+static void heap_swap(struct heap *hp, size_t a, size_t b)
+{
+	uint32_t x = hp->h[a];
+
+	hp->h[a] = hp->h[b];
+	hp->h[b] = x;
+	hp->pos[hp->h[a]] = (uint32_t)a;
+	hp->pos[hp->h[b]] = (uint32_t)b;
+}
+
+static void heap_fix(struct heap *hp, size_t i)
+{
+	while (i > 0 && hp->key[hp->h[(i - 1) / 2]] < hp->key[hp->h[i]]) {
+		heap_swap(hp, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < hp->n && hp->key[hp->h[l]] > hp->key[hp->h[m]])
+			m = l;
+		if (r < hp->n && hp->key[hp->h[r]] > hp->key[hp->h[m]])
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(hp, i, m);
+		i = m;
+	}
+}
+
+static void heap_set(struct heap *hp, uint32_t it, double key)
+{
+	hp->key[it] = key;
+	if (hp->pos[it] == NONE) {
+		hp->h[hp->n] = it;
+		hp->pos[it] = (uint32_t)hp->n++;
+	}
+	heap_fix(hp, hp->pos[it]);
+}
+
+static void heap_del(struct heap *hp, uint32_t it)
+{
+	size_t i = hp->pos[it];
+
+	if (i == NONE)
+		return;
+	hp->n--;
+	if (i != hp->n) {
+		hp->h[i] = hp->h[hp->n];
+		hp->pos[hp->h[i]] = (uint32_t)i;
+	}
+	hp->pos[it] = NONE;
+	if (i < hp->n)
+		heap_fix(hp, i);
+}
+
+/* ---- the fast tier, shared by the policies ---- */
+
+struct fast {
+	uint64_t cap, used;
+	uint8_t *in;                   /* by extent: on the fast tier */
+	struct result *res;
+	const struct sim *s;
+};
+
+static void fast_in(struct fast *f, uint32_t it)
+{
+	f->in[it] = 1;
+	f->used += f->s->size[it];
+	f->res->promoted += f->s->size[it];
+	f->res->promotions++;
+}
+
+static void fast_out(struct fast *f, uint32_t it)
+{
+	f->in[it] = 0;
+	f->used -= f->s->size[it];
+	f->res->demoted += f->s->size[it];
+	f->res->demotions++;
+}
+
+/* Counts access a served from wherever the extent is now. */
+static void account(struct fast *f, size_t a)
+{
+	const struct sim *s = f->s;
+
+	if (f->in[s->item[a]]) {
+		f->res->hits++;
+		f->res->hit_bytes += s->bytes[a];
+	} else if (s->write[a]) {
+		f->res->slow_writes++;
+	} else {
+		f->res->slow_reads++;
+		f->res->slow_read_bytes += s->bytes[a];
+	}
+}
+
+/* ---- LRU: a list through the extents, most recent at the head ---- */
+
+static void run_lru(const struct sim *s, struct fast *f)
+{
+	uint32_t *prev = xrealloc(NULL, s->nitems * sizeof(*prev));
+	uint32_t *nxt = xrealloc(NULL, s->nitems * sizeof(*nxt));
+	uint32_t head = NONE, tail = NONE;
+
+	for (size_t a = 0; a < s->nacc; a++) {
+		uint32_t it = s->item[a];
+
+		account(f, a);
+		if (f->in[it]) {
+			if (head == it)
+				continue;
+			nxt[prev[it]] = nxt[it];
+			if (nxt[it] != NONE)
+				prev[nxt[it]] = prev[it];
+			else
+				tail = prev[it];
+		} else {
+			if (s->size[it] > f->cap)
+				continue;
+			while (f->used + s->size[it] > f->cap) {
+				uint32_t v = tail;
+
+				tail = prev[v];
+				if (tail != NONE)
+					nxt[tail] = NONE;
+				else
+					head = NONE;
+				fast_out(f, v);
+			}
+			fast_in(f, it);
+		}
+		prev[it] = NONE;
+		nxt[it] = head;
+		if (head != NONE)
+			prev[head] = it;
+		head = it;
+		if (tail == NONE)
+			tail = it;
+	}
+	free(prev);
+	free(nxt);
+}
+
+/* ---- Belady's MIN: evict the extent used again farthest ahead; an
+ * extent not used again before all those cached is not admitted ---- */
+
+static void run_belady(const struct sim *s, struct fast *f)
+{
+	struct heap hp;
+
+	heap_init(&hp, s->nitems);
+	for (size_t a = 0; a < s->nacc; a++) {
+		uint32_t it = s->item[a];
+		double nk = s->next[a] == NEVER ? INFINITY : (double)s->next[a];
+
+		account(f, a);
+		if (f->in[it]) {
+			heap_set(&hp, it, nk);
+			continue;
+		}
+		if (s->next[a] == NEVER || s->size[it] > f->cap)
+			continue;
+		while (f->used + s->size[it] > f->cap &&
+		       hp.key[hp.h[0]] > nk) {
+			uint32_t v = hp.h[0];
+
+			heap_del(&hp, v);
+			fast_out(f, v);
+		}
+		if (f->used + s->size[it] > f->cap)
+			continue;
+		fast_in(f, it);
+		heap_set(&hp, it, nk);
+	}
+	heap_free(&hp);
+}
+
+/* ---- dfabric: the daemon's statistics, score and planner ---- */
+
+struct dfab {
+	const struct opts *o;
+	const struct sim *s;
+	struct fast *f;
+	struct access_stats *st;       /* by extent */
+	struct heap cold;              /* fast-tier extents, coldest on top */
+	struct plan_item *items;
+	struct plan_move *moves;
+	size_t seen;                   /* extents accessed so far: 0..seen */
+};
+
+/* A time-free key of an extent's heat: decayed frequencies of two
+ * extents compare the same at any common time, so comparing
+ * log2(freq) + stamp / half_life orders them without decaying all. */
+static double heat_key(const struct dfab *d, uint32_t it)
+{
+	const struct access_stats *st = &d->st[it];
+
+	if (st->freq <= 0.0)
+		return -INFINITY;
+	return log2(st->freq) + (double)st->stamp / 1e9 / d->o->sp.half_life;
+}
+
+static void to_fast(struct dfab *d, uint32_t it)
+{
+	fast_in(d->f, it);
+	heap_set(&d->cold, it, -heat_key(d, it));
+}
+
+static void to_slow(struct dfab *d, uint32_t it)
+{
+	fast_out(d->f, it);
+	heap_del(&d->cold, it);
+}
+
+static int fits_high(const struct dfab *d, uint64_t bytes)
+{
+	return (double)(d->f->used + bytes) <=
+	       d->o->tiers[0].high_watermark * (double)d->f->cap;
+}
+
+/* Promotion on access: the extent was read from the slow tier at the
+ * promotion frequency. When the fast tier is at its high watermark it
+ * makes room at once by the watermark rule (coldest first), but only
+ * from extents colder than this one. */
+static void promote(struct dfab *d, uint32_t it)
+{
+	double k = heat_key(d, it);
+	char why[8];
+
+	if (!score_allowed(d->o->tiers, 2, 0, &(struct score_policy){ -1, 0, 0 },
+			   why, sizeof(why)))
+		return;
+	if (d->s->size[it] > d->o->tiers[0].high_watermark * (double)d->f->cap)
+		return;
+	while (!fits_high(d, d->s->size[it])) {
+		uint32_t v;
+
+		if (d->cold.n == 0)
+			return;
+		v = d->cold.h[0];
+		if (-d->cold.key[v] >= k)
+			return;
+		to_slow(d, v);
+	}
+	to_fast(d, it);
+}
+
+/* A periodic placement pass over every extent seen so far, exactly as
+ * the daemon's placer: score_eval on each, score_plan over all. */
+static void pass(struct dfab *d, int64_t now)
+{
+	struct score_tier tiers[2];
+	struct score_input in;
+	struct score_result r;
+	size_t n = d->seen, nm;
+
+	memcpy(tiers, d->o->tiers, sizeof(tiers));
+	tiers[0].capacity = d->f->cap;
+	tiers[0].used = d->f->used;
+	tiers[1].capacity = 0;
+	tiers[1].used = d->s->working_set - d->f->used;
+	memset(&in, 0, sizeof(in));
+	in.pol.pin = -1;
+	in.now = now;
+	for (size_t i = 0; i < n; i++) {
+		struct plan_item *pi = &d->items[i];
+
+		in.st = d->st[i];
+		in.bytes = d->s->size[i];
+		in.cur = d->f->in[i] ? 0 : 1;
+		score_eval(&d->o->sp, tiers, 2, &in, &r);
+		pi->id = i;
+		pi->bytes = in.bytes;
+		pi->cur = in.cur;
+		pi->target = r.target;
+		pi->forced = r.decision == SCORE_FORCED;
+		pi->benefit = r.benefit;
+		pi->heat = stats_freq(&in.st, now, d->o->sp.half_life);
+		pi->allowed = (r.t[0].allowed ? 1u : 0) | (r.t[1].allowed ? 2u : 0);
+		pi->pinned = 0;
+	}
+	nm = score_plan(&d->o->sp, tiers, 2, d->items, n, d->moves, n);
+	for (size_t m = 0; m < nm; m++) {
+		uint32_t it = (uint32_t)d->moves[m].id;
+
+		if (d->moves[m].to == 0 && !d->f->in[it])
+			to_fast(d, it);
+		else if (d->moves[m].to == 1 && d->f->in[it])
+			to_slow(d, it);
+	}
+	d->f->res->passes++;
+	d->f->res->moves += nm;
+}
+
+static void run_dfabric(const struct sim *s, const struct opts *o,
+			struct fast *f)
+{
+	struct dfab d = { o, s, f, NULL, { 0 }, NULL, NULL, 0 };
+	int64_t next_pass = s->time[0] + (int64_t)(o->interval * 1e9);
+	uint64_t since = 0;
+	double hl = o->sp.half_life;
+
+	d.st = xrealloc(NULL, s->nitems * sizeof(*d.st));
+	memset(d.st, 0, s->nitems * sizeof(*d.st));
+	d.items = xrealloc(NULL, s->nitems * sizeof(*d.items));
+	d.moves = xrealloc(NULL, s->nitems * sizeof(*d.moves));
+	heap_init(&d.cold, s->nitems);
+	for (size_t a = 0; a < s->nacc; a++) {
+		uint32_t it = s->item[a];
+		int64_t now = s->time[a];
+
+		if (now >= next_pass || (o->every && since >= o->every)) {
+			pass(&d, now);
+			while (next_pass <= now)
+				next_pass += (int64_t)(o->interval * 1e9);
+			since = 0;
+		}
+		since++;
+		if (it >= d.seen)
+			d.seen = it + 1;
+		account(f, a);
+		stats_add(&d.st[it], s->write[a] ? STATS_WRITE : STATS_READ,
+			  s->bytes[a], now, hl, 1.0);
+		if (f->in[it])
+			heap_set(&d.cold, it, -heat_key(&d, it));
+		else if (stats_freq(&d.st[it], now, hl) >= o->sp.promote_freq)
+			promote(&d, it);
+	}
+	heap_free(&d.cold);
+	free(d.st);
+	free(d.items);
+	free(d.moves);
+}
+
+/* ---- cost and output ---- */
+
+/* Per month: the fast tier's capacity and the slow tier's share of the
+ * working set stored, plus the trace's slow-tier traffic (reads: GET and
+ * egress; writes: PUT; promotions: GET and egress of the extent;
+ * demotions: PUT) scaled from the simulated duration to a month. */
+static double monthly(const struct opts *o, const struct sim *s,
+		      const struct fast *f)
+{
+	const struct score_tier *ft = &o->tiers[0], *sl = &o->tiers[1];
+	const struct result *r = f->res;
+	double store = ft->cost_gb_month * (double)f->cap / GIB +
+		       sl->cost_gb_month * (double)(s->working_set - f->used) / GIB;
+	double gets = (double)(r->slow_reads + r->promotions);
+	double puts = (double)(r->slow_writes + r->demotions);
+	double egress = (double)(r->slow_read_bytes + r->promoted);
+	double traffic = gets * sl->cost_per_1k_get / 1000.0 +
+			 puts * sl->cost_per_1k_put / 1000.0 +
+			 egress / GIB * sl->egress_gb;
+
+	return store + traffic * MONTH_S / s->duration;
+}
+
+static void run_one(const struct opts *o, const struct sim *s, double frac,
+		    int policy, struct result *r)
+{
+	struct fast f = { 0 };
+	double t0 = now_s();
+
+	memset(r, 0, sizeof(*r));
+	f.cap = (uint64_t)(frac * (double)s->working_set);
+	f.in = xrealloc(NULL, s->nitems);
+	memset(f.in, 0, s->nitems);
+	f.res = r;
+	f.s = s;
+	if (policy == 0) {
+		r->policy = "dfabric";
+		run_dfabric(s, o, &f);
+	} else if (policy == 1) {
+		r->policy = "LRU";
+		run_lru(s, &f);
+	} else {
+		r->policy = "Belady";
+		run_belady(s, &f);
+	}
+	r->cost = monthly(o, s, &f);
+	r->seconds = now_s() - t0;
+	free(f.in);
+}
+
+static const char *human(double b, char *buf, size_t len)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+
+	while (b >= 1024.0 && i < 4) {
+		b /= 1024.0;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+	return buf;
+}
+
+static void mapping(const struct opts *o, const struct sim *s, int fmt,
+		    char *buf, size_t len)
+{
+	char e[32];
+
+	if (s->nitems && s->kvol[0] == ~0ULL)
+		snprintf(buf, len, "%s: one object = one extent",
+			 trace_fmt_name(fmt));
+	else
+		snprintf(buf, len, "%s: block ranges -> %s extents (extent = offset / size, per volume)",
+			 trace_fmt_name(fmt), human((double)o->extent, e, sizeof(e)));
+}
+
+static void print_table(const struct opts *o, const struct sim *s, int fmt,
+			double load_s, struct result (*res)[3])
+{
+	char map[160], ws[32], mig[32];
+
+	mapping(o, s, fmt, map, sizeof(map));
+	printf("trace     %s\n", o->trace);
+	printf("mapping   %s\n", map);
+	printf("requests  %" PRIu64 " (%" PRIu64 " lines skipped), %zu accesses to %zu extents, working set %s\n",
+	       s->requests, s->skipped, s->nacc, s->nitems,
+	       human((double)s->working_set, ws, sizeof(ws)));
+	printf("clock     %s, %.0f simulated s; half-life %.0f s, promote at %.1f, pass every %.0f s",
+	       s->has_time ? "trace time" : "request index x step",
+	       s->duration, o->sp.half_life, o->sp.promote_freq, o->interval);
+	if (o->every)
+		printf(" or %" PRIu64 " accesses", o->every);
+	putchar('\n');
+	printf("read      %.2f s\n\n", load_s);
+	printf("%-6s %-8s %8s %8s %12s %12s %8s\n", "fast", "policy",
+	       "req-hit", "byte-hit", "migrated", "cost/month", "time-s");
+	for (int i = 0; i < o->nfast; i++) {
+		for (int p = 0; p < 3; p++) {
+			struct result *r = &res[i][p];
+			char fs[16];
+
+			snprintf(fs, sizeof(fs), "%g%%", o->fast[i] * 100.0);
+			printf("%-6s %-8s %8.4f %8.4f %12s %12.2f %8.2f\n",
+			       p == 0 ? fs : "", r->policy,
+			       (double)r->hits / (double)s->nacc,
+			       s->total_bytes ? (double)r->hit_bytes /
+						(double)s->total_bytes : 0.0,
+			       human((double)(r->promoted + r->demoted), mig,
+				     sizeof(mig)), r->cost, r->seconds);
+		}
+	}
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct opts *o, const struct sim *s, int fmt,
+		       double load_s, struct result (*res)[3])
+{
+	char map[160];
+
+	mapping(o, s, fmt, map, sizeof(map));
+	printf("{\"trace\":");
+	json_str(o->trace);
+	printf(",\"format\":\"%s\",\"mapping\":", trace_fmt_name(fmt));
+	json_str(map);
+	printf(",\"extent\":%" PRIu64 ",\"requests\":%" PRIu64
+	       ",\"skipped\":%" PRIu64 ",\"accesses\":%zu,\"extents\":%zu"
+	       ",\"working_set\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"trace_time\":%s,\"duration\":%.3f,\"half_life\":%g"
+	       ",\"promote_freq\":%g,\"interval\":%g,\"read_seconds\":%.3f"
+	       ",\"results\":[",
+	       o->extent, s->requests, s->skipped, s->nacc, s->nitems,
+	       s->working_set, s->total_bytes, s->has_time ? "true" : "false",
+	       s->duration, o->sp.half_life, o->sp.promote_freq, o->interval,
+	       load_s);
+	for (int i = 0; i < o->nfast; i++) {
+		for (int p = 0; p < 3; p++) {
+			struct result *r = &res[i][p];
+
+			printf("%s{\"fast\":%g,\"capacity\":%" PRIu64
+			       ",\"policy\":\"%s\",\"hit_ratio\":%.6f"
+			       ",\"byte_hit_ratio\":%.6f,\"migrated\":%" PRIu64
+			       ",\"promotions\":%" PRIu64 ",\"demotions\":%" PRIu64
+			       ",\"passes\":%" PRIu64 ",\"cost_month\":%.4f"
+			       ",\"seconds\":%.3f}",
+			       i || p ? "," : "", o->fast[i],
+			       (uint64_t)(o->fast[i] * (double)s->working_set),
+			       r->policy, (double)r->hits / (double)s->nacc,
+			       s->total_bytes ? (double)r->hit_bytes /
+						(double)s->total_bytes : 0.0,
+			       r->promoted + r->demoted, r->promotions,
+			       r->demotions, r->passes, r->cost, r->seconds);
+		}
+	}
+	printf("]}\n");
+}
+
+/* ---- options ---- */
+
+static int parse_num(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return errno || end == s || *end || !isfinite(*v) || *v < 0 ? -EINVAL : 0;
+}
+
+static int parse_fast(struct opts *o, const char *arg)
+{
+	char buf[256], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	o->nfast = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t len = strlen(tok);
+		double v, scale = 1.0;
+
+		if (o->nfast == MAX_SIZES)
+			return -EINVAL;
+		if (len && tok[len - 1] == '%') {
+			tok[len - 1] = '\0';
+			scale = 0.01;
+		}
+		if (parse_num(tok, &v) || v * scale <= 0.0 || v * scale > 1.0)
+			return -EINVAL;
+		o->fast[o->nfast++] = v * scale;
+	}
+	return o->nfast ? 0 : -EINVAL;
+}
+
+static void tier_from_cfg(struct score_tier *t, const struct cfg_tier *c)
+{
+	snprintf(t->name, sizeof(t->name), "%s", c->name);
+	t->local = c->kind == CFG_TIER_LOCAL;
+	t->cost_gb_month = c->cost_gb_month;
+	t->cost_per_1k_get = c->cost_per_1k_get;
+	t->cost_per_1k_put = c->cost_per_1k_put;
+	t->egress_gb = c->egress_gb;
+	t->high_watermark = c->high_watermark;
+	t->low_watermark = c->low_watermark;
+}
+
+static int load_config(struct opts *o, const char *path)
+{
+	static struct cfg c;           /* large: not on the stack */
+	char err[CFG_ERR_MAX];
+	int ret = cfg_load(path, &c, err, sizeof(err));
+
+	if (ret) {
+		fprintf(stderr, "dfabric-sim: %s\n", err);
+		return ret;
+	}
+	if (c.ntiers < 2) {
+		fprintf(stderr, "dfabric-sim: %s: needs two tiers or more\n", path);
+		return -EINVAL;
+	}
+	tier_from_cfg(&o->tiers[0], &c.tiers[0]);
+	tier_from_cfg(&o->tiers[1], &c.tiers[c.ntiers - 1]);
+	return 0;
+}
+
+/* Defaults: a local NVMe tier at an amortised 0.10 per GB-month and an
+ * object store at S3 standard list prices. */
+static void default_tiers(struct score_tier *t)
+{
+	memset(t, 0, 2 * sizeof(*t));
+	snprintf(t[0].name, sizeof(t[0].name), "fast");
+	t[0].local = 1;
+	t[0].cost_gb_month = 0.10;
+	t[0].high_watermark = 0.90;
+	t[0].low_watermark = 0.80;
+	snprintf(t[1].name, sizeof(t[1].name), "slow");
+	t[1].cost_gb_month = 0.023;
+	t[1].cost_per_1k_get = 0.0004;
+	t[1].cost_per_1k_put = 0.005;
+	t[1].egress_gb = 0.09;
+	t[1].high_watermark = 1.0;
+	t[1].low_watermark = 1.0;
+	for (int i = 0; i < 2; i++) {
+		t[i].healthy = 1;
+		t[i].latency = -1.0;
+	}
+}
+
+static int bad(const char *opt, const char *arg)
+{
+	fprintf(stderr, "dfabric-sim: bad value for %s: '%s'\n", opt, arg);
+	return 2;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "extent", required_argument, NULL, 'e' },
+		{ "fast", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "every", required_argument, NULL, 'r' },
+		{ "step", required_argument, NULL, 't' },
+		{ "half-life", required_argument, NULL, 'l' },
+		{ "promote-freq", required_argument, NULL, 'p' },
+		{ "hot-freq", required_argument, NULL, 'H' },
+		{ "watermarks", required_argument, NULL, 'w' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfgpath = NULL, *wm = NULL;
+	double v, h, l;
+	uint64_t u;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	score_defaults(&o->sp);
+	default_tiers(o->tiers);
+	o->extent = 4u << 20;
+	o->interval = 600;
+	o->step = 0.001;
+	parse_fast(o, "1%,10%,25%");
+	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:jh", lo,
+				NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->fmt = trace_parse_fmt(optarg);
+			if (o->fmt <= 0)
+				return bad("--format", optarg);
+			break;
+		case 'e':
+			if (cfg_parse_size(optarg, &u) || u < 512 ||
+			    (u & (u - 1)))
+				return bad("--extent (a power of 2, >= 512)",
+					   optarg);
+			o->extent = u;
+			break;
+		case 's':
+			if (parse_fast(o, optarg))
+				return bad("--fast", optarg);
+			break;
+		case 'i':
+			if (parse_num(optarg, &v) || v <= 0)
+				return bad("--interval", optarg);
+			o->interval = v;
+			break;
+		case 'r':
+			if (parse_num(optarg, &v) || v != floor(v))
+				return bad("--every", optarg);
+			o->every = (uint64_t)v;
+			break;
+		case 't':
+			if (parse_num(optarg, &v) || v <= 0)
+				return bad("--step", optarg);
+			o->step = v;
+			break;
+		case 'l':
+			if (parse_num(optarg, &v) || v <= 0)
+				return bad("--half-life", optarg);
+			o->sp.half_life = v;
+			break;
+		case 'p':
+			if (parse_num(optarg, &v))
+				return bad("--promote-freq", optarg);
+			o->sp.promote_freq = v;
+			break;
+		case 'H':
+			if (parse_num(optarg, &v) || v <= 0)
+				return bad("--hot-freq", optarg);
+			o->sp.hot_freq = v;
+			break;
+		case 'w':
+			wm = optarg;
+			break;
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'n':
+			if (parse_num(optarg, &v) || v != floor(v) || v < 1)
+				return bad("--limit", optarg);
+			o->limit = (uint64_t)v;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	o->trace = argv[optind];
+	if (cfgpath && load_config(o, cfgpath))
+		return 2;
+	if (wm) {
+		char *end;
+
+		h = strtod(wm, &end);
+		if (*end != ',' || parse_num(end + 1, &l) || h <= 0 || h > 1 ||
+		    l > h)
+			return bad("--watermarks", wm);
+		o->tiers[0].high_watermark = h;
+		o->tiers[0].low_watermark = l;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	struct sim s = { 0 };
+	struct result (*res)[3];
+	double t0;
+	int ret, fmt;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret)
+		return ret;
+	fmt = o.fmt ? o.fmt : trace_guess_fmt(o.trace);
+	t0 = now_s();
+	if (load(&s, &o))
+		return 1;
+	next_uses(&s);
+	t0 = now_s() - t0;
+	res = xrealloc(NULL, (size_t)o.nfast * sizeof(*res));
+	for (int i = 0; i < o.nfast; i++)
+		for (int p = 0; p < 3; p++)
+			run_one(&o, &s, o.fast[i], p, &res[i][p]);
+	if (o.json)
+		print_json(&o, &s, fmt, t0, res);
+	else
+		print_table(&o, &s, fmt, t0, res);
+	free(res);
+	free(s.item);
+	free(s.bytes);
+	free(s.write);
+	free(s.time);
+	free(s.next);
+	free(s.size);
+	free(s.kvol);
+	free(s.kkey);
+	free(s.slots);
+	return 0;
+}
