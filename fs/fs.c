@@ -56,6 +56,7 @@
 #include "fs/dcache.h"
 #include "fs/meta.h"
 #include "tiering/migrate.h"
+#include "tiering/placer.h"
 #include "tiering/profile.h"
 #include "tiering/score.h"
 
@@ -113,6 +114,7 @@ struct fabric {
 	_Atomic uint64_t vclock;       /* last extent version handed out */
 	struct dcache *dcache;         /* committed entries; see dcache.h */
 	struct profile *prof;          /* the access profiler */
+	struct placer *placer;         /* automatic placement */
 };
 
 struct fs_file {
@@ -1388,6 +1390,179 @@ static int mig_start(struct fabric *f)
 	return mig_open(&p, &f->mig);
 }
 
+/* ---------------------------------------------------------------- */
+/* automatic placement: the placer's view of the files (tiering/placer.h) */
+
+static int ph_tiers(void *arg, struct score_tier *t)
+{
+	struct fabric *f = arg;
+	int i;
+
+	for (i = 0; i < f->ntiers; i++) {
+		const struct cfg_tier *c = f->tiers[i].cfg;
+		int64_t used = atomic_load(&f->tiers[i].used);
+
+		memset(&t[i], 0, sizeof(t[i]));
+		snprintf(t[i].name, sizeof(t[i].name), "%s", c->name);
+		t[i].local = c->kind == CFG_TIER_LOCAL;
+		t[i].private_tier = t[i].local || c->private_tier;
+		t[i].healthy = be_health(f->tiers[i].be) == BE_UP;
+		t[i].latency = fs_tier_latency(f, i, NULL);
+		t[i].cost_gb_month = c->cost_gb_month;
+		t[i].cost_per_1k_get = c->cost_per_1k_get;
+		t[i].cost_per_1k_put = c->cost_per_1k_put;
+		t[i].egress_gb = c->egress_gb;
+		t[i].capacity = c->capacity;
+		t[i].used = used > 0 ? (uint64_t)used : 0;
+		t[i].high_watermark = c->high_watermark;
+		t[i].low_watermark = c->low_watermark;
+	}
+	return f->ntiers;
+}
+
+/* A regular file's bytes per tier, policies and statistics. */
+static int ph_file(void *arg, uint64_t ino, struct placer_file *out)
+{
+	struct fabric *f = arg;
+	struct inode_mem *im;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	if (im->destroyed || im->a.nlink == 0) {
+		rc = -ENOENT;
+	} else if (!S_ISREG(im->a.mode)) {
+		rc = -EINVAL;
+	} else {
+		out->ino = ino;
+		out->pol = im->pol;
+		for (i = 0; i < im->next; i++) {
+			const struct meta_extent *e = &im->ext[i];
+
+			out->tier_bytes[ext_tier(f, e)] += e->len;
+			out->bytes += e->len;
+		}
+	}
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	if (rc == 0 && profile_get(f->prof, ino, &out->st) < 0)
+		memset(&out->st, 0, sizeof(out->st));
+	return rc;
+}
+
+struct ph_list {
+	uint64_t *inos;
+	size_t n;
+	size_t cap;
+};
+
+static int ph_collect(void *arg, const struct meta_inode *a)
+{
+	struct ph_list *l = arg;
+
+	if (!S_ISREG(a->mode) || !(a->flags & META_INODE_DATA) || a->nlink == 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		uint64_t *v = realloc(l->inos, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->inos = v;
+		l->cap = cap;
+	}
+	l->inos[l->n++] = a->ino;
+	return 0;
+}
+
+/* Every regular file with data. The inode numbers are listed first and
+ * the files looked at after, so that no RocksDB iterator stays open while
+ * inode locks are taken. */
+static int ph_files(void *arg, placer_file_cb cb, void *cbarg)
+{
+	struct fabric *f = arg;
+	struct ph_list l = { 0 };
+	struct placer_file pf;
+	size_t i;
+	int rc;
+
+	rc = meta_list_inodes(f->meta, ph_collect, &l);
+	for (i = 0; rc >= 0 && i < l.n; i++) {
+		rc = ph_file(f, l.inos[i], &pf);
+		if (rc == -ENOENT || rc == -EINVAL || rc == -EUCLEAN) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && pf.bytes)
+			rc = cb(cbarg, &pf);
+	}
+	free(l.inos);
+	return rc;
+}
+
+static int ph_busy(void *arg, uint64_t ino)
+{
+	struct fabric *f = arg;
+
+	return mig_busy(f->mig, ino);
+}
+
+static int64_t ph_migrate(void *arg, uint64_t ino, int dst, double priority)
+{
+	struct fabric *f = arg;
+
+	return mig_submit(f->mig, ino, 0, UINT64_MAX, dst, 0, priority);
+}
+
+/* The profiler saw a hot read on a slower tier (its thread). */
+static void ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
+		       double freq)
+{
+	struct fabric *f = arg;
+	int rc = placer_on_read(f->placer, ino, tier, freq);
+
+	if (rc < 0)
+		log_warn("placer: cannot promote inode %llu: %s",
+			 (unsigned long long)ino, strerror(-rc));
+}
+
+/* The placer always exists (dfabric-ctl explain, cost and place use it);
+ * its thread and promotion on read run only with auto = yes. */
+static int placer_start(struct fabric *f)
+{
+	const struct cfg_placement *c = &f->cfg->placement;
+	struct placer_params p = { .interval = c->auto_place ? c->interval : 0 };
+	struct placer_host h = {
+		.arg = f, .tiers = ph_tiers, .files = ph_files, .file = ph_file,
+		.busy = ph_busy, .migrate = ph_migrate,
+	};
+	int rc;
+
+	score_defaults(&p.score);
+	p.score.w_frequency = c->w_frequency;
+	p.score.w_latency = c->w_latency;
+	p.score.w_cost = c->w_cost;
+	p.score.w_trend = c->w_trend;
+	p.score.hysteresis = c->hysteresis;
+	p.score.confidence = c->confidence;
+	p.score.half_life = c->half_life;
+	p.score.hot_freq = c->hot_freq;
+	p.score.promote_freq = c->promote_freq;
+	p.score.horizon = c->horizon;
+	rc = placer_open(&p, &h, &f->placer);
+	if (rc < 0)
+		return rc;
+	if (c->auto_place && c->promote_freq > 0)
+		profile_set_promote_cb(f->prof, ph_promote, f, c->promote_freq);
+	return 0;
+}
+
 int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		   size_t errlen)
 {
@@ -1473,6 +1648,12 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 			 strerror(-rc));
 		goto fail;
 	}
+	rc = placer_start(f);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the placer: %s",
+			 strerror(-rc));
+		goto fail;
+	}
 	*out = f;
 	return 0;
 fail:
@@ -1487,6 +1668,9 @@ void fs_fabric_close(struct fabric *f)
 
 	if (!f)
 		return;
+	if (f->prof)
+		profile_set_promote_cb(f->prof, NULL, NULL, 0);
+	placer_close(f->placer);
 	mig_close(f->mig);
 	profile_close(f->prof);
 	for (i = 0; i < ITAB_SIZE; i++) {
@@ -3417,7 +3601,8 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		return -E2BIG;
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
 		if (!strcmp(name, XATTR_PREFIX "tier") ||
-		    !strcmp(name, XATTR_PREFIX "policy")) {
+		    !strcmp(name, XATTR_PREFIX "policy") ||
+		    !strcmp(name, XATTR_PREFIX "score")) {
 			log_notice("setxattr %s on inode %" PRIu64 ": read-only attribute",
 				   name, ino);
 			return -EPERM;
@@ -3455,6 +3640,44 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	return rc;
 }
 
+/* user.dfabric.score: a table of the terms per tier, then the decision
+ * and why, as dfabric-ctl explain prints them. -EINVAL when ino is not
+ * a regular file. */
+static int score_xattr(struct fabric *f, uint64_t ino, char **out)
+{
+	struct placer_file pf;
+	struct score_result r;
+	size_t cap = 256 + CFG_MAX_TIERS * 128 + SCORE_REASON_MAX, len;
+	int rc, i, home;
+	char *s;
+
+	if ((rc = fs_explain(f, ino, &pf, &r)) < 0)
+		return rc;
+	if (!(s = malloc(cap)))
+		return -ENOMEM;
+	home = placer_home(&pf, f->ntiers);
+	len = snprintf(s, cap, "%-12s %9s %9s %9s %9s %9s  %s\n", "tier",
+		       "frequency", "latency", "cost", "trend", "total", "allowed");
+	for (i = 0; i < r.ntiers && len < cap; i++) {
+		const struct score_terms *t = &r.t[i];
+
+		len += snprintf(s + len, cap - len,
+				"%-12s %9.3f %9.3f %9.3f %9.3f %9.3f  %s%s%s\n",
+				f->tiers[i].cfg->name, t->frequency,
+				t->latency_fit, t->cost_saving, t->trend,
+				t->total, t->allowed ? "yes" : "no: ",
+				t->allowed ? "" : t->why,
+				i == home ? " (current)" : "");
+	}
+	if (len < cap)
+		len += snprintf(s + len, cap - len, "confidence %.3f\n%s\n",
+				r.confidence, r.reason);
+	if (len >= cap)
+		len = cap - 1;
+	*out = s;
+	return (int)len;
+}
+
 ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 		    void *buf, size_t size)
 {
@@ -3481,6 +3704,11 @@ ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 			memcpy(buf, sum, rc);
 		return rc;
 	}
+	if (!strcmp(name, XATTR_PREFIX "score")) {
+		if ((rc = score_xattr(f, ino, &s)) < 0)
+			return rc == -EINVAL ? -ENODATA : rc;
+		goto copy;
+	}
 	if (strcmp(name, XATTR_PREFIX "tier"))
 		return -ENODATA;
 	if ((rc = itab_get(f, ino, &im)) < 0)
@@ -3494,6 +3722,7 @@ ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 	itab_put(f, im);
 	if (rc < 0)
 		return rc;
+copy:
 	if (size && (size_t)rc > size)
 		rc = -ERANGE;
 	else if (size)
@@ -3557,7 +3786,8 @@ int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		log_notice("removexattr on inode %" PRIu64 ": %s cannot be removed",
 			   ino, name);
 		return strcmp(name, XATTR_PREFIX "tier") &&
-		       strcmp(name, XATTR_PREFIX "policy") ? -EINVAL : -EPERM;
+		       strcmp(name, XATTR_PREFIX "policy") &&
+		       strcmp(name, XATTR_PREFIX "score") ? -EINVAL : -EPERM;
 	}
 	if ((rc = itab_get(f, ino, &im)) < 0)
 		return rc;
@@ -3805,4 +4035,90 @@ int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n)
 		return -EOPNOTSUPP;
 	}
 	return be->ops->probe(be, msg, n);
+}
+
+/* ---------------------------------------------------------------- */
+/* placement, for the control socket and the score xattr */
+
+int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
+	       struct score_result *r)
+{
+	struct timespec ts;
+	int rc = ph_file(f, ino, pf);
+
+	if (rc < 0)
+		return rc;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return placer_explain(f->placer, pf,
+			      (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, r);
+}
+
+int fs_place(struct fabric *f, struct fs_place_status *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = placer_pass(f->placer, &out->last);
+	placer_counters(f->placer, &out->passes, &out->promotions);
+	out->auto_place = f->cfg->placement.auto_place;
+	out->interval = f->cfg->placement.interval;
+	return rc;
+}
+
+int fs_place_status(struct fabric *f, struct fs_place_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	placer_last(f->placer, &out->last);
+	placer_counters(f->placer, &out->passes, &out->promotions);
+	out->auto_place = f->cfg->placement.auto_place;
+	out->interval = f->cfg->placement.interval;
+	return 0;
+}
+
+struct cost_ctx {
+	struct fabric *f;
+	struct fs_cost *out;
+	int64_t now;
+};
+
+static int cost_file(void *arg, const struct placer_file *pf)
+{
+	struct cost_ctx *c = arg;
+	struct score_result r;
+	int i, rc;
+
+	rc = placer_explain(c->f->placer, pf, c->now, &r);
+	if (rc < 0)
+		return rc;
+	c->out->files++;
+	for (i = 0; i < r.ntiers; i++) {
+		double share;
+
+		if (!pf->tier_bytes[i])
+			continue;
+		share = (double)pf->tier_bytes[i] / (double)pf->bytes;
+		c->out->tiers[i].bytes += pf->tier_bytes[i];
+		c->out->tiers[i].cost += share * r.t[i].monthly_cost;
+	}
+	c->out->all_fastest += r.t[0].monthly_cost;
+	return 0;
+}
+
+int fs_cost(struct fabric *f, struct fs_cost *out)
+{
+	struct cost_ctx c = { .f = f, .out = out };
+	struct timespec ts;
+	int i, rc;
+
+	memset(out, 0, sizeof(*out));
+	out->ntiers = f->ntiers;
+	for (i = 0; i < f->ntiers; i++)
+		snprintf(out->tiers[i].name, sizeof(out->tiers[i].name), "%s",
+			 f->tiers[i].cfg->name);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	rc = ph_files(f, cost_file, &c);
+	for (i = 0; i < f->ntiers; i++)
+		out->total += out->tiers[i].cost;
+	return rc;
 }

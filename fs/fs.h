@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "fs/meta.h"
+#include "tiering/placer.h"
 
 struct fabric;
 struct fs_file;   /* an open file: points at the inode, never at a tier fd */
@@ -233,5 +234,42 @@ const char *fs_tier_name(struct fabric *f, uint32_t id);
 /* Probes tier `tier`'s backend: a one-line result in msg. 0, -ENXIO for
  * an unknown tier, or the probe's -errno. */
 int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n);
+
+
+/* Automatic placement (tiering/placer.h). fs_explain scores regular file
+ * ino on every tier as a placement pass would now: its bytes per tier,
+ * policies and statistics in *pf, the terms and decision in *r. 0,
+ * -ENOENT, -EINVAL (not a regular file). */
+struct placer_file;
+struct score_result;
+int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
+	       struct score_result *r);
+
+struct fs_place_status {
+	int auto_place;                /* [placement] auto = yes */
+	double interval;               /* seconds between passes */
+	uint64_t passes;               /* passes run since start */
+	uint64_t promotions;           /* jobs queued by promotion on read */
+	struct placer_report last;     /* the last pass */
+};
+/* Runs one placement pass now (whether auto is on or not). 0 or -errno. */
+int fs_place(struct fabric *f, struct fs_place_status *out);
+int fs_place_status(struct fabric *f, struct fs_place_status *out);
+
+/* This month's projected cost: each file's monthly cost (storage,
+ * requests and egress at its access rate, tiering/score.c) on the tiers
+ * its bytes are on, against all of it on the fastest tier. */
+struct fs_cost {
+	int ntiers;
+	struct {
+		char name[CFG_NAME_MAX];
+		uint64_t bytes;        /* bytes of files scored on it */
+		double cost;           /* projected per month */
+	} tiers[CFG_MAX_TIERS];
+	uint64_t files;                /* files scored */
+	double total;                  /* sum over the tiers */
+	double all_fastest;            /* everything on tier 0 */
+};
+int fs_cost(struct fabric *f, struct fs_cost *out);
 
 #endif
