@@ -52,7 +52,7 @@ struct score_tier {
 	double cost_per_1k_get;        /* price per 1000 reads */
 	double cost_per_1k_put;        /* price per 1000 writes */
 	double egress_gb;              /* price per GB read out */
-	uint64_t capacity;             /* bytes */
+	uint64_t capacity;             /* bytes; 0: no limit (score_plan) */
 	uint64_t used;                 /* bytes on it now (score_plan updates it) */
 	double high_watermark;         /* fraction of capacity */
 	double low_watermark;          /* fraction of capacity */
