@@ -261,6 +261,9 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "cost_per_1k_put", .sec = SEC_TIER, .type = OPT_PRICE,
 	  .num_min = 0, .num_max = 1e12, .def = "0",
 	  .offset = offsetof(struct cfg_tier, cost_per_1k_put) },
+	{ .name = "private", .sec = SEC_TIER, .type = OPT_ENUM,
+	  .names = yes_no_names, .def = "no",
+	  .offset = offsetof(struct cfg_tier, private_tier) },
 
 	{ .name = "endpoint", .sec = SEC_TIER, .type = OPT_STRING,
 	  .flags = OPT_REQUIRED, .kinds = KINDS_S3, .check = check_endpoint,

@@ -7,10 +7,10 @@
  *                   migrate_bandwidth, migrate_jobs
  *   [tier.NAME]     kind, capacity, cost_gb_month, high_watermark,
  *                   low_watermark, egress_gb, cost_per_1k_get,
- *                   cost_per_1k_put; kind = local: path; kind = s3:
- *                   endpoint, bucket, prefix, region, tls, addressing,
- *                   signature, credentials_file, s3_parallel,
- *                   connect_timeout, request_timeout, retries
+ *                   cost_per_1k_put, private; kind = local: path;
+ *                   kind = s3: endpoint, bucket, prefix, region, tls,
+ *                   addressing, signature, credentials_file,
+ *                   s3_parallel, connect_timeout, request_timeout, retries
  * Tiers are ordered fastest first, as written. */
 #ifndef DF_CONFIG_H
 #define DF_CONFIG_H
@@ -60,6 +60,8 @@ struct cfg_tier {
 	double egress_gb;              /* price per GB read out, default 0 */
 	double cost_per_1k_get;        /* price per 1000 reads, default 0 */
 	double cost_per_1k_put;        /* price per 1000 writes, default 0 */
+	int private_tier;              /* private = yes: may hold class restricted
+	                                * data (local tiers always may) */
 	/* kind = s3 only. No secret is ever kept here: the backend reads the
 	 * keys itself with cfg_s3_credentials(). */
 	char endpoint[CFG_S3_ENDPOINT_MAX]; /* "host" or "host:port"; required */

@@ -333,6 +333,9 @@ static int cmd_migrate(struct fabric *f, const cJSON *req, cJSON *reply,
 		snprintf(err, errlen, "no tier named \"%.40s\"", tier);
 	else if (id == -EINVAL)
 		snprintf(err, errlen, "inode %" PRIu64 " is not a regular file", ino);
+	else if (id == -EPERM &&
+		 fs_policy_check(f, ino, tier, err, errlen) != -EPERM)
+		snprintf(err, errlen, "its policies forbid tier \"%.40s\"", tier);
 	if (id < 0)
 		return (int)id;
 	return add_u64(reply, "id", (uint64_t)id);

@@ -56,6 +56,7 @@
 #include "fs/dcache.h"
 #include "fs/meta.h"
 #include "tiering/migrate.h"
+#include "tiering/score.h"
 
 #define ROOT_INO        1
 #define MAX_TIER_IDS    256
@@ -87,6 +88,8 @@ struct inode_mem {
 	size_t next;                   /* number of extents in ext */
 	size_t cap;                    /* allocated slots of ext */
 	int destroyed;                 /* records and data are gone */
+	struct score_policy pol;       /* effective policies; loaded with a */
+	unsigned pol_set;              /* POL_* bits of the xattrs set */
 };
 
 struct fabric {
@@ -229,6 +232,197 @@ static int ext_tier(struct fabric *f, const struct meta_extent *e)
 }
 
 /* ---------------------------------------------------------------- */
+/* placement policies (user.dfabric.pin, .latency, .class)
+ *
+ * Each is an xattr record holding the canonical word, set on files and
+ * directories alike. The twin keeps the effective values, read when it is
+ * loaded (only inodes flagged META_INODE_POLICY have records to read), so
+ * that the write path and the placer never go to RocksDB for them. A new
+ * inode gets a copy of its directory's records when it is made: a
+ * snapshot, later changes to the directory do not reach it. */
+
+enum {
+	POL_PIN = 0,
+	POL_LATENCY = 1,
+	POL_CLASS = 2,
+	POL_N = 3,
+};
+
+#define POL_WORD_MAX    32             /* bytes of a value, NUL included */
+#define POL_SHOW_MAX    48             /* bytes of a bad value shown in logs */
+
+static const char *const pol_names[POL_N] = {
+	[POL_PIN] = XATTR_PREFIX "pin",
+	[POL_LATENCY] = XATTR_PREFIX "latency",
+	[POL_CLASS] = XATTR_PREFIX "class",
+};
+
+/* Which policy xattr `name` is, or -1. */
+static int pol_which(const char *name)
+{
+	int i;
+
+	for (i = 0; i < POL_N; i++)
+		if (!strcmp(name, pol_names[i]))
+			return i;
+	return -1;
+}
+
+static void pol_defaults(struct score_policy *p)
+{
+	p->pin = -1;
+	p->latency = SCORE_LAT_STANDARD;
+	p->cls = SCORE_CLASS_PUBLIC;
+}
+
+/* A value as shown in a log line: at most POL_SHOW_MAX bytes, bytes that
+ * are not printable ASCII as '?', "..." when cut. */
+static void pol_show(const void *v, size_t n, char *out, size_t outlen)
+{
+	const unsigned char *p = v;
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k + 4 < outlen && i < POL_SHOW_MAX; i++)
+		out[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	if (i < n && k + 4 <= outlen) {
+		memcpy(out + k, "...", 3);
+		k += 3;
+	}
+	out[k] = '\0';
+}
+
+/* The one word of a value: without one trailing newline (echo adds
+ * one), 1..POL_WORD_MAX-1 bytes of [A-Za-z0-9_-]. 0 or -EINVAL. */
+static int pol_word(const void *v, size_t n, char *w)
+{
+	const char *p = v;
+	size_t i;
+
+	if (n && p[n - 1] == '\n')
+		n--;
+	if (n == 0 || n >= POL_WORD_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '-'))
+			return -EINVAL;
+	memcpy(w, p, n);
+	w[n] = '\0';
+	return 0;
+}
+
+/* Parses the word of policy `which` into *val: a tier index for a pin
+ * (-1 for "none"), the enum otherwise. 0 or -EINVAL. */
+static int pol_parse(struct fabric *f, int which, const char *w, int *val)
+{
+	int rc;
+
+	switch (which) {
+	case POL_PIN:
+		if (!strcmp(w, "none")) {
+			*val = -1;
+			return 0;
+		}
+		rc = cfg_tier_index(f->cfg, w);
+		break;
+	case POL_LATENCY:
+		rc = score_parse_latency(w, strlen(w));
+		break;
+	default:
+		rc = score_parse_class(w, strlen(w));
+		break;
+	}
+	if (rc < 0)
+		return -EINVAL;
+	*val = rc;
+	return 0;
+}
+
+static void pol_assign(struct score_policy *p, int which, int val)
+{
+	if (which == POL_PIN)
+		p->pin = val;
+	else if (which == POL_LATENCY)
+		p->latency = val;
+	else
+		p->cls = val;
+}
+
+/* Reads the policy records of ino into *p and *set. A record that does
+ * not parse any more (a pin to a tier no longer configured) counts as
+ * unset, with a notice; a corrupt one is -EIO. */
+static int pol_load(struct fabric *f, uint64_t ino, struct score_policy *p,
+		    unsigned *set)
+{
+	char w[POL_WORD_MAX];
+	int i, rc, val;
+
+	pol_defaults(p);
+	*set = 0;
+	for (i = 0; i < POL_N; i++) {
+		rc = meta_get_xattr(f->meta, ino, pol_names[i], w, sizeof(w) - 1);
+		if (rc == -ENODATA)
+			continue;
+		if (rc < 0) {
+			log_err("inode %" PRIu64 ": cannot read %s: %s", ino,
+				pol_names[i], strerror(-rc));
+			return -EIO;
+		}
+		w[rc] = '\0';
+		if (pol_parse(f, i, w, &val) < 0) {
+			char show[POL_SHOW_MAX + 8];
+
+			pol_show(w, rc, show, sizeof(show));
+			log_notice("inode %" PRIu64 ": %s \"%s\" is not valid "
+				   "here (a tier no longer configured?); ignored",
+				   ino, pol_names[i], show);
+			continue;
+		}
+		pol_assign(p, i, val);
+		*set |= 1u << i;
+	}
+	return 0;
+}
+
+/* Whether tier idx may hold class restricted data: local or private. */
+static int tier_private(struct fabric *f, int idx)
+{
+	const struct cfg_tier *t = &f->cfg->tiers[idx];
+
+	return t->kind == CFG_TIER_LOCAL || t->private_tier;
+}
+
+/* Whether policy p allows data on tier idx: 1, or 0 with a reason. The
+ * rules of score_allowed() (tiering/score.c) that are law: class and pin,
+ * not the latency class or the tier's health, which only guide the
+ * placer; and a reason that names the tier, for dfabric-ctl. */
+static int pol_allows(struct fabric *f, const struct score_policy *p, int idx,
+		      char *why, size_t n)
+{
+	const struct cfg_tier *t = &f->cfg->tiers[idx];
+
+	if (p->cls == SCORE_CLASS_CONFIDENTIAL && t->kind != CFG_TIER_LOCAL) {
+		if (why)
+			snprintf(why, n, "class confidential may not leave local "
+				 "tiers (%s is not local)", t->name);
+		return 0;
+	}
+	if (p->cls == SCORE_CLASS_RESTRICTED && !tier_private(f, idx)) {
+		if (why)
+			snprintf(why, n, "class restricted stays on local and "
+				 "private tiers (%s is neither)", t->name);
+		return 0;
+	}
+	if (p->pin >= 0 && p->pin != idx) {
+		if (why)
+			snprintf(why, n, "pinned to tier %s (set user.dfabric.pin "
+				 "to none first)", f->cfg->tiers[p->pin].name);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
 /* the inode table */
 
 static size_t itab_hash(uint64_t ino)
@@ -279,6 +473,12 @@ static int itab_get(struct fabric *f, uint64_t ino, struct inode_mem **out)
 	}
 	im->ino = ino;
 	im->refs = 1;
+	pol_defaults(&im->pol);
+	if ((im->a.flags & META_INODE_POLICY) &&
+	    (rc = pol_load(f, ino, &im->pol, &im->pol_set)) < 0) {
+		free(im);
+		return rc;
+	}
 	pthread_rwlock_init(&im->lock, NULL);
 
 	pthread_mutex_lock(&f->itab_lock);
@@ -298,8 +498,10 @@ static int itab_get(struct fabric *f, uint64_t ino, struct inode_mem **out)
 }
 
 /* Adds the twin of an inode just created (so not in the table) with one
- * ref, without reading back what was just written. */
+ * ref and policies pol (set: POL_* bits), without reading back what was
+ * just written. */
 static int itab_add_new(struct fabric *f, const struct meta_inode *a,
+			const struct score_policy *pol, unsigned set,
 			struct inode_mem **out)
 {
 	struct inode_mem *im = calloc(1, sizeof(*im));
@@ -308,6 +510,8 @@ static int itab_add_new(struct fabric *f, const struct meta_inode *a,
 		return itab_get(f, a->ino, out);
 	im->ino = a->ino;
 	im->a = *a;
+	im->pol = *pol;
+	im->pol_set = set;
 	im->refs = 1;
 	im->ext_loaded = 1;  /* a new inode has no extents */
 	pthread_rwlock_init(&im->lock, NULL);
@@ -510,7 +714,27 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 	return -ENOSPC;
 }
 
-/* The extent at chunk offset coff, created on the tier pick_tier chooses
+/* The tier a file is pinned to when new extents may land there: a file
+ * tier below its high watermark; else -1 (pick_tier then chooses, and the
+ * pin's migration or the placer moves the extent later). */
+static int pin_tier(struct fabric *f, const struct inode_mem *im,
+		    uint64_t need)
+{
+	int idx = im->pol.pin;
+	struct tier_rt *t;
+
+	if (idx < 0)
+		return -1;
+	t = &f->tiers[idx];
+	if (!(t->be->ops->caps & BE_CAP_FILE) ||
+	    (double)(atomic_load(&t->used) + (int64_t)need) >
+	    t->cfg->high_watermark * (double)t->cfg->capacity)
+		return -1;
+	return idx;
+}
+
+/* The extent at chunk offset coff, created on the pinned tier or the one
+ * pick_tier chooses
  * if missing. Returns 1 when it was created (undo with ext_drop_new if the
  * tier I/O fails), 0 when it existed, or -errno. Caller holds im->lock for
  * writing with the extents loaded. */
@@ -522,7 +746,8 @@ static int ext_get_or_new(struct fabric *f, struct inode_mem *im, uint64_t coff,
 
 	if ((*out = ext_find(im, coff)))
 		return 0;
-	if ((idx = pick_tier(f, f->es, -1)) < 0)
+	if ((idx = pin_tier(f, im, f->es)) < 0 &&
+	    (idx = pick_tier(f, f->es, -1)) < 0)
 		return idx;
 	ne.tier = f->tiers[idx].id;
 	if (!(*out = ext_insert(im, &ne)))
@@ -826,6 +1051,13 @@ static int mh_next(void *arg, uint64_t ino, uint64_t from, uint64_t end,
 		return rc;
 	}
 	rc = im->destroyed || im->a.nlink == 0 ? -ENOENT : -ENODATA;
+	/* Policy is law: a job queued before the file's class or pin
+	 * changed stops here. */
+	if (rc == -ENODATA && !pol_allows(f, &im->pol, dst, NULL, 0)) {
+		log_notice("inode %" PRIu64 ": migration to %s refused by its "
+			   "policies", ino, f->tiers[dst].cfg->name);
+		rc = -EPERM;
+	}
 	for (i = ext_lower(im, from); rc == -ENODATA && i < im->next &&
 	     im->ext[i].off < end; i++) {
 		const struct meta_extent *e = &im->ext[i];
@@ -899,6 +1131,15 @@ static int mh_commit(void *arg, const struct mig_snap *s, int dst,
 	e = ext_find(im, s->off);
 	if (!snap_same(f, e, s)) {
 		rc = -ESTALE;
+		goto out;
+	}
+	/* The policies may have changed since mh_next: a new class or pin
+	 * is set under this lock, so it is either seen here or finds the
+	 * extent on dst and moves it back. */
+	if (!pol_allows(f, &im->pol, dst, NULL, 0)) {
+		log_notice("inode %" PRIu64 ": migration to %s refused by its "
+			   "policies", s->ino, f->tiers[dst].cfg->name);
+		rc = -EPERM;
 		goto out;
 	}
 	if (!(b = meta_batch_new())) {
@@ -1482,6 +1723,34 @@ out:
 /* ---------------------------------------------------------------- */
 /* creating names */
 
+/* The canonical word of policy `which` of p. */
+static const char *pol_value(struct fabric *f, const struct score_policy *p,
+			     int which)
+{
+	if (which == POL_PIN)
+		return p->pin < 0 ? "none" : f->cfg->tiers[p->pin].name;
+	if (which == POL_LATENCY)
+		return score_latency_name(p->latency);
+	return score_class_name(p->cls);
+}
+
+/* Copies the policies set on directory dir to the new inode a, in b. */
+static void pol_inherit(struct fabric *f, struct meta_batch *b,
+			const struct inode_mem *dir, struct meta_inode *a)
+{
+	int i;
+
+	for (i = 0; i < POL_N; i++) {
+		const char *w;
+
+		if (!(dir->pol_set & (1u << i)))
+			continue;
+		w = pol_value(f, &dir->pol, i);
+		meta_put_xattr(b, a->ino, pol_names[i], w, strlen(w));
+		a->flags |= META_INODE_XATTRS | META_INODE_POLICY;
+	}
+}
+
 /* Makes a new inode named `name` in parent. Caller holds ns_lock. On
  * success *out is the new twin with one ref. */
 static int make_node(struct fabric *f, const struct fs_ctx *ctx,
@@ -1493,6 +1762,8 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	struct meta_inode a;
 	struct meta_batch *b = NULL;
 	struct timespec t = now_ts();
+	struct score_policy pol;
+	unsigned pol_set;
 	int rc;
 
 	if ((rc = name_check(name)) < 0)
@@ -1548,6 +1819,7 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 		a.size = strlen(target);
 		meta_put_symlink(b, a.ino, target);
 	}
+	pol_inherit(f, b, dir, &a);
 	meta_put_inode(b, &a);
 	d.ino = a.ino;
 	d.type = mode & S_IFMT;
@@ -1567,10 +1839,12 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	dcache_set(f->dcache, parent, name, &d);
 	f->next_ino++;
 	atomic_fetch_add(&f->ninodes, 1);
+	pol = dir->pol;
+	pol_set = dir->pol_set;
 	pthread_rwlock_unlock(&dir->lock);
 	itab_put(f, dir);
 	meta_batch_free(b);
-	return itab_add_new(f, &a, out);
+	return itab_add_new(f, &a, &pol, pol_set, out);
 out:
 	pthread_rwlock_unlock(&dir->lock);
 	itab_put(f, dir);
@@ -2782,6 +3056,262 @@ static int xattr_ns_check(const char *name)
 	return -EOPNOTSUPP;
 }
 
+/* Whether ctx is in group gid, by its primary or a supplementary group. */
+static int ctx_in_group(const struct fs_ctx *ctx, uint32_t gid)
+{
+	int i;
+
+	if (ctx->gid == gid)
+		return 1;
+	for (i = 0; ctx->groups && i < ctx->ngroups; i++)
+		if (ctx->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* Setting a policy needs what writing the file needs: the kernel checks
+ * that before a FUSE request (default_permissions); this is for callers
+ * that do not come through the kernel, and a second line for those that
+ * do. Root, the owner, or the write bit of the class ctx falls in. ctx
+ * NULL: the daemon itself. */
+static int pol_may_set(const struct fs_ctx *ctx, const struct meta_inode *a)
+{
+	if (!ctx || ctx->uid == 0 || ctx->uid == a->uid)
+		return 0;
+	if (ctx_in_group(ctx, a->gid))
+		return (a->mode & S_IWGRP) ? 0 : -EACCES;
+	return (a->mode & S_IWOTH) ? 0 : -EACCES;
+}
+
+/* Whether the file im holds has an extent on a tier p forbids. Caller
+ * holds im->lock for writing. */
+static int pol_violated(struct fabric *f, struct inode_mem *im,
+			const struct score_policy *p)
+{
+	size_t i;
+
+	if (ext_load(f, im) < 0)
+		return 0;
+	for (i = 0; i < im->next; i++)
+		if (im->ext[i].len &&
+		    !pol_allows(f, p, ext_tier(f, &im->ext[i]), NULL, 0))
+			return 1;
+	return 0;
+}
+
+/* The tier a file with policies p must move to, or -1: its pin, else the
+ * fastest file tier p allows. */
+static int pol_target(struct fabric *f, const struct score_policy *p)
+{
+	int i;
+
+	if (p->pin >= 0)
+		return p->pin;
+	for (i = 0; i < f->ntiers; i++)
+		if (tier_is_file(f, i) && pol_allows(f, p, i, NULL, 0))
+			return i;
+	return -1;
+}
+
+/* Sets (val) or, when remove, clears policy `which` of ino; a pin of -1
+ * clears it too. Queues the migration a new pin or class asks for. */
+static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
+		      uint64_t ino, int which, int val, int flags, int remove)
+{
+	struct score_policy np, nopin;
+	struct inode_mem *im;
+	struct meta_batch *b;
+	unsigned bit = 1u << which, nset;
+	char why[128];
+	int rc, target = -1;
+
+	if (which == POL_PIN && val < 0)
+		remove = 1;
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	if (!(b = meta_batch_new())) {
+		itab_put(f, im);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&im->lock);
+	if (im->destroyed) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = pol_may_set(ctx, &im->a)) < 0) {
+		log_notice("%s on inode %" PRIu64 ": uid %u may not change it",
+			   pol_names[which], ino, ctx ? ctx->uid : 0);
+		goto out;
+	}
+	np = im->pol;
+	nset = im->pol_set;
+	if (remove) {
+		struct score_policy def;
+
+		/* "none" on an unpinned file is no change, not an error. */
+		if (!(nset & bit)) {
+			rc = which == POL_PIN && val < 0 && !(flags & XATTR_REPLACE) ?
+			     0 : -ENODATA;
+			goto out;
+		}
+		pol_defaults(&def);
+		np.pin = which == POL_PIN ? def.pin : np.pin;
+		np.latency = which == POL_LATENCY ? def.latency : np.latency;
+		np.cls = which == POL_CLASS ? def.cls : np.cls;
+		nset &= ~bit;
+	} else {
+		if ((nset & bit) && (flags & XATTR_CREATE)) {
+			rc = -EEXIST;
+			goto out;
+		}
+		if (!(nset & bit) && (flags & XATTR_REPLACE)) {
+			rc = -ENODATA;
+			goto out;
+		}
+		pol_assign(&np, which, val);
+		nset |= bit;
+	}
+	nopin = np;
+	nopin.pin = -1;
+	if (np.pin >= 0 && !pol_allows(f, &nopin, np.pin, why, sizeof(why))) {
+		log_notice("%s on inode %" PRIu64 ": refused, pin to %s: %s",
+			   pol_names[which], ino, f->cfg->tiers[np.pin].name, why);
+		rc = -EPERM;
+		goto out;
+	}
+	if (remove) {
+		meta_del_xattr(b, ino, pol_names[which]);
+	} else {
+		const char *w = pol_value(f, &np, which);
+
+		meta_put_xattr(b, ino, pol_names[which], w, strlen(w));
+	}
+	im->a.flags |= META_INODE_XATTRS | META_INODE_POLICY;
+	im->a.ctime = now_ts();
+	meta_put_inode(b, &im->a);
+	if ((rc = commit(f, b)) < 0)
+		goto out;
+	im->pol = np;
+	im->pol_set = nset;
+	/* A pin moves the file now; a class only when it is somewhere the
+	 * class forbids. Directories keep theirs for new files only. */
+	if (S_ISREG(im->a.mode) && im->a.nlink && !remove &&
+	    (which == POL_PIN || which == POL_CLASS) && pol_violated(f, im, &np))
+		target = pol_target(f, &np);
+out:
+	pthread_rwlock_unlock(&im->lock);
+	meta_batch_free(b);
+	itab_put(f, im);
+	if (target >= 0) {
+		int64_t id = mig_submit(f->mig, ino, 0, UINT64_MAX, target,
+					MIG_JOB_MANUAL, 0);
+
+		if (id < 0)
+			log_warn("inode %" PRIu64 ": cannot queue its move to %s "
+				 "for %s: %s", ino, f->cfg->tiers[target].name,
+				 pol_names[which], strerror((int)-id));
+		else
+			log_info("inode %" PRIu64 ": %s: job %" PRId64 " moves it "
+				 "to %s", ino, pol_names[which], id,
+				 f->cfg->tiers[target].name);
+	}
+	return rc;
+}
+
+static const char *pol_expect(int which)
+{
+	if (which == POL_PIN)
+		return "a tier name or none";
+	if (which == POL_LATENCY)
+		return "critical, standard or flexible";
+	return "public, private, restricted or confidential";
+}
+
+static int pol_setxattr(struct fabric *f, const struct fs_ctx *ctx,
+			uint64_t ino, int which, const void *value, size_t size,
+			int flags)
+{
+	char w[POL_WORD_MAX], show[POL_SHOW_MAX + 8];
+	int val;
+
+	if (pol_word(value, size, w) < 0 || pol_parse(f, which, w, &val) < 0) {
+		pol_show(value, size, show, sizeof(show));
+		log_notice("setxattr %s on inode %" PRIu64 ": bad value \"%s\" "
+			   "(%zu bytes; expected %s)", pol_names[which], ino, show,
+			   size, pol_expect(which));
+		return -EINVAL;
+	}
+	return pol_update(f, ctx, ino, which, val, flags, 0);
+}
+
+/* "pin=X latency=Y class=Z", effective. */
+static int pol_summary(struct fabric *f, uint64_t ino, char *s, size_t n)
+{
+	struct score_policy p;
+	int rc;
+
+	if ((rc = fs_policy(f, ino, &p)) < 0)
+		return rc;
+	return snprintf(s, n, "pin=%s latency=%s class=%s",
+			pol_value(f, &p, POL_PIN), pol_value(f, &p, POL_LATENCY),
+			pol_value(f, &p, POL_CLASS));
+}
+
+/* The POL_* bits of the policies set on ino (as its twin loaded them:
+ * a record that does not parse is not set), or -errno. */
+static int pol_set_of(struct fabric *f, uint64_t ino, struct score_policy *p)
+{
+	struct inode_mem *im;
+	int rc;
+
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	rc = im->destroyed ? -ENOENT : (int)im->pol_set;
+	if (p)
+		*p = im->pol;
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return rc;
+}
+
+/* The value of a policy that is set, in its canonical spelling. */
+static ssize_t pol_getxattr(struct fabric *f, uint64_t ino, int which,
+			    void *buf, size_t size)
+{
+	struct score_policy p;
+	const char *w;
+	int set = pol_set_of(f, ino, &p);
+	size_t n;
+
+	if (set < 0)
+		return set;
+	if (!(set & (1 << which)))
+		return -ENODATA;
+	w = pol_value(f, &p, which);
+	n = strlen(w);
+	if (size && n > size)
+		return -ERANGE;
+	if (size)
+		memcpy(buf, w, n);
+	return (ssize_t)n;
+}
+
+int fs_policy(struct fabric *f, uint64_t ino, struct score_policy *out)
+{
+	struct inode_mem *im;
+	int rc;
+
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	pthread_rwlock_rdlock(&im->lock);
+	rc = im->destroyed ? -ENOENT : 0;
+	*out = im->pol;
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return rc;
+}
+
 int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		const char *name, const void *value, size_t size, int flags)
 {
@@ -2791,12 +3321,17 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 
 	if ((rc = xattr_ns_check(name)) < 0)
 		return rc;
+	/* A policy value of any size that is not a word is a bad value. */
+	if (pol_which(name) >= 0)
+		return pol_setxattr(f, ctx, ino, pol_which(name), value, size,
+				    flags);
 	if (strlen(name) > META_XATTR_NAME_MAX)
 		return -ERANGE;
 	if (size > META_XATTR_SIZE_MAX)
 		return -E2BIG;
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
-		if (!strcmp(name, XATTR_PREFIX "tier")) {
+		if (!strcmp(name, XATTR_PREFIX "tier") ||
+		    !strcmp(name, XATTR_PREFIX "policy")) {
 			log_notice("setxattr %s on inode %" PRIu64 ": read-only attribute",
 				   name, ino);
 			return -EPERM;
@@ -2847,6 +3382,19 @@ ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 		rc = meta_get_xattr(f->meta, ino, name, buf, size);
 		return rc == -EUCLEAN ? -EIO : rc;
 	}
+	if (pol_which(name) >= 0)
+		return pol_getxattr(f, ino, pol_which(name), buf, size);
+	if (!strcmp(name, XATTR_PREFIX "policy")) {
+		char sum[3 * POL_WORD_MAX + 32];
+
+		if ((rc = pol_summary(f, ino, sum, sizeof(sum))) < 0)
+			return rc;
+		if (size && (size_t)rc > size)
+			return -ERANGE;
+		if (size)
+			memcpy(buf, sum, rc);
+		return rc;
+	}
 	if (strcmp(name, XATTR_PREFIX "tier"))
 		return -ENODATA;
 	if ((rc = itab_get(f, ino, &im)) < 0)
@@ -2872,6 +3420,7 @@ struct xlist {
 	char *buf;                     /* the caller's buffer or NULL */
 	size_t size;                   /* its size */
 	size_t len;                    /* bytes needed so far */
+	int pol_set;                   /* POL_* bits set on the inode */
 };
 
 static int xlist_cb(void *arg, const char *name)
@@ -2879,8 +3428,10 @@ static int xlist_cb(void *arg, const char *name)
 	struct xlist *x = arg;
 	size_t n = strlen(name) + 1;
 
-	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
-		return 0;  /* dfabric's own names are never listed */
+	/* Of dfabric's own names, only the policies set are listed. */
+	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) &&
+	    (pol_which(name) < 0 || !(x->pol_set & (1 << pol_which(name)))))
+		return 0;
 	if (x->size && x->len + n <= x->size)
 		memcpy(x->buf + x->len, name, n);
 	x->len += n;
@@ -2889,9 +3440,15 @@ static int xlist_cb(void *arg, const char *name)
 
 ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size)
 {
-	struct xlist x = { buf, size, 0 };
-	int rc = meta_list_xattrs(f->meta, ino, xlist_cb, &x);
+	struct xlist x = { buf, size, 0, 0 };
+	int rc = pol_set_of(f, ino, NULL);
 
+	if (rc == -ENOENT)
+		rc = 0;  /* as before: an inode without records lists nothing */
+	if (rc >= 0) {
+		x.pol_set = rc;
+		rc = meta_list_xattrs(f->meta, ino, xlist_cb, &x);
+	}
 	if (rc < 0)
 		return rc == -EUCLEAN ? -EIO : rc;
 	if (size && x.len > size)
@@ -2899,7 +3456,8 @@ ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size)
 	return x.len;
 }
 
-int fs_removexattr(struct fabric *f, uint64_t ino, const char *name)
+int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+		   const char *name)
 {
 	struct inode_mem *im;
 	struct meta_batch *b;
@@ -2907,10 +3465,13 @@ int fs_removexattr(struct fabric *f, uint64_t ino, const char *name)
 
 	if ((rc = xattr_ns_check(name)) < 0)
 		return rc;
+	if (pol_which(name) >= 0)
+		return pol_update(f, ctx, ino, pol_which(name), 0, 0, 1);
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
 		log_notice("removexattr on inode %" PRIu64 ": %s cannot be removed",
 			   ino, name);
-		return strcmp(name, XATTR_PREFIX "tier") ? -EINVAL : -EPERM;
+		return strcmp(name, XATTR_PREFIX "tier") &&
+		       strcmp(name, XATTR_PREFIX "policy") ? -EINVAL : -EPERM;
 	}
 	if ((rc = itab_get(f, ino, &im)) < 0)
 		return rc;
@@ -3038,7 +3599,8 @@ int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
 		   const char *tier, double priority)
 {
 	struct inode_mem *im;
-	int idx, rc, isreg;
+	int idx, rc, isreg, allowed;
+	char why[128];
 
 	if ((idx = tier_by_name(f, tier)) < 0)
 		return idx;
@@ -3048,10 +3610,16 @@ int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
 		return rc;
 	pthread_rwlock_rdlock(&im->lock);
 	isreg = S_ISREG(im->a.mode) && !im->destroyed;
+	allowed = pol_allows(f, &im->pol, idx, why, sizeof(why));
 	pthread_rwlock_unlock(&im->lock);
 	itab_put(f, im);
 	if (!isreg)
 		return -EINVAL;
+	if (!allowed) {
+		log_notice("migration of inode %" PRIu64 " to %s refused: %s",
+			   ino, tier, why);
+		return -EPERM;
+	}
 	/* Whole extents: from the one holding `off`. */
 	if (len != UINT64_MAX) {
 		uint64_t end = off + len < off ? UINT64_MAX : off + len;
@@ -3062,6 +3630,19 @@ int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
 		off -= off % f->es;
 	}
 	return mig_submit(f->mig, ino, off, len, idx, MIG_JOB_MANUAL, priority);
+}
+
+int fs_policy_check(struct fabric *f, uint64_t ino, const char *tier,
+		    char *why, size_t n)
+{
+	struct score_policy p;
+	int idx, rc;
+
+	if ((idx = tier_by_name(f, tier)) < 0)
+		return idx;
+	if ((rc = fs_policy(f, ino, &p)) < 0)
+		return rc;
+	return pol_allows(f, &p, idx, why, n) ? 0 : -EPERM;
 }
 
 int fs_jobs(struct fabric *f, meta_job_cb cb, void *arg)

@@ -30,6 +30,9 @@ struct fs_ctx {
 	uint32_t uid;
 	uint32_t gid;
 	pid_t pid;
+	const gid_t *groups;           /* supplementary groups, or NULL: only
+	                                * the policy xattrs' own check reads them */
+	int ngroups;                   /* entries in groups */
 };
 
 /* Opens the metadata store and the tiers of config c, creates the root on
@@ -118,15 +121,38 @@ int fs_fsyncdir(struct fabric *f, uint64_t ino);
 int fs_statfs(struct fabric *f, struct statvfs *out);
 
 /* flags: XATTR_CREATE, XATTR_REPLACE. Names under "user.dfabric." are
- * dfabric's own: "user.dfabric.tier" is read-only (-EPERM on set); unknown
- * ones get -EINVAL on set and -ENODATA on get. */
+ * dfabric's own: "user.dfabric.tier" and "user.dfabric.policy" are
+ * read-only (-EPERM on set); the policies "user.dfabric.pin" (a tier name,
+ * "none" clears), "user.dfabric.latency" and "user.dfabric.class" (the
+ * words of tiering/score.h) take one word, with or without a trailing
+ * newline: anything else gets -EINVAL. Setting or removing a policy needs
+ * root, the owner, or a write bit of the file that applies to ctx
+ * (-EACCES); a pin the class forbids, or a class that forbids the pin,
+ * gets -EPERM. Setting a pin on a regular file queues a migration to that
+ * tier; a class that forbids a tier holding some of the file queues one
+ * to an allowed tier. Unknown dfabric names get -EINVAL on set and
+ * -ENODATA on get. */
 int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		const char *name, const void *value, size_t size, int flags);
 /* size 0: returns the size needed. -ERANGE if it does not fit. */
 ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 		    void *buf, size_t size);
 ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size);
-int fs_removexattr(struct fabric *f, uint64_t ino, const char *name);
+int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+		   const char *name);
+
+/* The effective placement policy of ino (tiering/score.h): its pin as a
+ * tier index (-1 none), latency and class; the defaults (no pin,
+ * standard, public) for what is not set. A new inode gets a snapshot of
+ * its directory's policies when it is made. Cheap: read from the inode's
+ * twin, loaded with it. 0 or -errno. */
+struct score_policy;
+int fs_policy(struct fabric *f, uint64_t ino, struct score_policy *out);
+/* Whether the policies of ino allow its data on tier `tier`: 0, -ENXIO
+ * for an unknown tier, -EPERM with a one-line reason in why (may be
+ * NULL) such as "class confidential may not leave local tiers". */
+int fs_policy_check(struct fabric *f, uint64_t ino, const char *tier,
+		    char *why, size_t n);
 
 /* For dfabric-ctl (via the control socket). */
 struct fs_where_ext {
@@ -175,7 +201,8 @@ int fs_status(struct fabric *f, struct fs_status *out);
 /* Migration (tiering/migrate.h): queues a manual job moving the extents
  * of ino that overlap [off, off+len) (len UINT64_MAX: to the end) to the
  * tier named `tier`. Returns the job id, -ENXIO for an unknown tier,
- * -EINVAL for a file that is not regular, -ENOENT. */
+ * -EINVAL for a file that is not regular, -EPERM when its policies forbid
+ * the tier (fs_policy_check says why), -ENOENT. */
 int64_t fs_migrate(struct fabric *f, uint64_t ino, uint64_t off, uint64_t len,
 		   const char *tier, double priority);
 int fs_jobs(struct fabric *f, meta_job_cb cb, void *arg);

@@ -49,6 +49,8 @@ struct opts {
 /* ---------------------------------------------------------------- */
 /* request helpers */
 
+#define CTX_GROUPS_MAX 64   /* supplementary groups looked at */
+
 static void ctx_of(fuse_req_t req, struct fs_ctx *c)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
@@ -56,6 +58,8 @@ static void ctx_of(fuse_req_t req, struct fs_ctx *c)
 	c->uid = fc->uid;
 	c->gid = fc->gid;
 	c->pid = fc->pid;
+	c->groups = NULL;
+	c->ngroups = 0;
 }
 
 static struct fs_file *fh_of(struct fuse_file_info *fi)
@@ -460,12 +464,25 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* The caller's supplementary groups, for the permission check of the
+ * policy xattrs (fs_setxattr). Without them (the process is gone, or
+ * /proc cannot be read) only its primary group counts. */
+static void ctx_groups(fuse_req_t req, struct fs_ctx *c, gid_t *list, int max)
+{
+	int n = fuse_req_getgroups(req, max, list);
+
+	c->groups = list;
+	c->ngroups = n < 0 ? 0 : n > max ? max : n;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
+	gid_t groups[CTX_GROUPS_MAX];
 	struct fs_ctx c;
 
 	ctx_of(req, &c);
+	ctx_groups(req, &c, groups, CTX_GROUPS_MAX);
 	fuse_reply_err(req, -fs_setxattr(g_fab, &c, ino, name, value, size, flags));
 }
 
@@ -508,7 +525,12 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, -fs_removexattr(g_fab, ino, name));
+	gid_t groups[CTX_GROUPS_MAX];
+	struct fs_ctx c;
+
+	ctx_of(req, &c);
+	ctx_groups(req, &c, groups, CTX_GROUPS_MAX);
+	fuse_reply_err(req, -fs_removexattr(g_fab, &c, ino, name));
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,

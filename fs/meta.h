@@ -43,6 +43,7 @@ enum meta_inode_flags {
 	META_INODE_ORPHAN = (1 << 0),  /* nlink is 0, kept while open */
 	META_INODE_DATA   = (1 << 1),  /* has had an extent: tier files may exist */
 	META_INODE_XATTRS = (1 << 2),  /* has had an xattr record */
+	META_INODE_POLICY = (1 << 3),  /* has had a policy xattr (fs.c) */
 };
 
 struct meta_inode {

@@ -1109,3 +1109,15 @@ int mig_wait_idle(struct migrator *m, int timeout_ms)
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
+
+int mig_busy(struct migrator *m, uint64_t ino)
+{
+	struct job_rt *jr;
+	int busy = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (jr = m->jobs; jr && !busy; jr = jr->next)
+		busy = jr->j.ino == ino && !job_done(&jr->j);
+	pthread_mutex_unlock(&m->lock);
+	return busy;
+}

@@ -109,6 +109,9 @@ int mig_get(struct migrator *m, uint64_t id, struct meta_job *out);
 /* Forgets finished and failed jobs (their records too). Returns how many. */
 int mig_prune(struct migrator *m);
 
+/* 1 when a job of ino is queued or running, else 0. */
+int mig_busy(struct migrator *m, uint64_t ino);
+
 /* Changes the bandwidth limit per tier pair (bytes/s, 0 = none). */
 void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s);
 uint64_t mig_bandwidth(struct migrator *m);

@@ -381,6 +381,8 @@ static const struct bad_case bad_cases[] = {
 	{ "signature v3", VALID S3_HEAD "signature = v3\n", 11,
 	  "unknown signature; the known ones are: v2, v4", NULL },
 	{ "tls maybe", VALID S3_HEAD "tls = maybe\n", 11, "unknown tls", NULL },
+	{ "private maybe", VALID S3_HEAD "private = maybe\n", 11, "unknown private",
+	  NULL },
 	{ "addressing", VALID S3_HEAD "addressing = dns\n", 11, "unknown addressing", NULL },
 	{ "region", VALID S3_HEAD "region = US East\n", 11, "not a region name", NULL },
 	{ "negative egress", VALID_FABRIC VALID_NVME "egress_gb = -1\n", 7,
@@ -681,7 +683,8 @@ static void test_s3(void **state)
 		"egress_gb = 0.01\n"
 		"cost_per_1k_get = 0.001\n"
 		"cost_per_1k_put = 0.005\n"
-		"[tier.deep]\n"                          /* 28 */
+		"private = yes\n"
+		"[tier.deep]\n"                          /* 29 */
 		"kind = s3\n"
 		"endpoint = localhost\n"
 		"bucket = other\n"
@@ -718,7 +721,10 @@ static void test_s3(void **state)
 	assert_true(t->capacity == 10ULL << 40);
 	assert_true(t->cost_gb_month == 0.004 && t->egress_gb == 0.01 &&
 		    t->cost_per_1k_get == 0.001 && t->cost_per_1k_put == 0.005);
+	assert_int_equal(t->private_tier, 1);
+	assert_int_equal(c.tiers[0].private_tier, 0);  /* local: private anyway */
 	t = &c.tiers[2];
+	assert_int_equal(t->private_tier, 0);
 	assert_string_equal(t->endpoint, "localhost");
 	assert_string_equal(t->prefix, "");
 	assert_string_equal(t->region, "us-east-1");

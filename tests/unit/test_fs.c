@@ -2093,9 +2093,9 @@ static void test_xattr(void **state)
 	assert_int_equal(fs_listxattr(x->f, f, buf, 13), -ERANGE);
 
 	/* remove */
-	assert_int_equal(fs_removexattr(x->f, f, "user.a"), 0);
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.a"), 0);
 	assert_int_equal(fs_getxattr(x->f, f, "user.a", buf, sizeof(buf)), -ENODATA);
-	assert_int_equal(fs_removexattr(x->f, f, "user.a"), -ENODATA);
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.a"), -ENODATA);
 	n = fs_listxattr(x->f, f, buf, sizeof(buf));
 	assert_int_equal(n, 7);
 	assert_string_equal(buf, "user.b");
@@ -2185,7 +2185,7 @@ static void test_xattr_dfabric(void **state)
 	assert_int_equal(fs_getxattr(x->f, f, "user.dfabric.x", buf, sizeof(buf)),
 			 -ENODATA);
 	assert_int_equal(fs_getxattr(x->f, f, "user.dfabric.x", NULL, 0), -ENODATA);
-	assert_int_equal(fs_removexattr(x->f, f, "user.dfabric.tier"), -EPERM);
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.dfabric.tier"), -EPERM);
 
 	/* never listed */
 	assert_int_equal(fs_listxattr(x->f, f, NULL, 0), 0);
@@ -2256,9 +2256,10 @@ static void test_unlink_nodata(void **state)
 
 /* Regression test, failed before its fix (fs/fs.c, fs_listxattr; latent): names under "user.dfabric." are
  * dfabric's own and must never be listed, but fs_listxattr lists every
- * stored xattr record. fs_setxattr refuses such names, so only a store
- * written otherwise (another version, a future policy/class record) has
- * one; this test plants one directly. Expected: only "user.mine". */
+ * stored xattr record. Only the policies set through fs_setxattr are
+ * (tests/unit/test_policy.c); a record written otherwise (another
+ * version, a bad value) is not; this test plants one directly.
+ * Expected: only "user.mine". */
 static void test_listxattr_hides_stored_dfabric(void **state)
 {
 	struct fix *x = *state;

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the placer (tiering/placer.c) against a host made of
+ * plain arrays: tiers "nvme" (local), "hdd" (local), "s3" (not local),
+ * files with chosen statistics and policies. Checks which jobs a pass
+ * and a read queue. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tiering/placer.h"
+
+#define GB        (1024ull * 1024 * 1024)
+#define MB        (1024ull * 1024)
+#define NS        1000000000ll
+#define MAXF      16
+#define MAXJ      64
+
+struct job {
+	uint64_t ino;
+	int dst;
+	double priority;
+};
+
+static struct score_tier tiers[3];
+static int ntiers;
+static struct placer_file files[MAXF];
+static int nfiles;
+static struct job jobs[MAXJ];
+static int njobs;
+static uint64_t busy_ino;              /* the host says a job of it runs */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static int h_tiers(void *arg, struct score_tier *t)
+{
+	memcpy(t, tiers, sizeof(tiers));
+	return ntiers;
+}
+
+static int h_files(void *arg, placer_file_cb cb, void *cbarg)
+{
+	int i, rc;
+
+	for (i = 0; i < nfiles; i++)
+		if ((rc = cb(cbarg, &files[i])))
+			return rc;
+	return 0;
+}
+
+static int h_file(void *arg, uint64_t ino, struct placer_file *out)
+{
+	int i;
+
+	for (i = 0; i < nfiles; i++)
+		if (files[i].ino == ino) {
+			*out = files[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int h_busy(void *arg, uint64_t ino)
+{
+	return ino == busy_ino;
+}
+
+static int64_t h_migrate(void *arg, uint64_t ino, int dst, double priority)
+{
+	if (njobs == MAXJ)
+		return -ENOSPC;
+	jobs[njobs].ino = ino;
+	jobs[njobs].dst = dst;
+	jobs[njobs].priority = priority;
+	return ++njobs;
+}
+
+static const struct placer_host host = {
+	.tiers = h_tiers, .files = h_files, .file = h_file, .busy = h_busy,
+	.migrate = h_migrate,
+};
+
+static void tier(int i, const char *name, int local, double latency,
+		 double price, uint64_t cap)
+{
+	struct score_tier *t = &tiers[i];
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->local = local;
+	t->private_tier = local;
+	t->healthy = 1;
+	t->latency = latency;
+	t->cost_gb_month = price;
+	t->capacity = cap;
+	t->high_watermark = 0.9;
+	t->low_watermark = 0.8;
+}
+
+static int setup(void **state)
+{
+	memset(files, 0, sizeof(files));
+	nfiles = 0;
+	njobs = 0;
+	busy_ino = 0;
+	ntiers = 3;
+	tier(0, "nvme", 1, 0.0002, 0.20, 10 * GB);
+	tier(1, "hdd", 1, 0.008, 0.04, 100 * GB);
+	tier(2, "s3", 0, 0.040, 0.02, 1000 * GB);
+	return 0;
+}
+
+/* A file of `bytes` on tier `where` that was accessed `n` times, spread
+ * over the last `span` seconds. */
+static struct placer_file *file(uint64_t ino, int where, uint64_t bytes,
+				int n, double span)
+{
+	struct placer_file *pf = &files[nfiles++];
+	int64_t now = now_ns();
+	int k;
+
+	memset(pf, 0, sizeof(*pf));
+	pf->ino = ino;
+	pf->bytes = bytes;
+	pf->tier_bytes[where] = bytes;
+	pf->pol.pin = -1;
+	for (k = 0; k < n; k++)
+		stats_add(&pf->st, STATS_READ, 4096,
+			  now - (int64_t)(span * NS) + (int64_t)(span * NS) * k / (n ? n : 1),
+			  86400, 1.0);
+	return pf;
+}
+
+/* A file idle for a week: old enough that the score is sure it is cold. */
+static struct placer_file *cold_file(uint64_t ino, int where, uint64_t bytes)
+{
+	struct placer_file *pf = file(ino, where, bytes, 0, 0);
+	int64_t then = now_ns() - 7 * 86400 * NS;
+
+	stats_add(&pf->st, STATS_OPEN, 0, then, 86400, 1.0);
+	return pf;
+}
+
+static struct placer *open_placer(void)
+{
+	struct placer_params p = { .interval = 0 };
+	struct placer *pl = NULL;
+
+	score_defaults(&p.score);
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	return pl;
+}
+
+static int job_of(uint64_t ino)
+{
+	int i;
+
+	for (i = 0; i < njobs; i++)
+		if (jobs[i].ino == ino)
+			return jobs[i].dst;
+	return -1;
+}
+
+static void test_home(void **state)
+{
+	struct placer_file pf = { .ino = 1 };
+
+	assert_int_equal(placer_home(&pf, 3), -1);
+	pf.tier_bytes[2] = 10;
+	pf.tier_bytes[1] = 30;
+	assert_int_equal(placer_home(&pf, 3), 1);
+	pf.tier_bytes[0] = 30;   /* a tie goes to the faster tier */
+	assert_int_equal(placer_home(&pf, 3), 0);
+}
+
+static void test_hot_file_promoted_cold_file_demoted(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_report rep;
+
+	file(10, 2, 64 * MB, 200, 3600);      /* hot, in s3 */
+	cold_file(11, 0, 64 * MB);            /* cold, on nvme */
+	file(12, 0, 64 * MB, 200, 3600);      /* hot, on nvme: stays */
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(rep.files, 3);
+	assert_int_equal(job_of(10), 0);
+	assert_true(job_of(11) > 0);
+	assert_int_equal(job_of(12), -1);
+	assert_int_equal(rep.moves, (uint64_t)njobs);
+	placer_close(pl);
+}
+
+static void test_no_history_stays(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_report rep;
+
+	file(20, 2, 64 * MB, 0, 0);           /* never accessed */
+	file(21, 0, 64 * MB, 0, 0);
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(njobs, 0);
+	assert_int_equal(rep.moves, 0);
+	placer_close(pl);
+}
+
+static void test_busy_skipped(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_report rep;
+
+	file(30, 2, 64 * MB, 200, 3600);
+	busy_ino = 30;
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(njobs, 0);
+	assert_int_equal(rep.busy, 1);
+	placer_close(pl);
+}
+
+static void test_pin_and_class_forced(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_report rep;
+	struct placer_file *pf;
+
+	pf = file(40, 0, 64 * MB, 200, 3600); /* hot, but pinned to s3 */
+	pf->pol.pin = 2;
+	pf = cold_file(41, 2, 64 * MB);       /* cold, confidential, in s3 */
+	pf->pol.cls = SCORE_CLASS_CONFIDENTIAL;
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(job_of(40), 2);
+	assert_true(job_of(41) == 0 || job_of(41) == 1);
+	assert_int_equal(rep.forced, 2);
+	placer_close(pl);
+}
+
+static void test_watermark_demotes_coldest(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_report rep;
+	struct placer_file *pf;
+	int i;
+
+	/* nvme 1 GiB, filled to 100% by four 256 MiB files of different
+	 * heat, all recently used so that no score alone moves them. */
+	tiers[0].capacity = GB;
+	tiers[0].used = GB;
+	for (i = 0; i < 4; i++)
+		file(50 + i, 0, 256 * MB, 40 * (i + 1), 3600);
+	pf = &files[0];
+	pf->pol.pin = 0;                      /* the coldest is pinned */
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	/* Down to the low watermark (0.8 GiB): one 256 MiB file must go, the
+	 * coldest unpinned one (51), and not the pinned or the hotter. */
+	assert_int_equal(job_of(50), -1);
+	assert_true(job_of(51) > 0);
+	assert_int_equal(job_of(53), -1);
+	assert_true(rep.watermark >= 1);
+	placer_close(pl);
+}
+
+static void test_promote_on_read(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_file *pf;
+
+	file(60, 2, 16 * MB, 1, 1);
+	assert_int_equal(placer_on_read(pl, 60, 2, 0.5), 0);   /* not hot */
+	assert_int_equal(placer_on_read(pl, 60, 0, 100), 0);   /* on nvme */
+	assert_int_equal(njobs, 0);
+	assert_int_equal(placer_on_read(pl, 60, 2, 100), 1);
+	assert_int_equal(job_of(60), 0);
+	busy_ino = 60;
+	assert_int_equal(placer_on_read(pl, 60, 2, 100), 0);
+	assert_int_equal(njobs, 1);
+
+	/* Confidential data in s3 read hot goes to nvme; public data pinned
+	 * to s3 goes nowhere; nvme full: hdd. */
+	busy_ino = 0;
+	pf = file(61, 2, 16 * MB, 1, 1);
+	pf->pol.pin = 2;
+	assert_int_equal(placer_on_read(pl, 61, 2, 100), 0);
+	tiers[0].used = tiers[0].capacity;
+	file(62, 2, 16 * MB, 1, 1);
+	assert_int_equal(placer_on_read(pl, 62, 2, 100), 1);
+	assert_int_equal(job_of(62), 1);
+	assert_int_equal(placer_on_read(pl, 99, 2, 100), 0);   /* gone */
+	{
+		uint64_t passes, promotions;
+
+		placer_counters(pl, &passes, &promotions);
+		assert_int_equal(promotions, 2);
+	}
+	placer_close(pl);
+}
+
+static void test_explain_matches_pass(void **state)
+{
+	struct placer *pl = open_placer();
+	struct score_result r;
+
+	file(70, 2, 64 * MB, 200, 3600);
+	assert_int_equal(placer_explain(pl, &files[0], now_ns(), &r), 0);
+	assert_int_equal(r.ntiers, 3);
+	assert_int_equal(r.target, 0);
+	assert_true(r.reason[0] != '\0');
+	assert_int_equal(placer_pass(pl, NULL), 0);
+	assert_int_equal(job_of(70), r.target);
+	placer_close(pl);
+}
+
+static void test_thread_runs_passes(void **state)
+{
+	struct placer_params p = { .interval = 0.02 };
+	struct placer *pl = NULL;
+	uint64_t passes = 0, promotions;
+	int i;
+
+	score_defaults(&p.score);
+	file(80, 2, 64 * MB, 200, 3600);
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	for (i = 0; i < 500 && passes < 2; i++) {
+		usleep(10000);
+		placer_counters(pl, &passes, &promotions);
+	}
+	assert_true(passes >= 2);
+	placer_close(pl);
+	assert_true(njobs >= 1);
+	assert_int_equal(jobs[0].ino, 80);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_home, setup),
+		cmocka_unit_test_setup(test_hot_file_promoted_cold_file_demoted, setup),
+		cmocka_unit_test_setup(test_no_history_stays, setup),
+		cmocka_unit_test_setup(test_busy_skipped, setup),
+		cmocka_unit_test_setup(test_pin_and_class_forced, setup),
+		cmocka_unit_test_setup(test_watermark_demotes_coldest, setup),
+		cmocka_unit_test_setup(test_promote_on_read, setup),
+		cmocka_unit_test_setup(test_explain_matches_pass, setup),
+		cmocka_unit_test_setup(test_thread_runs_passes, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

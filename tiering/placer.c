@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The placer: periodic placement passes and promotion on read. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "tiering/placer.h"
+
+struct placer {
+	struct placer_params p;        /* immutable */
+	struct placer_host h;          /* immutable */
+	pthread_mutex_t pass_lock;     /* one pass at a time */
+	pthread_mutex_t lock;          /* the fields below */
+	pthread_cond_t cond;           /* stop */
+	bool stop;
+	bool has_thread;
+	pthread_t thread;
+	struct placer_report last;     /* of the last pass */
+	uint64_t passes;               /* passes run */
+	uint64_t promotions;           /* jobs queued by placer_on_read */
+};
+
+/* What a pass collects: the items for score_plan and their inodes. */
+struct pass {
+	struct placer *pl;
+	struct score_tier tiers[CFG_MAX_TIERS];
+	int ntiers;
+	int64_t now;
+	struct plan_item *items;
+	uint64_t *inos;
+	size_t n;
+	size_t cap;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int placer_home(const struct placer_file *pf, int ntiers)
+{
+	int i, best = -1;
+
+	for (i = 0; i < ntiers; i++)
+		if (pf->tier_bytes[i] &&
+		    (best < 0 || pf->tier_bytes[i] > pf->tier_bytes[best]))
+			best = i;
+	return best;
+}
+
+static void eval(const struct placer *pl, const struct score_tier *tiers,
+		 int ntiers, const struct placer_file *pf, int home,
+		 int64_t now, struct score_result *r)
+{
+	struct score_input in = {
+		.st = pf->st,
+		.bytes = pf->bytes,
+		.cur = home,
+		.pol = pf->pol,
+		.now = now,
+	};
+
+	score_eval(&pl->p.score, tiers, ntiers, &in, r);
+}
+
+static int collect(void *arg, const struct placer_file *pf)
+{
+	struct pass *ps = arg;
+	struct score_result r;
+	struct plan_item *it;
+	int home = placer_home(pf, ps->ntiers), i;
+
+	if (home < 0)
+		return 0;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 256;
+		struct plan_item *items = realloc(ps->items, cap * sizeof(*items));
+		uint64_t *inos;
+
+		if (!items)
+			return -ENOMEM;
+		ps->items = items;
+		inos = realloc(ps->inos, cap * sizeof(*inos));
+		if (!inos)
+			return -ENOMEM;
+		ps->inos = inos;
+		ps->cap = cap;
+	}
+	eval(ps->pl, ps->tiers, ps->ntiers, pf, home, ps->now, &r);
+	it = &ps->items[ps->n];
+	memset(it, 0, sizeof(*it));
+	it->id = ps->n;
+	it->bytes = pf->bytes;
+	it->cur = home;
+	it->target = r.target;
+	it->forced = r.decision == SCORE_FORCED;
+	it->benefit = r.benefit;
+	it->heat = stats_freq(&pf->st, ps->now, ps->pl->p.score.half_life);
+	for (i = 0; i < ps->ntiers; i++)
+		if (r.t[i].allowed)
+			it->allowed |= 1u << i;
+	it->pinned = pf->pol.pin >= 0;
+	ps->inos[ps->n++] = pf->ino;
+	return 0;
+}
+
+static int run_pass(struct placer *pl, struct placer_report *rep)
+{
+	struct pass ps = { .pl = pl };
+	struct plan_move *moves = NULL;
+	size_t nmoves = 0, k;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	ps.now = now_ns();
+	rc = pl->h.tiers(pl->h.arg, ps.tiers);
+	if (rc < 0)
+		return rc;
+	ps.ntiers = rc;
+	rc = pl->h.files(pl->h.arg, collect, &ps);
+	if (rc < 0)
+		goto out;
+	rep->files = ps.n;
+	if (ps.n) {
+		/* An item moves at most once for its score and once more to
+		 * make room. */
+		moves = calloc(2 * ps.n, sizeof(*moves));
+		if (!moves) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		nmoves = score_plan(&pl->p.score, ps.tiers, ps.ntiers, ps.items,
+				    ps.n, moves, 2 * ps.n);
+	}
+	for (k = 0; k < nmoves; k++) {
+		uint64_t ino = ps.inos[moves[k].id];
+		int64_t id;
+
+		if (pl->h.busy(pl->h.arg, ino)) {
+			rep->busy++;
+			continue;
+		}
+		id = pl->h.migrate(pl->h.arg, ino, moves[k].to,
+				   moves[k].priority);
+		if (id < 0) {
+			rep->failed++;
+			log_warn("placer: cannot queue moving inode %llu to tier %s: %s",
+				 (unsigned long long)ino, ps.tiers[moves[k].to].name,
+				 strerror((int)-id));
+			continue;
+		}
+		rep->moves++;
+		rep->forced += moves[k].why == 1;
+		rep->watermark += moves[k].why == 2;
+	}
+	rc = 0;
+out:
+	rep->when = now_ns();
+	free(moves);
+	free(ps.items);
+	free(ps.inos);
+	return rc;
+}
+
+int placer_pass(struct placer *pl, struct placer_report *out)
+{
+	struct placer_report rep;
+	int rc;
+
+	pthread_mutex_lock(&pl->pass_lock);
+	rc = run_pass(pl, &rep);
+	pthread_mutex_unlock(&pl->pass_lock);
+	pthread_mutex_lock(&pl->lock);
+	pl->passes++;
+	if (rc == 0)
+		pl->last = rep;
+	pthread_mutex_unlock(&pl->lock);
+	if (rc == 0 && rep.moves)
+		log_info("placer: %llu files scored, %llu moves queued (%llu forced by policy, %llu to make room)",
+			 (unsigned long long)rep.files,
+			 (unsigned long long)rep.moves,
+			 (unsigned long long)rep.forced,
+			 (unsigned long long)rep.watermark);
+	if (out)
+		*out = rep;
+	return rc;
+}
+
+void placer_last(struct placer *pl, struct placer_report *out)
+{
+	pthread_mutex_lock(&pl->lock);
+	*out = pl->last;
+	pthread_mutex_unlock(&pl->lock);
+}
+
+void placer_counters(struct placer *pl, uint64_t *passes,
+		     uint64_t *promotions)
+{
+	pthread_mutex_lock(&pl->lock);
+	*passes = pl->passes;
+	*promotions = pl->promotions;
+	pthread_mutex_unlock(&pl->lock);
+}
+
+int placer_explain(struct placer *pl, const struct placer_file *pf,
+		   int64_t now, struct score_result *out)
+{
+	struct score_tier tiers[CFG_MAX_TIERS];
+	int n = pl->h.tiers(pl->h.arg, tiers), home;
+
+	if (n < 0)
+		return n;
+	home = placer_home(pf, n);
+	eval(pl, tiers, n, pf, home < 0 ? 0 : home, now, out);
+	return 0;
+}
+
+int placer_on_read(struct placer *pl, uint64_t ino, int tier, double freq)
+{
+	struct score_tier tiers[CFG_MAX_TIERS];
+	struct placer_file pf;
+	int n, i, rc;
+	int64_t id;
+
+	if (tier <= 0 || freq < pl->p.score.promote_freq)
+		return 0;
+	if (pl->h.busy(pl->h.arg, ino))
+		return 0;
+	rc = pl->h.file(pl->h.arg, ino, &pf);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	n = pl->h.tiers(pl->h.arg, tiers);
+	if (n < 0)
+		return n;
+	/* The fastest tier its policies allow, if faster than where the read
+	 * went and if the file fits below that tier's high watermark. */
+	for (i = 0; i < tier && i < n; i++) {
+		double room = tiers[i].high_watermark * (double)tiers[i].capacity;
+
+		if (!score_allowed(tiers, n, i, &pf.pol, NULL, 0))
+			continue;
+		if ((double)(tiers[i].used + pf.bytes - pf.tier_bytes[i]) > room)
+			continue;
+		break;
+	}
+	if (i >= tier || i >= n)
+		return 0;
+	id = pl->h.migrate(pl->h.arg, ino, i, 1000.0 + freq);
+	if (id < 0)
+		return (int)id;
+	pthread_mutex_lock(&pl->lock);
+	pl->promotions++;
+	pthread_mutex_unlock(&pl->lock);
+	log_info("placer: inode %llu read on tier %s at frequency %.2f: promoting it to %s",
+		 (unsigned long long)ino, tiers[tier < n ? tier : n - 1].name,
+		 freq, tiers[i].name);
+	return 1;
+}
+
+static void *placer_main(void *arg)
+{
+	struct placer *pl = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&pl->lock);
+	while (!pl->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)pl->p.interval;
+		until.tv_nsec += (long)((pl->p.interval - (double)(time_t)pl->p.interval) * 1e9);
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		while (!pl->stop &&
+		       pthread_cond_timedwait(&pl->cond, &pl->lock, &until) != ETIMEDOUT)
+			;
+		if (pl->stop)
+			break;
+		pthread_mutex_unlock(&pl->lock);
+		if (placer_pass(pl, NULL) < 0)
+			log_warn("placer: a placement pass failed");
+		pthread_mutex_lock(&pl->lock);
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+int placer_open(const struct placer_params *p, const struct placer_host *h,
+		struct placer **out)
+{
+	struct placer *pl = calloc(1, sizeof(*pl));
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!pl)
+		return -ENOMEM;
+	pl->p = *p;
+	pl->h = *h;
+	pthread_mutex_init(&pl->pass_lock, NULL);
+	pthread_mutex_init(&pl->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pl->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (p->interval > 0) {
+		rc = pthread_create(&pl->thread, NULL, placer_main, pl);
+		if (rc) {
+			placer_close(pl);
+			return -rc;
+		}
+		pl->has_thread = true;
+	}
+	*out = pl;
+	return 0;
+}
+
+void placer_close(struct placer *pl)
+{
+	if (!pl)
+		return;
+	pthread_mutex_lock(&pl->lock);
+	pl->stop = true;
+	pthread_cond_broadcast(&pl->cond);
+	pthread_mutex_unlock(&pl->lock);
+	if (pl->has_thread)
+		pthread_join(pl->thread, NULL);
+	pthread_cond_destroy(&pl->cond);
+	pthread_mutex_destroy(&pl->lock);
+	pthread_mutex_destroy(&pl->pass_lock);
+	free(pl);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The placer: makes the filesystem tier by itself. Every `interval`
+ * seconds it scores every file with data on every tier (tiering/score.h),
+ * plans the moves (policy-forced first, then score moves by benefit, then
+ * demotions of the coldest files off tiers above their high watermark)
+ * and queues them as migration jobs. Between passes, a read of a file on
+ * a slower tier at a frequency of at least promote_freq queues its
+ * promotion at once (placer_on_read, called by the profiler).
+ *
+ * The placer knows files only through struct placer_host, which the file
+ * operations implement (fs/fs.c), so that it can be tested without a
+ * mount and so that dfabric-ctl explain shows the very numbers a pass
+ * uses. */
+#ifndef DF_PLACER_H
+#define DF_PLACER_H
+
+#include <stdint.h>
+
+#include "tiering/score.h"
+
+struct placer;
+
+/* A file as the placer sees it. */
+struct placer_file {
+	uint64_t ino;                  /* the file */
+	uint64_t bytes;                /* bytes in its extents */
+	uint64_t tier_bytes[CFG_MAX_TIERS]; /* of which on each tier index */
+	struct access_stats st;        /* its access statistics */
+	struct score_policy pol;       /* its effective policies */
+};
+
+typedef int (*placer_file_cb)(void *arg, const struct placer_file *pf);
+
+/* What the placer asks of the file operations. All return >= 0 or -errno. */
+struct placer_host {
+	void *arg;                     /* passed to every callback */
+	/* Fills t[0..ntiers) with the tiers' state now (used bytes, measured
+	 * latency, health, prices); returns the number of tiers. */
+	int (*tiers)(void *arg, struct score_tier *t);
+	/* Calls cb for every regular file with data; stops at a nonzero
+	 * return of cb, which it returns. */
+	int (*files)(void *arg, placer_file_cb cb, void *cbarg);
+	/* One file: 0, -ENOENT. */
+	int (*file)(void *arg, uint64_t ino, struct placer_file *out);
+	/* 1 when a migration job of ino is queued or running, else 0. */
+	int (*busy)(void *arg, uint64_t ino);
+	/* Queues a job moving all of ino to tier index dst; the job id or
+	 * -errno. */
+	int64_t (*migrate)(void *arg, uint64_t ino, int dst, double priority);
+};
+
+struct placer_params {
+	struct score_params score;     /* weights and thresholds */
+	double interval;               /* seconds between passes; 0: no thread */
+};
+
+/* What one pass did. */
+struct placer_report {
+	uint64_t files;                /* files scored */
+	uint64_t moves;                /* jobs queued */
+	uint64_t forced;               /* of which demanded by a policy */
+	uint64_t watermark;            /* of which to make room under a watermark */
+	uint64_t busy;                 /* moves skipped: a job of the file runs */
+	uint64_t failed;               /* moves the engine refused */
+	int64_t when;                  /* unix ns the pass ended */
+};
+
+/* Starts the placer (its thread when interval > 0). 0 or -errno. */
+int placer_open(const struct placer_params *p, const struct placer_host *h,
+		struct placer **out);
+/* Stops the thread and frees everything. NULL is fine. */
+void placer_close(struct placer *pl);
+
+/* Runs one pass now, on the caller's thread (serialised with the
+ * periodic ones). 0 or -errno; *out (may be NULL) says what it did. */
+int placer_pass(struct placer *pl, struct placer_report *out);
+/* The report of the last pass (zeroes before the first). */
+void placer_last(struct placer *pl, struct placer_report *out);
+
+/* Scores file pf as a pass would, at time now (unix ns), on the tiers
+ * as they are now. 0 or -errno. */
+int placer_explain(struct placer *pl, const struct placer_file *pf,
+		   int64_t now, struct score_result *out);
+
+/* A read of ino reached tier index `tier` at frequency `freq` (decayed,
+ * after this read): when tier is not the fastest allowed one and freq >=
+ * promote_freq, queues the file's promotion unless a job of it runs.
+ * Returns 1 when it queued one, 0 when not, -errno. Cheap when nothing
+ * is to be done; safe from any thread. */
+int placer_on_read(struct placer *pl, uint64_t ino, int tier, double freq);
+
+/* Counters since start: passes and jobs queued by promotion on read. */
+void placer_counters(struct placer *pl, uint64_t *passes,
+		     uint64_t *promotions);
+
+/* The tier a file counts as being on: the one holding most of its
+ * bytes (the faster on a tie), -1 for a file without data. */
+int placer_home(const struct placer_file *pf, int ntiers);
+
+#endif
