@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define CFG_FILE_MAX (1 << 20)  /* a config file larger than this is refused */
-#define OPT_MAX 32              /* room in the per-section "seen" arrays */
+#define OPT_MAX 64              /* room in the per-section "seen" arrays */
 #define TIER_PREFIX "tier."
 
 /* Longest path a unix socket address can hold (without the NUL). */
@@ -43,6 +43,7 @@ enum opt_section {
 	SEC_NONE = 0,          /* before the first section header */
 	SEC_FABRIC,            /* [fabric] */
 	SEC_TIER,              /* [tier.NAME] */
+	SEC_PLACEMENT,         /* [placement] */
 };
 
 enum opt_type {
@@ -53,6 +54,7 @@ enum opt_type {
 	OPT_ENUM,              /* one of a list of names, stored as int */
 	OPT_STRING,            /* text checked by ->check, stored in a char array */
 	OPT_UINT,              /* a plain decimal integer, stored as uint64_t */
+	OPT_DURATION,          /* cfg_parse_duration(), seconds stored as double */
 };
 
 /* The tier kinds a key applies to (struct cfg_opt.kinds); 0: every kind. */
@@ -81,8 +83,8 @@ struct cfg_opt {
 	unsigned flags;        /* enum opt_flags */
 	uint64_t size_min;     /* OPT_SIZE: smallest value */
 	uint64_t size_max;     /* OPT_SIZE: largest value */
-	double num_min;        /* OPT_FRACTION/OPT_PRICE: smallest value */
-	double num_max;        /* OPT_FRACTION/OPT_PRICE: largest value */
+	double num_min;        /* OPT_FRACTION/OPT_PRICE/OPT_DURATION: smallest value */
+	double num_max;        /* OPT_FRACTION/OPT_PRICE/OPT_DURATION: largest value */
 	const char *def;       /* default, written as in a file; NULL: none here */
 	size_t offset;         /* of the field in struct cfg or struct cfg_tier */
 	const struct opt_name *names; /* OPT_ENUM: accepted names, NULL-ended */
@@ -303,6 +305,38 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "retries", .sec = SEC_TIER, .type = OPT_UINT,
 	  .kinds = KINDS_S3, .size_min = 0, .size_max = 20, .def = "4",
 	  .offset = offsetof(struct cfg_tier, retries) },
+
+	/* [placement]: all optional; see struct cfg_placement */
+#define PL(field) offsetof(struct cfg, placement.field)
+	{ .name = "half_life", .sec = SEC_PLACEMENT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 10 * 365 * 86400.0,
+	  .def = "24h", .offset = PL(half_life) },
+	{ .name = "w_frequency", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1000, .def = "0.4", .offset = PL(w_frequency) },
+	{ .name = "w_latency", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1000, .def = "0.3", .offset = PL(w_latency) },
+	{ .name = "w_cost", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1000, .def = "0.2", .offset = PL(w_cost) },
+	{ .name = "w_trend", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1000, .def = "0.1", .offset = PL(w_trend) },
+	{ .name = "hysteresis", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1, .def = "0.05", .offset = PL(hysteresis) },
+	{ .name = "confidence", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1, .def = "0.7", .offset = PL(confidence) },
+	{ .name = "hot_freq", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1e9, .def = "4",
+	  .offset = PL(hot_freq) },
+	{ .name = "promote_freq", .sec = SEC_PLACEMENT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1e9, .def = "3", .offset = PL(promote_freq) },
+	{ .name = "interval", .sec = SEC_PLACEMENT, .type = OPT_DURATION,
+	  .num_min = 0, .num_max = 7 * 86400.0, .def = "60",
+	  .offset = PL(interval) },
+	{ .name = "horizon", .sec = SEC_PLACEMENT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 10 * 365 * 86400.0,
+	  .def = "30d", .offset = PL(horizon) },
+	{ .name = "auto", .sec = SEC_PLACEMENT, .type = OPT_ENUM,
+	  .names = yes_no_names, .def = "no", .offset = PL(auto_place) },
+#undef PL
 };
 
 #define NOPTS ((int)(sizeof(opt_table) / sizeof(opt_table[0])))
@@ -319,6 +353,8 @@ struct parse {
 	int fabric_line;               /* line of [fabric], 0 if none yet */
 	int fabric_seen[OPT_MAX];      /* line each [fabric] key was set on */
 	int tier_seen[CFG_MAX_TIERS][OPT_MAX]; /* the same for each tier */
+	int placement_line;            /* line of [placement], 0 if none */
+	int placement_seen[OPT_MAX];   /* line each [placement] key was set on */
 	enum opt_section cur;          /* the section being read */
 	int cur_tier;                  /* its index in c->tiers if SEC_TIER */
 	int err_line;                  /* line of the recorded error, 0: none */
@@ -327,6 +363,8 @@ struct parse {
 
 static const char *sec_kind_name(enum opt_section sec)
 {
+	if (sec == SEC_PLACEMENT)
+		return "[placement]";
 	return sec == SEC_FABRIC ? "[fabric]" : "[tier.NAME]";
 }
 
@@ -356,7 +394,7 @@ static void sec_label(const struct parse *p, char *buf, size_t len)
 	if (p->cur == SEC_TIER)
 		snprintf(buf, len, "[" TIER_PREFIX "%s]", p->c->tiers[p->cur_tier].name);
 	else
-		snprintf(buf, len, "[fabric]");
+		snprintf(buf, len, "%s", sec_kind_name(p->cur));
 }
 
 static const struct cfg_opt *opt_find(enum opt_section sec, const char *name,
@@ -444,6 +482,37 @@ static int parse_number(const char *s, double *out, const char **rest)
 		return -EINVAL;
 	*rest = s;
 	*out = (double)m / pow10[frac < 0 ? 0 : frac];
+	return 0;
+}
+
+int cfg_parse_duration(const char *s, double *out)
+{
+	static const struct { char unit; double secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 },
+	};
+	const char *rest = NULL;
+	double v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (parse_number(s, &v, &rest) < 0)
+		return -EINVAL;
+	if (*rest && !isspace((unsigned char)*rest)) {
+		size_t i, n = sizeof(units) / sizeof(units[0]);
+
+		for (i = 0; i < n && units[i].unit != tolower((unsigned char)*rest); i++)
+			;
+		if (i == n)
+			return -EINVAL;
+		v *= units[i].secs;
+		rest++;
+	}
+	while (isspace((unsigned char)*rest))
+		rest++;
+	if (*rest)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -618,9 +687,27 @@ static int opt_set(const struct parse *p, const struct cfg_opt *o, void *obj,
 		    ((o->flags & OPT_MIN_OPEN) && d == o->num_min)) {
 			if (o->type == OPT_FRACTION)
 				snprintf(why, whylen, "must be above 0 and at most 1 (100%%)");
+			else if (o->flags & OPT_MIN_OPEN)
+				snprintf(why, whylen, "must be above %g and at most %g",
+					 o->num_min, o->num_max);
 			else
 				snprintf(why, whylen, "must be between %g and %g",
 					 o->num_min, o->num_max);
+			return -EINVAL;
+		}
+		*(double *)field = d;
+		return 0;
+	case OPT_DURATION:
+		if (cfg_parse_duration(val, &d) < 0) {
+			snprintf(why, whylen, "not a duration (seconds, or a number "
+				 "with a unit s, m, h, d or w, e.g. 30m or 24h)");
+			return -EINVAL;
+		}
+		if (d < o->num_min || d > o->num_max ||
+		    ((o->flags & OPT_MIN_OPEN) && d == o->num_min)) {
+			snprintf(why, whylen, "must be %s %g and at most %g seconds",
+				 (o->flags & OPT_MIN_OPEN) ? "above" : "at least",
+				 o->num_min, o->num_max);
 			return -EINVAL;
 		}
 		*(double *)field = d;
@@ -720,9 +807,20 @@ static void section_start(struct parse *p, const char *name)
 		opt_defaults(p, SEC_FABRIC, c, p->lineno);
 		return;
 	}
+	if (strcmp(name, "placement") == 0) {
+		if (p->placement_line) {
+			fail(p, p->lineno, "section [placement] given twice (first on "
+			     "line %d)", p->placement_line);
+			return;
+		}
+		/* The defaults are in place since the start of the parse. */
+		p->placement_line = p->lineno;
+		p->cur = SEC_PLACEMENT;
+		return;
+	}
 	if (strncmp(name, TIER_PREFIX, strlen(TIER_PREFIX)) != 0) {
-		fail(p, p->lineno, "unknown section [%s] (expected [fabric] or [tier.NAME])",
-		     name);
+		fail(p, p->lineno, "unknown section [%s] (expected [fabric], "
+		     "[placement] or [tier.NAME])", name);
 		return;
 	}
 	tname = name + strlen(TIER_PREFIX);
@@ -838,17 +936,24 @@ static int handler(void *user, const char *section, const char *name,
 	}
 	o = opt_find(p->cur, name, &idx);
 	if (!o) {
-		enum opt_section other = p->cur == SEC_FABRIC ? SEC_TIER : SEC_FABRIC;
+		static const enum opt_section secs[] = { SEC_FABRIC, SEC_TIER,
+							 SEC_PLACEMENT };
 
-		if (opt_find(other, name, &idx))
-			fail(p, p->lineno, "key '%s' does not belong in %s but in %s",
-			     name, label, sec_kind_name(other));
-		else
-			fail(p, p->lineno, "unknown key '%s' in %s", name, label);
+		for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+			if (secs[i] != p->cur && opt_find(secs[i], name, &idx)) {
+				fail(p, p->lineno, "key '%s' does not belong in %s "
+				     "but in %s", name, label, sec_kind_name(secs[i]));
+				return 0;
+			}
+		}
+		fail(p, p->lineno, "unknown key '%s' in %s", name, label);
 		return 0;
 	}
 	if (p->cur == SEC_FABRIC) {
 		seen = p->fabric_seen;
+		obj = p->c;
+	} else if (p->cur == SEC_PLACEMENT) {
+		seen = p->placement_seen;
 		obj = p->c;
 	} else {
 		seen = p->tier_seen[p->cur_tier];
@@ -996,6 +1101,12 @@ static void check_all(struct parse *p)
 	}
 	if (!fabric_done)
 		check_fabric(p, last_line);
+	if (!p->err_line && p->placement_line && c->placement.w_frequency == 0 &&
+	    c->placement.w_latency == 0 && c->placement.w_cost == 0 &&
+	    c->placement.w_trend == 0)
+		fail(p, p->placement_line, "[placement] w_frequency, w_latency, "
+		     "w_cost and w_trend are all 0: at least one weight must be "
+		     "above 0");
 	if (!c->ntiers)
 		fail(p, last_line, "no [tier.NAME] section: at least one tier is needed");
 	if (p->err_line)
@@ -1089,6 +1200,7 @@ static int parse_text(struct parse *p, struct cfg *out, const char *name,
 	p->c = out;
 	p->text = text;
 	p->pos = text;
+	opt_defaults(p, SEC_PLACEMENT, out, 1);
 
 	rc = ini_parse_stream(reader, p, handler, p);
 	if (rc == -2) {

@@ -11,6 +11,9 @@
  *                   kind = s3: endpoint, bucket, prefix, region, tls,
  *                   addressing, signature, credentials_file,
  *                   s3_parallel, connect_timeout, request_timeout, retries
+ *   [placement]     half_life, w_frequency, w_latency, w_cost, w_trend,
+ *                   hysteresis, confidence, hot_freq, promote_freq,
+ *                   interval, horizon, auto (optional section)
  * Tiers are ordered fastest first, as written. */
 #ifndef DF_CONFIG_H
 #define DF_CONFIG_H
@@ -79,6 +82,24 @@ struct cfg_tier {
 	int line;                      /* line of the section header */
 };
 
+/* [placement]: the access profiler and the placement score
+ * (tiering/profile.h, tiering/score.h). Every key has a default, so the
+ * section may be left out. Durations are in seconds. */
+struct cfg_placement {
+	double half_life;              /* of the decayed frequency, default 24h, > 0 */
+	double w_frequency;            /* score weights, >= 0, not all 0: */
+	double w_latency;              /*   0.4, 0.3, 0.2, 0.1 */
+	double w_cost;
+	double w_trend;
+	double hysteresis;             /* margin a move must win by, 0..1, default 0.05 */
+	double confidence;             /* threshold to move, 0..1, default 0.7 */
+	double hot_freq;               /* frequency of a half-hot file, > 0, default 4 */
+	double promote_freq;           /* promote on access at this frequency, default 3; 0 off */
+	double interval;               /* between placer passes, default 60; 0 = off */
+	double horizon;                /* a move's cost is spread over it, default 30d */
+	int auto_place;                /* auto = yes|no: the daemon places files, default no */
+};
+
 struct cfg {
 	char file[PATH_MAX];           /* the config file as given */
 	char meta[PATH_MAX];           /* RocksDB directory, absolute */
@@ -90,6 +111,7 @@ struct cfg {
 	uint64_t migrate_jobs;         /* migrations in flight, default 2 */
 	int ntiers;                    /* 1..CFG_MAX_TIERS */
 	struct cfg_tier tiers[CFG_MAX_TIERS];
+	struct cfg_placement placement; /* [placement] */
 };
 
 /* Reads and validates the config file `path`. Relative paths in the file
@@ -110,6 +132,12 @@ int cfg_parse_string(const char *text, const char *name, struct cfg *out,
  * (powers of 1024, optionally followed by "iB" or "B"). Returns 0 or
  * -EINVAL (empty, junk, negative, overflow). */
 int cfg_parse_size(const char *s, uint64_t *out);
+
+/* Parses a duration into seconds: a decimal number ("90", "1.5") with an
+ * optional unit s, m, h, d or w (seconds, minutes, hours, days, weeks),
+ * e.g. "86400", "30m", "24h", "30d". Returns 0 or -EINVAL (empty, junk,
+ * negative, unknown unit, more than 15 digits). */
+int cfg_parse_duration(const char *s, double *out);
 
 /* The access and secret key of s3 tier t: from t->credentials_file (a
  * file of the daemon's user, mode 0600 or stricter, lines

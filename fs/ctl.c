@@ -33,11 +33,14 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "tiering/migrate.h"
+#include "tiering/profile.h"
 
 #define CTL_REQ_MAX      (64 * 1024)   /* longest request line, bytes */
 #define CTL_IO_TIMEOUT_S 2             /* per-client receive/send timeout */
 #define CTL_BACKLOG      16            /* listen() backlog */
 #define CTL_INO_MAX      9007199254740992.0  /* 2^53: exact in a double */
+#define CTL_TOP_DEFAULT  10            /* files "top" lists without "n" */
+#define CTL_TOP_MAX      1000          /* most files "top" lists */
 
 struct ctl_server {
 	int lfd;                       /* listening socket, nonblocking */
@@ -82,6 +85,8 @@ static int cmd_bandwidth(struct fabric *f, const cJSON *req, cJSON *reply,
 			 char *err, size_t errlen);
 static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,
 			  char *err, size_t errlen);
+static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
+		   char *err, size_t errlen);
 
 static const char *const args_none[] = { NULL };
 static const char *const args_where[] = { "ino", NULL };
@@ -90,6 +95,7 @@ static const char *const args_migrate[] = { "ino", "tier", "offset", "length",
 static const char *const args_job[] = { "id", NULL };
 static const char *const args_bandwidth[] = { "value", NULL };
 static const char *const args_tier[] = { "tier", NULL };
+static const char *const args_top[] = { "n", NULL };
 
 static const struct ctl_cmd cmd_table[] = {
 	{ "ping", args_none, cmd_ping, "check that the daemon answers" },
@@ -108,6 +114,9 @@ static const struct ctl_cmd cmd_table[] = {
 	  "\"value\" when given (0: no limit)" },
 	{ "tier-check", args_tier, cmd_tier_check,
 	  "probe the backend of \"tier\": write, read back, delete" },
+	{ "top", args_top, cmd_top,
+	  "the \"n\" (default 10) files with the highest decayed access "
+	  "frequency: statistics and bytes per tier" },
 	{ "help", args_none, cmd_help, "list the commands" },
 };
 
@@ -167,7 +176,9 @@ static int add_tier(cJSON *arr, const struct fs_tier_status *t)
 	    add_u64(o, "extents", t->extents) ||
 	    !cJSON_AddNumberToObject(o, "high_watermark", t->high_watermark) ||
 	    !cJSON_AddNumberToObject(o, "low_watermark", t->low_watermark) ||
-	    add_u64(o, "fs_avail", t->fs_avail))
+	    add_u64(o, "fs_avail", t->fs_avail) ||
+	    !cJSON_AddNumberToObject(o, "latency_s", t->latency_s) ||
+	    add_u64(o, "latency_samples", t->latency_samples))
 		return -ENOMEM;
 	if (t->has_io &&
 	    (add_u64(o, "requests", t->requests) ||
@@ -178,6 +189,33 @@ static int add_tier(cJSON *arr, const struct fs_tier_status *t)
 	     add_u64(o, "cache_hits", t->cache_hits) ||
 	     add_u64(o, "readahead_blocks", t->readahead) ||
 	     add_u64(o, "prefetches", t->prefetches)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The access profiler's counters, as "profiler": { ... }. */
+static int add_profiler(struct fabric *f, cJSON *reply)
+{
+	struct profile *p = fs_profile(f);
+	struct profile_counters c;
+	cJSON *o;
+
+	if (!p)
+		return 0;
+	profile_counters(p, &c);
+	o = cJSON_AddObjectToObject(reply, "profiler");
+	if (!o || add_u64(o, "events", c.events) ||
+	    add_u64(o, "sampled", c.sampled) ||
+	    add_u64(o, "dropped", c.dropped) ||
+	    add_u64(o, "folded", c.folded) ||
+	    add_u64(o, "queued", c.queued) ||
+	    add_u64(o, "capacity", c.capacity) ||
+	    add_u64(o, "files", c.files) ||
+	    add_u64(o, "extents", c.extents) ||
+	    add_u64(o, "flushes", c.flushes) ||
+	    add_u64(o, "corrupt", c.corrupt) ||
+	    add_u64(o, "promotions", c.promotions) ||
+	    !cJSON_AddNumberToObject(o, "half_life_s", profile_half_life(p)))
 		return -ENOMEM;
 	return 0;
 }
@@ -206,6 +244,8 @@ static int cmd_status(struct fabric *f, const cJSON *req, cJSON *reply,
 	for (i = 0; i < st->ntiers && i < CFG_MAX_TIERS; i++)
 		if (add_tier(arr, &st->tiers[i]))
 			goto out;
+	if (add_profiler(f, reply))
+		goto out;
 	rc = 0;
 out:
 	free(st);
@@ -463,6 +503,149 @@ static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,
 
 /* The reply {"ok":false,"errno":N,"error":"..."}; msg NULL or empty means
  * strerror(-rc). Returns a malloc'd string or NULL without memory. */
+/* The hottest files: a sorted array of at most max, coldest last. */
+struct top_acc {
+	struct top_ent {
+		uint64_t ino;
+		double freq;           /* decayed to `now` */
+		struct access_stats st;
+	} *v;
+	size_t n, max;
+	int64_t now;                   /* unix ns */
+	double half_life;
+};
+
+static int top_one(void *arg, uint64_t ino, const struct access_stats *st)
+{
+	struct top_acc *a = arg;
+	double fr = stats_freq(st, a->now, a->half_life);
+	size_t k;
+
+	if (a->n == a->max && fr <= a->v[a->n - 1].freq)
+		return 0;
+	k = a->n < a->max ? a->n++ : a->n - 1;
+	/* Ties keep the smaller inode first, so the order is stable. */
+	for (; k > 0 && (a->v[k - 1].freq < fr ||
+			 (a->v[k - 1].freq == fr && a->v[k - 1].ino > ino)); k--)
+		a->v[k] = a->v[k - 1];
+	a->v[k] = (struct top_ent){ ino, fr, *st };
+	return 0;
+}
+
+/* Bytes of ino per tier, from its extent map, as "tiers": [...]. */
+static int add_top_tiers(struct fabric *f, cJSON *o, uint64_t ino,
+			 uint64_t *size)
+{
+	struct fs_where_ext *ext = NULL;
+	char names[CFG_MAX_TIERS][CFG_NAME_MAX];
+	uint64_t bytes[CFG_MAX_TIERS] = { 0 };
+	size_t n = 0, i;
+	int nt = 0, k, rc;
+	cJSON *arr, *t;
+
+	rc = fs_where(f, ino, &ext, &n, size);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nt && strcmp(names[k], ext[i].tier); k++)
+			;
+		if (k == nt) {
+			if (nt == CFG_MAX_TIERS)
+				continue;
+			snprintf(names[nt++], CFG_NAME_MAX, "%s", ext[i].tier);
+		}
+		bytes[k] += ext[i].len;
+	}
+	free(ext);
+	arr = cJSON_AddArrayToObject(o, "tiers");
+	if (!arr)
+		return -ENOMEM;
+	for (k = 0; k < nt; k++) {
+		t = cJSON_CreateObject();
+		if (!t)
+			return -ENOMEM;
+		cJSON_AddItemToArray(arr, t);
+		if (!cJSON_AddStringToObject(t, "tier", names[k]) ||
+		    add_u64(t, "bytes", bytes[k]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
+		   char *err, size_t errlen)
+{
+	struct profile *p = fs_profile(f);
+	struct top_acc a = { 0 };
+	uint64_t n = CTL_TOP_DEFAULT, size;
+	struct timespec ts;
+	cJSON *arr, *o;
+	int rc;
+
+	rc = get_u64_arg(req, "n", &n, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (n < 1 || n > CTL_TOP_MAX) {
+		snprintf(err, errlen, "argument \"n\" must be from 1 to %d",
+			 CTL_TOP_MAX);
+		return -EINVAL;
+	}
+	if (!p) {
+		snprintf(err, errlen, "the access profiler is not running");
+		return -ENOTSUP;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a.now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	a.half_life = profile_half_life(p);
+	/* A few more than asked: a file may be gone before fs_where. */
+	a.max = n + 8;
+	a.v = calloc(a.max, sizeof(*a.v));
+	if (!a.v)
+		return -ENOMEM;
+	rc = profile_list(p, top_one, &a);
+	if (rc < 0)
+		goto out;
+	rc = -ENOMEM;
+	if (!cJSON_AddNumberToObject(reply, "half_life_s", a.half_life) ||
+	    !cJSON_AddNumberToObject(reply, "now", (double)ts.tv_sec))
+		goto out;
+	arr = cJSON_AddArrayToObject(reply, "files");
+	if (!arr)
+		goto out;
+	for (size_t i = 0, shown = 0; i < a.n && shown < n; i++) {
+		const struct access_stats *st = &a.v[i].st;
+
+		o = cJSON_CreateObject();
+		if (!o)
+			goto out;
+		rc = add_top_tiers(f, o, a.v[i].ino, &size);
+		if (rc == -ENOENT) {
+			cJSON_Delete(o);
+			continue;
+		}
+		cJSON_AddItemToArray(arr, o);
+		if (rc < 0)
+			goto out;
+		rc = -ENOMEM;
+		if (add_u64(o, "ino", a.v[i].ino) ||
+		    !cJSON_AddNumberToObject(o, "frequency", a.v[i].freq) ||
+		    !cJSON_AddNumberToObject(o, "last_access",
+					     (double)(st->last / 1000000000)) ||
+		    add_u64(o, "opens", st->opens) ||
+		    add_u64(o, "reads", st->reads) ||
+		    add_u64(o, "writes", st->writes) ||
+		    add_u64(o, "bytes_read", st->bytes_read) ||
+		    add_u64(o, "bytes_written", st->bytes_written) ||
+		    add_u64(o, "size", size))
+			goto out;
+		shown++;
+	}
+	rc = add_profiler(f, reply);
+out:
+	free(a.v);
+	return rc;
+}
+
 static char *error_reply(int rc, const char *msg)
 {
 	char buf[128];

@@ -56,6 +56,7 @@
 #include "fs/dcache.h"
 #include "fs/meta.h"
 #include "tiering/migrate.h"
+#include "tiering/profile.h"
 #include "tiering/score.h"
 
 #define ROOT_INO        1
@@ -65,6 +66,7 @@
 #define LINK_MAX_DF     65000          /* like ext4 */
 #define FILE_SIZE_MAX   (1ULL << 44)   /* 16 TiB, EFBIG above */
 #define XATTR_PREFIX    "user.dfabric."
+#define LAT_WEIGHT      0.05           /* EWMA weight of a new latency sample */
 
 struct tier_rt {
 	struct backend *be;            /* the tier's backend */
@@ -73,6 +75,8 @@ struct tier_rt {
 	_Atomic int64_t used;          /* bytes of extents on it */
 	_Atomic int64_t extents;       /* extents on it */
 	_Atomic int64_t files;         /* inodes with an extent on it */
+	_Atomic uint64_t lat_bits;     /* EWMA of seconds per extent read (double) */
+	_Atomic uint64_t lat_n;        /* extent reads timed */
 };
 
 struct inode_mem {
@@ -108,11 +112,14 @@ struct fabric {
 	struct migrator *mig;          /* the migration engine */
 	_Atomic uint64_t vclock;       /* last extent version handed out */
 	struct dcache *dcache;         /* committed entries; see dcache.h */
+	struct profile *prof;          /* the access profiler */
 };
 
 struct fs_file {
 	struct inode_mem *im;          /* holds a ref and an open count */
 	int flags;                     /* open(2) flags */
+	uint32_t uid;                  /* who opened it, for the profiler */
+	pid_t pid;
 };
 
 struct dir_ent {
@@ -139,6 +146,52 @@ static struct timespec now_ts(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One access for the profiler (tiering/profile.h); never blocks. */
+static void prof_emit(struct fabric *f, const struct fs_file *fh,
+		      enum stats_op op, uint64_t ext_off, uint64_t off,
+		      uint64_t len, int tier, int cont, int64_t t)
+{
+	struct profile_event ev = {
+		.ino = fh->im->ino, .ext_off = ext_off, .off = off,
+		.len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len,
+		.op = (uint8_t)op, .tier = (int8_t)tier, .cont = (uint8_t)cont,
+		.time = t, .uid = fh->uid, .pid = fh->pid,
+	};
+
+	profile_emit(f->prof, &ev);
+}
+
+/* Folds one timed extent read into tier idx's moving average. A CAS loop
+ * on the bits of a double: readers of other tiers never meet here. */
+static void lat_add(struct fabric *f, int idx, const struct timespec *a,
+		    const struct timespec *b)
+{
+	struct tier_rt *t = &f->tiers[idx];
+	double secs = (double)(b->tv_sec - a->tv_sec) +
+		      (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+	uint64_t old = atomic_load(&t->lat_bits), nb;
+	double cur, next;
+
+	if (atomic_fetch_add(&t->lat_n, 1) == 0) {
+		memcpy(&nb, &secs, sizeof(nb));
+		atomic_store(&t->lat_bits, nb);
+		return;
+	}
+	do {
+		memcpy(&cur, &old, sizeof(cur));
+		next = cur + LAT_WEIGHT * (secs - cur);
+		memcpy(&nb, &next, sizeof(nb));
+	} while (!atomic_compare_exchange_weak(&t->lat_bits, &old, nb));
 }
 
 static int name_check(const char *name)
@@ -1400,6 +1453,15 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		goto fail;
 	}
 	atomic_store(&f->ninodes, n);
+	rc = profile_open(&(struct profile_params){
+				.half_life = c->placement.half_life > 0 ?
+					     c->placement.half_life : 86400 },
+			  f->meta, &f->prof);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the access profiler: %s",
+			 strerror(-rc));
+		goto fail;
+	}
 	meta_list_orphans(f->meta, orphan_cb, f);
 	rc = mig_start(f);
 	if (rc == 0) {
@@ -1426,6 +1488,7 @@ void fs_fabric_close(struct fabric *f)
 	if (!f)
 		return;
 	mig_close(f->mig);
+	profile_close(f->prof);
 	for (i = 0; i < ITAB_SIZE; i++) {
 		struct inode_mem *im = f->itab[i], *next;
 
@@ -1523,6 +1586,7 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 	if (commit(f, b) == 0) {
 		atomic_fetch_sub(&f->ninodes, 1);
 		im->destroyed = 1;
+		profile_forget(f->prof, im->ino);
 	}
 	meta_batch_free(b);
 }
@@ -2326,8 +2390,8 @@ uint64_t fs_file_ino(const struct fs_file *fh)
 	return fh->im->ino;
 }
 
-static int file_open(struct fabric *f, struct inode_mem *im, int flags,
-		     struct fs_file **out)
+static int file_open(struct fabric *f, const struct fs_ctx *ctx,
+		     struct inode_mem *im, int flags, struct fs_file **out)
 {
 	struct fs_file *fh = calloc(1, sizeof(*fh));
 
@@ -2335,6 +2399,8 @@ static int file_open(struct fabric *f, struct inode_mem *im, int flags,
 		return -ENOMEM;
 	fh->im = im;
 	fh->flags = flags;
+	fh->uid = ctx ? ctx->uid : 0;
+	fh->pid = ctx ? ctx->pid : 0;
 	pthread_mutex_lock(&f->itab_lock);
 	if (im->destroyed) {
 		/* unlinked and deleted before this open got here */
@@ -2345,6 +2411,9 @@ static int file_open(struct fabric *f, struct inode_mem *im, int flags,
 	if (im->nopen++ == 0)
 		atomic_fetch_add(&f->nopen, 1);
 	pthread_mutex_unlock(&f->itab_lock);
+	if (S_ISREG(im->a.mode))
+		prof_emit(f, fh, STATS_OPEN, PROFILE_NO_EXTENT, 0, 0, -1, 0,
+			  now_ns());
 	*out = fh;
 	return 0;
 }
@@ -2373,7 +2442,8 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 	return rc;
 }
 
-int fs_open(struct fabric *f, uint64_t ino, int flags, struct fs_file **out)
+int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+	    int flags, struct fs_file **out)
 {
 	struct inode_mem *im;
 	int rc = itab_get(f, ino, &im);
@@ -2394,7 +2464,7 @@ int fs_open(struct fabric *f, uint64_t ino, int flags, struct fs_file **out)
 			return rc;
 		}
 	}
-	rc = file_open(f, im, flags, out);
+	rc = file_open(f, ctx, im, flags, out);
 	if (rc < 0)
 		itab_put(f, im);
 	return rc;  /* the ref now belongs to the handle */
@@ -2417,7 +2487,7 @@ int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
 		rc = dent_get(f, parent, name, &d);
 		if (rc < 0)
 			return rc == -EUCLEAN ? -EIO : rc;
-		rc = fs_open(f, d.ino, flags, fh);
+		rc = fs_open(f, ctx, d.ino, flags, fh);
 		if (rc < 0)
 			return rc;
 		im = (*fh)->im;
@@ -2433,7 +2503,7 @@ int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
 	attr_to_stat(&im->a, out);
 	pthread_rwlock_unlock(&im->lock);
 	itab_add_lookup(f, im);
-	rc = file_open(f, im, flags, fh);
+	rc = file_open(f, ctx, im, flags, fh);
 	if (rc < 0)
 		itab_put(f, im);
 	return rc;
@@ -2491,7 +2561,8 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 	const struct meta_extent *last = NULL;
 	uint64_t end, pos;
 	char *p = buf;
-	int rc, due;
+	int rc, due, cont = 0;
+	int64_t t = now_ns();
 
 	if ((rc = rdlock_ext(f, im)) < 0)
 		return rc;
@@ -2508,14 +2579,27 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 
 		if (!e) {
 			memset(p, 0, n);
+			prof_emit(f, fh, STATS_READ, coff, pos, n, -1, cont++, t);
 		} else {
-			struct backend *be = f->tiers[ext_tier(f, e)].be;
+			int idx = ext_tier(f, e);
+			struct backend *be = f->tiers[idx].be;
 			struct be_ext x = ext_copy(im, e);
 			uint64_t eend = e->off + e->len;
 			uint64_t in = pos >= eend ? 0 : (pos + n < eend ? n : eend - pos);
+			struct timespec t0, t1;
 
-			/* Past the extent's length: zeros, on every kind. */
-			got = in ? be->ops->ext_read(be, &x, p, in, pos) : 0;
+			/* Past the extent's length: zeros, on every kind.
+			 * CLOCK_MONOTONIC, not _COARSE: a read from the page
+			 * cache of a local tier takes microseconds. */
+			got = 0;
+			if (in) {
+				clock_gettime(CLOCK_MONOTONIC, &t0);
+				got = be->ops->ext_read(be, &x, p, in, pos);
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				if (got >= 0)
+					lat_add(f, idx, &t0, &t1);
+			}
+			prof_emit(f, fh, STATS_READ, coff, pos, n, idx, cont++, t);
 			if (got >= 0 && in < n)
 				memset(p + in, 0, n - in);
 			if (got < 0) {
@@ -2562,6 +2646,7 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 	uint64_t pos = 0, end;
 	struct stale st = { 0 };
 	ssize_t rc = 0;
+	int64_t t = now_ns();
 
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
@@ -2614,6 +2699,7 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 				ext_drop_new(im, e);
 			goto out;
 		}
+		prof_emit(f, fh, STATS_WRITE, coff, pos, n, idx, pos != off, t);
 		ext_grow(f, b, im, e, pos + n, isnew);
 		e->version = next_version(f, e->version);
 		e->flags &= ~META_EXT_SEALED;
@@ -3532,6 +3618,29 @@ int fs_where(struct fabric *f, uint64_t ino, struct fs_where_ext **out,
 	return rc;
 }
 
+double fs_tier_latency(struct fabric *f, int idx, uint64_t *samples)
+{
+	uint64_t n, bits;
+	double v;
+
+	if (idx < 0 || idx >= f->ntiers) {
+		if (samples)
+			*samples = 0;
+		return -1;
+	}
+	n = atomic_load(&f->tiers[idx].lat_n);
+	bits = atomic_load(&f->tiers[idx].lat_bits);
+	if (samples)
+		*samples = n;
+	memcpy(&v, &bits, sizeof(v));
+	return n ? v : -1;
+}
+
+struct profile *fs_profile(struct fabric *f)
+{
+	return f->prof;
+}
+
 int fs_status(struct fabric *f, struct fs_status *out)
 {
 	int i;
@@ -3558,6 +3667,7 @@ int fs_status(struct fabric *f, struct fs_status *out)
 		s->extents = atomic_load(&t->extents);
 		s->high_watermark = t->cfg->high_watermark;
 		s->low_watermark = t->cfg->low_watermark;
+		s->latency_s = fs_tier_latency(f, i, &s->latency_samples);
 		if (t->be->ops->space(t->be, &sp) == 0)
 			s->fs_avail = sp.fs_avail;
 		if (t->cfg->kind == CFG_TIER_S3) {

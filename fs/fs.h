@@ -86,7 +86,9 @@ int fs_readlink(struct fabric *f, uint64_t ino, char *buf, size_t size);
 int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
 	      const char *name, mode_t mode, int flags, struct stat *out,
 	      struct fs_file **fh);
-int fs_open(struct fabric *f, uint64_t ino, int flags, struct fs_file **fh);
+/* ctx (may be NULL) names who opens, for the access profiler. */
+int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+	    int flags, struct fs_file **fh);
 /* Returns bytes read (short only at end of file). */
 ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t off);
@@ -179,6 +181,8 @@ struct fs_tier_status {
 	double high_watermark;         /* fraction of capacity */
 	double low_watermark;          /* fraction of capacity */
 	uint64_t fs_avail;             /* free bytes of the filesystem below */
+	double latency_s;              /* EWMA of seconds per extent read, -1 none yet */
+	uint64_t latency_samples;      /* extent reads timed since the start */
 	int has_io;                    /* the fields below are set (s3 tiers) */
 	uint64_t requests;             /* requests sent, retries included */
 	uint64_t retries;              /* of which retries */
@@ -197,6 +201,16 @@ struct fs_status {
 	uint64_t extent_size;          /* default extent length */
 };
 int fs_status(struct fabric *f, struct fs_status *out);
+
+/* Measured latency of tier index idx: a moving average (weight 0.05 per
+ * sample) of the seconds each extent read that reached the daemon took
+ * on it, page-cache hits of a local tier's files included; -1 before the
+ * first read. *samples (may be NULL) gets the number of reads timed. */
+double fs_tier_latency(struct fabric *f, int idx, uint64_t *samples);
+
+/* The access profiler of f (tiering/profile.h): every open, read and
+ * write of a regular file that reaches the daemon is an event there. */
+struct profile *fs_profile(struct fabric *f);
 
 /* Migration (tiering/migrate.h): queues a manual job moving the extents
  * of ino that overlap [off, off+len) (len UINT64_MAX: to the end) to the

@@ -284,8 +284,11 @@ static void set_open_reply(struct fuse_file_info *fi, struct fs_file *fh)
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_file *fh;
-	int rc = fs_open(g_fab, ino, fi->flags, &fh);
+	struct fs_ctx c;
+	int rc;
 
+	ctx_of(req, &c);
+	rc = fs_open(g_fab, &c, ino, fi->flags, &fh);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;

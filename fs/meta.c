@@ -69,6 +69,7 @@ enum rec_kind {
 	REC_SYMLINK = 5,
 	REC_SYS_U64 = 6,
 	REC_JOB = 7,
+	REC_ACCESS = 8,
 };
 
 /* Bytes of each record's fields between header and checksum. */
@@ -92,6 +93,7 @@ static const char *const cf_names[META_CF_COUNT] = {
 	[META_CF_ORPHANS] = "orphans",
 	[META_CF_STATS] = "stats",
 	[META_CF_JOBS] = "jobs",
+	[META_CF_ACCESS] = "access",
 };
 
 struct meta {
@@ -643,6 +645,12 @@ static void key_describe(enum meta_cf cf, const uint8_t *k, size_t klen,
 		str_append(buf, size, &pos, tmp);
 		esc_append(buf, size, &pos, k + 8, klen - 8);
 		return;
+	case META_CF_ACCESS:
+		if (klen == 8) {
+			snprintf(buf, size, "ino %" PRIu64, be64_get(k));
+			return;
+		}
+		/* fall through */
 	case META_CF_EXTENTS:
 		if (klen != 16)
 			break;
@@ -903,6 +911,7 @@ static rocksdb_options_t *cf_options(rocksdb_options_t *base,
 	case META_CF_DENTRIES:
 	case META_CF_XATTRS:
 	case META_CF_EXTENTS:
+	case META_CF_ACCESS:
 		/* The options take ownership of the transform. */
 		rocksdb_options_set_prefix_extractor(o,
 			rocksdb_slicetransform_create_fixed_prefix(META_PREFIX_LEN));
@@ -1484,6 +1493,45 @@ int meta_load_extents(struct meta *m, uint64_t ino, struct meta_extent **out,
 	return 0;
 }
 
+struct access_ctx {
+	meta_access_cb cb;             /* the caller's callback */
+	void *arg;                     /* its argument */
+};
+
+static int access_one(struct meta *m, void *ctx, const uint8_t *key,
+		      size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct access_ctx *c = ctx;
+	struct access_stats st;
+	const uint8_t *body;
+	const char *why;
+	size_t n;
+	uint64_t ino, off;
+
+	if (klen != 8 && klen != 16) {
+		meta_corrupt(m, META_CF_ACCESS, key, klen,
+			     "access key is not 8 or 16 bytes");
+		return 0;  /* cannot be named for a delete: skipped */
+	}
+	ino = be64_get(key);
+	off = klen == 16 ? be64_get(key + 8) : META_ACCESS_FILE;
+	why = dec_blob(val, vlen, REC_ACCESS, STATS_ENC_SIZE, &body, &n);
+	if (!why && stats_decode(body, n, &st) < 0)
+		why = "bad statistics record";
+	if (why) {
+		meta_corrupt(m, META_CF_ACCESS, key, klen, why);
+		return c->cb(c->arg, ino, off, NULL);
+	}
+	return c->cb(c->arg, ino, off, &st);
+}
+
+int meta_list_access(struct meta *m, meta_access_cb cb, void *arg)
+{
+	struct access_ctx c = { .cb = cb, .arg = arg };
+
+	return scan(m, META_CF_ACCESS, NULL, NULL, 0, access_one, &c);
+}
+
 struct ino_ctx {
 	meta_ino_cb cb;                /* the caller's callback */
 	void *arg;                     /* its argument */
@@ -1887,6 +1935,40 @@ void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v)
 		return;
 	memcpy(p, key, n);
 	enc_sys_u64(p + n, v);
+}
+
+static uint8_t *access_key_op(struct meta_batch *b, enum batch_op_type type,
+			      uint64_t ino, uint64_t off, size_t vlen)
+{
+	size_t klen = off == META_ACCESS_FILE ? 8 : 16;
+	uint8_t *p;
+
+	b->count++;
+	p = batch_op(b, type, META_CF_ACCESS, klen, vlen);
+	if (!p)
+		return NULL;
+	be64_put(p, ino);
+	if (klen == 16)
+		be64_put(p + 8, off);
+	return p + klen;
+}
+
+void meta_put_access(struct meta_batch *b, uint64_t ino, uint64_t off,
+		     const struct access_stats *st)
+{
+	uint8_t enc[STATS_ENC_SIZE];
+	uint8_t *p = access_key_op(b, OP_PUT, ino, off,
+				   REC_MIN + 4 + STATS_ENC_SIZE);
+
+	if (!p)
+		return;
+	stats_encode(st, enc);
+	enc_blob(p, REC_ACCESS, enc, sizeof(enc));
+}
+
+void meta_del_access(struct meta_batch *b, uint64_t ino, uint64_t off)
+{
+	access_key_op(b, OP_DEL, ino, off, 0);
 }
 
 void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta)

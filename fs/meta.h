@@ -12,6 +12,8 @@
  *   orphans   ino(8)               -> empty (unlinked while still open)
  *   stats     ASCII name           -> int64 counter, merged by addition
  *   jobs      job id(8)            -> migration job record
+ *   access    ino(8) [offset(8)]   -> access statistics of the file (key of
+ *                                     8 bytes) or of one extent (16 bytes)
  *
  * Every record value starts with a kind byte and a format version and ends
  * with an XXH32 of what precedes it: a record that fails to decode is
@@ -30,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "tiering/stats.h"
 
 #define META_NAME_MAX   255     /* bytes of one name (ENAMETOOLONG above) */
 #define META_XATTR_NAME_MAX 255
@@ -170,6 +174,15 @@ typedef int (*meta_job_cb)(void *arg, const struct meta_job *j);
 /* All jobs in id order. */
 int meta_list_jobs(struct meta *m, meta_job_cb cb, void *arg);
 
+/* Access statistics (tiering/profile.c). off META_ACCESS_FILE names the
+ * file's record, any other value the extent at that offset. */
+#define META_ACCESS_FILE UINT64_MAX
+/* st is NULL for a corrupt record (already logged, -EUCLEAN): the caller
+ * should delete it. The iteration goes on past corrupt records. */
+typedef int (*meta_access_cb)(void *arg, uint64_t ino, uint64_t off,
+			      const struct access_stats *st);
+int meta_list_access(struct meta *m, meta_access_cb cb, void *arg);
+
 /* Batches: collect changes, then commit them as one atomic write. The
  * put/del functions cannot fail (they only append to memory). */
 struct meta_batch *meta_batch_new(void);
@@ -198,6 +211,9 @@ void meta_del_inode_all(struct meta_batch *b, uint64_t ino);
 void meta_put_job(struct meta_batch *b, const struct meta_job *j);
 void meta_del_job(struct meta_batch *b, uint64_t id);
 void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v);
+void meta_put_access(struct meta_batch *b, uint64_t ino, uint64_t off,
+		     const struct access_stats *st);
+void meta_del_access(struct meta_batch *b, uint64_t ino, uint64_t off);
 /* Adds delta to the counter `key` (a merge: concurrent batches commute). */
 void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta);
 
@@ -213,7 +229,7 @@ int meta_sync(struct meta *m);
 enum meta_cf {
 	META_CF_DEFAULT, META_CF_INODES, META_CF_DENTRIES, META_CF_XATTRS,
 	META_CF_EXTENTS, META_CF_SYMLINKS, META_CF_ORPHANS, META_CF_STATS,
-	META_CF_JOBS, META_CF_COUNT
+	META_CF_JOBS, META_CF_ACCESS, META_CF_COUNT
 };
 /* Writes raw bytes under a raw key, bypassing encoding (tests only). */
 int meta_debug_put_raw(struct meta *m, enum meta_cf cf, const void *key,

@@ -941,6 +941,208 @@ static int cmd_tier(struct tool_opts *o, char **argv)
 	return rc;
 }
 
+/* ---- top ---- */
+
+/* Paths of the inodes top lists, found by walking a directory of the
+ * mount: nftw has no argument, hence the file-scope state. */
+static struct {
+	const uint64_t *ino;           /* wanted inodes */
+	char **path;                   /* their first path found, or NULL */
+	size_t n, left;                /* wanted, still unnamed */
+	dev_t dev;                     /* the mount's device */
+} g_walk;
+
+static int top_walk_one(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	if (flag != FTW_F || st->st_dev != g_walk.dev)
+		return 0;
+	for (size_t i = 0; i < g_walk.n; i++) {
+		if (g_walk.ino[i] != (uint64_t)st->st_ino || g_walk.path[i])
+			continue;
+		g_walk.path[i] = strdup(path);
+		if (g_walk.path[i] && --g_walk.left == 0)
+			return 1;  /* all named: stop */
+	}
+	return 0;
+}
+
+/* Names what it can of ino[0..n) under dir (on a dfabric mount); the
+ * others stay NULL. A walk costs a lookup per file of the tree. */
+static int name_inodes(const char *dir, const uint64_t *ino, char **path,
+		       size_t n)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		errmsg("%s: %s", dir, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errmsg("%s: not a directory", dir);
+		return EXIT_FAILED;
+	}
+	if (statfs(dir, &sfs) < 0 || (unsigned long)sfs.f_type != FUSE_MAGIC) {
+		errmsg("%s: not on a dfabric mount", dir);
+		return EXIT_FAILED;
+	}
+	g_walk.ino = ino;
+	g_walk.path = path;
+	g_walk.n = g_walk.left = n;
+	g_walk.dev = st.st_dev;
+	if (n)
+		nftw(dir, top_walk_one, 16, FTW_PHYS | FTW_MOUNT);
+	return EXIT_OK;
+}
+
+static int cmd_top(struct tool_opts *o, char **argv)
+{
+	struct table t = { .ncol = 8, .right = 0x3e };
+	cJSON *req = NULL, *reply = NULL;
+	const char *dir = NULL;
+	const cJSON *files, *fi, *tiers, *ti;
+	uint64_t *inos = NULL;
+	char **paths = NULL;
+	size_t nf = 0, k;
+	int json = o->json, rc, i;
+	double n = 10;
+
+	for (i = 0; argv[i]; i++) {
+		char *end;
+
+		if (!strcmp(argv[i], "-n") && argv[i + 1]) {
+			n = strtod(argv[++i], &end);
+			if (*end || end == argv[i] || n < 1 || n > 1000 ||
+			    n != floor(n)) {
+				errmsg("top: -n wants a whole number from 1 to "
+				       "1000, not '%s'", argv[i]);
+				return EXIT_USAGE;
+			}
+		} else if (argv[i][0] == '-' || dir) {
+			errmsg("usage: dfabric-ctl top [-n N] [--json] [DIR]");
+			return EXIT_USAGE;
+		} else {
+			dir = argv[i];
+		}
+	}
+	req = make_req("top");
+	if (req && !cJSON_AddNumberToObject(req, "n", n)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	/* With DIR the JSON gets paths added: printed here, not by run. */
+	o->json = json && !dir;
+	rc = run(o, req, "top", &reply);
+	o->json = json;
+	if (rc != EXIT_OK || (json && !dir))
+		goto out;
+	files = cJSON_GetObjectItemCaseSensitive(reply, "files");
+	if (!cJSON_IsArray(files)) {
+		rc = bad_reply("top");
+		goto out;
+	}
+	nf = (size_t)cJSON_GetArraySize(files);
+	inos = calloc(nf + 1, sizeof(*inos));
+	paths = calloc(nf + 1, sizeof(*paths));
+	if (!inos || !paths) {
+		errmsg("out of memory");
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	k = 0;
+	cJSON_ArrayForEach(fi, files) {
+		if (get_u64(fi, "ino", &inos[k++])) {
+			rc = bad_reply("top");
+			goto out;
+		}
+	}
+	if (dir && (rc = name_inodes(dir, inos, paths, nf)) != EXIT_OK)
+		goto out;
+	if (json) {
+		char *text;
+
+		k = 0;
+		cJSON_ArrayForEach(fi, files) {
+			if (paths[k] && !cJSON_AddStringToObject((cJSON *)fi, "path",
+								 paths[k])) {
+				rc = EXIT_FAILED;
+				goto out;
+			}
+			k++;
+		}
+		text = cJSON_PrintUnformatted(reply);
+		if (!text) {
+			errmsg("out of memory");
+			rc = EXIT_FAILED;
+			goto out;
+		}
+		printf("%s\n", text);
+		free(text);
+		goto out;
+	}
+	table_add(&t, "FILE", "FREQ", "READS", "WRITES", "READ", "WRITTEN",
+		  "LAST ACCESS", "TIERS");
+	k = 0;
+	cJSON_ArrayForEach(fi, files) {
+		char name[PATH_MAX + 32], freq[32], rd[24], wr[24], br[16], bw[16];
+		char last[32], where[256] = "", sz[16];
+		uint64_t reads, writes, bread, bwritten, tb;
+		const cJSON *fq = cJSON_GetObjectItemCaseSensitive(fi, "frequency");
+		const cJSON *la = cJSON_GetObjectItemCaseSensitive(fi, "last_access");
+		size_t wl = 0;
+		time_t when;
+		struct tm tm;
+
+		tiers = cJSON_GetObjectItemCaseSensitive(fi, "tiers");
+		if (!cJSON_IsNumber(fq) || !cJSON_IsNumber(la) ||
+		    !cJSON_IsArray(tiers) || get_u64(fi, "reads", &reads) ||
+		    get_u64(fi, "writes", &writes) ||
+		    get_u64(fi, "bytes_read", &bread) ||
+		    get_u64(fi, "bytes_written", &bwritten)) {
+			table_free(&t);
+			rc = bad_reply("top");
+			goto out;
+		}
+		if (paths[k])
+			snprintf(name, sizeof(name), "%s", paths[k]);
+		else
+			snprintf(name, sizeof(name), "inode %" PRIu64, inos[k]);
+		k++;
+		snprintf(freq, sizeof(freq), "%.2f", fq->valuedouble);
+		snprintf(rd, sizeof(rd), "%" PRIu64, reads);
+		snprintf(wr, sizeof(wr), "%" PRIu64, writes);
+		fmt_size(bread, br, sizeof(br));
+		fmt_size(bwritten, bw, sizeof(bw));
+		when = (time_t)la->valuedouble;
+		if (when > 0 && localtime_r(&when, &tm))
+			strftime(last, sizeof(last), "%Y-%m-%d %H:%M:%S", &tm);
+		else
+			snprintf(last, sizeof(last), "-");
+		cJSON_ArrayForEach(ti, tiers) {
+			const char *tn = get_str(ti, "tier");
+
+			if (!tn || get_u64(ti, "bytes", &tb))
+				continue;
+			fmt_size(tb, sz, sizeof(sz));
+			if (wl < sizeof(where))
+				wl += (size_t)snprintf(where + wl, sizeof(where) - wl,
+						       "%s%s:%s", wl ? "," : "",
+						       tn, sz);
+		}
+		table_add(&t, name, freq, rd, wr, br, bw, last, wl ? where : "-");
+	}
+	rc = table_print(&t);
+out:
+	for (k = 0; paths && k < nf; k++)
+		free(paths[k]);
+	free(paths);
+	free(inos);
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
 static const struct tool_cmd tool_cmds[] = {
 	{ "status", "", 0, cmd_status,
 	  "tiers with capacity and use; inodes and open files" },
@@ -954,6 +1156,8 @@ static const struct tool_cmd tool_cmds[] = {
 	  "show or set the migration bandwidth per tier pair" },
 	{ "tier", "check NAME", -1, cmd_tier,
 	  "probe tier NAME: write, read back and delete a probe object" },
+	{ "top", "[-n N] [DIR]", -1, cmd_top,
+	  "the N hottest files; DIR (on the mount) to show their paths" },
 	{ "ping", "", 0, cmd_ping, "check that the daemon answers" },
 };
 

@@ -189,7 +189,7 @@ assert_eq "$(jq_py "[(t['name'], t['kind'], t['capacity'], t['used']) for t in d
 	"[('nvme', 'local', 1073741824, 0), ('hdd', 'local', 4294967296, 0)]" \
 	"status --json: tiers"
 assert_eq "$(jq_py "(d['ok'], d['extent_size'], sorted(d['tiers'][0]))" <<<"$json")" \
-	"(True, 4194304, ['capacity', 'extents', 'files', 'fs_avail', 'health', 'high_watermark', 'kind', 'low_watermark', 'name', 'path', 'used'])" \
+	"(True, 4194304, ['capacity', 'extents', 'files', 'fs_avail', 'health', 'high_watermark', 'kind', 'latency_s', 'latency_samples', 'low_watermark', 'name', 'path', 'used'])" \
 	"status --json: fields"
 assert_eq "$(jq_py "(d['tiers'][0]['high_watermark'], d['tiers'][0]['low_watermark'], d['tiers'][0]['fs_avail'] > 0)" <<<"$json")" \
 	"(0.9, 0.8, True)" "status --json: watermarks and fs_avail"

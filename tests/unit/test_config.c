@@ -305,6 +305,39 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* sections */
 	{ "unknown section", VALID "[tierx]\n", 7, "unknown section [tierx]", NULL },
+	/* [placement] */
+	{ "placement twice", VALID "[placement]\n[placement]\n", 8,
+	  "[placement] given twice", "line 7" },
+	{ "unknown placement key", VALID "[placement]\nspeed = 1\n", 8,
+	  "unknown key 'speed' in [placement]", NULL },
+	{ "tier key in placement", VALID "[placement]\ncapacity = 1G\n", 8,
+	  "'capacity' does not belong in [placement]", "[tier.NAME]" },
+	{ "placement key in fabric", VALID_FABRIC "half_life = 1h\n" VALID_NVME, 3,
+	  "'half_life' does not belong in [fabric]", "[placement]" },
+	{ "half_life junk", VALID "[placement]\nhalf_life = 1 day\n", 8,
+	  "[placement] half_life = '1 day': not a duration", "24h" },
+	{ "half_life unit", VALID "[placement]\nhalf_life = 3y\n", 8,
+	  "not a duration", NULL },
+	{ "half_life zero", VALID "[placement]\nhalf_life = 0\n", 8,
+	  "half_life = '0': must be above 0", NULL },
+	{ "half_life negative", VALID "[placement]\nhalf_life = -5m\n", 8,
+	  "not a duration", NULL },
+	{ "weight negative", VALID "[placement]\nw_cost = -0.2\n", 8,
+	  "w_cost = '-0.2': not a decimal number", NULL },
+	{ "all weights zero", VALID "[placement]\nw_frequency = 0\nw_latency = 0\n"
+	  "w_cost = 0\nw_trend = 0\n", 7, "all 0", "at least one weight" },
+	{ "confidence above 1", VALID "[placement]\nconfidence = 1.5\n", 8,
+	  "confidence = '1.5': must be between 0 and 1", NULL },
+	{ "hysteresis junk", VALID "[placement]\nhysteresis = 5%\n", 8,
+	  "hysteresis = '5%': not a decimal number", NULL },
+	{ "hot_freq zero", VALID "[placement]\nhot_freq = 0\n", 8,
+	  "hot_freq = '0': must be above 0", NULL },
+	{ "interval too long", VALID "[placement]\ninterval = 8d\n", 8,
+	  "interval = '8d'", "at most 604800 seconds" },
+	{ "auto bad", VALID "[placement]\nauto = maybe\n", 8,
+	  "unknown auto", "yes" },
+	{ "placement key twice", VALID "[placement]\nw_trend = 0.1\nw_trend = 0.2\n", 9,
+	  "[placement] w_trend given twice", "line 8" },
 	{ "spaces in header", "[ fabric ]\n", 1, "unknown section [ fabric ]", NULL },
 	{ "empty tier name", VALID "[tier.]\n", 7, "bad tier name", NULL },
 	{ "bad char in tier name", VALID "[tier.a b]\n", 7, "bad tier name 'a b'", NULL },
@@ -612,6 +645,74 @@ static void test_load_errors(void **state)
 	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
 }
 
+static void test_placement(void **state)
+{
+	char err[CFG_ERR_MAX] = "";
+	struct cfg c;
+
+	/* Defaults without the section. */
+	assert_int_equal(parse(VALID, &c, err, sizeof(err)), 0);
+	assert_true(c.placement.half_life == 86400);
+	assert_true(c.placement.w_frequency == 0.4);
+	assert_true(c.placement.w_latency == 0.3);
+	assert_true(c.placement.w_cost == 0.2);
+	assert_true(c.placement.w_trend == 0.1);
+	assert_true(c.placement.hysteresis == 0.05);
+	assert_true(c.placement.confidence == 0.7);
+	assert_true(c.placement.hot_freq == 4);
+	assert_true(c.placement.promote_freq == 3);
+	assert_true(c.placement.interval == 60);
+	assert_true(c.placement.horizon == 30 * 86400);
+	assert_int_equal(c.placement.auto_place, 0);
+
+	/* Every key, before and after the tiers. */
+	assert_int_equal(parse("[placement]\nhalf_life = 30m\nw_frequency = 1\n"
+			       "w_latency = 0\nw_cost = 0\nw_trend = 0\n"
+			       "hysteresis = 0.1\nconfidence = 0.5\nhot_freq = 2.5\n"
+			       "promote_freq = 0\ninterval = 0\nhorizon = 2w\n"
+			       "auto = yes\n" VALID, &c, err, sizeof(err)), 0);
+	assert_true(c.placement.half_life == 1800);
+	assert_true(c.placement.w_frequency == 1);
+	assert_true(c.placement.w_latency == 0);
+	assert_true(c.placement.hysteresis == 0.1);
+	assert_true(c.placement.confidence == 0.5);
+	assert_true(c.placement.hot_freq == 2.5);
+	assert_true(c.placement.promote_freq == 0);
+	assert_true(c.placement.interval == 0);
+	assert_true(c.placement.horizon == 14 * 86400);
+	assert_int_equal(c.placement.auto_place, 1);
+	assert_int_equal(c.ntiers, 1);
+	assert_int_equal(parse(VALID "[placement]\nhalf_life = 86400\n", &c, err,
+			       sizeof(err)), 0);
+	assert_true(c.placement.half_life == 86400);
+	assert_true(c.placement.w_frequency == 0.4);
+}
+
+static void test_parse_duration(void **state)
+{
+	static const struct { const char *s; double v; } good[] = {
+		{ "0", 0 }, { "86400", 86400 }, { "30m", 1800 }, { "24h", 86400 },
+		{ "24H", 86400 }, { "1.5h", 5400 }, { "30d", 2592000 },
+		{ "2w", 1209600 }, { "90s", 90 }, { " 7d ", 604800 }, { ".5m", 30 },
+	};
+	static const char *const bad[] = {
+		"", " ", "-1", "+1", "h", "1y", "1 h", "1hh", "1e3", "0x10", "inf",
+		"nan", "1.2.3", "1h30m", "1234567890123456",
+	};
+	double v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = -1;
+		if (cfg_parse_duration(good[i].s, &v) != 0 || v != good[i].v)
+			fail_msg("'%s' gave %g, expected %g", good[i].s, v, good[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -1;
+		if (cfg_parse_duration(bad[i], &v) != -EINVAL || v != -1)
+			fail_msg("'%s' was accepted", bad[i]);
+	}
+}
+
 static void test_parse_size(void **state)
 {
 	static const struct { const char *s; uint64_t v; } good[] = {
@@ -790,6 +891,8 @@ int main(void)
 		cmocka_unit_test(test_load_relative),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_placement),
+		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_tier_index),
 		cmocka_unit_test(test_s3),
 		cmocka_unit_test(test_s3_env),

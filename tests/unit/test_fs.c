@@ -217,7 +217,7 @@ static struct fs_file *open_ino(struct fix *x, uint64_t ino, int flags)
 {
 	struct fs_file *fh = NULL;
 
-	assert_int_equal(fs_open(x->f, ino, flags, &fh), 0);
+	assert_int_equal(fs_open(x->f, NULL, ino, flags, &fh), 0);
 	assert_non_null(fh);
 	assert_int_equal(fs_file_ino(fh), ino);
 	return track(x, fh);
@@ -1581,7 +1581,7 @@ static void test_link_self(void **state)
 			_exit(2);
 		/* a reader, then a writer on the inode's lock */
 		if (fs_getattr(x->f, d, &st) < 0 ||
-		    fs_open(x->f, d, O_RDONLY, &fh) < 0)
+		    fs_open(x->f, NULL, d, O_RDONLY, &fh) < 0)
 			_exit(3);
 		/* write-locks the inode, then refuses a directory */
 		rc = fs_fallocate(x->f, fh, 0, 0, 1);
@@ -2224,8 +2224,8 @@ static void test_unlink_nodata(void **state)
 	assert_int_equal(status_(x).inodes, n - 1);
 	assert_int_equal(getattr_(x, a).st_nlink, 0);
 	assert_int_equal(fs_getxattr(x->f, a, "user.k", NULL, 0), -ENODATA);
-	assert_int_equal(fs_open(x->f, a, O_RDWR, &fh), -ENOENT);
-	assert_int_equal(fs_open(x->f, a, O_RDWR | O_TRUNC, &fh), -ENOENT);
+	assert_int_equal(fs_open(x->f, NULL, a, O_RDWR, &fh), -ENOENT);
+	assert_int_equal(fs_open(x->f, NULL, a, O_RDWR | O_TRUNC, &fh), -ENOENT);
 	memset(&attr, 0, sizeof(attr));
 	attr.st_mode = 0600;
 	assert_int_equal(fs_setattr(x->f, &root_ctx, a, &attr, FS_SET_MODE, NULL,
@@ -2367,7 +2367,7 @@ static void test_corrupt_inode(void **state)
 	assert_int_equal(fs_lookup(x->f, ROOT, "a", &st), -EIO);
 	assert_int_equal(fs_getattr(x->f, a, &st), -EIO);
 	fh = NULL;
-	assert_int_equal(fs_open(x->f, a, O_RDONLY, &fh), -EIO);
+	assert_int_equal(fs_open(x->f, NULL, a, O_RDONLY, &fh), -EIO);
 	assert_null(fh);
 	assert_int_equal(fs_getxattr(x->f, a, "user.dfabric.tier", buf,
 				     sizeof(buf)), -EIO);

@@ -1363,17 +1363,17 @@ static void raw_store(const char *path, const char *new_cf, const char *key,
 {
 	const char *names[] = { "default", "inodes", "dentries", "xattrs",
 				"extents", "symlinks", "orphans", "stats",
-				"jobs" };
+				"jobs", "access" };
 	rocksdb_options_t *o = rocksdb_options_create();
 	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-	const rocksdb_options_t *opts[9];
-	rocksdb_column_family_handle_t *hs[9], *h;
+	const rocksdb_options_t *opts[10];
+	rocksdb_column_family_handle_t *hs[10], *h;
 	char *rerr = NULL;
 	rocksdb_t *db;
 
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 10; i++)
 		opts[i] = o;
-	db = rocksdb_open_column_families(o, path, 9, names, opts, hs, &rerr);
+	db = rocksdb_open_column_families(o, path, 10, names, opts, hs, &rerr);
 	assert_null(rerr);
 	if (new_cf) {
 		h = rocksdb_create_column_family(db, o, new_cf, &rerr);
@@ -1384,7 +1384,7 @@ static void raw_store(const char *path, const char *new_cf, const char *key,
 		rocksdb_put(db, wo, key, strlen(key), val, len, &rerr);
 		assert_null(rerr);
 	}
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 10; i++)
 		rocksdb_column_family_handle_destroy(hs[i]);
 	rocksdb_close(db);
 	rocksdb_writeoptions_destroy(wo);

@@ -149,7 +149,7 @@ static void check_content(struct fix *x)
 	static uint8_t buf[FSIZE + 10];
 	struct fs_file *fh = NULL;
 
-	assert_int_equal(fs_open(x->f, x->ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDONLY, &fh), 0);
 	assert_int_equal(fs_read(x->f, fh, buf, sizeof(buf), 0), FSIZE);
 	assert_memory_equal(buf, x->model, FSIZE);
 	assert_int_equal(fs_release(x->f, fh), 0);
@@ -287,7 +287,7 @@ static void test_racing_write(void **state)
 	/* 64 KiB/s: each extent takes about a second to copy. */
 	fab_config(x, "migrate_bandwidth = 64K\n");
 	make_file(x);
-	assert_int_equal(fs_open(x->f, x->ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &fh), 0);
 	id = fs_migrate(x->f, x->ino, 0, 2 * ES, "hdd", 0);
 	assert_true(id > 0);
 	for (i = 0; i < 2000 && !wrote; i++) {
@@ -324,7 +324,7 @@ static void test_open_file_io(void **state)
 
 	fab_config(x, "");
 	make_file(x);
-	assert_int_equal(fs_open(x->f, x->ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &fh), 0);
 	for (round = 0; round < 6; round++) {
 		int64_t id = fs_migrate(x->f, x->ino, 0, UINT64_MAX,
 					round % 2 ? "nvme" : "hdd", 0);

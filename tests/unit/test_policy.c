@@ -208,7 +208,7 @@ static void fill(struct fix *x, uint64_t ino, int from, int n)
 
 	assert_non_null(b);
 	memset(b, 'p', ES);
-	assert_int_equal(fs_open(x->f, ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
 	for (i = from; i < from + n; i++)
 		assert_int_equal(fs_write(x->f, fh, b, ES, (uint64_t)i * ES), ES);
 	assert_int_equal(fs_release(x->f, fh), 0);

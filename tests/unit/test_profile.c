@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the access profiler (tiering/profile.c) on a real
+ * metadata store in a temporary directory: folding, the bounded queue
+ * (sampling and drops, never blocking, several producers), persistence
+ * across close and open, corrupt records, forgetting a file, promotion on
+ * access and the listing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "fs/fs.h"
+#include "fs/meta.h"
+#include "tiering/profile.h"
+
+#define NS 1000000000LL
+#define T0 (1700000000LL * NS)         /* a fixed clock for the events */
+#define HL 3600.0                      /* half-life of these tests */
+#define ES (4u << 20)                  /* extent size the events use */
+
+struct fix {
+	char dir[64];                  /* mkdtemp directory */
+	char db[96];                   /* the store inside it */
+	struct meta *m;
+	struct profile *p;
+};
+
+static int rm_cb(const char *path, const struct stat *st, int flag,
+		 struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void meta_reopen(struct fix *x)
+{
+	char err[256];
+
+	meta_close(x->m);
+	x->m = NULL;
+	assert_int_equal(meta_open(x->db, &x->m, err, sizeof(err)), 0);
+}
+
+static void prof_open(struct fix *x, size_t cap, unsigned k, int thread)
+{
+	struct profile_params pp = { .half_life = HL, .capacity = cap,
+				     .sample_k = k, .no_thread = !thread };
+
+	assert_int_equal(profile_open(&pp, x->m, &x->p), 0);
+}
+
+static int setup(void **state)
+{
+	struct fix *x = calloc(1, sizeof(*x));
+	char err[256];
+
+	if (!x)
+		return -1;
+	snprintf(x->dir, sizeof(x->dir), "/tmp/dfprof.XXXXXX");
+	if (!mkdtemp(x->dir))
+		return -1;
+	snprintf(x->db, sizeof(x->db), "%s/meta", x->dir);
+	if (meta_open(x->db, &x->m, err, sizeof(err)) < 0)
+		return -1;
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+
+	profile_close(x->p);
+	meta_close(x->m);
+	nftw(x->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(x);
+	return 0;
+}
+
+static struct profile_event ev(uint64_t ino, enum stats_op op, uint64_t off,
+			       uint32_t len, int tier, int64_t t)
+{
+	return (struct profile_event){
+		.ino = ino, .op = (uint8_t)op, .off = off, .len = len,
+		.ext_off = op == STATS_OPEN ? PROFILE_NO_EXTENT : off - off % ES,
+		.tier = (int8_t)tier, .time = t, .uid = 1000, .pid = 42,
+	};
+}
+
+static void emit(struct profile *p, struct profile_event e)
+{
+	profile_emit(p, &e);
+}
+
+static void test_fold(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st;
+	struct profile_ext *v;
+	struct profile_event e;
+	size_t n;
+
+	prof_open(x, 0, 0, 0);
+	emit(x->p, ev(5, STATS_OPEN, 0, 0, -1, T0));
+	emit(x->p, ev(5, STATS_READ, 0, 4096, 0, T0 + 1));
+	emit(x->p, ev(5, STATS_READ, ES + 10, 100, 1, T0 + 2));
+	emit(x->p, ev(5, STATS_WRITE, 2 * ES, 50, 0, T0 + 3));
+	/* one request over two extents: the second piece adds bytes only */
+	e = ev(5, STATS_READ, 3 * ES, 10, 0, T0 + 4);
+	emit(x->p, e);
+	e = ev(5, STATS_READ, 4 * ES, 20, 0, T0 + 4);
+	e.cont = 1;
+	emit(x->p, e);
+	emit(x->p, ev(6, STATS_READ, 0, 1, 0, T0));
+	assert_int_equal(profile_drain(x->p), 7);
+
+	assert_int_equal(profile_get(x->p, 5, &st), 0);
+	assert_int_equal(st.opens, 1);
+	assert_int_equal(st.reads, 3);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.bytes_read, 4096 + 100 + 10 + 20);
+	assert_int_equal(st.bytes_written, 50);
+	assert_true(fabs(st.freq - 5.0) < 1e-6);  /* 5 accesses within 4 ns */
+	assert_int_equal(st.first, T0);
+	assert_int_equal(st.last, T0 + 4);
+
+	assert_int_equal(profile_get_extent(x->p, 5, ES, &st), 0);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(st.bytes_read, 100);
+	assert_int_equal(profile_get_extent(x->p, 5, 4 * ES, &st), 0);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(profile_get_extent(x->p, 5, 7 * ES, &st), -ENOENT);
+	assert_int_equal(profile_get(x->p, 99, &st), -ENOENT);
+
+	assert_int_equal(profile_extents(x->p, 5, &v, &n), 0);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(v[i].off, i * ES);  /* sorted */
+	free(v);
+	assert_int_equal(profile_extents(x->p, 99, &v, &n), 0);
+	assert_null(v);
+	assert_int_equal(n, 0);
+
+	/* The frequency halves over a half-life. */
+	assert_int_equal(profile_get(x->p, 6, &st), 0);
+	assert_true(fabs(stats_freq(&st, T0 + (int64_t)HL * NS,
+				    profile_half_life(x->p)) - 0.5) < 1e-9);
+}
+
+static void test_full_queue(void **state)
+{
+	struct fix *x = *state;
+	struct profile_counters c;
+	struct access_stats st;
+	const int total = 1000;
+
+	prof_open(x, 16, 4, 0);
+	/* Nobody drains: the ring fills, sampling starts at 80%, then drops. */
+	for (int i = 0; i < total; i++)
+		emit(x->p, ev(9, STATS_READ, 0, 1, 0, T0 + i));
+	profile_counters(x->p, &c);
+	assert_int_equal(c.capacity, 16);
+	assert_int_equal(c.events + c.sampled + c.dropped, total);
+	assert_int_equal(c.events, 16);
+	assert_int_equal(c.queued, 16);
+	assert_true(c.sampled > 0);
+	assert_true(c.dropped > 0);
+	/* 12 events before 80% of 16 (12.8) with weight 1, then 1 in 4 kept
+	 * with weight 4. */
+	assert_int_equal(profile_drain(x->p), 16);
+	assert_int_equal(profile_get(x->p, 9, &st), 0);
+	assert_int_equal(st.reads, 13 + 3 * 4);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.queued, 0);
+	assert_int_equal(c.folded, 16);
+
+	/* Drained: events are taken again at weight 1. */
+	emit(x->p, ev(9, STATS_READ, 0, 1, 0, T0 + total));
+	assert_int_equal(profile_drain(x->p), 1);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.events, 17);
+}
+
+struct prod {
+	struct profile *p;
+	uint64_t ino;
+	int n;
+};
+
+static void *producer(void *arg)
+{
+	struct prod *a = arg;
+
+	for (int i = 0; i < a->n; i++)
+		emit(a->p, ev(a->ino, STATS_READ, (uint64_t)(i % 8) * ES, 512, 0,
+			      T0 + i));
+	return NULL;
+}
+
+static void test_producers(void **state)
+{
+	struct fix *x = *state;
+	struct prod a[4];
+	pthread_t th[4];
+	struct profile_counters c;
+	struct access_stats st;
+	uint64_t reads = 0;
+	const int n = 50000;
+
+	/* A small ring and the aggregator thread racing four producers. */
+	prof_open(x, 256, 8, 1);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct prod){ x->p, 100 + i, n };
+		assert_int_equal(pthread_create(&th[i], NULL, producer, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_true(profile_drain(x->p) >= 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.events + c.sampled + c.dropped, 4 * n);
+	assert_int_equal(c.folded, c.events);
+	assert_int_equal(c.queued, 0);
+	/* A producer that ran while the ring was full may have lost all. */
+	assert_true(c.files >= 1 && c.files <= 4);
+	assert_true(c.extents >= 1 && c.extents <= 32);
+	for (int i = 0; i < 4; i++)
+		if (profile_get(x->p, 100 + i, &st) == 0)
+			reads += st.reads;
+	/* Every folded event counts 1, or 8 when it stands for sampled ones. */
+	assert_true(reads >= c.events);
+	assert_true(reads <= 8 * c.events);
+	assert_true(c.sampled == 0 || reads > c.events);
+}
+
+static void test_persist(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats a, b;
+	struct profile_counters c;
+
+	prof_open(x, 0, 0, 1);
+	for (int i = 0; i < 10; i++)
+		emit(x->p, ev(7, STATS_READ, (uint64_t)i * 1000, 1000, 0, T0 + i));
+	emit(x->p, ev(8, STATS_WRITE, ES, 10, 0, T0));
+	profile_close(x->p);  /* folds and stores what is queued */
+	x->p = NULL;
+	meta_reopen(x);
+
+	prof_open(x, 0, 0, 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.files, 2);
+	assert_int_equal(c.extents, 2);
+	assert_int_equal(c.corrupt, 0);
+	assert_int_equal(profile_get(x->p, 7, &a), 0);
+	assert_int_equal(a.reads, 10);
+	assert_int_equal(a.bytes_read, 10000);
+	assert_int_equal(a.last, T0 + 9);
+	assert_int_equal(profile_get_extent(x->p, 7, 0, &b), 0);
+	assert_memory_equal(&a.hour, &b.hour, sizeof(a.hour));
+	assert_true(fabs(a.freq - b.freq) < 1e-9);
+	assert_int_equal(profile_get_extent(x->p, 8, ES, &b), 0);
+	assert_int_equal(b.bytes_written, 10);
+
+	/* More on top of what was loaded. */
+	emit(x->p, ev(7, STATS_READ, 0, 1, 0, T0 + 20));
+	assert_int_equal(profile_drain(x->p), 1);
+	assert_int_equal(profile_get(x->p, 7, &a), 0);
+	assert_int_equal(a.reads, 11);
+}
+
+static void test_corrupt(void **state)
+{
+	struct fix *x = *state;
+	struct profile_counters c;
+	struct access_stats st;
+	uint8_t key[16] = { 0, 0, 0, 0, 0, 0, 0, 7 };
+	uint8_t junk[40];
+
+	prof_open(x, 0, 0, 0);
+	emit(x->p, ev(3, STATS_READ, 0, 1, 0, T0));
+	emit(x->p, ev(7, STATS_READ, 0, 1, 0, T0));
+	assert_int_equal(profile_drain(x->p), 2);
+	profile_close(x->p);
+	x->p = NULL;
+	/* ino 7's file record and an extent record of it become junk. */
+	memset(junk, 0xa5, sizeof(junk));
+	assert_int_equal(meta_debug_put_raw(x->m, META_CF_ACCESS, key, 8, junk,
+					    sizeof(junk)), 0);
+	key[15] = 1;
+	assert_int_equal(meta_debug_put_raw(x->m, META_CF_ACCESS, key, 16, junk,
+					    3), 0);
+
+	prof_open(x, 0, 0, 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.corrupt, 2);
+	assert_int_equal(profile_get(x->p, 3, &st), 0);  /* untouched */
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(profile_get(x->p, 7, &st), 0);  /* reset, extent kept */
+	assert_int_equal(st.reads, 0);
+	assert_int_equal(profile_get_extent(x->p, 7, 0, &st), 0);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(profile_get_extent(x->p, 7, 1, &st), -ENOENT);
+	/* The drain's flush deletes the bad records: the next open is clean. */
+	assert_int_equal(profile_drain(x->p), 0);
+	profile_close(x->p);
+	x->p = NULL;
+	prof_open(x, 0, 0, 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.corrupt, 0);
+	assert_int_equal(c.files, 2);
+}
+
+static void test_forget(void **state)
+{
+	struct fix *x = *state;
+	struct profile_counters c;
+	struct access_stats st;
+
+	prof_open(x, 0, 0, 0);
+	emit(x->p, ev(11, STATS_READ, 0, 1, 0, T0));
+	emit(x->p, ev(11, STATS_READ, ES, 1, 0, T0));
+	emit(x->p, ev(12, STATS_READ, 0, 1, 0, T0));
+	assert_int_equal(profile_drain(x->p), 3);
+	emit(x->p, ev(11, STATS_READ, 0, 1, 0, T0 + 1));  /* queued */
+	profile_forget(x->p, 11);
+	profile_forget(x->p, 999);  /* unknown: nothing */
+	assert_int_equal(profile_drain(x->p), 1);  /* the stale event: ignored */
+	assert_int_equal(profile_get(x->p, 11, &st), -ENOENT);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.files, 1);
+	assert_int_equal(c.extents, 1);
+	assert_int_equal(profile_drain(x->p), 0);
+	profile_close(x->p);
+	x->p = NULL;
+	prof_open(x, 0, 0, 0);
+	assert_int_equal(profile_get(x->p, 11, &st), -ENOENT);
+	assert_int_equal(profile_get_extent(x->p, 11, ES, &st), -ENOENT);
+	assert_int_equal(profile_get(x->p, 12, &st), 0);
+}
+
+struct promo_log {
+	int n;
+	uint64_t ino, off;
+	int tier;
+	double freq;
+	struct profile *p;
+	int get_rc;                    /* a query from inside the callback */
+};
+
+static void on_promote(void *arg, uint64_t ino, uint64_t off, int tier,
+		       double freq)
+{
+	struct promo_log *l = arg;
+	struct access_stats st;
+
+	l->n++;
+	l->ino = ino;
+	l->off = off;
+	l->tier = tier;
+	l->freq = freq;
+	l->get_rc = profile_get(l->p, ino, &st);
+}
+
+static void test_promote(void **state)
+{
+	struct fix *x = *state;
+	struct promo_log l = { 0 };
+	struct profile_counters c;
+
+	prof_open(x, 0, 0, 0);
+	l.p = x->p;
+	profile_set_promote_cb(x->p, on_promote, &l, 2.9);
+	/* Two reads on tier 1 and many on tier 0: below or not slow. */
+	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0));
+	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0 + 1));
+	for (int i = 0; i < 10; i++)
+		emit(x->p, ev(20, STATS_READ, 0, 1, 0, T0 + i));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 0);
+	/* The third read reaches the threshold. */
+	emit(x->p, ev(20, STATS_READ, ES + 5, 1, 1, T0 + 2));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.ino, 20);
+	assert_int_equal(l.off, ES);
+	assert_int_equal(l.tier, 1);
+	assert_true(l.freq >= 2.9);
+	assert_int_equal(l.get_rc, 0);
+	/* Quiet for PROFILE_PROMOTE_QUIET_S, then again. */
+	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0 + 3));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 1);
+	emit(x->p, ev(20, STATS_READ, ES, 1, 1,
+		      T0 + 2 + PROFILE_PROMOTE_QUIET_S * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 2);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.promotions, 2);
+	/* Off. */
+	profile_set_promote_cb(x->p, NULL, NULL, 0);
+	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0 + 100 * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 2);
+}
+
+struct list_acc {
+	int n;
+	uint64_t sum;
+};
+
+static int list_cb(void *arg, uint64_t ino, const struct access_stats *st)
+{
+	struct list_acc *a = arg;
+
+	a->n++;
+	a->sum += ino * st->reads;
+	return ino == 1000 ? 7 : 0;
+}
+
+static void test_list(void **state)
+{
+	struct fix *x = *state;
+	struct list_acc a = { 0 };
+
+	prof_open(x, 0, 0, 0);
+	assert_int_equal(profile_list(x->p, list_cb, &a), 0);
+	assert_int_equal(a.n, 0);
+	/* Enough files to grow the hash table several times. */
+	for (uint64_t i = 1; i <= 5000; i++) {
+		emit(x->p, ev(i, STATS_READ, 0, 1, 0, T0));
+		if (i % 1000 == 0)
+			profile_drain(x->p);
+	}
+	emit(x->p, ev(1, STATS_READ, 0, 1, 0, T0));
+	profile_drain(x->p);
+	assert_int_equal(profile_list(x->p, list_cb, &a), 7);  /* stopped */
+	a = (struct list_acc){ 0 };
+	profile_forget(x->p, 1000);
+	assert_int_equal(profile_list(x->p, list_cb, &a), 0);
+	assert_int_equal(a.n, 4999);
+	assert_int_equal(a.sum, 5000ull * 5001 / 2 - 1000 + 1);
+}
+
+static void test_bad_params(void **state)
+{
+	struct fix *x = *state;
+	struct profile_params pp = { .half_life = 0 };
+
+	assert_int_equal(profile_open(&pp, x->m, &x->p), -EINVAL);
+	x->p = NULL;
+	profile_emit(NULL, NULL);      /* no profiler: nothing */
+	profile_forget(NULL, 1);
+	profile_close(NULL);
+}
+
+/* The daemon's side: fs_create, fs_write and fs_read feed the fabric's
+ * profiler and time the tier's reads; the statistics survive closing the
+ * fabric and go with the file's last link. */
+static struct fabric *fab_open(struct fix *x, struct cfg *c)
+{
+	char text[512], err[CFG_ERR_MAX], tier[128];
+	struct fabric *f;
+
+	snprintf(tier, sizeof(tier), "%s/tier", x->dir);
+	mkdir(tier, 0700);
+	snprintf(text, sizeof(text), "[fabric]\nmeta = %s/fmeta\n"
+		 "[tier.fast]\nkind = local\npath = %s\ncapacity = 1G\n"
+		 "[placement]\nhalf_life = 1h\n", x->dir, tier);
+	assert_int_equal(cfg_parse_string(text, "t", c, err, sizeof(err)), 0);
+	assert_int_equal(fs_fabric_open(c, &f, err, sizeof(err)), 0);
+	return f;
+}
+
+static void test_fabric(void **state)
+{
+	struct fix *x = *state;
+	struct fs_ctx ctx = { .uid = 1000, .gid = 1000, .pid = 77 };
+	struct access_stats st;
+	struct fs_status fst;
+	struct fs_file *fh;
+	struct stat sb;
+	struct cfg c;
+	struct fabric *f;
+	char buf[8192] = { 1 };
+	uint64_t ino, ino2, n;
+	double lat;
+
+	f = fab_open(x, &c);
+	assert_true(profile_half_life(fs_profile(f)) == 3600);
+	assert_true(fs_tier_latency(f, 0, &n) == -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(fs_create(f, &ctx, 1, "a", 0644, O_RDWR, &sb, &fh), 0);
+	ino = (uint64_t)sb.st_ino;
+	assert_int_equal(fs_write(f, fh, buf, sizeof(buf), 0), sizeof(buf));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fs_read(f, fh, buf, 4096, 4096), 4096);
+	assert_int_equal(fs_release(f, fh), 0);
+	assert_int_equal(fs_open(f, &ctx, ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_read(f, fh, buf, sizeof(buf), 0), sizeof(buf));
+	assert_int_equal(fs_release(f, fh), 0);
+	assert_int_equal(fs_create(f, &ctx, 1, "b", 0644, O_RDWR, &sb, &fh), 0);
+	ino2 = (uint64_t)sb.st_ino;
+	assert_int_equal(fs_release(f, fh), 0);
+
+	assert_true(profile_drain(fs_profile(f)) >= 9);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), 0);
+	assert_int_equal(st.opens, 2);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.reads, 6);
+	assert_int_equal(st.bytes_read, 5 * 4096 + sizeof(buf));
+	assert_int_equal(st.bytes_written, sizeof(buf));
+	assert_int_equal(profile_get_extent(fs_profile(f), ino, 0, &st), 0);
+	assert_int_equal(st.reads, 6);
+	lat = fs_tier_latency(f, 0, &n);
+	assert_int_equal(n, 6);
+	assert_true(lat > 0 && lat < 1);
+	assert_true(fs_tier_latency(f, 3, NULL) == -1);
+	assert_int_equal(fs_status(f, &fst), 0);
+	assert_int_equal(fst.tiers[0].latency_samples, 6);
+	fs_fabric_close(f);
+
+	/* Across a close and an open. */
+	f = fab_open(x, &c);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), 0);
+	assert_int_equal(st.reads, 6);
+	assert_int_equal(profile_get(fs_profile(f), ino2, &st), 0);
+	assert_int_equal(st.opens, 1);
+	/* The last link goes (the kernel forgot it long ago): so do they. */
+	assert_int_equal(fs_unlink(f, 1, "a"), 0);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), -ENOENT);
+	fs_fabric_close(f);
+	f = fab_open(x, &c);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), -ENOENT);
+	assert_int_equal(profile_get(fs_profile(f), ino2, &st), 0);
+	fs_fabric_close(f);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_fold),
+		T(test_full_queue),
+		T(test_producers),
+		T(test_persist),
+		T(test_corrupt),
+		T(test_forget),
+		T(test_promote),
+		T(test_list),
+		T(test_bad_params),
+		T(test_fabric),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

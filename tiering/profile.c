@@ -1,0 +1,724 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The access profiler: a lock-free event ring, an aggregator thread and
+ * the per-file and per-extent statistics it keeps (see profile.h). */
+#include "tiering/profile.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "fs/meta.h"
+
+#define DEF_CAPACITY   65536
+#define DEF_SAMPLE_K   8
+#define DEF_FLUSH_EV   4096
+#define DEF_FLUSH_MS   1000
+#define IDLE_NS        10000000L       /* aggregator sleep when idle: 10 ms */
+#define BATCH_EVENTS   1024            /* folded per lock hold */
+#define NS             1000000000LL
+#define DEAD_SLOTS     1024            /* recently forgotten inodes remembered */
+
+/* One ring slot. seq == position: free for the producer of that position;
+ * position + 1: holds its event for the consumer (Vyukov's queue). */
+struct cell {
+	_Atomic uint64_t seq;
+	float weight;                  /* accesses the event stands for */
+	struct profile_event ev;
+};
+
+struct pext {
+	uint64_t off;                  /* extent offset */
+	int dirty;                     /* changed since the last flush */
+	int64_t promoted;              /* unix ns of the last promote callback */
+	struct access_stats st;
+};
+
+struct pfile {
+	uint64_t ino;
+	struct pfile *hnext;           /* hash chain */
+	struct pfile *dnext;           /* dirty list, when dirty */
+	int dirty;                     /* on the dirty list */
+	int file_dirty;                /* the file's own record changed */
+	struct access_stats st;        /* the whole file */
+	struct pext *ext;              /* sorted by offset */
+	size_t next, cap;
+};
+
+struct delkey {
+	uint64_t ino, off;
+};
+
+struct promo {
+	uint64_t ino, off;
+	int tier;
+	double freq;
+};
+
+struct profile {
+	/* ring: producers touch only these and the counters */
+	struct cell *ring;
+	uint64_t mask;
+	_Atomic uint64_t enq;          /* next position to claim */
+	_Atomic uint64_t deq;          /* next position to consume */
+	_Atomic uint64_t sampled, dropped, sample_ctr; /* enq counts the events */
+	_Atomic int warned;            /* the 80% warning is out */
+	unsigned sample_k;
+
+	double half_life;
+	unsigned flush_events, flush_ms;
+	struct meta *meta;
+
+	pthread_mutex_t drain_lock;    /* the one consumer; flushes */
+	pthread_mutex_t lock;          /* everything below */
+	struct pfile **tab;
+	size_t nbuckets, nfiles, nexts;
+	struct pfile *dirty;           /* dirty list */
+	uint64_t dead[DEAD_SLOTS];     /* forgotten inodes, by ino % DEAD_SLOTS */
+	struct delkey *dels;           /* records to delete at the next flush */
+	size_t ndels, dcap;
+	uint64_t folded, unflushed, flushes, corrupt, promotions;
+	profile_promote_cb promote_fn;
+	void *promote_arg;
+	double promote_thr;
+
+	pthread_t thread;
+	int has_thread;
+	_Atomic int stop;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- */
+/* the ring */
+
+static int ring_push(struct profile *p, const struct profile_event *ev,
+		     float weight)
+{
+	uint64_t pos = atomic_load_explicit(&p->enq, memory_order_relaxed);
+	struct cell *c;
+
+	for (;;) {
+		int64_t diff;
+
+		c = &p->ring[pos & p->mask];
+		diff = (int64_t)(atomic_load_explicit(&c->seq, memory_order_acquire) - pos);
+		if (diff == 0) {
+			if (atomic_compare_exchange_weak_explicit(&p->enq, &pos, pos + 1,
+					memory_order_relaxed, memory_order_relaxed))
+				break;
+		} else if (diff < 0) {
+			return -ENOSPC;  /* the consumer has not freed this slot */
+		} else {
+			pos = atomic_load_explicit(&p->enq, memory_order_relaxed);
+		}
+	}
+	c->ev = *ev;
+	c->weight = weight;
+	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+	return 0;
+}
+
+/* Consumer side; caller holds drain_lock. */
+static int ring_pop(struct profile *p, struct profile_event *ev, float *weight)
+{
+	uint64_t pos = atomic_load_explicit(&p->deq, memory_order_relaxed);
+	struct cell *c = &p->ring[pos & p->mask];
+
+	if (atomic_load_explicit(&c->seq, memory_order_acquire) != pos + 1)
+		return 0;
+	*ev = c->ev;
+	*weight = c->weight;
+	atomic_store_explicit(&c->seq, pos + p->mask + 1, memory_order_release);
+	atomic_store_explicit(&p->deq, pos + 1, memory_order_release);
+	return 1;
+}
+
+static uint64_t ring_used(struct profile *p)
+{
+	uint64_t d = atomic_load_explicit(&p->deq, memory_order_relaxed);
+	uint64_t e = atomic_load_explicit(&p->enq, memory_order_relaxed);
+
+	return e > d ? e - d : 0;
+}
+
+void profile_emit(struct profile *p, const struct profile_event *ev)
+{
+	uint64_t cap;
+	float weight = 1;
+
+	if (!p)
+		return;
+	cap = p->mask + 1;
+	if (ring_used(p) * 10 >= cap * 8) {
+		/* Overloaded: keep 1 in k, standing for k. */
+		if (!atomic_exchange(&p->warned, 1))
+			log_warn("access profiler: event queue 80%% full (%" PRIu64
+				 " slots); sampling 1 in %u events",
+				 cap, p->sample_k);
+		if (atomic_fetch_add_explicit(&p->sample_ctr, 1,
+					      memory_order_relaxed) % p->sample_k) {
+			atomic_fetch_add_explicit(&p->sampled, 1, memory_order_relaxed);
+			return;
+		}
+		weight = (float)p->sample_k;
+	}
+	if (ring_push(p, ev, weight) < 0)
+		atomic_fetch_add_explicit(&p->dropped, 1, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- */
+/* the statistics map; p->lock held */
+
+static size_t hash_ino(uint64_t ino, size_t n)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 20) & (n - 1);
+}
+
+static struct pfile *file_find(struct profile *p, uint64_t ino)
+{
+	struct pfile *f = p->tab[hash_ino(ino, p->nbuckets)];
+
+	while (f && f->ino != ino)
+		f = f->hnext;
+	return f;
+}
+
+static void tab_grow(struct profile *p)
+{
+	size_t n = p->nbuckets * 2;
+	struct pfile **t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return;  /* longer chains, still correct */
+	for (size_t i = 0; i < p->nbuckets; i++) {
+		struct pfile *f = p->tab[i], *next;
+
+		for (; f; f = next) {
+			size_t h = hash_ino(f->ino, n);
+
+			next = f->hnext;
+			f->hnext = t[h];
+			t[h] = f;
+		}
+	}
+	free(p->tab);
+	p->tab = t;
+	p->nbuckets = n;
+}
+
+static struct pfile *file_get(struct profile *p, uint64_t ino)
+{
+	struct pfile *f = file_find(p, ino);
+	size_t h;
+
+	if (f)
+		return f;
+	if (p->nfiles >= p->nbuckets * 2)
+		tab_grow(p);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->ino = ino;
+	h = hash_ino(ino, p->nbuckets);
+	f->hnext = p->tab[h];
+	p->tab[h] = f;
+	p->nfiles++;
+	return f;
+}
+
+/* Index of the first extent with offset >= off. */
+static size_t ext_lower(const struct pfile *f, uint64_t off)
+{
+	size_t lo = 0, hi = f->next;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->ext[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct pext *ext_find(const struct pfile *f, uint64_t off)
+{
+	size_t k = ext_lower(f, off);
+
+	return k < f->next && f->ext[k].off == off ? &f->ext[k] : NULL;
+}
+
+static struct pext *ext_get(struct profile *p, struct pfile *f, uint64_t off)
+{
+	size_t k = ext_lower(f, off);
+
+	if (k < f->next && f->ext[k].off == off)
+		return &f->ext[k];
+	if (f->next == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 4;
+		struct pext *v = realloc(f->ext, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		f->ext = v;
+		f->cap = cap;
+	}
+	memmove(&f->ext[k + 1], &f->ext[k], (f->next - k) * sizeof(*f->ext));
+	memset(&f->ext[k], 0, sizeof(f->ext[k]));
+	f->ext[k].off = off;
+	f->next++;
+	p->nexts++;
+	return &f->ext[k];
+}
+
+static void mark_dirty(struct profile *p, struct pfile *f)
+{
+	if (f->dirty)
+		return;
+	f->dirty = 1;
+	f->dnext = p->dirty;
+	p->dirty = f;
+}
+
+static void del_add(struct profile *p, uint64_t ino, uint64_t off)
+{
+	if (p->ndels == p->dcap) {
+		size_t cap = p->dcap ? p->dcap * 2 : 64;
+		struct delkey *v = realloc(p->dels, cap * sizeof(*v));
+
+		if (!v)
+			return;  /* the record stays; it is harmless garbage */
+		p->dels = v;
+		p->dcap = cap;
+	}
+	p->dels[p->ndels++] = (struct delkey){ ino, off };
+}
+
+static void file_unlink(struct profile *p, struct pfile *f)
+{
+	struct pfile **pp = &p->tab[hash_ino(f->ino, p->nbuckets)];
+
+	while (*pp != f)
+		pp = &(*pp)->hnext;
+	*pp = f->hnext;
+	if (f->dirty) {
+		for (pp = &p->dirty; *pp != f; pp = &(*pp)->dnext)
+			;
+		*pp = f->dnext;
+	}
+	p->nfiles--;
+	p->nexts -= f->next;
+	free(f->ext);
+	free(f);
+}
+
+/* Folds one event; may append a promotion to pr. */
+static void fold(struct profile *p, const struct profile_event *ev,
+		 float weight, struct promo *pr, size_t *npr, size_t maxpr)
+{
+	struct pfile *f;
+	double w = weight;
+	uint64_t bytes = (uint64_t)((double)ev->len * w);
+	struct pext *e;
+
+	/* An event still queued when its file was forgotten: inode numbers
+	 * are never reused, so it can only be stale. */
+	if (p->dead[ev->ino % DEAD_SLOTS] == ev->ino)
+		return;
+	if (!(f = file_get(p, ev->ino)))
+		return;
+	p->folded++;
+	p->unflushed++;
+	mark_dirty(p, f);
+	f->file_dirty = 1;
+	if (!ev->cont) {
+		stats_add(&f->st, (enum stats_op)ev->op, bytes, ev->time,
+			  p->half_life, w);
+	} else if (ev->op == STATS_READ) {
+		f->st.bytes_read += bytes;
+	} else if (ev->op == STATS_WRITE) {
+		f->st.bytes_written += bytes;
+	}
+	if (ev->ext_off == PROFILE_NO_EXTENT || !(e = ext_get(p, f, ev->ext_off)))
+		return;
+	stats_add(&e->st, (enum stats_op)ev->op, bytes, ev->time, p->half_life, w);
+	e->dirty = 1;
+	if (ev->op == STATS_READ && ev->tier > 0 && p->promote_fn &&
+	    *npr < maxpr && ev->time - e->promoted >= PROFILE_PROMOTE_QUIET_S * NS) {
+		double fr = stats_freq(&e->st, ev->time, p->half_life);
+
+		if (fr >= p->promote_thr) {
+			e->promoted = ev->time;
+			pr[(*npr)++] = (struct promo){ ev->ino, ev->ext_off,
+						       ev->tier, fr };
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* persistence */
+
+/* Writes the dirty records and pending deletes. Caller holds drain_lock. */
+static int flush(struct profile *p)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc = 0;
+
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->ndels; i++)
+		meta_del_access(b, p->dels[i].ino, p->dels[i].off);
+	p->ndels = 0;
+	while (p->dirty) {
+		struct pfile *f = p->dirty;
+
+		p->dirty = f->dnext;
+		f->dirty = 0;
+		if (f->file_dirty)
+			meta_put_access(b, f->ino, META_ACCESS_FILE, &f->st);
+		f->file_dirty = 0;
+		for (size_t k = 0; k < f->next; k++) {
+			if (!f->ext[k].dirty)
+				continue;
+			f->ext[k].dirty = 0;
+			meta_put_access(b, f->ino, f->ext[k].off, &f->ext[k].st);
+		}
+	}
+	p->unflushed = 0;
+	pthread_mutex_unlock(&p->lock);
+	if (meta_batch_count(b)) {
+		rc = meta_commit(p->meta, b, 0);
+		if (rc < 0)
+			log_err("access profiler: cannot store statistics: %s",
+				strerror(-rc));
+		else {
+			pthread_mutex_lock(&p->lock);
+			p->flushes++;
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	meta_batch_free(b);
+	return rc;
+}
+
+static int load_one(void *arg, uint64_t ino, uint64_t off,
+		    const struct access_stats *st)
+{
+	struct profile *p = arg;
+	struct pfile *f;
+	struct pext *e;
+
+	if (!st) {
+		/* Logged by the store: start this record again from nothing. */
+		p->corrupt++;
+		del_add(p, ino, off);
+		return 0;
+	}
+	if (!(f = file_get(p, ino)))
+		return -ENOMEM;
+	if (off == META_ACCESS_FILE) {
+		f->st = *st;
+		return 0;
+	}
+	if (!(e = ext_get(p, f, off)))
+		return -ENOMEM;
+	e->st = *st;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* the aggregator */
+
+/* Folds up to max events; caller holds drain_lock. Returns how many. */
+static size_t drain_some(struct profile *p, size_t max)
+{
+	struct promo pr[64];
+	size_t n = 0, npr = 0;
+	struct profile_event ev;
+	float w;
+
+	pthread_mutex_lock(&p->lock);
+	while (n < max && ring_pop(p, &ev, &w)) {
+		fold(p, &ev, w, pr, &npr, sizeof(pr) / sizeof(pr[0]));
+		n++;
+	}
+	p->promotions += npr;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < npr; i++)
+		p->promote_fn(p->promote_arg, pr[i].ino, pr[i].off, pr[i].tier,
+			      pr[i].freq);
+	if (atomic_load(&p->warned) && ring_used(p) * 2 < p->mask + 1)
+		atomic_store(&p->warned, 0);
+	return n;
+}
+
+int profile_drain(struct profile *p)
+{
+	size_t total = 0, n;
+	int rc;
+
+	pthread_mutex_lock(&p->drain_lock);
+	while ((n = drain_some(p, BATCH_EVENTS)) > 0)
+		total += n;
+	rc = flush(p);
+	pthread_mutex_unlock(&p->drain_lock);
+	return rc < 0 ? rc : (int)(total > INT32_MAX ? INT32_MAX : total);
+}
+
+static void *aggregator(void *arg)
+{
+	struct profile *p = arg;
+	int64_t last = mono_ms();
+
+	while (!atomic_load(&p->stop)) {
+		size_t n;
+		int due;
+
+		pthread_mutex_lock(&p->drain_lock);
+		n = drain_some(p, BATCH_EVENTS);
+		pthread_mutex_lock(&p->lock);
+		due = p->unflushed >= p->flush_events ||
+		      (p->unflushed + p->ndels > 0 &&
+		       mono_ms() - last >= (int64_t)p->flush_ms);
+		pthread_mutex_unlock(&p->lock);
+		if (due) {
+			flush(p);
+			last = mono_ms();
+		}
+		pthread_mutex_unlock(&p->drain_lock);
+		if (n == 0)
+			nanosleep(&(struct timespec){ 0, IDLE_NS }, NULL);
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* open, close */
+
+void profile_close(struct profile *p)
+{
+	if (!p)
+		return;
+	if (p->has_thread) {
+		atomic_store(&p->stop, 1);
+		pthread_join(p->thread, NULL);
+	}
+	if (p->meta)
+		profile_drain(p);
+	for (size_t i = 0; p->tab && i < p->nbuckets; i++) {
+		struct pfile *f = p->tab[i], *next;
+
+		for (; f; f = next) {
+			next = f->hnext;
+			free(f->ext);
+			free(f);
+		}
+	}
+	free(p->tab);
+	free(p->dels);
+	free(p->ring);
+	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->drain_lock);
+	free(p);
+}
+
+int profile_open(const struct profile_params *pp, struct meta *m,
+		 struct profile **out)
+{
+	struct profile *p;
+	size_t cap = pp->capacity ? pp->capacity : DEF_CAPACITY;
+	size_t n = 2;
+	int rc;
+
+	if (!(pp->half_life > 0))
+		return -EINVAL;
+	while (n < cap)
+		n *= 2;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->drain_lock, NULL);
+	p->ring = calloc(n, sizeof(*p->ring));
+	p->nbuckets = 1024;
+	p->tab = calloc(p->nbuckets, sizeof(*p->tab));
+	if (!p->ring || !p->tab) {
+		profile_close(p);
+		return -ENOMEM;
+	}
+	p->mask = n - 1;
+	for (size_t i = 0; i < n; i++)
+		atomic_init(&p->ring[i].seq, i);
+	p->sample_k = pp->sample_k ? pp->sample_k : DEF_SAMPLE_K;
+	p->flush_events = pp->flush_events ? pp->flush_events : DEF_FLUSH_EV;
+	p->flush_ms = pp->flush_ms ? pp->flush_ms : DEF_FLUSH_MS;
+	p->half_life = pp->half_life;
+	rc = meta_list_access(m, load_one, p);
+	if (rc < 0) {
+		profile_close(p);
+		return rc;
+	}
+	p->meta = m;
+	if (p->corrupt)
+		log_warn("access profiler: %" PRIu64 " corrupt statistics record(s) "
+			 "reset", p->corrupt);
+	if (!pp->no_thread) {
+		rc = -pthread_create(&p->thread, NULL, aggregator, p);
+		if (rc < 0) {
+			profile_close(p);
+			return rc;
+		}
+		p->has_thread = 1;
+	}
+	*out = p;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* queries */
+
+void profile_forget(struct profile *p, uint64_t ino)
+{
+	struct pfile *f;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->dead[ino % DEAD_SLOTS] = ino;
+	f = file_find(p, ino);
+	if (f) {
+		del_add(p, ino, META_ACCESS_FILE);
+		for (size_t k = 0; k < f->next; k++)
+			del_add(p, ino, f->ext[k].off);
+		file_unlink(p, f);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+double profile_half_life(const struct profile *p)
+{
+	return p->half_life;
+}
+
+struct snap {
+	uint64_t ino;
+	struct access_stats st;
+};
+
+int profile_list(struct profile *p, profile_file_cb cb, void *arg)
+{
+	struct snap *v;
+	size_t n = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	v = malloc((p->nfiles ? p->nfiles : 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&p->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->nbuckets; i++)
+		for (struct pfile *f = p->tab[i]; f; f = f->hnext)
+			v[n++] = (struct snap){ f->ino, f->st };
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = cb(arg, v[i].ino, &v[i].st);
+	free(v);
+	return rc;
+}
+
+int profile_get(struct profile *p, uint64_t ino, struct access_stats *st)
+{
+	struct pfile *f;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&p->lock);
+	if ((f = file_find(p, ino))) {
+		*st = f->st;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int profile_get_extent(struct profile *p, uint64_t ino, uint64_t off,
+		       struct access_stats *st)
+{
+	struct pfile *f;
+	struct pext *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&p->lock);
+	if ((f = file_find(p, ino)) && (e = ext_find(f, off))) {
+		*st = e->st;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
+		    size_t *n)
+{
+	struct pfile *f;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&p->lock);
+	f = file_find(p, ino);
+	if (f && f->next) {
+		*out = malloc(f->next * sizeof(**out));
+		if (!*out) {
+			rc = -ENOMEM;
+		} else {
+			for (size_t k = 0; k < f->next; k++)
+				(*out)[k] = (struct profile_ext){ f->ext[k].off,
+								  f->ext[k].st };
+			*n = f->next;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void profile_set_promote_cb(struct profile *p, profile_promote_cb fn,
+			    void *arg, double threshold)
+{
+	pthread_mutex_lock(&p->lock);
+	p->promote_fn = fn;
+	p->promote_arg = arg;
+	p->promote_thr = threshold;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void profile_counters(struct profile *p, struct profile_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->events = atomic_load(&p->enq);
+	out->sampled = atomic_load(&p->sampled);
+	out->dropped = atomic_load(&p->dropped);
+	out->queued = ring_used(p);
+	out->capacity = p->mask + 1;
+	pthread_mutex_lock(&p->lock);
+	out->folded = p->folded;
+	out->files = p->nfiles;
+	out->extents = p->nexts;
+	out->flushes = p->flushes;
+	out->corrupt = p->corrupt;
+	out->promotions = p->promotions;
+	pthread_mutex_unlock(&p->lock);
+}
