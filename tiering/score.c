@@ -37,6 +37,12 @@
  *     c_hist  = 1 - (1 - c_count)·(1 - c_age)
  *     c       = c_hist, or (2·c_hist + trend_confidence)/3 with a prediction
  *
+ * Promotion: a file or extent whose decayed frequency is at least
+ * promote_freq, on a slower tier than its best one, moves there (if the
+ * latency class is met) without the margin, the confidence or a second
+ * term: it is the promotion on access of the profiler, and a pass and
+ * `explain` must say the same as a read would do.
+ *
  * An empty history gives 0 (nothing moves on no evidence); an old file
  * that has gone idle is confidently cold (c_age = 1) however few times it
  * was read; a file read many times in a burst is confidently hot. */
@@ -368,6 +374,7 @@ void score_eval(const struct score_params *p, const struct score_tier *tiers,
 	const struct score_terms *tc, *tb;
 	char pref[64];
 	int cur = in->cur, nprefer;
+	double freq;
 
 	if (n > CFG_MAX_TIERS)
 		n = CFG_MAX_TIERS;
@@ -404,7 +411,20 @@ void score_eval(const struct score_params *p, const struct score_tier *tiers,
 		return;
 	}
 	nprefer = preferring(tb, tc, pref, sizeof(pref));
-	if (tb->total - tc->total < p->hysteresis - EPS) {
+	freq = stats_freq(&in->st, in->now, p->half_life);
+	if (out->best < cur && freq >= p->promote_freq && freq > 0.0 &&
+	    tb->latency_fit >= 1.0) {
+		/* Promotion on access, as the profiler's hook does it: hot
+		 * enough on a slower tier than its best moves up without
+		 * waiting for a second term, so that a pass and `explain`
+		 * agree with what a read would do. */
+		out->target = out->best;
+		out->decision = SCORE_MOVE;
+		out->benefit = tb->total - tc->total;
+		say(out, "promote %s->%s: frequency %.2f >= %.2f, total %.2f vs %.2f",
+		    tiers[cur].name, tiers[out->best].name, freq,
+		    p->promote_freq, tb->total, tc->total);
+	} else if (tb->total - tc->total < p->hysteresis - EPS) {
 		say(out, "stay on %s: %s total %.2f vs %.2f (+%.2f < %.2f)",
 		    tiers[cur].name, tiers[out->best].name, tb->total,
 		    tc->total, tb->total - tc->total, p->hysteresis);
@@ -530,6 +550,114 @@ static int plan_watermark(struct plan_ctx *c, int i, size_t *order,
 	return 0;
 }
 
+/* Whether `bytes` more fit on t below its high watermark once `freed`
+ * bytes have left it. */
+static int fits_freed(const struct score_tier *t, uint64_t bytes,
+		      uint64_t freed)
+{
+	if (t->capacity == 0)
+		return 1;
+	return (double)t->used - (double)freed + (double)bytes <=
+	       t->high_watermark * (double)t->capacity;
+}
+
+/* The next slower tier than i that item k may go to with room below
+ * its high watermark, counting `extra` bytes already meant for each;
+ * -1 none. */
+static int demote_dest(const struct plan_ctx *c, size_t k, int i,
+		       const uint64_t *extra)
+{
+	const struct plan_item *it = &c->items[k];
+
+	for (int j = i + 1; j < c->n; j++)
+		if ((it->allowed & (1u << j)) &&
+		    fits(&c->tiers[j], it->bytes + extra[j],
+			 c->tiers[j].high_watermark))
+			return j;
+	return -1;
+}
+
+/* Promotion by heat: an item at least promote_freq hot on a slower tier
+ * than the fastest it may use goes there, hottest first; when it does
+ * not fit below that tier's high watermark, items colder than it are
+ * demoted first, coldest first, as the watermark rule would. This is
+ * promotion on read done by the pass, for the reads that found the fast
+ * tier full: without it a tier filled to its high watermark by
+ * promotions would never be above it, so never drained, and would keep
+ * whatever reached it first. `order` is by heat, coldest first. */
+static int plan_promote(struct plan_ctx *c, const struct score_params *p,
+			const size_t *order, size_t norder)
+{
+	size_t cursor[CFG_MAX_TIERS] = { 0 }, *vk, nv;
+	uint64_t extra[CFG_MAX_TIERS];
+	int closed[CFG_MAX_TIERS] = { 0 }, *vj, ret = 0;
+
+	vk = malloc(norder * sizeof(*vk));
+	vj = malloc(norder * sizeof(*vj));
+	if (!vk || !vj) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t o = norder; o-- > 0;) {
+		size_t k = order[o], v;
+		const struct plan_item *it = &c->items[k];
+		struct score_tier *t;
+		uint64_t freed = 0;
+		int i;
+
+		if (it->heat < p->promote_freq || it->heat <= 0.0)
+			break;
+		if (c->moved[k] || it->pinned || it->cur <= 0)
+			continue;
+		for (i = 0; i < it->cur; i++)
+			if (it->allowed & (1u << i))
+				break;
+		if (i >= it->cur || closed[i])
+			continue;
+		t = &c->tiers[i];
+		/* Dry run: which colder items would have to go, and where. */
+		memset(extra, 0, sizeof(extra));
+		nv = 0;
+		for (v = cursor[i]; v < norder &&
+		     !fits_freed(t, it->bytes, freed); v++) {
+			size_t w = order[v];
+			const struct plan_item *vi = &c->items[w];
+			int j;
+
+			if (vi->heat >= it->heat)
+				break;
+			if (c->moved[w] || vi->pinned || vi->cur != i)
+				continue;
+			j = demote_dest(c, w, i, extra);
+			if (j < 0)
+				continue;
+			extra[j] += vi->bytes;
+			freed += vi->bytes;
+			vk[nv] = w;
+			vj[nv++] = j;
+		}
+		if (!fits_freed(t, it->bytes, freed)) {
+			closed[i] = 1;         /* no room for this one or colder */
+			continue;
+		}
+		for (size_t x = 0; x < nv; x++)
+			if (plan_add(c, vk[x], vj[x],
+				     2.0 + 1.0 / (1.0 + c->items[vk[x]].heat), 2)) {
+				ret = -ENOSPC;
+				goto out;
+			}
+		cursor[i] = v;
+		if (plan_add(c, k, i, 1.0 + it->heat / (1.0 + it->heat), 3)) {
+			ret = -ENOSPC;
+			goto out;
+		}
+	}
+out:
+	free(vk);
+	free(vj);
+	return ret;
+}
+
 size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 		  int n, const struct plan_item *items, size_t nitems,
 		  struct plan_move *moves, size_t max)
@@ -572,18 +700,20 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 		if (plan_add(&c, order[o], it->target, 1.0 + it->benefit, 0))
 			goto out;
 	}
-	/* Watermarks, fastest tier first so that demotions cascade. */
+	/* Promotions by heat, making room; then the watermarks, fastest
+	 * tier first so that demotions cascade. */
 	norder = 0;
 	for (k = 0; k < nitems; k++)
 		if (valid_item(&c, k))
 			order[norder++] = k;
 	qsort_r(order, norder, sizeof(*order), by_heat, (void *)items);
+	if (plan_promote(&c, p, order, norder))
+		goto out;
 	for (int i = 0; i < n; i++)
 		if (plan_watermark(&c, i, order, norder))
 			break;
 out:
 	free(order);
 	free(c.moved);
-	(void)p;
 	return c.count;
 }

@@ -10,8 +10,10 @@
  * every term in [0, 1]. Tiers are indexed fastest first, as configured.
  * A move is proposed when the best allowed tier beats the current one by
  * the hysteresis margin, the latency class is met there, the confidence
- * is at least the threshold and more than one term prefers it. A pin or
- * a class that forbids the current tier moves regardless (forced). */
+ * is at least the threshold and more than one term prefers it; or when
+ * it is at least promote_freq hot and the best tier is faster (promotion
+ * on access, the same decision a read makes). A pin or a class that
+ * forbids the current tier moves regardless (forced). */
 #ifndef DF_SCORE_H
 #define DF_SCORE_H
 
@@ -52,7 +54,7 @@ struct score_tier {
 	double cost_per_1k_get;        /* price per 1000 reads */
 	double cost_per_1k_put;        /* price per 1000 writes */
 	double egress_gb;              /* price per GB read out */
-	uint64_t capacity;             /* bytes */
+	uint64_t capacity;             /* bytes; 0: no limit (score_plan) */
 	uint64_t used;                 /* bytes on it now (score_plan updates it) */
 	double high_watermark;         /* fraction of capacity */
 	double low_watermark;          /* fraction of capacity */
@@ -153,14 +155,20 @@ struct plan_move {
 	int to;                        /* tier index */
 	uint64_t bytes;
 	double priority;               /* higher first */
-	int why;                       /* 0 score, 1 forced by policy, 2 watermark */
+	int why;                       /* 0 score, 1 forced by policy, 2 watermark
+					* or making room, 3 promotion by heat */
 };
 
 /* Plans one pass over items: forced moves first, then the moves
  * score_eval proposed, best benefit first, where the destination stays
- * below its high watermark; then, for each tier above its high
- * watermark, demotions of its coldest unpinned items to the next slower
- * allowed tier with room until it is down to its low watermark.
+ * below its high watermark; then promotions by heat: an unpinned item
+ * with heat >= promote_freq on a slower tier than the fastest it may use
+ * goes there, hottest first, and when it does not fit below that tier's
+ * high watermark, colder unpinned items there are demoted first (coldest
+ * first, to the next slower allowed tier with room; why 2); then, for
+ * each tier above its high watermark, demotions of its coldest unpinned
+ * items to the next slower allowed tier with room until it is down to
+ * its low watermark.
  * tiers[].used is updated as planned. Writes at most max moves and
  * returns how many. */
 size_t score_plan(const struct score_params *p, struct score_tier *tiers,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* dfabric-sim: replays an access trace through the daemon's own access
- * statistics (tiering/stats.c), placement score and planner
- * (tiering/score.c) with a simulated clock and two simulated tiers, fast
- * and local, slow and S3-like with prices; beside it LRU and Belady's
- * MIN on the same fast-tier capacity. No FUSE, no I/O but the trace.
+ * statistics (tiering/stats.c) and placer (tiering/placer.c, which scores
+ * and plans with tiering/score.c) with a simulated clock and two
+ * simulated tiers, fast and local, slow and S3-like with prices; beside
+ * it LRU and Belady's MIN on the same fast-tier capacity. No FUSE, no
+ * I/O but the trace.
  *
  * The trace is read once into memory: each request becomes one access
  * per extent it touches (block traces: the offset divided by the extent
@@ -21,6 +22,8 @@
 
 #include "common/config.h"
 #include "predict/trace.h"
+#include "common/log.h"
+#include "tiering/placer.h"
 #include "tiering/score.h"
 #include "tiering/stats.h"
 
@@ -59,6 +62,9 @@ static const char usage[] =
 "                          0.9,0.8)\n"
 "  -c, --config FILE       prices and watermarks of the first (fast) and last\n"
 "                          (slow) tier of a dfabric.conf\n"
+"  -m, --make-room         a promotion on read that does not fit below the\n"
+"                          high watermark demotes colder extents at once\n"
+"                          (the daemon waits for the next pass)\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -74,6 +80,7 @@ struct opts {
 	double step;
 	uint64_t limit;
 	int json;
+	int make_room;                 /* --make-room */
 	struct score_params sp;
 	struct score_tier tiers[2];
 };
@@ -100,7 +107,7 @@ struct sim {
 struct result {
 	const char *policy;
 	uint64_t hits, hit_bytes, promoted, demoted, promotions, demotions;
-	uint64_t slow_reads, slow_read_bytes, slow_writes, passes, moves;
+	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
 };
@@ -491,7 +498,16 @@ static void run_belady(const struct sim *s, struct fast *f)
 	heap_free(&hp);
 }
 
-/* ---- dfabric: the daemon's statistics, score and planner ---- */
+/* ---- dfabric: the daemon's statistics and placer ----
+ *
+ * The placer (tiering/placer.c) runs as in the daemon, without its
+ * thread: sim_host below is its struct placer_host over the simulated
+ * tiers, every extent standing for one file (inode = extent + 1), and a
+ * migration it queues happens at once. Between passes, a read from the
+ * slow tier goes to placer_on_read as the profiler's would. A pass takes
+ * its time from the real clock, so the host hands it the statistics
+ * moved forward by (real now - simulated now): they decay as they would
+ * at the simulated time. */
 
 struct dfab {
 	const struct opts *o;
@@ -499,9 +515,9 @@ struct dfab {
 	struct fast *f;
 	struct access_stats *st;       /* by extent */
 	struct heap cold;              /* fast-tier extents, coldest on top */
-	struct plan_item *items;
-	struct plan_move *moves;
 	size_t seen;                   /* extents accessed so far: 0..seen */
+	int64_t shift;                 /* real - simulated ns, for a pass */
+	struct placer *pl;
 };
 
 /* A time-free key of an extent's heat: decayed frequencies of two
@@ -528,27 +544,96 @@ static void to_slow(struct dfab *d, uint32_t it)
 	heap_del(&d->cold, it);
 }
 
-static int fits_high(const struct dfab *d, uint64_t bytes)
+static int host_tiers(void *arg, struct score_tier *t)
 {
-	return (double)(d->f->used + bytes) <=
-	       d->o->tiers[0].high_watermark * (double)d->f->cap;
+	struct dfab *d = arg;
+
+	memcpy(t, d->o->tiers, 2 * sizeof(*t));
+	t[0].capacity = d->f->cap;
+	t[0].used = d->f->used;
+	t[1].capacity = 0;
+	t[1].used = d->s->working_set - d->f->used;
+	return 2;
 }
 
-/* Promotion on access: the extent was read from the slow tier at the
- * promotion frequency. When the fast tier is at its high watermark it
- * makes room at once by the watermark rule (coldest first), but only
- * from extents colder than this one. */
-static void promote(struct dfab *d, uint32_t it)
+static int64_t shifted(int64_t t, int64_t by)
+{
+	return t ? t + by : 0;
+}
+
+static int host_file(void *arg, uint64_t ino, struct placer_file *pf)
+{
+	struct dfab *d = arg;
+	uint32_t it = (uint32_t)(ino - 1);
+
+	if (ino == 0 || ino > d->seen)
+		return -ENOENT;
+	memset(pf, 0, sizeof(*pf));
+	pf->ino = ino;
+	pf->bytes = d->s->size[it];
+	pf->tier_bytes[d->f->in[it] ? 0 : 1] = pf->bytes;
+	pf->st = d->st[it];
+	pf->st.stamp = shifted(pf->st.stamp, d->shift);
+	pf->st.first = shifted(pf->st.first, d->shift);
+	pf->st.last = shifted(pf->st.last, d->shift);
+	pf->pol.pin = -1;
+	return 0;
+}
+
+static int host_files(void *arg, placer_file_cb cb, void *cbarg)
+{
+	struct dfab *d = arg;
+	struct placer_file pf;
+	int rc;
+
+	for (size_t i = 0; i < d->seen; i++) {
+		host_file(d, i + 1, &pf);
+		rc = cb(cbarg, &pf);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int host_busy(void *arg, uint64_t ino)
+{
+	return 0;
+}
+
+static int64_t host_migrate(void *arg, uint64_t ino, int dst, double prio)
+{
+	struct dfab *d = arg;
+	uint32_t it = (uint32_t)(ino - 1);
+
+	if (ino == 0 || ino > d->seen || dst < 0 || dst > 1)
+		return -EINVAL;
+	if (dst == 0 && !d->f->in[it])
+		to_fast(d, it);
+	else if (dst == 1 && d->f->in[it])
+		to_slow(d, it);
+	return (int64_t)ino;
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --make-room (not what the daemon does): a promotion that does not fit
+ * below the high watermark demotes extents colder than the promoted one,
+ * coldest first, at once instead of at the next pass. */
+static void make_room(struct dfab *d, uint32_t it)
 {
 	double k = heat_key(d, it);
-	char why[8];
+	uint64_t need = d->s->size[it];
 
-	if (!score_allowed(d->o->tiers, 2, 0, &(struct score_policy){ -1, 0, 0 },
-			   why, sizeof(why)))
+	if ((double)need > d->o->tiers[0].high_watermark * (double)d->f->cap)
 		return;
-	if (d->s->size[it] > d->o->tiers[0].high_watermark * (double)d->f->cap)
-		return;
-	while (!fits_high(d, d->s->size[it])) {
+	while ((double)(d->f->used + need) >
+	       d->o->tiers[0].high_watermark * (double)d->f->cap) {
 		uint32_t v;
 
 		if (d->cold.n == 0)
@@ -558,75 +643,34 @@ static void promote(struct dfab *d, uint32_t it)
 			return;
 		to_slow(d, v);
 	}
-	to_fast(d, it);
-}
-
-/* A periodic placement pass over every extent seen so far, exactly as
- * the daemon's placer: score_eval on each, score_plan over all. */
-static void pass(struct dfab *d, int64_t now)
-{
-	struct score_tier tiers[2];
-	struct score_input in;
-	struct score_result r;
-	size_t n = d->seen, nm;
-
-	memcpy(tiers, d->o->tiers, sizeof(tiers));
-	tiers[0].capacity = d->f->cap;
-	tiers[0].used = d->f->used;
-	tiers[1].capacity = 0;
-	tiers[1].used = d->s->working_set - d->f->used;
-	memset(&in, 0, sizeof(in));
-	in.pol.pin = -1;
-	in.now = now;
-	for (size_t i = 0; i < n; i++) {
-		struct plan_item *pi = &d->items[i];
-
-		in.st = d->st[i];
-		in.bytes = d->s->size[i];
-		in.cur = d->f->in[i] ? 0 : 1;
-		score_eval(&d->o->sp, tiers, 2, &in, &r);
-		pi->id = i;
-		pi->bytes = in.bytes;
-		pi->cur = in.cur;
-		pi->target = r.target;
-		pi->forced = r.decision == SCORE_FORCED;
-		pi->benefit = r.benefit;
-		pi->heat = stats_freq(&in.st, now, d->o->sp.half_life);
-		pi->allowed = (r.t[0].allowed ? 1u : 0) | (r.t[1].allowed ? 2u : 0);
-		pi->pinned = 0;
-	}
-	nm = score_plan(&d->o->sp, tiers, 2, d->items, n, d->moves, n);
-	for (size_t m = 0; m < nm; m++) {
-		uint32_t it = (uint32_t)d->moves[m].id;
-
-		if (d->moves[m].to == 0 && !d->f->in[it])
-			to_fast(d, it);
-		else if (d->moves[m].to == 1 && d->f->in[it])
-			to_slow(d, it);
-	}
-	d->f->res->passes++;
-	d->f->res->moves += nm;
 }
 
 static void run_dfabric(const struct sim *s, const struct opts *o,
 			struct fast *f)
 {
-	struct dfab d = { o, s, f, NULL, { 0 }, NULL, NULL, 0 };
+	struct dfab d = { o, s, f, NULL, { 0 }, 0, 0, NULL };
+	struct placer_params pp = { o->sp, 0 };
+	struct placer_host h = { &d, host_tiers, host_files, host_file,
+				 host_busy, host_migrate };
 	int64_t next_pass = s->time[0] + (int64_t)(o->interval * 1e9);
-	uint64_t since = 0;
+	uint64_t since = 0, passes = 0, promotions = 0;
 	double hl = o->sp.half_life;
 
 	d.st = xrealloc(NULL, s->nitems * sizeof(*d.st));
 	memset(d.st, 0, s->nitems * sizeof(*d.st));
-	d.items = xrealloc(NULL, s->nitems * sizeof(*d.items));
-	d.moves = xrealloc(NULL, s->nitems * sizeof(*d.moves));
 	heap_init(&d.cold, s->nitems);
+	if (placer_open(&pp, &h, &d.pl)) {
+		fprintf(stderr, "dfabric-sim: cannot start the placer\n");
+		exit(1);
+	}
 	for (size_t a = 0; a < s->nacc; a++) {
 		uint32_t it = s->item[a];
 		int64_t now = s->time[a];
+		double freq;
 
 		if (now >= next_pass || (o->every && since >= o->every)) {
-			pass(&d, now);
+			d.shift = real_ns() - now;
+			placer_pass(d.pl, NULL);
 			while (next_pass <= now)
 				next_pass += (int64_t)(o->interval * 1e9);
 			since = 0;
@@ -637,15 +681,22 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		account(f, a);
 		stats_add(&d.st[it], s->write[a] ? STATS_WRITE : STATS_READ,
 			  s->bytes[a], now, hl, 1.0);
-		if (f->in[it])
+		if (f->in[it]) {
 			heap_set(&d.cold, it, -heat_key(&d, it));
-		else if (stats_freq(&d.st[it], now, hl) >= o->sp.promote_freq)
-			promote(&d, it);
+			continue;
+		}
+		freq = stats_freq(&d.st[it], now, hl);
+		if (s->write[a] || freq < o->sp.promote_freq)
+			continue;
+		if (o->make_room)
+			make_room(&d, it);
+		placer_on_read(d.pl, (uint64_t)it + 1, 1, freq);
 	}
+	placer_counters(d.pl, &passes, &promotions);
+	f->res->passes = passes;
+	placer_close(d.pl);
 	heap_free(&d.cold);
 	free(d.st);
-	free(d.items);
-	free(d.moves);
 }
 
 /* ---- cost and output ---- */
@@ -927,6 +978,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "watermarks", required_argument, NULL, 'w' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "limit", required_argument, NULL, 'n' },
+		{ "make-room", no_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -943,7 +995,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->interval = 600;
 	o->step = 0.001;
 	parse_fast(o, "1%,10%,25%");
-	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:jh", lo,
+	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:mjh", lo,
 				NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -1003,6 +1055,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return bad("--limit", optarg);
 			o->limit = (uint64_t)v;
 			break;
+		case 'm':
+			o->make_room = 1;
+			break;
 		case 'j':
 			o->json = 1;
 			break;
@@ -1042,6 +1097,7 @@ int main(int argc, char **argv)
 	double t0;
 	int ret, fmt;
 
+	log_set_level(LOG_WARNING);    /* not a line per promotion */
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;

@@ -502,22 +502,32 @@ static void test_move_hot_up(void **state)
 	struct score_tier t[2];
 	struct score_input in;
 	struct score_result r;
+	struct score_params p = P;
 
 	/* Forty small reads: only the frequency prefers nvme (s3 is still
-	 * the cheaper place for a 1 GiB file read 4 KiB at a time), so the
-	 * score leaves it to promotion on access. */
+	 * the cheaper place for a 1 GiB file read 4 KiB at a time), but it
+	 * is above promote_freq: promoted as a read would promote it. */
 	tiers2(t, 1);
 	input(&in, 1);
 	reads(&in, 40, 0);
 	score_eval(&P, t, 2, &in, &r);
 	assert_int_equal(r.best, 0);
+	assert_int_equal(r.decision, SCORE_MOVE);
+	assert_int_equal(r.target, 0);
+	assert_non_null(strstr(r.reason, "promote s3->nvme: frequency 39.9"));
+	assert_non_null(strstr(r.reason, " >= 3.00, total"));
+	/* With a promotion threshold above its frequency, the frequency
+	 * alone does not move it. */
+	p.promote_freq = 100;
+	score_eval(&p, t, 2, &in, &r);
 	assert_int_equal(r.decision, SCORE_STAY);
 	assert_non_null(strstr(r.reason, "only frequency prefers nvme"));
-	/* Read whole: the egress makes nvme cheaper too, and it moves. */
+	/* Read whole: the egress makes nvme cheaper too, and it moves on
+	 * two terms. */
 	input(&in, 1);
 	for (int i = 0; i < 40; i++)
 		stats_add(&in.st, STATS_READ, GIB, NOW - i * NS, P.half_life, 1);
-	score_eval(&P, t, 2, &in, &r);
+	score_eval(&p, t, 2, &in, &r);
 	assert_int_equal(r.decision, SCORE_MOVE);
 	assert_int_equal(r.target, 0);
 	assert_non_null(strstr(r.reason, "move s3->nvme"));
@@ -844,6 +854,62 @@ static void test_plan_demotions(void **state)
 	assert_int_equal(score_plan(&P, t, 2, it, 5, m, 8), 0);
 }
 
+static void test_plan_promote_by_heat(void **state)
+{
+	struct score_tier t[2];
+	struct plan_item it[6];
+	struct plan_move m[8];
+	size_t n;
+
+	/* nvme 10 GiB holding 9 GiB: at its high watermark, never above it
+	 * (promotions stop there), so the watermark rule alone would never
+	 * drain it. A 5-hot item in s3 takes the place of the coldest
+	 * one there; a 2-hot one (below promote_freq) does not move. */
+	tiers2(t, 1);
+	t[0].capacity = 10 * GIB;
+	t[0].used = 9 * GIB;
+	it[0] = item(1, GIB, 0, -1, 0, 10.0);
+	it[1] = item(2, GIB, 0, -1, 0, 0.5);
+	it[2] = item(3, GIB, 0, -1, 0, 1.0);
+	it[3] = item(4, GIB, 1, -1, 0, 5.0);
+	it[4] = item(5, GIB, 1, -1, 0, 2.0);
+	it[5] = item(6, GIB, 0, -1, 0, 0.1);
+	it[5].pinned = 1;
+	n = score_plan(&P, t, 2, it, 6, m, 8);
+	assert_int_equal(n, 2);
+	assert_int_equal(m[0].id, 2);          /* the coldest unpinned */
+	assert_int_equal(m[0].to, 1);
+	assert_int_equal(m[0].why, 2);
+	assert_int_equal(m[1].id, 4);
+	assert_int_equal(m[1].to, 0);
+	assert_int_equal(m[1].why, 3);
+	assert_true(m[0].priority > m[1].priority); /* room first */
+	assert_int_equal(t[0].used, 9 * GIB);
+
+	/* Hot, but colder than everything it would displace: stays. */
+	tiers2(t, 1);
+	t[0].capacity = 10 * GIB;
+	t[0].used = 9 * GIB;
+	it[1].heat = it[2].heat = 6.0;
+	n = score_plan(&P, t, 2, it, 6, m, 8);
+	assert_int_equal(n, 0);
+
+	/* Room below the high watermark: promoted without a demotion. */
+	tiers2(t, 1);
+	t[0].capacity = 10 * GIB;
+	t[0].used = 5 * GIB;
+	n = score_plan(&P, t, 2, it, 6, m, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].id, 4);
+	assert_int_equal(m[0].why, 3);
+	/* Not allowed on nvme: stays. */
+	it[3].allowed = 2;
+	tiers2(t, 1);
+	t[0].capacity = 10 * GIB;
+	t[0].used = 5 * GIB;
+	assert_int_equal(score_plan(&P, t, 2, it, 6, m, 8), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -872,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_plan_order),
 		cmocka_unit_test(test_plan_high_watermark),
 		cmocka_unit_test(test_plan_demotions),
+		cmocka_unit_test(test_plan_promote_by_heat),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
