@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "tiering/migrate.h"
+#include "tiering/placer.h"
 #include "tiering/profile.h"
 
 #define CTL_REQ_MAX      (64 * 1024)   /* longest request line, bytes */
@@ -87,6 +88,14 @@ static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,
 			  char *err, size_t errlen);
 static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
 		   char *err, size_t errlen);
+static int cmd_explain(struct fabric *f, const cJSON *req, cJSON *reply,
+		       char *err, size_t errlen);
+static int cmd_place(struct fabric *f, const cJSON *req, cJSON *reply,
+		     char *err, size_t errlen);
+static int cmd_place_status(struct fabric *f, const cJSON *req, cJSON *reply,
+			    char *err, size_t errlen);
+static int cmd_cost(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen);
 
 static const char *const args_none[] = { NULL };
 static const char *const args_where[] = { "ino", NULL };
@@ -117,6 +126,16 @@ static const struct ctl_cmd cmd_table[] = {
 	{ "top", args_top, cmd_top,
 	  "the \"n\" (default 10) files with the highest decayed access "
 	  "frequency: statistics and bytes per tier" },
+	{ "explain", args_where, cmd_explain,
+	  "how the placer scores file \"ino\" on every tier, its decision "
+	  "and why, its statistics and policies" },
+	{ "place", args_none, cmd_place,
+	  "run one placement pass now; what it did and the placer's counters" },
+	{ "place-status", args_none, cmd_place_status,
+	  "what the last placement pass did and the placer's counters" },
+	{ "cost", args_none, cmd_cost,
+	  "projected monthly cost per tier, in total and with everything on "
+	  "the fastest tier" },
 	{ "help", args_none, cmd_help, "list the commands" },
 };
 
@@ -643,6 +662,243 @@ static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
 	rc = add_profiler(f, reply);
 out:
 	free(a.v);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* automatic placement */
+
+static const char *decision_name(enum score_decision d)
+{
+	switch (d) {
+	case SCORE_MOVE:
+		return "move";
+	case SCORE_FORCED:
+		return "forced";
+	default:
+		return "stay";
+	}
+}
+
+/* Unix ns as seconds (whole milliseconds), 0 for "never". */
+static double ns_to_s(int64_t ns)
+{
+	return (double)(ns / 1000000) / 1e3;
+}
+
+static int add_explain_tiers(struct fabric *f, cJSON *reply,
+			     const struct placer_file *pf,
+			     const struct score_result *r, int home)
+{
+	cJSON *arr, *o;
+	int i;
+
+	arr = cJSON_AddArrayToObject(reply, "tiers");
+	if (!arr)
+		return -ENOMEM;
+	for (i = 0; i < r->ntiers && i < CFG_MAX_TIERS; i++) {
+		const struct score_terms *t = &r->t[i];
+
+		o = cJSON_CreateObject();
+		if (!o)
+			return -ENOMEM;
+		cJSON_AddItemToArray(arr, o);
+		if (!cJSON_AddStringToObject(o, "name",
+					     fs_tier_index_name(f, i)) ||
+		    add_u64(o, "bytes", pf->tier_bytes[i]) ||
+		    !cJSON_AddBoolToObject(o, "current", i == home) ||
+		    !cJSON_AddNumberToObject(o, "frequency", t->frequency) ||
+		    !cJSON_AddNumberToObject(o, "latency_fit", t->latency_fit) ||
+		    !cJSON_AddNumberToObject(o, "cost_saving", t->cost_saving) ||
+		    !cJSON_AddNumberToObject(o, "trend", t->trend) ||
+		    !cJSON_AddNumberToObject(o, "total", t->total) ||
+		    !cJSON_AddBoolToObject(o, "allowed", t->allowed != 0) ||
+		    !cJSON_AddStringToObject(o, "why", t->why) ||
+		    !cJSON_AddNumberToObject(o, "monthly_cost", t->monthly_cost) ||
+		    !cJSON_AddNumberToObject(o, "move_cost", t->move_cost))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_explain_stats(struct fabric *f, cJSON *reply,
+			     const struct placer_file *pf)
+{
+	struct profile *p = fs_profile(f);
+	const struct access_stats *st = &pf->st;
+	struct timespec ts;
+	double fr = st->freq;
+	cJSON *o;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (p)
+		fr = stats_freq(st, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+				profile_half_life(p));
+	o = cJSON_AddObjectToObject(reply, "stats");
+	if (!o || !cJSON_AddNumberToObject(o, "frequency", fr) ||
+	    add_u64(o, "opens", st->opens) ||
+	    add_u64(o, "reads", st->reads) ||
+	    add_u64(o, "writes", st->writes) ||
+	    add_u64(o, "bytes_read", st->bytes_read) ||
+	    add_u64(o, "bytes_written", st->bytes_written) ||
+	    !cJSON_AddNumberToObject(o, "first_access", ns_to_s(st->first)) ||
+	    !cJSON_AddNumberToObject(o, "last_access", ns_to_s(st->last)))
+		return -ENOMEM;
+	o = cJSON_AddObjectToObject(reply, "policy");
+	if (!o || (pf->pol.pin >= 0 ?
+		   !cJSON_AddStringToObject(o, "pin",
+					    fs_tier_index_name(f, pf->pol.pin)) :
+		   !cJSON_AddNullToObject(o, "pin")) ||
+	    !cJSON_AddStringToObject(o, "latency",
+				     score_latency_name(pf->pol.latency)) ||
+	    !cJSON_AddStringToObject(o, "class", score_class_name(pf->pol.cls)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmd_explain(struct fabric *f, const cJSON *req, cJSON *reply,
+		       char *err, size_t errlen)
+{
+	struct placer_file *pf;
+	struct score_result *r;
+	uint64_t ino;
+	int rc, home;
+
+	if ((rc = get_ino(req, "ino", &ino, err, errlen)) < 0)
+		return rc;
+	pf = calloc(1, sizeof(*pf));
+	r = calloc(1, sizeof(*r));
+	rc = -ENOMEM;
+	if (!pf || !r)
+		goto out;
+	rc = fs_explain(f, ino, pf, r);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "inode %" PRIu64 " is not a regular file",
+			 ino);
+	if (rc < 0)
+		goto out;
+	home = placer_home(pf, r->ntiers);
+	rc = -ENOMEM;
+	if (add_u64(reply, "ino", ino) || add_u64(reply, "bytes", pf->bytes) ||
+	    (home >= 0 ?
+	     !cJSON_AddStringToObject(reply, "current",
+				      fs_tier_index_name(f, home)) :
+	     !cJSON_AddNullToObject(reply, "current")) ||
+	    add_explain_tiers(f, reply, pf, r, home) ||
+	    (r->best >= 0 ?
+	     !cJSON_AddStringToObject(reply, "best",
+				      fs_tier_index_name(f, r->best)) :
+	     !cJSON_AddNullToObject(reply, "best")) ||
+	    !cJSON_AddStringToObject(reply, "decision",
+				     decision_name(r->decision)) ||
+	    (r->target >= 0 ?
+	     !cJSON_AddStringToObject(reply, "target",
+				      fs_tier_index_name(f, r->target)) :
+	     !cJSON_AddNullToObject(reply, "target")) ||
+	    !cJSON_AddNumberToObject(reply, "confidence", r->confidence) ||
+	    !cJSON_AddNumberToObject(reply, "benefit", r->benefit) ||
+	    !cJSON_AddStringToObject(reply, "reason", r->reason) ||
+	    add_explain_stats(f, reply, pf))
+		goto out;
+	rc = 0;
+out:
+	free(pf);
+	free(r);
+	return rc;
+}
+
+/* The placer's state and the last pass, for place and place-status. */
+static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
+{
+	const struct placer_report *l = &st->last;
+	cJSON *o;
+
+	if (!cJSON_AddBoolToObject(reply, "ran", ran) ||
+	    !cJSON_AddBoolToObject(reply, "auto", st->auto_place != 0) ||
+	    !cJSON_AddNumberToObject(reply, "interval", st->interval) ||
+	    add_u64(reply, "passes", st->passes) ||
+	    add_u64(reply, "promotions", st->promotions))
+		return -ENOMEM;
+	o = cJSON_AddObjectToObject(reply, "last");
+	if (!o || add_u64(o, "files", l->files) ||
+	    add_u64(o, "moves", l->moves) ||
+	    add_u64(o, "forced", l->forced) ||
+	    add_u64(o, "watermark", l->watermark) ||
+	    add_u64(o, "busy", l->busy) ||
+	    add_u64(o, "failed", l->failed) ||
+	    !cJSON_AddNumberToObject(o, "when", ns_to_s(l->when)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmd_place(struct fabric *f, const cJSON *req, cJSON *reply,
+		     char *err, size_t errlen)
+{
+	struct fs_place_status st;
+	int rc;
+
+	rc = fs_place(f, &st);
+	if (rc < 0) {
+		snprintf(err, errlen, "placement pass: %s", strerror(-rc));
+		return rc;
+	}
+	return add_place(reply, &st, 1);
+}
+
+static int cmd_place_status(struct fabric *f, const cJSON *req, cJSON *reply,
+			    char *err, size_t errlen)
+{
+	struct fs_place_status st;
+	int rc;
+
+	if ((rc = fs_place_status(f, &st)) < 0)
+		return rc;
+	return add_place(reply, &st, 0);
+}
+
+static int cmd_cost(struct fabric *f, const cJSON *req, cJSON *reply,
+		    char *err, size_t errlen)
+{
+	struct fs_cost *c;
+	double saving;
+	cJSON *arr, *o;
+	int i, rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	rc = fs_cost(f, c);
+	if (rc < 0)
+		goto out;
+	rc = -ENOMEM;
+	arr = cJSON_AddArrayToObject(reply, "tiers");
+	if (!arr)
+		goto out;
+	for (i = 0; i < c->ntiers && i < CFG_MAX_TIERS; i++) {
+		o = cJSON_CreateObject();
+		if (!o)
+			goto out;
+		cJSON_AddItemToArray(arr, o);
+		if (!cJSON_AddStringToObject(o, "name", c->tiers[i].name) ||
+		    add_u64(o, "bytes", c->tiers[i].bytes) ||
+		    !cJSON_AddNumberToObject(o, "cost", c->tiers[i].cost))
+			goto out;
+	}
+	/* What keeping everything on the fastest tier would cost more. */
+	saving = c->all_fastest - c->total;
+	if (add_u64(reply, "files", c->files) ||
+	    !cJSON_AddNumberToObject(reply, "total", c->total) ||
+	    !cJSON_AddStringToObject(reply, "fastest",
+				     c->ntiers ? c->tiers[0].name : "") ||
+	    !cJSON_AddNumberToObject(reply, "all_fastest", c->all_fastest) ||
+	    !cJSON_AddNumberToObject(reply, "saving", saving) ||
+	    !cJSON_AddNumberToObject(reply, "saving_ratio",
+				     c->all_fastest > 0 ?
+				     saving / c->all_fastest : 0))
+		goto out;
+	rc = 0;
+out:
+	free(c);
 	return rc;
 }
 

@@ -4022,6 +4022,11 @@ const char *fs_tier_name(struct fabric *f, uint32_t id)
 	return idx < 0 ? "?" : f->tiers[idx].cfg->name;
 }
 
+const char *fs_tier_index_name(struct fabric *f, int idx)
+{
+	return idx < 0 || idx >= f->ntiers ? "?" : f->tiers[idx].cfg->name;
+}
+
 int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n)
 {
 	struct backend *be;

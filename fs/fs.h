@@ -231,6 +231,8 @@ void fs_set_bandwidth(struct fabric *f, uint64_t bytes_per_s);
 uint64_t fs_bandwidth(struct fabric *f);
 /* Name of the tier with persistent id `id` ("?" if none). */
 const char *fs_tier_name(struct fabric *f, uint32_t id);
+/* Name of the tier at index idx (fastest first), "?" when out of range. */
+const char *fs_tier_index_name(struct fabric *f, int idx);
 /* Probes tier `tier`'s backend: a one-line result in msg. 0, -ENXIO for
  * an unknown tier, or the probe's -errno. */
 int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n);

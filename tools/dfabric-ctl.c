@@ -1143,6 +1143,261 @@ out:
 	return rc;
 }
 
+/* ---- explain, place, cost ---- */
+
+/* A number member of o, or NAN. */
+static double get_num(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Unix seconds as local time, "-" for 0 (never). */
+static void fmt_time(double t, char *buf, size_t len)
+{
+	time_t when = (time_t)t;
+	struct tm tm;
+
+	if (when > 0 && localtime_r(&when, &tm))
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* Prints explain's table of the terms per tier. Returns an exit code. */
+static int print_explain_tiers(const cJSON *tiers, const char *what)
+{
+	struct table t = { .ncol = 10, .right = 0x3be };
+	const cJSON *ti;
+
+	table_add(&t, "TIER", "FREQ", "LATENCY", "COST", "TREND", "TOTAL",
+		  "ALLOWED", "MONTHLY", "MOVE", "BYTES");
+	cJSON_ArrayForEach(ti, tiers) {
+		char name[CFG_NAME_MAX + 4], fr[16], la[16], co[16], tr[16];
+		char to[16], al[96], mo[24], mv[24], by[16];
+		const char *tn = get_str(ti, "name"), *why = get_str(ti, "why");
+		const cJSON *cur = cJSON_GetObjectItemCaseSensitive(ti, "current");
+		const cJSON *ok = cJSON_GetObjectItemCaseSensitive(ti, "allowed");
+		double v[7] = {
+			get_num(ti, "frequency"), get_num(ti, "latency_fit"),
+			get_num(ti, "cost_saving"), get_num(ti, "trend"),
+			get_num(ti, "total"), get_num(ti, "monthly_cost"),
+			get_num(ti, "move_cost"),
+		};
+		uint64_t bytes;
+		int i;
+
+		for (i = 0; i < 7 && !isnan(v[i]); i++)
+			;
+		if (!tn || !why || !cJSON_IsBool(cur) || !cJSON_IsBool(ok) ||
+		    i < 7 || get_u64(ti, "bytes", &bytes)) {
+			table_free(&t);
+			return bad_reply(what);
+		}
+		/* The tier the file counts as being on is marked. */
+		snprintf(name, sizeof(name), "%s%s", tn,
+			 cJSON_IsTrue(cur) ? " *" : "");
+		snprintf(fr, sizeof(fr), "%.3f", v[0]);
+		snprintf(la, sizeof(la), "%.3f", v[1]);
+		snprintf(co, sizeof(co), "%.3f", v[2]);
+		snprintf(tr, sizeof(tr), "%.3f", v[3]);
+		snprintf(to, sizeof(to), "%.3f", v[4]);
+		if (cJSON_IsTrue(ok))
+			snprintf(al, sizeof(al), "yes");
+		else
+			snprintf(al, sizeof(al), "no: %s", why);
+		snprintf(mo, sizeof(mo), "%.6f", v[5]);
+		snprintf(mv, sizeof(mv), "%.6f", v[6]);
+		fmt_size(bytes, by, sizeof(by));
+		table_add(&t, name, fr, la, co, tr, to, al, mo, mv, by);
+	}
+	return table_print(&t);
+}
+
+static int cmd_explain(struct tool_opts *o, char **argv)
+{
+	const char *file = argv[0], *dec, *target, *reason, *lat, *cls;
+	cJSON *req = NULL, *reply = NULL;
+	const cJSON *tiers, *stats, *pol, *pin;
+	uint64_t ino, reads, writes, opens;
+	double conf, benefit, freq, last;
+	char when[32];
+	struct stat st;
+	int rc;
+
+	if (!(ino = dfabric_ino(file, &st)))
+		return EXIT_FAILED;
+	if (!S_ISREG(st.st_mode)) {
+		errmsg("%s: not a regular file", file);
+		return EXIT_FAILED;
+	}
+	req = make_req("explain");
+	if (req && !cJSON_AddNumberToObject(req, "ino", (double)ino)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = run(o, req, file, &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	tiers = cJSON_GetObjectItemCaseSensitive(reply, "tiers");
+	stats = cJSON_GetObjectItemCaseSensitive(reply, "stats");
+	pol = cJSON_GetObjectItemCaseSensitive(reply, "policy");
+	pin = cJSON_GetObjectItemCaseSensitive(pol, "pin");
+	dec = get_str(reply, "decision");
+	target = get_str(reply, "target");
+	reason = get_str(reply, "reason");
+	lat = get_str(pol, "latency");
+	cls = get_str(pol, "class");
+	conf = get_num(reply, "confidence");
+	benefit = get_num(reply, "benefit");
+	freq = get_num(stats, "frequency");
+	last = get_num(stats, "last_access");
+	if (!cJSON_IsArray(tiers) || !dec || !reason || !lat || !cls ||
+	    isnan(conf) || isnan(benefit) || isnan(freq) || isnan(last) ||
+	    get_u64(stats, "reads", &reads) ||
+	    get_u64(stats, "writes", &writes) ||
+	    get_u64(stats, "opens", &opens)) {
+		rc = bad_reply(file);
+		goto out;
+	}
+	if ((rc = print_explain_tiers(tiers, file)) != EXIT_OK)
+		goto out;
+	printf("\nconfidence %.3f\n", conf);
+	if (target)
+		printf("decision:  %s to %s (benefit %.3f)\n", dec, target,
+		       benefit);
+	else
+		printf("decision:  %s\n", dec);
+	printf("reason:    %s\n", reason);
+	fmt_time(last, when, sizeof(when));
+	printf("\nfrequency %.3f (decayed, now)  reads %" PRIu64 "  writes %"
+	       PRIu64 "  opens %" PRIu64 "  last access %s\n", freq, reads,
+	       writes, opens, when);
+	printf("policies:  pin %s  latency %s  class %s\n",
+	       cJSON_IsString(pin) ? pin->valuestring : "none", lat, cls);
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_place(struct tool_opts *o, char **argv)
+{
+	const cJSON *last, *au;
+	uint64_t v[6], passes, promotions;
+	static const char *const names[6] = {
+		"files", "moves", "forced", "watermark", "busy", "failed",
+	};
+	cJSON *req, *reply = NULL;
+	double interval, when;
+	int status = 0, rc, i;
+	char ts[32];
+
+	for (i = 0; argv[i]; i++) {
+		if (!strcmp(argv[i], "--status")) {
+			status = 1;
+		} else {
+			errmsg("usage: dfabric-ctl place [--status] [--json]");
+			return EXIT_USAGE;
+		}
+	}
+	req = make_req(status ? "place-status" : "place");
+	rc = run(o, req, "place", &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	last = cJSON_GetObjectItemCaseSensitive(reply, "last");
+	au = cJSON_GetObjectItemCaseSensitive(reply, "auto");
+	interval = get_num(reply, "interval");
+	when = get_num(last, "when");
+	for (i = 0; i < 6 && !get_u64(last, names[i], &v[i]); i++)
+		;
+	if (i < 6 || !cJSON_IsBool(au) || isnan(interval) || isnan(when) ||
+	    get_u64(reply, "passes", &passes) ||
+	    get_u64(reply, "promotions", &promotions)) {
+		rc = bad_reply("place");
+		goto out;
+	}
+	if (status && when <= 0) {
+		printf("no placement pass yet\n");
+	} else {
+		fmt_time(when, ts, sizeof(ts));
+		printf("%s pass (%s): %" PRIu64 " files scored, %" PRIu64
+		       " moves queued (%" PRIu64 " forced by policy, %" PRIu64
+		       " to make room), %" PRIu64 " busy, %" PRIu64 " failed\n",
+		       status ? "last" : "placement", ts, v[0], v[1], v[2], v[3],
+		       v[4], v[5]);
+	}
+	if (cJSON_IsTrue(au))
+		printf("auto: on, a pass every %gs", interval);
+	else
+		printf("auto: off");
+	printf("; %" PRIu64 " passes, %" PRIu64 " promotions on read so far\n",
+	       passes, promotions);
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_cost(struct tool_opts *o, char **argv)
+{
+	struct table t = { .ncol = 3, .right = 0x6 };
+	cJSON *req = make_req("cost"), *reply = NULL;
+	const cJSON *tiers, *ti;
+	double total, fast, saving, ratio;
+	const char *fastest;
+	uint64_t files;
+	int rc;
+
+	rc = run(o, req, "cost", &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	tiers = cJSON_GetObjectItemCaseSensitive(reply, "tiers");
+	fastest = get_str(reply, "fastest");
+	total = get_num(reply, "total");
+	fast = get_num(reply, "all_fastest");
+	saving = get_num(reply, "saving");
+	ratio = get_num(reply, "saving_ratio");
+	if (!cJSON_IsArray(tiers) || !fastest || isnan(total) || isnan(fast) ||
+	    isnan(saving) || isnan(ratio) || get_u64(reply, "files", &files)) {
+		rc = bad_reply("cost");
+		goto out;
+	}
+	table_add(&t, "TIER", "BYTES", "COST/MONTH");
+	cJSON_ArrayForEach(ti, tiers) {
+		const char *tn = get_str(ti, "name");
+		double c = get_num(ti, "cost");
+		char by[16], cs[32];
+		uint64_t b;
+
+		if (!tn || isnan(c) || get_u64(ti, "bytes", &b)) {
+			table_free(&t);
+			rc = bad_reply("cost");
+			goto out;
+		}
+		fmt_size(b, by, sizeof(by));
+		snprintf(cs, sizeof(cs), "%.4f", c);
+		table_add(&t, tn, by, cs);
+	}
+	{
+		char cs[32];
+
+		snprintf(cs, sizeof(cs), "%.4f", total);
+		table_add(&t, "total", "", cs);
+	}
+	if ((rc = table_print(&t)) != EXIT_OK)
+		goto out;
+	printf("\nall on %s: %.4f per month; saving %.4f (%.1f%%)\n", fastest,
+	       fast, saving, 100.0 * ratio);
+	printf("A projection over %" PRIu64 " files from the configured prices "
+	       "and the access rates observed.\n", files);
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
 static const struct tool_cmd tool_cmds[] = {
 	{ "status", "", 0, cmd_status,
 	  "tiers with capacity and use; inodes and open files" },
@@ -1158,6 +1413,12 @@ static const struct tool_cmd tool_cmds[] = {
 	  "probe tier NAME: write, read back and delete a probe object" },
 	{ "top", "[-n N] [DIR]", -1, cmd_top,
 	  "the N hottest files; DIR (on the mount) to show their paths" },
+	{ "explain", "FILE", 1, cmd_explain,
+	  "how the placer scores FILE on each tier and what it decides" },
+	{ "place", "[--status]", -1, cmd_place,
+	  "run one placement pass now (--status: the last one)" },
+	{ "cost", "", 0, cmd_cost,
+	  "projected monthly cost per tier against all on the fastest" },
 	{ "ping", "", 0, cmd_ping, "check that the daemon answers" },
 };
 
