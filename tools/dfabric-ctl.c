@@ -1377,18 +1377,18 @@ static int cmd_cost(struct tool_opts *o, char **argv)
 			goto out;
 		}
 		fmt_size(b, by, sizeof(by));
-		snprintf(cs, sizeof(cs), "%.4f", c);
+		snprintf(cs, sizeof(cs), "%.6f", c);
 		table_add(&t, tn, by, cs);
 	}
 	{
 		char cs[32];
 
-		snprintf(cs, sizeof(cs), "%.4f", total);
+		snprintf(cs, sizeof(cs), "%.6f", total);
 		table_add(&t, "total", "", cs);
 	}
 	if ((rc = table_print(&t)) != EXIT_OK)
 		goto out;
-	printf("\nall on %s: %.4f per month; saving %.4f (%.1f%%)\n", fastest,
+	printf("\nall on %s: %.6f per month; saving %.6f (%.1f%%)\n", fastest,
 	       fast, saving, 100.0 * ratio);
 	printf("A projection over %" PRIu64 " files from the configured prices "
 	       "and the access rates observed.\n", files);
