@@ -15,7 +15,10 @@
 #      that dfabric-ctl explain agrees with; read-only (EPERM); explain of
 #      a directory or a file off the mount fails cleanly;
 #  (e) cost --json: the total is the sum of the tiers, and keeping all on
-#      nvme costs at least as much as the placement now.
+#      nvme costs at least as much as the placement now;
+#  (f) with an s3 tier (DF_S3=1, the default when s3rver is installed; 0
+#      turns it off) and hdd above its high watermark, a confidential
+#      file there is never the one moved to s3.
 set -Eeuo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -24,6 +27,14 @@ trap 'echo "FAIL [$DF_TEST_NAME]: line $LINENO: \"$BASH_COMMAND\" exited with st
 command -v python3 >/dev/null || skip "python3 is needed to read JSON"
 command -v getfattr >/dev/null || skip "getfattr (package attr) is needed"
 [[ -x $B/dfabric-ctl ]] || fail "no $B/dfabric-ctl (build first)"
+
+if [[ ${DF_S3:-auto} == auto ]]; then
+	DF_S3=0
+	[[ -f $DF_ROOT/node_modules/s3rver/bin/s3rver.js ]] && DF_S3=1
+fi
+# hdd small enough for (f) to push it above its high watermark.
+[[ $DF_S3 == 1 ]] && DF_HDD_CAP=32M
+export DF_S3 DF_HDD_CAP
 
 MiB=$((1024 * 1024))
 NVME_CAP=$((10 * MiB))
@@ -202,7 +213,7 @@ d, line = json.loads(sys.argv[1]), sys.argv[2]
 word = {"promote": "move"}.get(line.split()[0], line.split()[0])
 if word != d["decision"] or line.split(":")[0] != d["reason"].split(":")[0]:
     sys.exit("xattr says '%s', explain '%s' (%s)" % (line, d["reason"], d["decision"]))
-if d["current"] != "hdd" or [t["name"] for t in d["tiers"]] != ["nvme", "hdd"]:
+if d["current"] != "hdd" or [t["name"] for t in d["tiers"]][:2] != ["nvme", "hdd"]:
     sys.exit("tiers")
 if not d["tiers"][1]["current"] or d["tiers"][0]["current"]:
     sys.exit("current mark")
@@ -243,7 +254,8 @@ python3 - "$json" $MiB <<'EOF' || fail "cost: $json"
 import json, sys
 d, mib = json.loads(sys.argv[1]), int(sys.argv[2])
 t = {x["name"]: x for x in d["tiers"]}
-if d["files"] != 3 or t["nvme"]["bytes"] != 6 * mib or t["hdd"]["bytes"] != 3 * mib:
+if d["files"] != 3 or t["nvme"]["bytes"] != 6 * mib or t["hdd"]["bytes"] != 3 * mib or \
+   t.get("s3", {"bytes": 0})["bytes"] != 0:
     sys.exit("bytes")
 s = sum(x["cost"] for x in d["tiers"])
 if abs(s - d["total"]) > 1e-9 * max(1, s) or d["total"] <= 0:
@@ -302,6 +314,45 @@ assert_eq "$(json_get "$json" "d['decision']")" stay "c's decision on hdd"
 for n in a b c; do
 	assert_file_eq "$DF_MNT/$n" "$T/$n.src"
 done
+
+# --- (f) a confidential file never goes to s3 ----------------------------------
+
+if [[ $DF_S3 == 1 ]]; then
+	x=$DF_MNT/secret
+	y=$DF_MNT/public
+	head -c $((4 * MiB)) /dev/urandom >"$T/secret.src"
+	cp "$T/secret.src" "$x"
+	setfattr -n user.dfabric.class -v confidential "$x"
+	df_ctl migrate "$x" --to hdd --wait >/dev/null 2>&1 || fail "migrate secret failed"
+	# hdd (32M, high watermark 0.9) filled to 30M with a public file.
+	used=$(tier_used hdd)
+	size=$((30 * MiB - used))
+	((size > 0)) || fail "hdd already holds $used bytes"
+	head -c $size /dev/urandom >"$T/public.src"
+	cp "$T/public.src" "$y"
+	df_ctl migrate "$y" --to hdd --wait >/dev/null 2>&1 || fail "migrate public failed"
+	# The confidential file is the coldest there: written once, never read.
+	read_direct "$y" 2
+	json=$(df_ctl explain "$x" --json)
+	python3 - "$json" <<'EOF' || fail "explain of the confidential file: $json"
+import json, sys
+d = json.loads(sys.argv[1])
+s3 = [t for t in d["tiers"] if t["name"] == "s3"][0]
+if d["policy"]["class"] != "confidential" or s3["allowed"] or "local tiers only" not in s3["why"]:
+    sys.exit("s3 must be refused by the class")
+if d["target"] == "s3":
+    sys.exit("target s3")
+EOF
+	(($(tier_used hdd) > 32 * MiB * 9 / 10)) || fail "hdd not above its high watermark"
+	df_ctl place >/dev/null || fail "place failed"
+	wait_idle
+	assert_eq "$(tiers_of "$x")" hdd "the confidential file"
+	(($(tier_used s3) > 0)) || fail "nothing was moved to s3 to make room on hdd"
+	used=$(tier_used hdd)
+	((used < 32 * MiB * 9 / 10)) || fail "hdd holds $used bytes, above its high watermark"
+	assert_file_eq "$x" "$T/secret.src"
+	assert_file_eq "$y" "$T/public.src"
+fi
 
 # Bad arguments.
 expect_fail df_ctl place --now 2>/dev/null
