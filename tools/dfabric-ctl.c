@@ -1220,7 +1220,7 @@ static int cmd_explain(struct tool_opts *o, char **argv)
 	const char *file = argv[0], *dec, *target, *reason, *lat, *cls;
 	cJSON *req = NULL, *reply = NULL;
 	const cJSON *tiers, *stats, *pol, *pin;
-	uint64_t ino, reads, writes, opens;
+	uint64_t ino, reads, writes, opens, bytes;
 	double conf, benefit, freq, last;
 	char when[32];
 	struct stat st;
@@ -1270,6 +1270,8 @@ static int cmd_explain(struct tool_opts *o, char **argv)
 	else
 		printf("decision:  %s\n", dec);
 	printf("reason:    %s\n", reason);
+	if (!get_u64(reply, "bytes", &bytes) && bytes == 0)
+		printf("(%s has no data: placement passes skip it)\n", file);
 	fmt_time(last, when, sizeof(when));
 	printf("\nfrequency %.3f (decayed, now)  reads %" PRIu64 "  writes %"
 	       PRIu64 "  opens %" PRIu64 "  last access %s\n", freq, reads,
