@@ -685,8 +685,17 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 			heap_set(&d.cold, it, -heat_key(&d, it));
 			continue;
 		}
+		/* Writes land on the fastest tier with room, as the daemon's
+		 * write path puts new data there and brings an extent back
+		 * from the object store before a partial write into it. */
+		if (s->write[a]) {
+			if ((double)(f->used + s->size[it]) <=
+			    o->tiers[0].high_watermark * (double)f->cap)
+				to_fast(&d, it);
+			continue;
+		}
 		freq = stats_freq(&d.st[it], now, hl);
-		if (s->write[a] || freq < o->sp.promote_freq)
+		if (freq < o->sp.promote_freq)
 			continue;
 		if (o->make_room)
 			make_room(&d, it);
