@@ -1420,40 +1420,120 @@ static int ph_tiers(void *arg, struct score_tier *t)
 	return f->ntiers;
 }
 
-/* A regular file's bytes per tier, policies and statistics. */
-static int ph_file(void *arg, uint64_t ino, struct placer_file *out)
+/* A file with more extents than this, whose extents have statistics of
+ * their own, is placed extent by extent: a large file may be partly hot. */
+#define PLACE_SPLIT_EXTENTS 16
+
+/* A snapshot of regular file ino: its extents (malloc'd, caller frees)
+ * and policies. */
+static int file_snap(struct fabric *f, uint64_t ino, struct meta_extent **ext,
+		     size_t *n, struct score_policy *pol)
 {
-	struct fabric *f = arg;
 	struct inode_mem *im;
-	size_t i;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	*ext = NULL;
+	*n = 0;
 	if ((rc = itab_get(f, ino, &im)) < 0)
 		return rc;
 	if ((rc = rdlock_ext(f, im)) < 0) {
 		itab_put(f, im);
 		return rc;
 	}
-	if (im->destroyed || im->a.nlink == 0) {
+	if (im->destroyed || im->a.nlink == 0)
 		rc = -ENOENT;
-	} else if (!S_ISREG(im->a.mode)) {
+	else if (!S_ISREG(im->a.mode))
 		rc = -EINVAL;
-	} else {
-		out->ino = ino;
-		out->pol = im->pol;
-		for (i = 0; i < im->next; i++) {
-			const struct meta_extent *e = &im->ext[i];
-
-			out->tier_bytes[ext_tier(f, e)] += e->len;
-			out->bytes += e->len;
-		}
+	else if (im->next && !(*ext = malloc(im->next * sizeof(**ext))))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		if (im->next)
+			memcpy(*ext, im->ext, im->next * sizeof(**ext));
+		*n = im->next;
+		*pol = im->pol;
 	}
 	pthread_rwlock_unlock(&im->lock);
 	itab_put(f, im);
-	if (rc == 0 && profile_get(f->prof, ino, &out->st) < 0)
-		memset(&out->st, 0, sizeof(out->st));
 	return rc;
+}
+
+static void item_whole(struct fabric *f, uint64_t ino,
+		       const struct meta_extent *ext, size_t n,
+		       const struct score_policy *pol, struct placer_file *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->ino = ino;
+	out->len = UINT64_MAX;
+	out->pol = *pol;
+	for (i = 0; i < n; i++) {
+		out->tier_bytes[ext_tier(f, &ext[i])] += ext[i].len;
+		out->bytes += ext[i].len;
+	}
+	if (profile_get(f->prof, ino, &out->st) < 0)
+		memset(&out->st, 0, sizeof(out->st));
+}
+
+static void item_extent(struct fabric *f, uint64_t ino,
+			const struct meta_extent *e,
+			const struct score_policy *pol, struct placer_file *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ino = ino;
+	out->off = e->off;
+	out->len = e->len;
+	out->pol = *pol;
+	out->tier_bytes[ext_tier(f, e)] = e->len;
+	out->bytes = e->len;
+	if (profile_get_extent(f->prof, ino, e->off, &out->st) < 0)
+		memset(&out->st, 0, sizeof(out->st));
+}
+
+/* Whether file ino is placed extent by extent. */
+static int split_file(struct fabric *f, uint64_t ino, size_t n)
+{
+	struct profile_ext *pe = NULL;
+	size_t npe = 0;
+
+	if (n <= PLACE_SPLIT_EXTENTS)
+		return 0;
+	if (profile_extents(f->prof, ino, &pe, &npe) < 0)
+		return 0;
+	free(pe);
+	return npe > 0;
+}
+
+/* The whole file (whole != 0 or a small file) or the extent at off. */
+static int ph_item(struct fabric *f, uint64_t ino, int whole, uint64_t off,
+		   struct placer_file *out)
+{
+	struct meta_extent *ext;
+	struct score_policy pol;
+	size_t n, i;
+	int rc;
+
+	if ((rc = file_snap(f, ino, &ext, &n, &pol)) < 0)
+		return rc;
+	if (whole || !split_file(f, ino, n)) {
+		item_whole(f, ino, ext, n, &pol, out);
+	} else {
+		for (i = 0; i < n && !(off >= ext[i].off &&
+				       off - ext[i].off < ext[i].len); i++)
+			;
+		if (i < n)
+			item_extent(f, ino, &ext[i], &pol, out);
+		else
+			item_whole(f, ino, ext, n, &pol, out);
+	}
+	free(ext);
+	return 0;
+}
+
+static int ph_file(void *arg, uint64_t ino, uint64_t off,
+		   struct placer_file *out)
+{
+	return ph_item(arg, ino, 0, off, out);
 }
 
 struct ph_list {
@@ -1481,6 +1561,36 @@ static int ph_collect(void *arg, const struct meta_inode *a)
 	return 0;
 }
 
+/* The items of one file: itself, or each of its extents. */
+static int ph_file_items(struct fabric *f, uint64_t ino, placer_file_cb cb,
+			 void *cbarg)
+{
+	struct meta_extent *ext;
+	struct score_policy pol;
+	struct placer_file pf;
+	size_t n, i;
+	int rc;
+
+	rc = file_snap(f, ino, &ext, &n, &pol);
+	if (rc == -ENOENT || rc == -EINVAL || rc == -EUCLEAN)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (!split_file(f, ino, n)) {
+		item_whole(f, ino, ext, n, &pol, &pf);
+		rc = pf.bytes ? cb(cbarg, &pf) : 0;
+	} else {
+		for (i = 0; i < n && rc == 0; i++) {
+			if (!ext[i].len)
+				continue;
+			item_extent(f, ino, &ext[i], &pol, &pf);
+			rc = cb(cbarg, &pf);
+		}
+	}
+	free(ext);
+	return rc;
+}
+
 /* Every regular file with data. The inode numbers are listed first and
  * the files looked at after, so that no RocksDB iterator stays open while
  * inode locks are taken. */
@@ -1488,20 +1598,12 @@ static int ph_files(void *arg, placer_file_cb cb, void *cbarg)
 {
 	struct fabric *f = arg;
 	struct ph_list l = { 0 };
-	struct placer_file pf;
 	size_t i;
 	int rc;
 
 	rc = meta_list_inodes(f->meta, ph_collect, &l);
-	for (i = 0; rc >= 0 && i < l.n; i++) {
-		rc = ph_file(f, l.inos[i], &pf);
-		if (rc == -ENOENT || rc == -EINVAL || rc == -EUCLEAN) {
-			rc = 0;
-			continue;
-		}
-		if (rc == 0 && pf.bytes)
-			rc = cb(cbarg, &pf);
-	}
+	for (i = 0; rc >= 0 && i < l.n; i++)
+		rc = ph_file_items(f, l.inos[i], cb, cbarg);
 	free(l.inos);
 	return rc;
 }
@@ -1513,11 +1615,12 @@ static int ph_busy(void *arg, uint64_t ino)
 	return mig_busy(f->mig, ino);
 }
 
-static int64_t ph_migrate(void *arg, uint64_t ino, int dst, double priority)
+static int64_t ph_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			  int dst, double priority)
 {
 	struct fabric *f = arg;
 
-	return mig_submit(f->mig, ino, 0, UINT64_MAX, dst, 0, priority);
+	return mig_submit(f->mig, ino, off, len, dst, 0, priority);
 }
 
 /* The profiler saw a hot read on a slower tier (its thread). */
@@ -1525,7 +1628,7 @@ static void ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
 		       double freq)
 {
 	struct fabric *f = arg;
-	int rc = placer_on_read(f->placer, ino, tier, freq);
+	int rc = placer_on_read(f->placer, ino, ext_off, tier, freq);
 
 	if (rc < 0)
 		log_warn("placer: cannot promote inode %llu: %s",
@@ -4049,7 +4152,7 @@ int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
 	       struct score_result *r)
 {
 	struct timespec ts;
-	int rc = ph_file(f, ino, pf);
+	int rc = ph_item(f, ino, 1, 0, pf);
 
 	if (rc < 0)
 		return rc;

@@ -24,14 +24,20 @@ struct placer {
 	uint64_t promotions;           /* jobs queued by placer_on_read */
 };
 
-/* What a pass collects: the items for score_plan and their inodes. */
+/* What a pass collects: the items for score_plan and what they are. */
+struct placer_range {
+	uint64_t ino;
+	uint64_t off;
+	uint64_t len;
+};
+
 struct pass {
 	struct placer *pl;
 	struct score_tier tiers[CFG_MAX_TIERS];
 	int ntiers;
 	int64_t now;
 	struct plan_item *items;
-	uint64_t *inos;
+	struct placer_range *where;    /* by item: what a move moves */
 	size_t n;
 	size_t cap;
 };
@@ -82,15 +88,15 @@ static int collect(void *arg, const struct placer_file *pf)
 	if (ps->n == ps->cap) {
 		size_t cap = ps->cap ? ps->cap * 2 : 256;
 		struct plan_item *items = realloc(ps->items, cap * sizeof(*items));
-		uint64_t *inos;
+		struct placer_range *where;
 
 		if (!items)
 			return -ENOMEM;
 		ps->items = items;
-		inos = realloc(ps->inos, cap * sizeof(*inos));
-		if (!inos)
+		where = realloc(ps->where, cap * sizeof(*where));
+		if (!where)
 			return -ENOMEM;
-		ps->inos = inos;
+		ps->where = where;
 		ps->cap = cap;
 	}
 	eval(ps->pl, ps->tiers, ps->ntiers, pf, home, ps->now, &r);
@@ -107,7 +113,10 @@ static int collect(void *arg, const struct placer_file *pf)
 		if (r.t[i].allowed)
 			it->allowed |= 1u << i;
 	it->pinned = pf->pol.pin >= 0;
-	ps->inos[ps->n++] = pf->ino;
+	ps->where[ps->n].ino = pf->ino;
+	ps->where[ps->n].off = pf->off;
+	ps->where[ps->n].len = pf->len;
+	ps->n++;
 	return 0;
 }
 
@@ -140,14 +149,17 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 				    ps.n, moves, 2 * ps.n);
 	}
 	for (k = 0; k < nmoves; k++) {
-		uint64_t ino = ps.inos[moves[k].id];
+		const struct placer_range *w = &ps.where[moves[k].id];
+		uint64_t ino = w->ino;
 		int64_t id;
 
+		/* One job per file at a time: a file whose extents move
+		 * separately has its other moves at the next pass. */
 		if (pl->h.busy(pl->h.arg, ino)) {
 			rep->busy++;
 			continue;
 		}
-		id = pl->h.migrate(pl->h.arg, ino, moves[k].to,
+		id = pl->h.migrate(pl->h.arg, ino, w->off, w->len, moves[k].to,
 				   moves[k].priority);
 		if (id < 0) {
 			rep->failed++;
@@ -165,7 +177,7 @@ out:
 	rep->when = now_ns();
 	free(moves);
 	free(ps.items);
-	free(ps.inos);
+	free(ps.where);
 	return rc;
 }
 
@@ -183,7 +195,7 @@ int placer_pass(struct placer *pl, struct placer_report *out)
 		pl->last = rep;
 	pthread_mutex_unlock(&pl->lock);
 	if (rc == 0 && rep.moves)
-		log_info("placer: %llu files scored, %llu moves queued (%llu forced by policy, %llu to make room)",
+		log_info("placer: %llu files or extents scored, %llu moves queued (%llu forced by policy, %llu to make room)",
 			 (unsigned long long)rep.files,
 			 (unsigned long long)rep.moves,
 			 (unsigned long long)rep.forced,
@@ -222,7 +234,8 @@ int placer_explain(struct placer *pl, const struct placer_file *pf,
 	return 0;
 }
 
-int placer_on_read(struct placer *pl, uint64_t ino, int tier, double freq)
+int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
+		   double freq)
 {
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
@@ -233,7 +246,7 @@ int placer_on_read(struct placer *pl, uint64_t ino, int tier, double freq)
 		return 0;
 	if (pl->h.busy(pl->h.arg, ino))
 		return 0;
-	rc = pl->h.file(pl->h.arg, ino, &pf);
+	rc = pl->h.file(pl->h.arg, ino, off, &pf);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
 	n = pl->h.tiers(pl->h.arg, tiers);
@@ -252,7 +265,7 @@ int placer_on_read(struct placer *pl, uint64_t ino, int tier, double freq)
 	}
 	if (i >= tier || i >= n)
 		return 0;
-	id = pl->h.migrate(pl->h.arg, ino, i, 1000.0 + freq);
+	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq);
 	if (id < 0)
 		return (int)id;
 	pthread_mutex_lock(&pl->lock);

@@ -20,9 +20,11 @@
 
 struct placer;
 
-/* A file as the placer sees it. */
+/* A file, or one extent of a large file, as the placer sees it. */
 struct placer_file {
 	uint64_t ino;                  /* the file */
+	uint64_t off;                  /* the range it stands for: the whole */
+	uint64_t len;                  /*   file is 0, UINT64_MAX */
 	uint64_t bytes;                /* bytes in its extents */
 	uint64_t tier_bytes[CFG_MAX_TIERS]; /* of which on each tier index */
 	struct access_stats st;        /* its access statistics */
@@ -37,16 +39,20 @@ struct placer_host {
 	/* Fills t[0..ntiers) with the tiers' state now (used bytes, measured
 	 * latency, health, prices); returns the number of tiers. */
 	int (*tiers)(void *arg, struct score_tier *t);
-	/* Calls cb for every regular file with data; stops at a nonzero
-	 * return of cb, which it returns. */
+	/* Calls cb for every regular file with data, or for each extent of
+	 * a large one whose extents have statistics of their own; stops at
+	 * a nonzero return of cb, which it returns. */
 	int (*files)(void *arg, placer_file_cb cb, void *cbarg);
-	/* One file: 0, -ENOENT. */
-	int (*file)(void *arg, uint64_t ino, struct placer_file *out);
+	/* What `files` would pass for the data of ino at offset off: the
+	 * whole file or the extent there. 0, -ENOENT. */
+	int (*file)(void *arg, uint64_t ino, uint64_t off,
+		    struct placer_file *out);
 	/* 1 when a migration job of ino is queued or running, else 0. */
 	int (*busy)(void *arg, uint64_t ino);
-	/* Queues a job moving all of ino to tier index dst; the job id or
-	 * -errno. */
-	int64_t (*migrate)(void *arg, uint64_t ino, int dst, double priority);
+	/* Queues a job moving the extents of ino in [off, off+len) to tier
+	 * index dst; the job id or -errno. */
+	int64_t (*migrate)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			   int dst, double priority);
 };
 
 struct placer_params {
@@ -56,7 +62,7 @@ struct placer_params {
 
 /* What one pass did. */
 struct placer_report {
-	uint64_t files;                /* files scored */
+	uint64_t files;                /* files (or extents of large files) scored */
 	uint64_t moves;                /* jobs queued */
 	uint64_t forced;               /* of which demanded by a policy */
 	uint64_t watermark;            /* of which to make room under a watermark */
@@ -82,12 +88,14 @@ void placer_last(struct placer *pl, struct placer_report *out);
 int placer_explain(struct placer *pl, const struct placer_file *pf,
 		   int64_t now, struct score_result *out);
 
-/* A read of ino reached tier index `tier` at frequency `freq` (decayed,
- * after this read): when tier is not the fastest allowed one and freq >=
- * promote_freq, queues the file's promotion unless a job of it runs.
- * Returns 1 when it queued one, 0 when not, -errno. Cheap when nothing
- * is to be done; safe from any thread. */
-int placer_on_read(struct placer *pl, uint64_t ino, int tier, double freq);
+/* A read of ino at offset off reached tier index `tier` at frequency
+ * `freq` (decayed, after this read): when tier is not the fastest allowed
+ * one and freq >= promote_freq, queues the promotion of what the host
+ * says off belongs to (the file or, in a large file, the extent) unless
+ * a job of the file runs. Returns 1 when it queued one, 0 when not,
+ * -errno. Cheap when nothing is to be done; safe from any thread. */
+int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
+		   double freq);
 
 /* Counters since start: passes and jobs queued by promotion on read. */
 void placer_counters(struct placer *pl, uint64_t *passes,

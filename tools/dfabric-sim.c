@@ -561,7 +561,8 @@ static int64_t shifted(int64_t t, int64_t by)
 	return t ? t + by : 0;
 }
 
-static int host_file(void *arg, uint64_t ino, struct placer_file *pf)
+static int host_file(void *arg, uint64_t ino, uint64_t off,
+		     struct placer_file *pf)
 {
 	struct dfab *d = arg;
 	uint32_t it = (uint32_t)(ino - 1);
@@ -570,6 +571,7 @@ static int host_file(void *arg, uint64_t ino, struct placer_file *pf)
 		return -ENOENT;
 	memset(pf, 0, sizeof(*pf));
 	pf->ino = ino;
+	pf->len = UINT64_MAX;
 	pf->bytes = d->s->size[it];
 	pf->tier_bytes[d->f->in[it] ? 0 : 1] = pf->bytes;
 	pf->st = d->st[it];
@@ -587,7 +589,7 @@ static int host_files(void *arg, placer_file_cb cb, void *cbarg)
 	int rc;
 
 	for (size_t i = 0; i < d->seen; i++) {
-		host_file(d, i + 1, &pf);
+		host_file(d, i + 1, 0, &pf);
 		rc = cb(cbarg, &pf);
 		if (rc)
 			return rc;
@@ -600,7 +602,8 @@ static int host_busy(void *arg, uint64_t ino)
 	return 0;
 }
 
-static int64_t host_migrate(void *arg, uint64_t ino, int dst, double prio)
+static int64_t host_migrate(void *arg, uint64_t ino, uint64_t off,
+			    uint64_t len, int dst, double prio)
 {
 	struct dfab *d = arg;
 	uint32_t it = (uint32_t)(ino - 1);
@@ -685,12 +688,21 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 			heap_set(&d.cold, it, -heat_key(&d, it));
 			continue;
 		}
+		/* Writes land on the fastest tier with room, as the daemon's
+		 * write path puts new data there and brings an extent back
+		 * from the object store before a partial write into it. */
+		if (s->write[a]) {
+			if ((double)(f->used + s->size[it]) <=
+			    o->tiers[0].high_watermark * (double)f->cap)
+				to_fast(&d, it);
+			continue;
+		}
 		freq = stats_freq(&d.st[it], now, hl);
-		if (s->write[a] || freq < o->sp.promote_freq)
+		if (freq < o->sp.promote_freq)
 			continue;
 		if (o->make_room)
 			make_room(&d, it);
-		placer_on_read(d.pl, (uint64_t)it + 1, 1, freq);
+		placer_on_read(d.pl, (uint64_t)it + 1, 0, 1, freq);
 	}
 	placer_counters(d.pl, &passes, &promotions);
 	f->res->passes = passes;

@@ -61,7 +61,8 @@ static int h_files(void *arg, placer_file_cb cb, void *cbarg)
 	return 0;
 }
 
-static int h_file(void *arg, uint64_t ino, struct placer_file *out)
+static int h_file(void *arg, uint64_t ino, uint64_t off,
+		  struct placer_file *out)
 {
 	int i;
 
@@ -78,7 +79,8 @@ static int h_busy(void *arg, uint64_t ino)
 	return ino == busy_ino;
 }
 
-static int64_t h_migrate(void *arg, uint64_t ino, int dst, double priority)
+static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			 int dst, double priority)
 {
 	if (njobs == MAXJ)
 		return -ENOSPC;
@@ -277,13 +279,13 @@ static void test_promote_on_read(void **state)
 	struct placer_file *pf;
 
 	file(60, 2, 16 * MB, 1, 1);
-	assert_int_equal(placer_on_read(pl, 60, 2, 0.5), 0);   /* not hot */
-	assert_int_equal(placer_on_read(pl, 60, 0, 100), 0);   /* on nvme */
+	assert_int_equal(placer_on_read(pl, 60, 0, 2, 0.5), 0);   /* not hot */
+	assert_int_equal(placer_on_read(pl, 60, 0, 0, 100), 0);   /* on nvme */
 	assert_int_equal(njobs, 0);
-	assert_int_equal(placer_on_read(pl, 60, 2, 100), 1);
+	assert_int_equal(placer_on_read(pl, 60, 0, 2, 100), 1);
 	assert_int_equal(job_of(60), 0);
 	busy_ino = 60;
-	assert_int_equal(placer_on_read(pl, 60, 2, 100), 0);
+	assert_int_equal(placer_on_read(pl, 60, 0, 2, 100), 0);
 	assert_int_equal(njobs, 1);
 
 	/* Confidential data in s3 read hot goes to nvme; public data pinned
@@ -291,12 +293,12 @@ static void test_promote_on_read(void **state)
 	busy_ino = 0;
 	pf = file(61, 2, 16 * MB, 1, 1);
 	pf->pol.pin = 2;
-	assert_int_equal(placer_on_read(pl, 61, 2, 100), 0);
+	assert_int_equal(placer_on_read(pl, 61, 0, 2, 100), 0);
 	tiers[0].used = tiers[0].capacity;
 	file(62, 2, 16 * MB, 1, 1);
-	assert_int_equal(placer_on_read(pl, 62, 2, 100), 1);
+	assert_int_equal(placer_on_read(pl, 62, 0, 2, 100), 1);
 	assert_int_equal(job_of(62), 1);
-	assert_int_equal(placer_on_read(pl, 99, 2, 100), 0);   /* gone */
+	assert_int_equal(placer_on_read(pl, 99, 0, 2, 100), 0);   /* gone */
 	{
 		uint64_t passes, promotions;
 

@@ -549,12 +549,69 @@ static void test_fabric(void **state)
 	fs_fabric_close(f);
 }
 
+
+/* A large file is placed extent by extent: after the whole file went to
+ * the slow tier, reads of one extent bring that extent alone back. */
+static void test_extent_placement(void **state)
+{
+	struct fix *x = *state;
+	struct fs_ctx ctx = { .uid = 0, .gid = 0, .pid = 1 };
+	char text[768], err[CFG_ERR_MAX], fast[128], slow[128];
+	struct fs_place_status ps;
+	struct fs_where_ext *w;
+	struct fs_file *fh;
+	struct stat sb;
+	struct cfg c;
+	struct fabric *f;
+	static char buf[65536];
+	uint64_t ino, size;
+	size_t n, i;
+
+	snprintf(fast, sizeof(fast), "%s/fast", x->dir);
+	snprintf(slow, sizeof(slow), "%s/slow", x->dir);
+	mkdir(fast, 0700);
+	mkdir(slow, 0700);
+	snprintf(text, sizeof(text), "[fabric]\nmeta = %s/pmeta\nextent_size = 64K\n"
+		 "[tier.fast]\nkind = local\npath = %s\ncapacity = 1G\n"
+		 "[tier.slow]\nkind = local\npath = %s\ncapacity = 1G\n",
+		 x->dir, fast, slow);
+	assert_int_equal(cfg_parse_string(text, "t", &c, err, sizeof(err)), 0);
+	assert_int_equal(fs_fabric_open(&c, &f, err, sizeof(err)), 0);
+	assert_int_equal(fs_create(f, &ctx, 1, "big", 0644, O_RDWR, &sb, &fh), 0);
+	ino = (uint64_t)sb.st_ino;
+	for (i = 0; i < 20; i++) {
+		memset(buf, (int)i + 1, sizeof(buf));
+		assert_int_equal(fs_write(f, fh, buf, sizeof(buf), i * sizeof(buf)),
+				 sizeof(buf));
+	}
+	assert_true(fs_migrate(f, ino, 0, UINT64_MAX, "slow", 0) > 0);
+	assert_int_equal(fs_migrate_wait(f, 20000), 0);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(fs_read(f, fh, buf, 4096, 3 * sizeof(buf)), 4096);
+	assert_true(profile_drain(fs_profile(f)) >= 10);
+	assert_int_equal(fs_place(f, &ps), 0);
+	assert_int_equal(ps.last.moves, 1);
+	assert_int_equal(fs_migrate_wait(f, 20000), 0);
+	assert_int_equal(fs_where(f, ino, &w, &n, &size), 0);
+	assert_int_equal(n, 20);
+	for (i = 0; i < n; i++)
+		assert_string_equal(w[i].tier, i == 3 ? "fast" : "slow");
+	free(w);
+	assert_int_equal(fs_read(f, fh, buf, sizeof(buf), 3 * sizeof(buf)),
+			 sizeof(buf));
+	for (i = 0; i < sizeof(buf); i++)
+		assert_int_equal((unsigned char)buf[i], 4);
+	assert_int_equal(fs_release(f, fh), 0);
+	fs_fabric_close(f);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_fold),
+		T(test_extent_placement),
 		T(test_full_queue),
 		T(test_producers),
 		T(test_persist),
