@@ -552,13 +552,17 @@ static int plan_watermark(struct plan_ctx *c, int i, size_t *order,
 
 /* Whether `bytes` more fit on t below its high watermark once `freed`
  * bytes have left it. */
+/* Promotions by heat fill a tier up to its low watermark only: what the
+ * watermark rule just demoted down to it must not come straight back at
+ * the next pass (it would be copied twice for nothing); past the low
+ * watermark a promotion has to displace colder items. */
 static int fits_freed(const struct score_tier *t, uint64_t bytes,
 		      uint64_t freed)
 {
 	if (t->capacity == 0)
 		return 1;
 	return (double)t->used - (double)freed + (double)bytes <=
-	       t->high_watermark * (double)t->capacity;
+	       t->low_watermark * (double)t->capacity;
 }
 
 /* The next slower tier than i that item k may go to with room below

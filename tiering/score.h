@@ -164,8 +164,10 @@ struct plan_move {
  * below its high watermark; then promotions by heat: an unpinned item
  * with heat >= promote_freq on a slower tier than the fastest it may use
  * goes there, hottest first, and when it does not fit below that tier's
- * high watermark, colder unpinned items there are demoted first (coldest
- * first, to the next slower allowed tier with room; why 2); then, for
+ * low watermark, colder unpinned items there are demoted first (coldest
+ * first, to the next slower allowed tier with room; why 2), so that what
+ * a watermark demotion took down to the low watermark does not come
+ * back at the next pass unless it is hotter than what stayed; then, for
  * each tier above its high watermark, demotions of its coldest unpinned
  * items to the next slower allowed tier with room until it is down to
  * its low watermark.
