@@ -1100,6 +1100,7 @@ static int mig_start(struct fabric *f)
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,
 		.sha256 = f->cfg->checksum == CFG_CSUM_SHA256,
+		.io_idle = f->cfg->migrate_io_class == CFG_IO_IDLE,
 		.start_workers = 0,   /* after the orphan scan */
 	};
 	int i;

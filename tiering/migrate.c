@@ -19,8 +19,14 @@
  * - Bandwidth: each (source, destination) tier pair has a virtual clock;
  *   a chunk of n bytes books the next n / rate seconds on it and the
  *   worker sleeps until the end of its slot. Workers run at the lowest
- *   best-effort I/O priority and nice 10, below the foreground; each
- *   io_uring request carries that I/O priority itself.
+ *   best-effort I/O priority and nice 10, below the foreground; the
+ *   io_uring requests that copy and read back carry their own priority,
+ *   idle class unless p->io_idle is off: the disk scheduler then serves
+ *   a foreground reader first (on this kind of VM, mq-deadline, a cold
+ *   4 KiB reader's p99 beside an unlimited migration went from about
+ *   6 ms to under 1 ms; the migration kept about 60% of its pace). The
+ *   thread itself stays best-effort so that its RocksDB writes and
+ *   flushes, which foreground writers may wait for, are not starved.
  * - Record writes: COPYING and VERIFYING are committed unsynced (they
  *   survive a crash of the daemon); the commit that flips a group is
  *   synced by the host before the sources are freed: one device flush
@@ -56,7 +62,9 @@
 #define IOPRIO_CLASS_BE   2
 #define IOPRIO_CLASS_SHIFT 13
 #define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_CLASS_IDLE 3
 #define MIG_IOPRIO ((IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT) | 7)
+#define MIG_IOPRIO_IDLE (IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT)
 
 struct job_rt {
 	struct meta_job j;             /* record as last published; m->lock */
@@ -305,7 +313,8 @@ struct slot {
 	uint64_t seq;                  /* chunk number, for in-order hashing */
 };
 
-static void submit_slot(struct ring *r, struct slot *sl, int i, int fd)
+static void submit_slot(struct ring *r, struct slot *sl, int i, int fd,
+			int ioprio)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 	char *p = (char *)r->buf[i] + sl->done;
@@ -318,7 +327,7 @@ static void submit_slot(struct ring *r, struct slot *sl, int i, int fd)
 		io_uring_prep_write_fixed(sqe, fd, p, n, sl->off + sl->done, i);
 	/* A request carries its own priority: the thread's (ioprio_set)
 	 * only reaches those the kernel issues from this thread. */
-	sqe->ioprio = MIG_IOPRIO;
+	sqe->ioprio = ioprio;
 	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)i);
 }
 
@@ -367,6 +376,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	uint64_t end = s->off + s->len, next_off = s->off, next_seq = 0,
 		 hash_seq = 0;
 	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1;
+	int prio = m->p.io_idle ? MIG_IOPRIO_IDLE : MIG_IOPRIO;
 
 	sfd = be_local_open_fd(sbe, s->ino, 1);
 	if (sfd == -EINVAL) {
@@ -401,7 +411,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			next_off += sl[i].len;
 			if (!verify)
 				throttle(m, s->tier, dst, sl[i].len);
-			submit_slot(r, &sl[i], i, sfd);
+			submit_slot(r, &sl[i], i, sfd, prio);
 			inflight++;
 		}
 		/* Hash chunks in order and start their writes. */
@@ -418,7 +428,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			}
 			sl[i].st = SLOT_WRITING;
 			sl[i].done = 0;
-			submit_slot(r, &sl[i], i, dfd);
+			submit_slot(r, &sl[i], i, dfd, prio);
 			inflight++;
 			i = -1;        /* look again from the start */
 		}
@@ -441,7 +451,8 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			io_uring_cqe_seen(&r->ring, cqe);
 			inflight--;
 			if (res == -EAGAIN || res == -EINTR) {
-				submit_slot(r, &sl[k], k, sl[k].st == SLOT_READING ? sfd : dfd);
+				submit_slot(r, &sl[k], k, sl[k].st == SLOT_READING ? sfd : dfd,
+					    prio);
 				inflight++;
 				continue;
 			}
@@ -474,7 +485,8 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			if (sl[k].done < sl[k].io_len && !(sl[k].st == SLOT_READING &&
 							   sl[k].done >= sl[k].len)) {
 				/* Short transfer: the rest again. */
-				submit_slot(r, &sl[k], k, sl[k].st == SLOT_READING ? sfd : dfd);
+				submit_slot(r, &sl[k], k, sl[k].st == SLOT_READING ? sfd : dfd,
+					    prio);
 				inflight++;
 				continue;
 			}

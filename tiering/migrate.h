@@ -105,6 +105,8 @@ struct mig_params {
 	int workers;                   /* jobs in flight */
 	uint64_t bandwidth;            /* bytes/s per tier pair, 0 = no limit */
 	int sha256;                    /* checksum: SHA-256 instead of XXH3-128 */
+	int io_idle;                   /* copies' and read-backs' requests in
+					* the idle I/O class, not best-effort */
 	int start_workers;             /* 0: recover only; mig_run() starts them */
 };
 
