@@ -104,11 +104,18 @@ static const struct opt_name checksum_names[] = {
 	{ "xxh3", CFG_CSUM_XXH3 }, { "sha256", CFG_CSUM_SHA256 }, { NULL, 0 },
 };
 
+static const struct opt_name io_class_names[] = {
+	{ "idle", CFG_IO_IDLE }, { "best-effort", CFG_IO_BEST_EFFORT },
+	{ NULL, 0 },
+};
+
 static const struct opt_name tier_kind_names[] = {
 	{ "local", CFG_TIER_LOCAL }, { "s3", CFG_TIER_S3 }, { NULL, 0 },
 };
 
 _Static_assert(sizeof(enum cfg_checksum) == sizeof(int),
+	       "enum fields are written through an int pointer");
+_Static_assert(sizeof(enum cfg_io_class) == sizeof(int),
 	       "enum fields are written through an int pointer");
 static const struct opt_name yes_no_names[] = {
 	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
@@ -235,6 +242,9 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "migrate_jobs", .sec = SEC_FABRIC, .type = OPT_SIZE,
 	  .size_min = 1, .size_max = 16, .def = "2",
 	  .offset = offsetof(struct cfg, migrate_jobs) },
+	{ .name = "migrate_io_class", .sec = SEC_FABRIC, .type = OPT_ENUM,
+	  .def = "idle", .names = io_class_names,
+	  .offset = offsetof(struct cfg, migrate_io_class) },
 
 	{ .name = "kind", .sec = SEC_TIER, .type = OPT_ENUM,
 	  .flags = OPT_REQUIRED, .names = tier_kind_names,

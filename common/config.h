@@ -4,7 +4,7 @@
  *
  * Sections:
  *   [fabric]        meta, control, extent_size, log_level, checksum,
- *                   migrate_bandwidth, migrate_jobs
+ *                   migrate_bandwidth, migrate_jobs, migrate_io_class
  *   [tier.NAME]     kind, capacity, cost_gb_month, high_watermark,
  *                   low_watermark, egress_gb, cost_per_1k_get,
  *                   cost_per_1k_put, private; kind = local: path;
@@ -34,6 +34,11 @@ enum cfg_tier_kind {
 enum cfg_checksum {
 	CFG_CSUM_XXH3 = 1,     /* XXH3-128 */
 	CFG_CSUM_SHA256 = 2,   /* SHA-256 */
+};
+
+enum cfg_io_class {
+	CFG_IO_IDLE = 1,       /* copies' I/O only when the disk has nothing else */
+	CFG_IO_BEST_EFFORT = 2, /* lowest best-effort level */
 };
 
 enum cfg_s3_addressing {
@@ -109,6 +114,7 @@ struct cfg {
 	int checksum;                  /* enum cfg_checksum, default xxh3 */
 	uint64_t migrate_bandwidth;    /* bytes/s per tier pair, default 200M; 0 = no limit */
 	uint64_t migrate_jobs;         /* migrations in flight, default 2 */
+	int migrate_io_class;          /* enum cfg_io_class, default idle */
 	int ntiers;                    /* 1..CFG_MAX_TIERS */
 	struct cfg_tier tiers[CFG_MAX_TIERS];
 	struct cfg_placement placement; /* [placement] */

@@ -1164,17 +1164,21 @@ static int mh_write_copy(void *arg, const struct mig_snap *s, int dst,
 	return rc;
 }
 
-static int mh_commit(void *arg, const struct mig_snap *s, int dst,
-		     const uint8_t *csum, uint32_t csum_flags,
-		     const struct meta_job *j)
+/* Flips the extents of v still as snapshotted, under the inode's write
+ * lock so that no write slips between the check and the flip. */
+static int mh_commit(void *arg, struct mig_flip *v, int n, int dst,
+		     uint32_t csum_flags, struct meta_job *j)
 {
 	struct fabric *f = arg;
 	struct meta_batch *b = NULL;
-	struct meta_extent *e, old;
+	struct meta_extent *e, old[MIG_GROUP_MAX];
 	struct inode_mem *im;
-	int rc;
+	uint64_t done = j->bytes_done;
+	int rc, i, flipped = 0;
 
-	if ((rc = itab_get(f, s->ino, &im)) < 0)
+	if (n < 1 || n > MIG_GROUP_MAX)
+		return -EINVAL;
+	if ((rc = itab_get(f, v[0].s.ino, &im)) < 0)
 		return rc;
 	pthread_rwlock_wrlock(&im->lock);
 	if (im->destroyed || im->a.nlink == 0) {
@@ -1183,17 +1187,12 @@ static int mh_commit(void *arg, const struct mig_snap *s, int dst,
 	}
 	if ((rc = ext_load(f, im)) < 0)
 		goto out;
-	e = ext_find(im, s->off);
-	if (!snap_same(f, e, s)) {
-		rc = -ESTALE;
-		goto out;
-	}
 	/* The policies may have changed since mh_next: a new class or pin
 	 * is set under this lock, so it is either seen here or finds the
-	 * extent on dst and moves it back. */
+	 * extents on dst and moves them back. */
 	if (!pol_allows(f, &im->pol, dst, NULL, 0)) {
 		log_notice("inode %" PRIu64 ": migration to %s refused by its "
-			   "policies", s->ino, f->tiers[dst].cfg->name);
+			   "policies", v[0].s.ino, f->tiers[dst].cfg->name);
 		rc = -EPERM;
 		goto out;
 	}
@@ -1201,26 +1200,44 @@ static int mh_commit(void *arg, const struct mig_snap *s, int dst,
 		rc = -ENOMEM;
 		goto out;
 	}
-	old = *e;
-	e->tier = f->tiers[dst].id;
-	e->version++;
-	e->flags = META_EXT_SEALED | csum_flags;
-	memcpy(e->csum, csum, sizeof(e->csum));
-	ext_account_move(f, b, im, e, s->tier);
-	meta_put_extent(b, im->ino, e);
+	for (i = 0; i < n; i++) {
+		e = ext_find(im, v[i].s.off);
+		v[i].stale = !snap_same(f, e, &v[i].s);
+		if (v[i].stale)
+			continue;
+		old[i] = *e;
+		e->tier = f->tiers[dst].id;
+		e->version++;
+		e->flags = META_EXT_SEALED | csum_flags;
+		memcpy(e->csum, v[i].csum, sizeof(e->csum));
+		ext_account_move(f, b, im, e, v[i].s.tier);
+		meta_put_extent(b, im->ino, e);
+		j->bytes_done += v[i].s.len;
+		flipped++;
+	}
+	if (!flipped) {
+		rc = -ESTALE;
+		goto out;
+	}
 	meta_put_job(b, j);
 	rc = commit(f, b);
 	if (rc < 0) {
 		/* Undo in memory, the accounting too. */
 		meta_batch_clear(b);
-		*e = old;
-		ext_account_move(f, b, im, e, dst);
+		for (i = 0; i < n; i++) {
+			if (v[i].stale)
+				continue;
+			e = ext_find(im, v[i].s.off);
+			*e = old[i];
+			ext_account_move(f, b, im, e, dst);
+		}
+		j->bytes_done = done;
 	}
 out:
 	pthread_rwlock_unlock(&im->lock);
 	meta_batch_free(b);
 	itab_put(f, im);
-	/* Durable before the engine frees the source. */
+	/* Durable before the engine frees the sources. */
 	if (rc == 0 && meta_sync(f->meta) < 0)
 		rc = -EIO;
 	return rc;
@@ -1379,6 +1396,7 @@ static int mig_start(struct fabric *f)
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,
 		.sha256 = f->cfg->checksum == CFG_CSUM_SHA256,
+		.io_idle = f->cfg->migrate_io_class == CFG_IO_IDLE,
 		.start_workers = 0,   /* after the orphan scan */
 	};
 	int i;

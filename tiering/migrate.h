@@ -2,21 +2,28 @@
 /* The migration engine: moves extents between tiers in the background,
  * one job (a file or a range of it, to one tier) at a time per worker.
  *
- * Each extent goes through a state machine persisted in the job's record
- * (fs/meta.h, enum meta_job_state): COPYING (the destination copy is
- * written, while the source stays the one readers use), VERIFYING (the
- * copy is made durable, read back and its checksum compared with the
- * source's), COMMITTED (the extent map names the destination, with a new
- * version, sealed with the checksum, in one synced RocksDB batch with the
- * job record), then the source copy is freed and the next extent starts.
- * A job ends CLEANED or ROLLED_BACK (destination freed, reason recorded).
+ * Extents move in groups: up to MIG_GROUP_MAX adjacent extents of one
+ * file on one tier when both tiers are local directories (one file per
+ * inode on each, so one flush covers the group), a single extent
+ * otherwise. A group goes through a state machine persisted in the job's
+ * record (fs/meta.h, enum meta_job_state; cur_off/cur_len span the
+ * group): COPYING (the destination copies are written, while the sources
+ * stay the ones readers use), VERIFYING (the copies are made durable,
+ * read back and their checksums compared with the sources'), COMMITTED
+ * (the extent map names the destination for each extent, with a new
+ * version, sealed with its checksum, in one synced RocksDB batch with the
+ * job record), then the source copies are freed and the next group
+ * starts. A job ends CLEANED or ROLLED_BACK (destination freed, reason
+ * recorded).
  *
  * A write racing a migration wins: the commit finds the extent's version
- * changed, frees the copy and starts that extent again (a few times, then
- * the job gives up). Files stay open: handles never hold a tier's fd.
+ * changed, leaves it, flips the others of the group, frees the copy and
+ * starts again from that extent (a few times, then the job gives up).
+ * Files stay open: handles never hold a tier's fd.
  *
  * On open, jobs left COPYING or VERIFYING by a crash are rolled back,
- * COMMITTED ones are cleaned, PENDING ones run again.
+ * COMMITTED ones are cleaned, PENDING ones run again. For a group, every
+ * extent of the range loses the copy the extent map does not name.
  *
  * The engine knows nothing of inode locks: what needs them goes through
  * struct mig_host, which the file operations (fs/fs.c) implement. */
@@ -33,6 +40,10 @@ struct migrator;
 
 enum mig_job_flags {
 	MIG_JOB_MANUAL = (1 << 0),     /* asked for by a user: runs first */
+	/* The record's cur_off/cur_len span a group of adjacent extents
+	 * between two file tiers (each copy named by its offset alone), not
+	 * one extent whose copy cur_version + 1 names. */
+	MIG_JOB_GROUP = (1 << 1),
 };
 
 /* One extent as the host sees it when the copy starts. */
@@ -42,6 +53,16 @@ struct mig_snap {
 	uint64_t len;                  /* bytes of the extent */
 	uint64_t version;              /* its version */
 	int tier;                      /* tier index holding it */
+};
+
+#define MIG_GROUP_MAX 16               /* extents per group commit */
+
+/* One extent of a group commit: the snapshot and the checksum of its
+ * copy; the host sets `stale` when the extent changed under the copy. */
+struct mig_flip {
+	struct mig_snap s;             /* the extent when its copy began */
+	uint8_t csum[META_CSUM_MAX];   /* checksum of the copy */
+	int stale;                     /* out: changed, not flipped */
 };
 
 /* What the engine asks of the file operations. All return 0 or -errno. */
@@ -57,13 +78,14 @@ struct mig_host {
 	 * the extent changed. */
 	int (*write_copy)(void *arg, const struct mig_snap *s, int dst,
 			  const void *buf, size_t n);
-	/* If the extent is still s, points it at tier index dst with
-	 * version s->version + 1, sealed with csum (flags: META_EXT_SHA256
-	 * or 0), and writes j in the same batch; durable on return.
-	 * -ESTALE when the extent changed, -ENOENT when the file is gone. */
-	int (*commit)(void *arg, const struct mig_snap *s, int dst,
-		      const uint8_t *csum, uint32_t csum_flags,
-		      const struct meta_job *j);
+	/* For each v[i] (extents of one file) whose extent is still v[i].s:
+	 * points it at tier index dst with version s.version + 1, sealed
+	 * with v[i].csum (flags: META_EXT_SHA256 or 0), and adds its length
+	 * to j->bytes_done; the others get v[i].stale = 1. Writes j in the
+	 * same batch; durable on return. -ESTALE when every extent changed
+	 * (nothing written), -ENOENT when the file is gone. */
+	int (*commit)(void *arg, struct mig_flip *v, int n, int dst,
+		      uint32_t csum_flags, struct meta_job *j);
 	/* Frees the copy of extent (ino, off, len) with `version` on tier
 	 * index `tier`, unless the extent map uses that copy now. */
 	int (*free_copy)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
@@ -83,6 +105,8 @@ struct mig_params {
 	int workers;                   /* jobs in flight */
 	uint64_t bandwidth;            /* bytes/s per tier pair, 0 = no limit */
 	int sha256;                    /* checksum: SHA-256 instead of XXH3-128 */
+	int io_idle;                   /* copies' and read-backs' requests in
+					* the idle I/O class, not best-effort */
 	int start_workers;             /* 0: recover only; mig_run() starts them */
 };
 
@@ -124,7 +148,7 @@ int mig_wait_idle(struct migrator *m, int timeout_ms);
 const char *mig_state_name(uint32_t state);
 
 /* Test knob: the process _exit()s with status 77 when a job reaches the
- * point named: "after_copy", "after_flush", "mid_verify", "after_commit",
+ * point named: "mid_copy" (a group's first extent copied), "after_copy", "after_flush", "mid_verify", "after_commit",
  * "before_clean"; NULL clears it. Returns 0 or -EINVAL. */
 int mig_debug_crash_at(const char *point);
 

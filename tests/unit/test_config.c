@@ -159,7 +159,7 @@ static void test_full(void **state)
 		"control = @/ctl.sock\n"          /* 4 */
 		"extent_size = 1M\n"              /* 5 */
 		"log_level = debug\n"             /* 6 */
-		"\n"                              /* 7 */
+		"migrate_io_class = best-effort\n" /* 7 */
 		"[tier.nvme]\n"                   /* 8 */
 		"kind = local\n"                  /* 9 */
 		"path = @/nvme/../nvme/\n"        /* 10 */
@@ -184,6 +184,7 @@ static void test_full(void **state)
 	assert_string_equal(c.control, under("ctl.sock", buf));
 	assert_true(c.extent_size == 1024 * 1024);
 	assert_int_equal(c.log_level, LOG_DEBUG);
+	assert_int_equal(c.migrate_io_class, CFG_IO_BEST_EFFORT);
 	assert_int_equal(c.ntiers, 2);
 
 	assert_string_equal(c.tiers[0].name, "nvme");
@@ -215,6 +216,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.control, under("lib/meta.sock", buf));
 	assert_true(c.extent_size == 4 * 1024 * 1024);
 	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.migrate_io_class, CFG_IO_IDLE);
 	assert_int_equal(c.ntiers, 1);
 	assert_true(c.tiers[0].cost_gb_month == 0.0);
 	assert_true(c.tiers[0].high_watermark == 0.90);
@@ -467,6 +469,9 @@ static const struct bad_case bad_cases[] = {
 	{ "extent too big", VALID_FABRIC "extent_size = 128M\n", 3, "extent_size = '128M'", NULL },
 	{ "log level", VALID_FABRIC "log_level = loud\n", 3, "[fabric] log_level = 'loud'",
 	  "unknown log_level; the known ones are: error, warning, notice, info, debug" },
+	{ "io class", VALID_FABRIC "migrate_io_class = rt\n", 3,
+	  "[fabric] migrate_io_class = 'rt'",
+	  "unknown migrate_io_class; the known ones are: idle, best-effort" },
 	{ "control too long", VALID_FABRIC "control = /" C110 "\n", 3, "[fabric] control = '",
 	  "107 bytes" },
 	{ "meta parent missing", "[fabric]\nmeta = @/nodir/meta\n", 2, "[fabric] meta = '",

@@ -400,6 +400,8 @@ static void crash_at(void **state, const char *point, int committed)
 	check_content(x);
 }
 
+/* The six extents form one group: a crash after the first one's copy. */
+static void test_crash_mid_copy(void **state) { crash_at(state, "mid_copy", 0); }
 static void test_crash_after_copy(void **state) { crash_at(state, "after_copy", 0); }
 static void test_crash_after_flush(void **state) { crash_at(state, "after_flush", 0); }
 static void test_crash_mid_verify(void **state) { crash_at(state, "mid_verify", 0); }
@@ -508,6 +510,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_mid_verify, setup, teardown),
