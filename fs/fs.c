@@ -1107,8 +1107,10 @@ static int mh_next(void *arg, uint64_t ino, uint64_t from, uint64_t end,
 	}
 	rc = im->destroyed || im->a.nlink == 0 ? -ENOENT : -ENODATA;
 	/* Policy is law: a job queued before the file's class or pin
-	 * changed stops here. */
-	if (rc == -ENODATA && !pol_allows(f, &im->pol, dst, NULL, 0)) {
+	 * changed stops here. dst -1 is recovery listing every extent,
+	 * which moves nothing. */
+	if (rc == -ENODATA && dst >= 0 &&
+	    !pol_allows(f, &im->pol, dst, NULL, 0)) {
 		log_notice("inode %" PRIu64 ": migration to %s refused by its "
 			   "policies", ino, f->tiers[dst].cfg->name);
 		rc = -EPERM;

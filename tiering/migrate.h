@@ -69,8 +69,9 @@ struct mig_flip {
 struct mig_host {
 	void *arg;                     /* passed to every callback */
 	/* The first extent of ino with offset in [from, end) not on tier
-	 * index dst: 0 and *out; -ENODATA when there is none; -ENOENT when
-	 * the file is gone. */
+	 * index dst (dst -1: any extent): 0 and *out; -ENODATA when there
+	 * is none; -ENOENT when the file is gone; -EPERM when the file's
+	 * policies forbid tier dst. */
 	int (*next)(void *arg, uint64_t ino, uint64_t from, uint64_t end,
 		    int dst, struct mig_snap *out);
 	/* Writes n bytes as the copy of s on tier index dst (version
