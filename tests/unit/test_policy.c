@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/meta.h"
+#include "tests/unit/s3srv.h"
 #include "tiering/score.h"
 
 #define ES      ((uint64_t)65536)
@@ -59,38 +60,14 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
-static int server(const char *verb)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "tests/s3server %s %s >/dev/null", verb, g_dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static int group_setup(void **state)
 {
-	char tmpl[] = "/tmp/dfpol.XXXXXX", path[PATH_MAX];
+	char path[PATH_MAX];
 	FILE *f;
 
-	if (access("tests/s3server", X_OK) != 0) {
-		fprintf(stderr, "test_policy: run from the top of the tree\n");
+	if (s3srv_start("test_policy", "/tmp/dfpol.XXXXXX", g_dir, sizeof(g_dir),
+			&g_port) < 0)
 		return -1;
-	}
-	if (!mkdtemp(tmpl))
-		return -1;
-	snprintf(g_dir, sizeof(g_dir), "%s", tmpl);
-	if (server("start") < 0) {
-		fprintf(stderr, "test_policy: cannot start s3rver (npm ci --no-audit --no-fund?)\n");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/port", g_dir);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%d", &g_port) != 1) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
 	snprintf(path, sizeof(path), "%s/creds", g_dir);
 	f = fopen(path, "w");
 	if (!f)
@@ -103,7 +80,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	server("stop");
+	s3srv_run("stop", g_dir, 0);
 	return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 

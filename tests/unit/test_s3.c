@@ -30,23 +30,17 @@
 #include "backends/s3.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "tests/unit/s3srv.h"
 
 #define MIB (1024 * 1024)
 
 static char g_dir[64];         /* temporary directory */
 static int g_port;             /* s3rver's port */
 
+/* A restart keeps the port the backends were opened with. */
 static int server(const char *verb)
 {
-	char cmd[256];
-
-	/* a restart keeps the port the backends were opened with */
-	if (strcmp(verb, "start") == 0 && g_port)
-		snprintf(cmd, sizeof(cmd), "tests/s3server start %s %d >/dev/null", g_dir,
-			 g_port);
-	else
-		snprintf(cmd, sizeof(cmd), "tests/s3server %s %s >/dev/null", verb, g_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return s3srv_run(verb, g_dir, g_port);
 }
 
 static int write_text(const char *name, const char *text, mode_t mode)
@@ -66,28 +60,9 @@ static int write_text(const char *name, const char *text, mode_t mode)
 
 static int group_setup(void **state)
 {
-	char tmpl[] = "/tmp/dfs3.XXXXXX", path[PATH_MAX];
-	FILE *f;
-
-	if (access("tests/s3server", X_OK) != 0) {
-		fprintf(stderr, "test_s3: run from the top of the tree (tests/s3server)\n");
+	if (s3srv_start("test_s3", "/tmp/dfs3.XXXXXX", g_dir, sizeof(g_dir),
+			&g_port) < 0)
 		return -1;
-	}
-	if (!mkdtemp(tmpl))
-		return -1;
-	snprintf(g_dir, sizeof(g_dir), "%s", tmpl);
-	if (server("start") < 0) {
-		fprintf(stderr, "test_s3: cannot start s3rver (npm ci --no-audit --no-fund?)\n");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/port", g_dir);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%d", &g_port) != 1) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
 	if (write_text("creds", "access_key = S3RVER\nsecret_key = S3RVER\n", 0600) ||
 	    write_text("creds644", "access_key = S3RVER\nsecret_key = S3RVER\n", 0644) ||
 	    write_text("badcreds", "access_key = NOBODY\nsecret_key = NOPE\n", 0600))
