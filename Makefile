@@ -25,7 +25,7 @@ FUSE_LIBS   := $(shell pkg-config --libs fuse3)
 CFLAGS   += $(OPT) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
-LIBS     := -lrocksdb -luring -ls3 $(shell pkg-config --libs libcurl) -lcrypto -lxxhash -linih -lcjson -lpthread -lm
+LIBS     := -lrocksdb -luring -ls3 $(shell pkg-config --libs libcurl) -lcrypto -lxxhash -linih -lcjson -lxgboost -lgsl -lgslcblas -lpthread -lm
 
 CORE_SRC := $(wildcard common/*.c backends/*.c crypto/*.c tiering/*.c predict/*.c) \
             $(filter-out fs/fuse_main.c,$(wildcard fs/*.c))
