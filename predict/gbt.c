@@ -172,9 +172,13 @@ static void fail_once(struct gbt *g, unsigned kind, const char *what,
 {
 	unsigned was = __atomic_fetch_or(&g->logged, kind, __ATOMIC_RELAXED);
 
-	if (!(was & kind))
-		log_warn("gbt: %s failed: %s (further failures of this kind "
-			 "are not logged)", what, why ? why : XGBGetLastError());
+	if (was & kind)
+		return;
+	/* XGBoost's message goes on with a stack trace: its first line. */
+	if (!why)
+		why = XGBGetLastError();
+	log_warn("gbt: %s failed: %.*s (further failures of this kind are "
+		 "not logged)", what, (int)strcspn(why, "\n"), why);
 }
 
 void gbt_defaults(struct gbt_params *p)
@@ -333,7 +337,7 @@ static int train_locked(struct gbt *g, const float *x, const float *y,
 
 	if (matrix(x, n, &dm) ||
 	    XGDMatrixSetFloatInfo(dm, "label", y, (bst_ulong)n) ||
-	    XGBoosterCreate(NULL, 0, &b))
+	    XGBoosterCreate(&dm, 1, &b))
 		goto xgb_err;
 	if (prev && XGBoosterLoadModelFromBuffer(b, prev, prev_len))
 		goto xgb_err;
