@@ -14,6 +14,7 @@
  * thread that calls into it silences it first (xgb_thread), routing what
  * it still says to our log at debug level: nothing reaches stdout. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -144,6 +145,12 @@ void gbt_features(const struct predict_params *p, const struct access_stats *st,
 
 	x[GF_CO_ACCESS] = (float)log1p(co_access > 0 ? co_access : 0);
 	x[GF_RECENT] = (float)log1p(recent(se, &p->series, now));
+
+	/* XGBoost refuses a matrix holding an infinity (only NaN is
+	 * missing): a value beyond float's range is clamped to it. */
+	for (int f = 0; f < GBT_FEATURES; f++)
+		if (isinf(x[f]))
+			x[f] = copysignf(FLT_MAX, x[f]);
 }
 
 /* ---- XGBoost plumbing ---- */
@@ -406,7 +413,8 @@ int gbt_predict(struct gbt *g, const float *x, size_t n, float *prob)
 	if (!g->bst) {
 		rc = -ENODATA;
 	} else if (XGBoosterPredictFromDMatrix(g->bst, dm, cfg, &shape, &dim,
-					       &res)) {
+					       &res) ||
+		   dim != 1 || shape[0] != n) {
 		rc = -EIO;
 	} else {
 		/* The result is the booster's buffer: copied out before

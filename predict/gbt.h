@@ -46,7 +46,10 @@ enum gbt_feature {
 
 /* Fills x[0..GBT_FEATURES) for an item at `now`. co_access: decayed
  * access count of the files opened together with it (same directory or
- * process; 0 none). */
+ * process; 0 none). Hours and weekdays are UTC, as in struct
+ * access_stats. A feature the history cannot give (since-last without
+ * an access, the gap features before a gap, the hour and read shares
+ * without accesses) is NAN, which XGBoost takes as missing. */
 void gbt_features(const struct predict_params *p, const struct access_stats *st,
 		  const struct access_series *se, uint64_t bytes,
 		  double co_access, int64_t now, float *x);
@@ -63,14 +66,16 @@ void gbt_defaults(struct gbt_params *p);
 
 struct gbt;
 
-/* A model without trees yet. 0 or -ENOMEM. */
+/* A model without trees yet. 0 or -ENOMEM. p NULL: the defaults; a
+ * zero field (eta out of (0, 1]) takes its default, max_trees below
+ * rounds is raised to rounds. */
 int gbt_open(const struct gbt_params *p, struct gbt **out);
 void gbt_close(struct gbt *g);
 
 /* Trains on rows x[i*GBT_FEATURES..] with labels y[i] (0 or 1), i < n,
  * and swaps the new booster in. Needs n >= 20 and both labels present,
- * else -EAGAIN (nothing learnt); an XGBoost error is -EIO with its
- * message logged once. */
+ * else -EAGAIN (nothing learnt); a label other than 0 or 1 is -EINVAL;
+ * an XGBoost error is -EIO with its message logged once. */
 int gbt_train(struct gbt *g, const float *x, const float *y, size_t n);
 
 /* Probabilities of rows x into prob[0..n). -ENODATA without a model. */
@@ -79,12 +84,15 @@ int gbt_predict(struct gbt *g, const float *x, size_t n, float *prob);
 /* 1 when a model is loaded. */
 int gbt_ready(struct gbt *g);
 
-/* The model as bytes (malloc'd, the caller frees), and back. Load of
- * bytes XGBoost refuses is -EINVAL and keeps the model there was. */
+/* The model as bytes (malloc'd, the caller frees; UBJSON), and back.
+ * Save without a model is -ENODATA. Load of bytes XGBoost refuses, or
+ * of a model with another number of features, is -EINVAL and keeps the
+ * model there was. */
 int gbt_save(struct gbt *g, void **buf, size_t *len);
 int gbt_load(struct gbt *g, const void *buf, size_t len);
 
-/* Counters: trainings done, failed; trees in the model. */
+/* Counters: trainings done, failed (-EIO: -EAGAIN and -EINVAL are not
+ * counted); trees in the model. Any pointer may be NULL. */
 void gbt_counters(struct gbt *g, uint64_t *trained, uint64_t *failed,
 		  unsigned *trees);
 

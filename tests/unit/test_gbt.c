@@ -92,6 +92,12 @@ static void test_features(void **state)
 	assert_float_equal(x[GF_CO_ACCESS], log1p(3.0), EPS);
 	assert_float_equal(x[GF_RECENT], log1p(5.0), EPS);
 
+	/* No infinity reaches the trees. */
+	se.gap_var = 1e300;
+	gbt_features(&P, &st, &se, 1023, 3.0, NOW, x);
+	assert_true(isfinite(x[GF_GAP_CV]));
+	se.gap_var = 100;
+
 	/* Long overdue: capped. The newest bin is an hour old: nothing recent. */
 	gbt_features(&P, &st, &se, 0, -1.0, NOW + 3600 * NS, x);
 	assert_float_equal(x[GF_DUE], 10.0, 0);
@@ -342,6 +348,26 @@ static void test_save_load(void **state)
 	assert_int_equal(gbt_ready(h), 1);
 	assert_int_equal(gbt_predict(h, x, N, p3), 0);
 	assert_memory_equal(p1, p3, sizeof(p1));
+
+	/* A training XGBoost refuses (an infinity is not a feature value)
+	 * fails, is counted, and keeps the model there was too. */
+	{
+		float *bad = malloc(N * GBT_FEATURES * sizeof(*bad));
+		uint64_t trained, failed;
+
+		assert_non_null(bad);
+		memcpy(bad, x, N * GBT_FEATURES * sizeof(*bad));
+		bad[7] = INFINITY;
+		assert_int_equal(gbt_train(h, bad, y, N), -EIO);
+		assert_int_equal(gbt_train(h, bad, y, N), -EIO);
+		gbt_counters(h, &trained, &failed, &trees);
+		assert_int_equal(trained, 0);
+		assert_int_equal(failed, 2);
+		assert_int_equal(trees, 10);
+		assert_int_equal(gbt_predict(h, x, N, p3), 0);
+		assert_memory_equal(p1, p3, sizeof(p1));
+		free(bad);
+	}
 
 	/* Training on top of a loaded model warms up from it. */
 	train_synth(h, 500, 8);
