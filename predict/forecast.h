@@ -92,13 +92,16 @@ void ensemble_init(struct predict_ensemble *e);
 /* ---- the forecasters, exposed for tests ---- */
 
 /* Least squares y = a + b*x over x = 0..n-1 (GSL gsl_fit_linear). 0, or
- * -EINVAL for n < 3. r2 is 0 for a constant series. */
+ * -EINVAL for n < 3, -ENOMEM. r2 is 0 for a constant series. */
 int predict_linear(const double *y, size_t n, double *a, double *b,
 		   double *r2);
 
 /* Autocorrelation of y[0..n) at lags 1..maxlag into acf[0..maxlag) (acf[k-1]
  * is lag k). Returns the lag of the highest local maximum >= min_acf (the
- * period in bins), or 0 when there is none or y is constant. */
+ * period in bins), or 0 when there is none or y is constant. A local
+ * maximum is at a lag in 2..maxlag-1 and at least 0.1 above the lowest
+ * autocorrelation at shorter lags (the noise on a slow decline is not a
+ * period). */
 size_t predict_period(const double *y, size_t n, size_t maxlag, double min_acf,
 		      double *acf);
 
@@ -163,7 +166,8 @@ int accuracy_trusted(const struct predict_accuracy *a);
 
 /* Sets e's weights from its losses: a model with fewer than 10 scored
  * forecasts keeps the average weight, the others get 1 / (loss + 0.01),
- * normalised; models not valid get none. */
+ * normalised; models not valid get none (never scored: weight 0; with
+ * none scored at all, equal weights). */
 void ensemble_update(struct predict_ensemble *e);
 
 /* Versioned encodings for the metadata store (accuracy and weights survive
