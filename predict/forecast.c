@@ -25,7 +25,7 @@
 #define HOUR_S 3600.0
 #define EPS_COUNT 1e-3                 /* accesses: keeps the ratios of an
 					* idle file finite (0/0 is no change) */
-#define PEAK_PROMINENCE 0.1            /* a period's autocorrelation stands
+#define PEAK_PROMINENCE 0.2            /* a period's autocorrelation stands
 					* this far above the dip before it */
 #define GAP_MAX_CV 1.0                 /* gaps more irregular than a Poisson
 					* process's say nothing of the next */
@@ -33,8 +33,9 @@
 					* history still has a spread */
 #define GAP_MIN_GAPS 3
 #define TREND_MIN_BINS 3
+#define SEASON_MAX_BINS (4.0 * SERIES_FINE) /* horizon bins visited */
 #define GBT_MAX_PROB 0.999             /* expected = -ln(1 - p) stays < 7 */
-#define CONF_SESSIONS 8.0              /* sessions for 63% of the history term */
+#define CONF_SESSIONS 8.0              /* sessions: history term at 63% */
 #define CONF_UNKNOWN_LOSS 0.125        /* Brier loss assumed before scoring */
 #define ENSEMBLE_MIN_SCORED 10
 #define LOSS_MIN_ALPHA 0.05            /* moving average of the Brier score */
@@ -118,10 +119,11 @@ size_t predict_period(const double *y, size_t n, size_t maxlag, double min_acf,
 		acf[k - 1] = c / var;
 	}
 	/* A period is a peak: higher than the lag before and not lower than
-	 * the one after, and well above the lowest correlation at shorter
-	 * lags. Without that last test the slow decline of a series with a
-	 * trend or a step, with noise on it, is full of small "peaks". Lag
-	 * 1 cannot be a period, nor can maxlag (nothing after it). */
+	 * the one after, and well above (0.2) the lowest correlation at
+	 * shorter lags. Without that last test the wandering decline of a
+	 * random walk has a "period" about once in a hundred (test_predict
+	 * counts). Lag 1 cannot be a period, nor can maxlag (nothing after
+	 * it). */
 	lowest = acf[0];
 	for (k = 2; k < maxlag; k++) {
 		c = acf[k - 1];
@@ -237,11 +239,16 @@ static void model_trend(const struct fc *c, struct forecast *f,
 static double phase_mean(const struct fc *c, size_t i)
 {
 	double sum = 0;
-	size_t k, cnt = 0;
+	size_t k = 1, idx, cnt = 0;
 
-	for (k = 1; k * c->period <= i; k++) {
-		size_t idx = i - k * c->period;
-
+	/* Start at the first multiple of the period that lands in a
+	 * complete bin, so a far bin costs no more than a near one. */
+	if (i > SERIES_FINE - 2)
+		k = (i - (SERIES_FINE - 2) + c->period - 1) / c->period;
+	if (k == 0)
+		k = 1;
+	for (; k * c->period <= i; k++) {
+		idx = i - k * c->period;
 		if (idx < c->first)
 			break;
 		if (idx >= SERIES_FINE - 1)
@@ -291,7 +298,7 @@ static void model_seasonal(struct fc *c, struct forecast *f,
 {
 	double acf[SERIES_FINE / 2];
 	size_t len, j, nj;
-	double H, e;
+	double H, e, share;
 
 	len = c->first < SERIES_FINE - 1 ? SERIES_FINE - 1 - c->first : 0;
 	if (len >= 8)
@@ -302,17 +309,27 @@ static void model_seasonal(struct fc *c, struct forecast *f,
 		f->acf = acf[c->period - 1];
 		for (int h = 0; h < PREDICT_HORIZONS; h++) {
 			H = c->p->horizon[h];
-			nj = (size_t)ceil(H / c->bin) + 1;
+			nj = (size_t)fmin(ceil(H / c->bin) + 1, SEASON_MAX_BINS);
 			e = 0;
-			for (j = 0; j <= nj; j++)
+			share = 0;
+			for (j = 0; j <= nj; j++) {
+				share += overlap(c, j, H);
 				e += overlap(c, j, H) *
 				     phase_mean(c, SERIES_FINE - 1 + j);
+			}
+			/* A horizon of many periods repeats the pattern:
+			 * the bins not visited count at the mean rate of
+			 * those that were. */
+			if (share > 0 && share < H / c->bin)
+				e *= H / c->bin / share;
 			m->expected[h] = e;
 		}
 		set_probs(m);
 		return;
 	}
-	if (!c->st || c->since < 2 * DAY_S)
+	/* The profile needs the ring for its level: a file whose series
+	 * holds nothing recent has no level to scale it to. */
+	if (!c->st || c->since < 2 * DAY_S || c->first >= SERIES_FINE)
 		return;
 	for (int h = 0; h < PREDICT_HORIZONS; h++)
 		m->expected[h] = profile_expected(c, c->p->horizon[h]);

@@ -99,7 +99,7 @@ int predict_linear(const double *y, size_t n, double *a, double *b,
 /* Autocorrelation of y[0..n) at lags 1..maxlag into acf[0..maxlag) (acf[k-1]
  * is lag k). Returns the lag of the highest local maximum >= min_acf (the
  * period in bins), or 0 when there is none or y is constant. A local
- * maximum is at a lag in 2..maxlag-1 and at least 0.1 above the lowest
+ * maximum is at a lag in 2..maxlag-1 and at least 0.2 above the lowest
  * autocorrelation at shorter lags (the noise on a slow decline is not a
  * period). */
 size_t predict_period(const double *y, size_t n, size_t maxlag, double min_acf,

@@ -46,7 +46,8 @@ struct access_series {
 	int64_t stamp;                 /* unix ns of the decayed counts */
 	int64_t last;                  /* unix ns of the last access, 0 none */
 	int64_t session;               /* unix ns the current session began */
-	double gap_mean;               /* EWMA of gaps between sessions, s */
+	double gap_mean;               /* EWMA of gaps between sessions (start
+					 * to start), s */
 	double gap_var;                /* EWMA of their squared deviation, s^2 */
 	uint32_t gaps;                 /* gaps seen (saturating) */
 	uint32_t reads;                /* read accesses (saturating) */
