@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define CFG_FILE_MAX (1 << 20)  /* a config file larger than this is refused */
-#define OPT_MAX 64              /* room in the per-section "seen" arrays */
+#define OPT_MAX 96              /* room in the per-section "seen" arrays */
 #define TIER_PREFIX "tier."
 
 /* Longest path a unix socket address can hold (without the NUL). */
@@ -44,6 +44,7 @@ enum opt_section {
 	SEC_FABRIC,            /* [fabric] */
 	SEC_TIER,              /* [tier.NAME] */
 	SEC_PLACEMENT,         /* [placement] */
+	SEC_PREDICT,           /* [predict] */
 };
 
 enum opt_type {
@@ -347,6 +348,50 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "auto", .sec = SEC_PLACEMENT, .type = OPT_ENUM,
 	  .names = yes_no_names, .def = "no", .offset = PL(auto_place) },
 #undef PL
+
+	/* [predict]: all optional; see struct cfg_predict */
+#define PR(field) offsetof(struct cfg, predict.field)
+	{ .name = "enabled", .sec = SEC_PREDICT, .type = OPT_ENUM,
+	  .names = yes_no_names, .def = "yes", .offset = PR(enabled) },
+	{ .name = "proactive", .sec = SEC_PREDICT, .type = OPT_ENUM,
+	  .names = yes_no_names, .def = "yes", .offset = PR(proactive) },
+	{ .name = "bin", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 86400.0,
+	  .def = "1h", .offset = PR(bin) },
+	{ .name = "burst", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .num_min = 0, .num_max = 3600.0, .def = "1", .offset = PR(burst) },
+	{ .name = "horizon_short", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 30 * 86400.0,
+	  .def = "5m", .offset = PR(horizon[0]) },
+	{ .name = "horizon_long", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 30 * 86400.0,
+	  .def = "1h", .offset = PR(horizon[1]) },
+	{ .name = "window", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 365 * 86400.0,
+	  .def = "30d", .offset = PR(window) },
+	{ .name = "retrain", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .num_min = 0, .num_max = 30 * 86400.0, .def = "10m",
+	  .offset = PR(retrain) },
+	{ .name = "rise", .sec = SEC_PREDICT, .type = OPT_PRICE,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1e6, .def = "0.5",
+	  .offset = PR(rise) },
+	{ .name = "rise_confidence", .sec = SEC_PREDICT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1, .def = "0.7", .offset = PR(rise_confidence) },
+	{ .name = "fall", .sec = SEC_PREDICT, .type = OPT_PRICE,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1, .def = "0.8",
+	  .offset = PR(fall) },
+	{ .name = "fall_confidence", .sec = SEC_PREDICT, .type = OPT_PRICE,
+	  .num_min = 0, .num_max = 1, .def = "0.8", .offset = PR(fall_confidence) },
+	{ .name = "anomaly_sigma", .sec = SEC_PREDICT, .type = OPT_PRICE,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 1000, .def = "3",
+	  .offset = PR(anomaly_sigma) },
+	{ .name = "scan_files", .sec = SEC_PREDICT, .type = OPT_UINT,
+	  .size_min = 1, .size_max = 100000000, .def = "256",
+	  .offset = PR(scan_files) },
+	{ .name = "scan_window", .sec = SEC_PREDICT, .type = OPT_DURATION,
+	  .flags = OPT_MIN_OPEN, .num_min = 0, .num_max = 86400.0, .def = "10",
+	  .offset = PR(scan_window) },
+#undef PR
 };
 
 #define NOPTS ((int)(sizeof(opt_table) / sizeof(opt_table[0])))
@@ -365,6 +410,8 @@ struct parse {
 	int tier_seen[CFG_MAX_TIERS][OPT_MAX]; /* the same for each tier */
 	int placement_line;            /* line of [placement], 0 if none */
 	int placement_seen[OPT_MAX];   /* line each [placement] key was set on */
+	int predict_line;              /* line of [predict], 0 if none */
+	int predict_seen[OPT_MAX];     /* line each [predict] key was set on */
 	enum opt_section cur;          /* the section being read */
 	int cur_tier;                  /* its index in c->tiers if SEC_TIER */
 	int err_line;                  /* line of the recorded error, 0: none */
@@ -375,6 +422,8 @@ static const char *sec_kind_name(enum opt_section sec)
 {
 	if (sec == SEC_PLACEMENT)
 		return "[placement]";
+	if (sec == SEC_PREDICT)
+		return "[predict]";
 	return sec == SEC_FABRIC ? "[fabric]" : "[tier.NAME]";
 }
 
@@ -828,9 +877,19 @@ static void section_start(struct parse *p, const char *name)
 		p->cur = SEC_PLACEMENT;
 		return;
 	}
+	if (strcmp(name, "predict") == 0) {
+		if (p->predict_line) {
+			fail(p, p->lineno, "section [predict] given twice (first on "
+			     "line %d)", p->predict_line);
+			return;
+		}
+		p->predict_line = p->lineno;
+		p->cur = SEC_PREDICT;
+		return;
+	}
 	if (strncmp(name, TIER_PREFIX, strlen(TIER_PREFIX)) != 0) {
 		fail(p, p->lineno, "unknown section [%s] (expected [fabric], "
-		     "[placement] or [tier.NAME])", name);
+		     "[placement], [predict] or [tier.NAME])", name);
 		return;
 	}
 	tname = name + strlen(TIER_PREFIX);
@@ -947,7 +1006,8 @@ static int handler(void *user, const char *section, const char *name,
 	o = opt_find(p->cur, name, &idx);
 	if (!o) {
 		static const enum opt_section secs[] = { SEC_FABRIC, SEC_TIER,
-							 SEC_PLACEMENT };
+							 SEC_PLACEMENT,
+							 SEC_PREDICT };
 
 		for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
 			if (secs[i] != p->cur && opt_find(secs[i], name, &idx)) {
@@ -964,6 +1024,9 @@ static int handler(void *user, const char *section, const char *name,
 		obj = p->c;
 	} else if (p->cur == SEC_PLACEMENT) {
 		seen = p->placement_seen;
+		obj = p->c;
+	} else if (p->cur == SEC_PREDICT) {
+		seen = p->predict_seen;
 		obj = p->c;
 	} else {
 		seen = p->tier_seen[p->cur_tier];
@@ -1111,6 +1174,10 @@ static void check_all(struct parse *p)
 	}
 	if (!fabric_done)
 		check_fabric(p, last_line);
+	if (!p->err_line && c->predict.horizon[0] >= c->predict.horizon[1])
+		fail(p, p->predict_line, "[predict] horizon_short (%g s) must be "
+		     "shorter than horizon_long (%g s)", c->predict.horizon[0],
+		     c->predict.horizon[1]);
 	if (!p->err_line && p->placement_line && c->placement.w_frequency == 0 &&
 	    c->placement.w_latency == 0 && c->placement.w_cost == 0 &&
 	    c->placement.w_trend == 0)
@@ -1211,6 +1278,7 @@ static int parse_text(struct parse *p, struct cfg *out, const char *name,
 	p->text = text;
 	p->pos = text;
 	opt_defaults(p, SEC_PLACEMENT, out, 1);
+	opt_defaults(p, SEC_PREDICT, out, 1);
 
 	rc = ini_parse_stream(reader, p, handler, p);
 	if (rc == -2) {

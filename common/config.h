@@ -14,6 +14,10 @@
  *   [placement]     half_life, w_frequency, w_latency, w_cost, w_trend,
  *                   hysteresis, confidence, hot_freq, promote_freq,
  *                   interval, horizon, auto (optional section)
+ *   [predict]       enabled, proactive, bin, burst, horizon_short,
+ *                   horizon_long, window, retrain, rise, rise_confidence,
+ *                   fall, fall_confidence, anomaly_sigma, scan_files,
+ *                   scan_window (optional section)
  * Tiers are ordered fastest first, as written. */
 #ifndef DF_CONFIG_H
 #define DF_CONFIG_H
@@ -105,6 +109,27 @@ struct cfg_placement {
 	int auto_place;                /* auto = yes|no: the daemon places files, default no */
 };
 
+/* [predict]: forecasts of access (tiering/predictor.h, predict/). Every
+ * key has a default. Durations are in seconds. */
+struct cfg_predict {
+	int enabled;                   /* enabled = yes|no, default yes */
+	int proactive;                 /* proactive = yes|no: move data on
+					* forecasts (with [placement] auto), yes */
+	double bin;                    /* fine bin of the histories, default 1h */
+	double burst;                  /* accesses closer are one session, 1 */
+	double horizon[2];             /* horizon_short 5m, horizon_long 1h */
+	double window;                 /* the trend's window, default 30d */
+	double retrain;                /* between trainings of the trees, 10m; 0 never */
+	double rise;                   /* predicted rise that promotes early, 0.5 */
+	double rise_confidence;        /*   at this confidence, 0.7 */
+	double fall;                   /* predicted fall that demotes early, 0.8 */
+	double fall_confidence;        /*   at this confidence, 0.8 */
+	double anomaly_sigma;          /* access this far out is an anomaly, 3 */
+	uint64_t scan_files;           /* files a process touches in a window
+					* before it may be a scan, 256 */
+	double scan_window;            /* seconds, default 10 */
+};
+
 struct cfg {
 	char file[PATH_MAX];           /* the config file as given */
 	char meta[PATH_MAX];           /* RocksDB directory, absolute */
@@ -118,6 +143,7 @@ struct cfg {
 	int ntiers;                    /* 1..CFG_MAX_TIERS */
 	struct cfg_tier tiers[CFG_MAX_TIERS];
 	struct cfg_placement placement; /* [placement] */
+	struct cfg_predict predict;    /* [predict] */
 };
 
 /* Reads and validates the config file `path`. Relative paths in the file

@@ -34,6 +34,7 @@
 #include "fs/fs.h"
 #include "tiering/migrate.h"
 #include "tiering/placer.h"
+#include "tiering/predictor.h"
 #include "tiering/profile.h"
 
 #define CTL_REQ_MAX      (64 * 1024)   /* longest request line, bytes */
@@ -96,6 +97,10 @@ static int cmd_place_status(struct fabric *f, const cJSON *req, cJSON *reply,
 			    char *err, size_t errlen);
 static int cmd_cost(struct fabric *f, const cJSON *req, cJSON *reply,
 		    char *err, size_t errlen);
+static int cmd_predict(struct fabric *f, const cJSON *req, cJSON *reply,
+		       char *err, size_t errlen);
+static int cmd_predict_accuracy(struct fabric *f, const cJSON *req,
+				cJSON *reply, char *err, size_t errlen);
 
 static const char *const args_none[] = { NULL };
 static const char *const args_where[] = { "ino", NULL };
@@ -136,6 +141,13 @@ static const struct ctl_cmd cmd_table[] = {
 	{ "cost", args_none, cmd_cost,
 	  "projected monthly cost per tier, in total and with everything on "
 	  "the fastest tier" },
+	{ "predict", args_where, cmd_predict,
+	  "the forecast of file \"ino\": expected accesses and probability "
+	  "per horizon, next access, confidence, trend, and each model's" },
+	{ "predict-accuracy", args_none, cmd_predict_accuracy,
+	  "how right the forecasts have been: errors, R^2, Brier score per "
+	  "model and horizon, precision and recall of proactive moves, "
+	  "ensemble weights, the trees' training" },
 	{ "help", args_none, cmd_help, "list the commands" },
 };
 
@@ -807,6 +819,153 @@ out:
 	return rc;
 }
 
+/* ---- predict ---- */
+
+static const char *const model_names[PM_COUNT + 1] = {
+	"baseline", "trend", "seasonal", "gap", "gbt", "ensemble",
+};
+
+static int no_predictor(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "forecasts are off ([predict] enabled = no)");
+	return -ENOTSUP;
+}
+
+static int add_horizons(cJSON *o, const char *name, const double *v,
+			const struct predict_params *pp)
+{
+	cJSON *h = cJSON_AddObjectToObject(o, name);
+	char key[32];
+
+	if (!h)
+		return -ENOMEM;
+	for (int i = 0; i < PREDICT_HORIZONS; i++) {
+		snprintf(key, sizeof(key), "%.0f", pp->horizon[i]);
+		if (!cJSON_AddNumberToObject(h, key, v[i]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int cmd_predict(struct fabric *f, const cJSON *req, cJSON *reply,
+		       char *err, size_t errlen)
+{
+	const struct predict_params *pp;
+	struct placer_file *pf;
+	struct forecast fc;
+	cJSON *models, *o;
+	uint64_t ino;
+	int64_t now;
+	int rc, m;
+
+	if ((rc = get_ino(req, "ino", &ino, err, errlen)) < 0)
+		return rc;
+	if (fs_predict_state(f, NULL, NULL, NULL, &pp) < 0)
+		return no_predictor(err, errlen);
+	if (!(pf = calloc(1, sizeof(*pf))))
+		return -ENOMEM;
+	rc = fs_predict(f, ino, pf, &fc, &now);
+	free(pf);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "inode %" PRIu64 " is not a regular file",
+			 ino);
+	if (rc < 0)
+		return rc;
+	if (add_u64(reply, "ino", ino) ||
+	    !cJSON_AddNumberToObject(reply, "now", ns_to_s(now)) ||
+	    add_horizons(reply, "expected", fc.expected, pp) ||
+	    add_horizons(reply, "probability", fc.prob, pp) ||
+	    (fc.next > 0 ?
+	     !cJSON_AddNumberToObject(reply, "next_access", ns_to_s(fc.next)) :
+	     !cJSON_AddNullToObject(reply, "next_access")) ||
+	    !cJSON_AddNumberToObject(reply, "confidence", fc.confidence) ||
+	    !cJSON_AddNumberToObject(reply, "trend", fc.trend) ||
+	    !cJSON_AddNumberToObject(reply, "change", fc.change) ||
+	    !cJSON_AddNumberToObject(reply, "period", fc.period) ||
+	    !cJSON_AddNumberToObject(reply, "acf", fc.acf) ||
+	    !cJSON_AddNumberToObject(reply, "slope", fc.slope) ||
+	    !(models = cJSON_AddArrayToObject(reply, "models")))
+		return -ENOMEM;
+	for (m = 0; m < PM_COUNT; m++) {
+		if (!(o = cJSON_CreateObject()))
+			return -ENOMEM;
+		cJSON_AddItemToArray(models, o);
+		if (!cJSON_AddStringToObject(o, "name", model_names[m]) ||
+		    !cJSON_AddBoolToObject(o, "valid", fc.m[m].valid != 0) ||
+		    add_horizons(o, "expected", fc.m[m].expected, pp) ||
+		    add_horizons(o, "probability", fc.m[m].prob, pp))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int cmd_predict_accuracy(struct fabric *f, const cJSON *req,
+				cJSON *reply, char *err, size_t errlen)
+{
+	const struct predict_params *pp;
+	struct predict_accuracy *a;
+	struct predict_ensemble e;
+	struct predictor_counters c;
+	cJSON *arr, *o;
+	int rc = -ENOMEM, h, m;
+
+	if (!(a = calloc(1, sizeof(*a))))
+		return -ENOMEM;
+	if (fs_predict_state(f, a, &e, &c, &pp) < 0) {
+		free(a);
+		return no_predictor(err, errlen);
+	}
+	if (!(arr = cJSON_AddArrayToObject(reply, "models")))
+		goto out;
+	for (m = 0; m <= PM_COUNT; m++) {
+		for (h = 0; h < PREDICT_HORIZONS; h++) {
+			const struct predict_score *sc = &a->h[h][m];
+
+			if (!(o = cJSON_CreateObject()))
+				goto out;
+			cJSON_AddItemToArray(arr, o);
+			if (!cJSON_AddStringToObject(o, "name", model_names[m]) ||
+			    !cJSON_AddNumberToObject(o, "horizon", pp->horizon[h]) ||
+			    add_u64(o, "scored", sc->n) ||
+			    !cJSON_AddNumberToObject(o, "mae", accuracy_mae(a, h, m)) ||
+			    !cJSON_AddNumberToObject(o, "rmse", accuracy_rmse(a, h, m)) ||
+			    !cJSON_AddNumberToObject(o, "r2", accuracy_r2(a, h, m)) ||
+			    !cJSON_AddNumberToObject(o, "brier",
+						     sc->n ? sc->sum_brier / (double)sc->n : 0.0) ||
+			    !cJSON_AddNumberToObject(o, "weight",
+						     m < PM_COUNT ? e.weight[m] : 1.0))
+				goto out;
+		}
+	}
+	o = cJSON_AddObjectToObject(reply, "proactive");
+	if (!o || add_u64(o, "promoted", a->promoted) ||
+	    add_u64(o, "promoted_hit", a->promoted_hit) ||
+	    add_u64(o, "demoted", a->demoted) ||
+	    add_u64(o, "demoted_miss", a->demoted_miss) ||
+	    !cJSON_AddNumberToObject(o, "precision", accuracy_precision(a)) ||
+	    !cJSON_AddNumberToObject(o, "recall", accuracy_recall(a)) ||
+	    !cJSON_AddBoolToObject(o, "trusted", accuracy_trusted(a) != 0))
+		goto out;
+	o = cJSON_AddObjectToObject(reply, "counters");
+	if (!o || add_u64(o, "forecasts", c.forecasts) ||
+	    add_u64(o, "recorded", c.recorded) ||
+	    add_u64(o, "dropped", c.dropped) ||
+	    add_u64(o, "pending", c.pending) ||
+	    add_u64(o, "scored", c.scored) ||
+	    add_u64(o, "trained_short", c.trained[0]) ||
+	    add_u64(o, "trained_long", c.trained[1]) ||
+	    add_u64(o, "train_failed", c.train_failed[0] + c.train_failed[1]) ||
+	    add_u64(o, "trees_short", c.trees[0]) ||
+	    add_u64(o, "trees_long", c.trees[1]) ||
+	    add_u64(o, "rows_short", c.rows[0]) ||
+	    add_u64(o, "rows_long", c.rows[1]))
+		goto out;
+	rc = 0;
+out:
+	free(a);
+	return rc;
+}
+
 /* The placer's state and the last pass, for place and place-status. */
 static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
 {
@@ -824,6 +983,9 @@ static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
 	    add_u64(o, "moves", l->moves) ||
 	    add_u64(o, "forced", l->forced) ||
 	    add_u64(o, "watermark", l->watermark) ||
+	    add_u64(o, "ahead", l->ahead) ||
+	    add_u64(o, "early", l->early) ||
+	    add_u64(o, "anomalies", l->anomalies) ||
 	    add_u64(o, "busy", l->busy) ||
 	    add_u64(o, "failed", l->failed) ||
 	    !cJSON_AddNumberToObject(o, "when", ns_to_s(l->when)))

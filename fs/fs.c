@@ -57,6 +57,7 @@
 #include "fs/meta.h"
 #include "tiering/migrate.h"
 #include "tiering/placer.h"
+#include "tiering/predictor.h"
 #include "tiering/profile.h"
 #include "tiering/score.h"
 
@@ -115,6 +116,8 @@ struct fabric {
 	struct dcache *dcache;         /* committed entries; see dcache.h */
 	struct profile *prof;          /* the access profiler */
 	struct placer *placer;         /* automatic placement */
+	struct predictor *pred;        /* forecasts; NULL with [predict] enabled = no */
+	_Atomic int64_t pred_saved;    /* unix ns its state was last stored */
 };
 
 struct fs_file {
@@ -1493,6 +1496,8 @@ static void item_whole(struct fabric *f, uint64_t ino,
 	}
 	if (profile_get(f->prof, ino, &out->st) < 0)
 		memset(&out->st, 0, sizeof(out->st));
+	if (profile_series(f->prof, ino, PROFILE_NO_EXTENT, &out->se) < 0)
+		series_init(&out->se);
 }
 
 static void item_extent(struct fabric *f, uint64_t ino,
@@ -1508,6 +1513,8 @@ static void item_extent(struct fabric *f, uint64_t ino,
 	out->bytes = e->len;
 	if (profile_get_extent(f->prof, ino, e->off, &out->st) < 0)
 		memset(&out->st, 0, sizeof(out->st));
+	if (profile_series(f->prof, ino, e->off, &out->se) < 0)
+		series_init(&out->se);
 }
 
 /* Whether file ino is placed extent by extent. */
@@ -1655,6 +1662,91 @@ static void ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
 			 (unsigned long long)ino, strerror(-rc));
 }
 
+#define PREDICT_STATE_KEY "predict.state"
+#define PREDICT_SAVE_S 300             /* store the predictor's state this often */
+
+/* Stores the predictor's accuracy, ensemble weights and trees (at most
+ * every PREDICT_SAVE_S seconds unless `force`). */
+static void predict_save(struct fabric *f, int force)
+{
+	struct timespec ts;
+	struct meta_batch *b;
+	void *buf;
+	size_t len;
+	int64_t now;
+	int rc;
+
+	if (!f->pred)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (!force && now - atomic_load(&f->pred_saved) <
+	    (int64_t)PREDICT_SAVE_S * 1000000000)
+		return;
+	atomic_store(&f->pred_saved, now);
+	if ((rc = predictor_save(f->pred, &buf, &len)) < 0)
+		goto fail;
+	if (!(b = meta_batch_new())) {
+		free(buf);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	meta_put_sys_blob(b, PREDICT_STATE_KEY, buf, len);
+	rc = meta_commit(f->meta, b, 0);
+	meta_batch_free(b);
+	free(buf);
+	if (rc == 0)
+		return;
+fail:
+	log_warn("predictor: cannot store its state: %s", strerror(-rc));
+}
+
+static void ph_passed(void *arg)
+{
+	predict_save(arg, 0);
+}
+
+/* The predictor with [predict]'s settings and the state stored by the
+ * last run. A state that does not load is logged and left: the
+ * predictor starts from nothing, the filesystem is not harmed. */
+static int predictor_start(struct fabric *f)
+{
+	const struct cfg_predict *c = &f->cfg->predict;
+	struct predictor_params p;
+	void *buf;
+	size_t len;
+	int rc;
+
+	if (!c->enabled)
+		return 0;
+	predictor_defaults(&p);
+	p.predict.series = *profile_series_params(f->prof);
+	p.predict.horizon[0] = c->horizon[0];
+	p.predict.horizon[1] = c->horizon[1];
+	p.predict.window = c->window;
+	p.predict.half_life = f->cfg->placement.half_life;
+	p.predict.rise = c->rise;
+	p.predict.rise_confidence = c->rise_confidence;
+	p.predict.fall = c->fall;
+	p.predict.fall_confidence = c->fall_confidence;
+	p.predict.anomaly_sigma = c->anomaly_sigma;
+	p.retrain = c->retrain;
+	p.proactive = c->proactive;
+	p.threads = 1;
+	if ((rc = predictor_open(&p, &f->pred)) < 0)
+		return rc;
+	rc = meta_get_sys_blob(f->meta, PREDICT_STATE_KEY, &buf, &len);
+	if (rc == 0) {
+		if (predictor_load(f->pred, buf, len) < 0)
+			log_warn("predictor: its stored state is unreadable; starting from nothing");
+		free(buf);
+	} else if (rc != -ENOENT) {
+		log_warn("predictor: cannot read its stored state (%s); starting from nothing",
+			 strerror(-rc));
+	}
+	return 0;
+}
+
 /* The placer always exists (dfabric-ctl explain, cost and place use it);
  * its thread and promotion on read run only with auto = yes. */
 static int placer_start(struct fabric *f)
@@ -1663,10 +1755,14 @@ static int placer_start(struct fabric *f)
 	struct placer_params p = { .interval = c->auto_place ? c->interval : 0 };
 	struct placer_host h = {
 		.arg = f, .tiers = ph_tiers, .files = ph_files, .file = ph_file,
-		.busy = ph_busy, .migrate = ph_migrate,
+		.busy = ph_busy, .migrate = ph_migrate, .passed = ph_passed,
 	};
 	int rc;
 
+	if ((rc = predictor_start(f)) < 0)
+		return rc;
+	p.pred = f->pred;
+	p.tick = 1;
 	score_defaults(&p.score);
 	p.score.w_frequency = c->w_frequency;
 	p.score.w_latency = c->w_latency;
@@ -1751,10 +1847,20 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		goto fail;
 	}
 	atomic_store(&f->ninodes, n);
-	rc = profile_open(&(struct profile_params){
-				.half_life = c->placement.half_life > 0 ?
-					     c->placement.half_life : 86400 },
-			  f->meta, &f->prof);
+	{
+		struct profile_params pp = {
+			.half_life = c->placement.half_life > 0 ?
+				     c->placement.half_life : 86400,
+			.scan_window = c->predict.scan_window,
+			.scan_min = (unsigned)c->predict.scan_files,
+		};
+
+		series_defaults(&pp.series);
+		if (c->predict.bin > 0)
+			pp.series.bin = c->predict.bin;
+		pp.series.burst = c->predict.burst;
+		rc = profile_open(&pp, f->meta, &f->prof);
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot start the access profiler: %s",
 			 strerror(-rc));
@@ -1794,6 +1900,8 @@ void fs_fabric_close(struct fabric *f)
 	if (f->prof)
 		profile_set_promote_cb(f->prof, NULL, NULL, 0);
 	placer_close(f->placer);
+	predict_save(f, 1);
+	predictor_close(f->pred);
 	mig_close(f->mig);
 	profile_close(f->prof);
 	for (i = 0; i < ITAB_SIZE; i++) {
@@ -3725,7 +3833,8 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
 		if (!strcmp(name, XATTR_PREFIX "tier") ||
 		    !strcmp(name, XATTR_PREFIX "policy") ||
-		    !strcmp(name, XATTR_PREFIX "score")) {
+		    !strcmp(name, XATTR_PREFIX "score") ||
+		    !strcmp(name, XATTR_PREFIX "prediction")) {
 			log_notice("setxattr %s on inode %" PRIu64 ": read-only attribute",
 				   name, ino);
 			return -EPERM;
@@ -3801,6 +3910,40 @@ static int score_xattr(struct fabric *f, uint64_t ino, char **out)
 	return (int)len;
 }
 
+/* user.dfabric.prediction: the forecast of a regular file, one
+ * "name value" a line, as dfabric-ctl predict prints it. */
+static int prediction_xattr(struct fabric *f, uint64_t ino, char **out)
+{
+	struct placer_file pf;
+	struct forecast fc;
+	size_t cap = 512, len = 0;
+	int64_t now;
+	int rc, h;
+	char *s;
+
+	if ((rc = fs_predict(f, ino, &pf, &fc, &now)) < 0)
+		return rc;
+	if (!(s = malloc(cap)))
+		return -ENOMEM;
+	for (h = 0; h < PREDICT_HORIZONS; h++)
+		len += snprintf(s + len, cap - len,
+				"expected_%.0fs %.3f\nprobability_%.0fs %.3f\n",
+				f->cfg->predict.horizon[h], fc.expected[h],
+				f->cfg->predict.horizon[h], fc.prob[h]);
+	if (fc.next > 0)
+		len += snprintf(s + len, cap - len, "next_in_s %.0f\n",
+				(double)(fc.next - now) / 1e9);
+	else
+		len += snprintf(s + len, cap - len, "next_in_s unknown\n");
+	len += snprintf(s + len, cap - len,
+			"confidence %.3f\ntrend %.3f\nchange %.3f\nperiod_s %.0f\n",
+			fc.confidence, fc.trend, fc.change, fc.period);
+	if (len >= cap)
+		len = cap - 1;
+	*out = s;
+	return (int)len;
+}
+
 ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 		    void *buf, size_t size)
 {
@@ -3830,6 +3973,13 @@ ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 	if (!strcmp(name, XATTR_PREFIX "score")) {
 		if ((rc = score_xattr(f, ino, &s)) < 0)
 			return rc == -EINVAL ? -ENODATA : rc;
+		goto copy;
+	}
+	if (!strcmp(name, XATTR_PREFIX "prediction")) {
+		/* Not a regular file, or forecasts turned off: no such
+		 * attribute. */
+		if ((rc = prediction_xattr(f, ino, &s)) < 0)
+			return rc == -EINVAL || rc == -ENOTSUP ? -ENODATA : rc;
 		goto copy;
 	}
 	if (strcmp(name, XATTR_PREFIX "tier"))
@@ -3910,7 +4060,8 @@ int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 			   ino, name);
 		return strcmp(name, XATTR_PREFIX "tier") &&
 		       strcmp(name, XATTR_PREFIX "policy") &&
-		       strcmp(name, XATTR_PREFIX "score") ? -EINVAL : -EPERM;
+		       strcmp(name, XATTR_PREFIX "score") &&
+		       strcmp(name, XATTR_PREFIX "prediction") ? -EINVAL : -EPERM;
 	}
 	if ((rc = itab_get(f, ino, &im)) < 0)
 		return rc;
@@ -4179,6 +4330,34 @@ int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return placer_explain(f->placer, pf,
 			      (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, r);
+}
+
+int fs_predict(struct fabric *f, uint64_t ino, struct placer_file *pf,
+	       struct forecast *fc, int64_t *now)
+{
+	struct timespec ts;
+	int rc;
+
+	if (!f->pred)
+		return -ENOTSUP;
+	if ((rc = ph_item(f, ino, 1, 0, pf)) < 0)
+		return rc;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return placer_forecast(f->placer, pf, *now, fc);
+}
+
+int fs_predict_state(struct fabric *f, struct predict_accuracy *acc,
+		     struct predict_ensemble *ens,
+		     struct predictor_counters *cnt,
+		     const struct predict_params **pp)
+{
+	if (!f->pred)
+		return -ENOTSUP;
+	predictor_state(f->pred, acc, ens, cnt);
+	if (pp)
+		*pp = &predictor_params(f->pred)->predict;
+	return 0;
 }
 
 int fs_place(struct fabric *f, struct fs_place_status *out)

@@ -247,6 +247,24 @@ struct score_result;
 int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
 	       struct score_result *r);
 
+/* The forecast of regular file ino now (tiering/predictor.h): its
+ * placer_file in *pf, the forecast in *fc, the time it is for in *now.
+ * 0, -ENOENT, -EINVAL (not a regular file), -ENOTSUP (forecasts are off:
+ * [predict] enabled = no). */
+struct forecast;
+int fs_predict(struct fabric *f, uint64_t ino, struct placer_file *pf,
+	       struct forecast *fc, int64_t *now);
+/* The predictor's accuracy, ensemble weights, counters and parameters
+ * (any pointer may be NULL). 0 or -ENOTSUP. */
+struct predict_accuracy;
+struct predict_ensemble;
+struct predictor_counters;
+struct predict_params;
+int fs_predict_state(struct fabric *f, struct predict_accuracy *acc,
+		     struct predict_ensemble *ens,
+		     struct predictor_counters *cnt,
+		     const struct predict_params **pp);
+
 struct fs_place_status {
 	int auto_place;                /* [placement] auto = yes */
 	double interval;               /* seconds between passes */

@@ -70,6 +70,7 @@ enum rec_kind {
 	REC_SYS_U64 = 6,
 	REC_JOB = 7,
 	REC_ACCESS = 8,
+	REC_SYS_BLOB = 9,
 };
 
 /* Bytes of each record's fields between header and checksum. */
@@ -1257,6 +1258,33 @@ int meta_get_sys_u64(struct meta *m, const char *key, uint64_t *out)
 	return rc;
 }
 
+int meta_get_sys_blob(struct meta *m, const char *key, void **out,
+		      size_t *len)
+{
+	char *val;
+	size_t vlen, klen = key ? strlen(key) : 0, n;
+	const uint8_t *body;
+	const char *why;
+	int rc;
+
+	if (klen == 0)
+		return -EINVAL;
+	rc = get_raw(m, META_CF_DEFAULT, key, klen, &val, &vlen);
+	if (rc)
+		return rc;
+	why = dec_blob(val, vlen, REC_SYS_BLOB, META_SYS_BLOB_MAX, &body, &n);
+	if (why) {
+		rc = meta_corrupt(m, META_CF_DEFAULT, key, klen, why);
+	} else if (!(*out = malloc(n ? n : 1))) {
+		rc = -ENOMEM;
+	} else {
+		memcpy(*out, body, n);
+		*len = n;
+	}
+	rocksdb_free(val);
+	return rc;
+}
+
 int meta_get_counter(struct meta *m, const char *key, int64_t *out)
 {
 	char *val;
@@ -1503,10 +1531,12 @@ static int access_one(struct meta *m, void *ctx, const uint8_t *key,
 {
 	struct access_ctx *c = ctx;
 	struct access_stats st;
+	struct access_series se;
 	const uint8_t *body;
 	const char *why;
 	size_t n;
 	uint64_t ino, off;
+	int has_se = 0;
 
 	if (klen != 8 && klen != 16) {
 		meta_corrupt(m, META_CF_ACCESS, key, klen,
@@ -1515,14 +1545,23 @@ static int access_one(struct meta *m, void *ctx, const uint8_t *key,
 	}
 	ino = be64_get(key);
 	off = klen == 16 ? be64_get(key + 8) : META_ACCESS_FILE;
-	why = dec_blob(val, vlen, REC_ACCESS, STATS_ENC_SIZE, &body, &n);
-	if (!why && stats_decode(body, n, &st) < 0)
+	/* The statistics, then (since the predictor) the history. */
+	why = dec_blob(val, vlen, REC_ACCESS, STATS_ENC_SIZE + SERIES_ENC_SIZE,
+		       &body, &n);
+	if (!why && n != STATS_ENC_SIZE && n != STATS_ENC_SIZE + SERIES_ENC_SIZE)
+		why = "statistics record of a wrong size";
+	if (!why && stats_decode(body, STATS_ENC_SIZE, &st) < 0)
 		why = "bad statistics record";
+	if (!why && n > STATS_ENC_SIZE) {
+		if (series_decode(body + STATS_ENC_SIZE, SERIES_ENC_SIZE, &se) < 0)
+			why = "bad access history record";
+		has_se = 1;
+	}
 	if (why) {
 		meta_corrupt(m, META_CF_ACCESS, key, klen, why);
-		return c->cb(c->arg, ino, off, NULL);
+		return c->cb(c->arg, ino, off, NULL, NULL);
 	}
-	return c->cb(c->arg, ino, off, &st);
+	return c->cb(c->arg, ino, off, &st, has_se ? &se : NULL);
 }
 
 int meta_list_access(struct meta *m, meta_access_cb cb, void *arg)
@@ -1919,6 +1958,25 @@ void meta_del_inode_all(struct meta_batch *b, uint64_t ino)
 	batch_del_prefix(b, META_CF_EXTENTS, ino);
 }
 
+void meta_put_sys_blob(struct meta_batch *b, const char *key,
+		       const void *data, size_t len)
+{
+	size_t n = key ? strlen(key) : 0;
+	uint8_t *p;
+
+	b->count++;
+	if (n == 0) {
+		log_err("metadata batch: refusing an empty sys key");
+		batch_fail(b, -EINVAL);
+		return;
+	}
+	p = batch_op(b, OP_PUT, META_CF_DEFAULT, n, REC_MIN + 4 + len);
+	if (!p)
+		return;
+	memcpy(p, key, n);
+	enc_blob(p + n, REC_SYS_BLOB, data, len);
+}
+
 void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v)
 {
 	size_t n = key ? strlen(key) : 0;
@@ -1954,16 +2012,19 @@ static uint8_t *access_key_op(struct meta_batch *b, enum batch_op_type type,
 }
 
 void meta_put_access(struct meta_batch *b, uint64_t ino, uint64_t off,
-		     const struct access_stats *st)
+		     const struct access_stats *st,
+		     const struct access_series *se)
 {
-	uint8_t enc[STATS_ENC_SIZE];
-	uint8_t *p = access_key_op(b, OP_PUT, ino, off,
-				   REC_MIN + 4 + STATS_ENC_SIZE);
+	uint8_t enc[STATS_ENC_SIZE + SERIES_ENC_SIZE];
+	size_t n = se ? sizeof(enc) : STATS_ENC_SIZE;
+	uint8_t *p = access_key_op(b, OP_PUT, ino, off, REC_MIN + 4 + n);
 
 	if (!p)
 		return;
 	stats_encode(st, enc);
-	enc_blob(p, REC_ACCESS, enc, sizeof(enc));
+	if (se)
+		series_encode(se, enc + STATS_ENC_SIZE);
+	enc_blob(p, REC_ACCESS, enc, n);
 }
 
 void meta_del_access(struct meta_batch *b, uint64_t ino, uint64_t off)

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "predict/series.h"
 #include "tiering/stats.h"
 
 #define META_NAME_MAX   255     /* bytes of one name (ENAMETOOLONG above) */
@@ -111,6 +112,12 @@ int meta_get_symlink(struct meta *m, uint64_t ino, char *buf, size_t n);
 int meta_get_xattr(struct meta *m, uint64_t ino, const char *name, void *buf,
 		   size_t size);
 int meta_get_sys_u64(struct meta *m, const char *key, uint64_t *out);
+/* A blob of up to META_SYS_BLOB_MAX bytes under `key` (the predictor's
+ * state): malloc'd into *out, which the caller frees. 0, -ENOENT,
+ * -EUCLEAN. */
+#define META_SYS_BLOB_MAX (64u << 20)
+int meta_get_sys_blob(struct meta *m, const char *key, void **out,
+		      size_t *len);
 /* An absent counter reads as 0. */
 int meta_get_counter(struct meta *m, const char *key, int64_t *out);
 
@@ -178,9 +185,12 @@ int meta_list_jobs(struct meta *m, meta_job_cb cb, void *arg);
  * file's record, any other value the extent at that offset. */
 #define META_ACCESS_FILE UINT64_MAX
 /* st is NULL for a corrupt record (already logged, -EUCLEAN): the caller
- * should delete it. The iteration goes on past corrupt records. */
+ * should delete it. The iteration goes on past corrupt records. se is
+ * the access history stored with the statistics, NULL for a record
+ * written before histories were kept. */
 typedef int (*meta_access_cb)(void *arg, uint64_t ino, uint64_t off,
-			      const struct access_stats *st);
+			      const struct access_stats *st,
+			      const struct access_series *se);
 int meta_list_access(struct meta *m, meta_access_cb cb, void *arg);
 
 /* Batches: collect changes, then commit them as one atomic write. The
@@ -211,8 +221,11 @@ void meta_del_inode_all(struct meta_batch *b, uint64_t ino);
 void meta_put_job(struct meta_batch *b, const struct meta_job *j);
 void meta_del_job(struct meta_batch *b, uint64_t id);
 void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v);
+void meta_put_sys_blob(struct meta_batch *b, const char *key,
+		       const void *data, size_t len);
 void meta_put_access(struct meta_batch *b, uint64_t ino, uint64_t off,
-		     const struct access_stats *st);
+		     const struct access_stats *st,
+		     const struct access_series *se);
 void meta_del_access(struct meta_batch *b, uint64_t ino, uint64_t off);
 /* Adds delta to the counter `key` (a merge: concurrent batches commute). */
 void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta);

@@ -9,6 +9,9 @@
 
 #include "common/log.h"
 #include "tiering/placer.h"
+#include "tiering/predictor.h"
+
+#define CHUNK 256                      /* files forecast in one batch */
 
 struct placer {
 	struct placer_params p;        /* immutable */
@@ -40,6 +43,9 @@ struct pass {
 	struct placer_range *where;    /* by item: what a move moves */
 	size_t n;
 	size_t cap;
+	struct placer_file *chunk;     /* files waiting for their forecast */
+	size_t nchunk;
+	uint64_t anomalies;
 };
 
 static int64_t now_ns(void)
@@ -48,6 +54,11 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t clock_of(const struct placer *pl)
+{
+	return pl->h.now ? pl->h.now(pl->h.arg) : now_ns();
 }
 
 int placer_home(const struct placer_file *pf, int ntiers)
@@ -63,7 +74,7 @@ int placer_home(const struct placer_file *pf, int ntiers)
 
 static void eval(const struct placer *pl, const struct score_tier *tiers,
 		 int ntiers, const struct placer_file *pf, int home,
-		 int64_t now, struct score_result *r)
+		 const struct forecast *f, int64_t now, struct score_result *r)
 {
 	struct score_input in = {
 		.st = pf->st,
@@ -73,51 +84,156 @@ static void eval(const struct placer *pl, const struct score_tier *tiers,
 		.now = now,
 	};
 
+	if (f) {
+		in.trend = f->trend;
+		in.trend_confidence = f->confidence;
+	}
 	score_eval(&pl->p.score, tiers, ntiers, &in, r);
+}
+
+static int grow(struct pass *ps)
+{
+	size_t cap = ps->cap ? ps->cap * 2 : 256;
+	struct plan_item *items = realloc(ps->items, cap * sizeof(*items));
+	struct placer_range *where;
+
+	if (!items)
+		return -ENOMEM;
+	ps->items = items;
+	where = realloc(ps->where, cap * sizeof(*where));
+	if (!where)
+		return -ENOMEM;
+	ps->where = where;
+	ps->cap = cap;
+	return 0;
+}
+
+static void predictor_item_of(const struct placer_file *pf,
+			      struct predictor_item *it)
+{
+	it->ino = pf->ino;
+	it->off = pf->len == UINT64_MAX ? 0 : pf->off;
+	it->st = &pf->st;
+	it->se = &pf->se;
+	it->bytes = pf->bytes;
+	it->co_access = pf->co_access;
+}
+
+/* What the forecast asks of a pass: promote ahead of a predicted rise
+ * (its heat becomes the heat it is expected to reach), demote early on a
+ * predicted fall, or hold back the promotion of an item whose access is
+ * an anomaly (a scan or a backup must not flush the fast tier). */
+static enum predictor_action act_on(const struct placer *pl,
+				    const struct placer_file *pf,
+				    const struct forecast *f, int home,
+				    int fastest, int trusted, int64_t now,
+				    struct plan_item *it)
+{
+	const struct predict_params *pp = &predictor_params(pl->p.pred)->predict;
+
+	if (predict_anomaly(pp, &pf->se, now) > pp->anomaly_sigma) {
+		it->hold = 1;
+		return PA_NONE;
+	}
+	if (!trusted || pf->pol.pin >= 0)
+		return PA_NONE;
+	if (f->change > pp->rise && f->confidence >= pp->rise_confidence &&
+	    fastest >= 0 && home > fastest) {
+		double floor = pl->p.score.promote_freq;
+
+		it->ahead = 1;
+		it->heat = (it->heat > floor ? it->heat : floor) + f->expected[1];
+		return PA_PROMOTE;
+	}
+	if (f->change < -pp->fall && f->confidence >= pp->fall_confidence &&
+	    home >= 0 && home + 1 < CFG_MAX_TIERS) {
+		it->ahead = -1;
+		it->heat = 0.0;
+		return PA_DEMOTE;
+	}
+	return PA_NONE;
+}
+
+/* Scores the files of the chunk (with their forecasts when there is a
+ * predictor) into plan items. */
+static int flush_chunk(struct pass *ps)
+{
+	struct placer *pl = ps->pl;
+	struct predictor_item pi[CHUNK];
+	struct forecast *fc = NULL;
+	int trusted = 0;
+	size_t c;
+
+	if (ps->nchunk == 0)
+		return 0;
+	if (pl->p.pred) {
+		fc = malloc(ps->nchunk * sizeof(*fc));
+		if (!fc)
+			return -ENOMEM;
+		for (c = 0; c < ps->nchunk; c++)
+			predictor_item_of(&ps->chunk[c], &pi[c]);
+		predictor_forecast(pl->p.pred, pi, ps->nchunk, ps->now, fc);
+		trusted = predictor_trusted(pl->p.pred);
+	}
+	for (c = 0; c < ps->nchunk; c++) {
+		const struct placer_file *pf = &ps->chunk[c];
+		struct score_result r;
+		struct plan_item *it;
+		enum predictor_action act = PA_NONE;
+		int home = placer_home(pf, ps->ntiers), i, fastest = -1;
+
+		if (ps->n == ps->cap && grow(ps)) {
+			free(fc);
+			return -ENOMEM;
+		}
+		eval(pl, ps->tiers, ps->ntiers, pf, home, fc ? &fc[c] : NULL,
+		     ps->now, &r);
+		it = &ps->items[ps->n];
+		memset(it, 0, sizeof(*it));
+		it->id = ps->n;
+		it->bytes = pf->bytes;
+		it->cur = home;
+		it->target = r.target;
+		it->forced = r.decision == SCORE_FORCED;
+		it->benefit = r.benefit;
+		it->heat = stats_freq(&pf->st, ps->now, pl->p.score.half_life);
+		for (i = 0; i < ps->ntiers; i++)
+			if (r.t[i].allowed) {
+				it->allowed |= 1u << i;
+				if (fastest < 0)
+					fastest = i;
+			}
+		it->pinned = pf->pol.pin >= 0;
+		if (fc) {
+			act = act_on(pl, pf, &fc[c], home, fastest, trusted,
+				     ps->now, it);
+			if (it->hold) {
+				ps->anomalies++;
+				if (!it->forced && it->target >= 0 &&
+				    it->target < home)
+					it->target = -1;
+			}
+			predictor_record(pl->p.pred, &pi[c], &fc[c], ps->now,
+					 stats_count(&pf->st), act);
+		}
+		ps->where[ps->n].ino = pf->ino;
+		ps->where[ps->n].off = pf->off;
+		ps->where[ps->n].len = pf->len;
+		ps->n++;
+	}
+	ps->nchunk = 0;
+	free(fc);
+	return 0;
 }
 
 static int collect(void *arg, const struct placer_file *pf)
 {
 	struct pass *ps = arg;
-	struct score_result r;
-	struct plan_item *it;
-	int home = placer_home(pf, ps->ntiers), i;
 
-	if (home < 0)
+	if (placer_home(pf, ps->ntiers) < 0)
 		return 0;
-	if (ps->n == ps->cap) {
-		size_t cap = ps->cap ? ps->cap * 2 : 256;
-		struct plan_item *items = realloc(ps->items, cap * sizeof(*items));
-		struct placer_range *where;
-
-		if (!items)
-			return -ENOMEM;
-		ps->items = items;
-		where = realloc(ps->where, cap * sizeof(*where));
-		if (!where)
-			return -ENOMEM;
-		ps->where = where;
-		ps->cap = cap;
-	}
-	eval(ps->pl, ps->tiers, ps->ntiers, pf, home, ps->now, &r);
-	it = &ps->items[ps->n];
-	memset(it, 0, sizeof(*it));
-	it->id = ps->n;
-	it->bytes = pf->bytes;
-	it->cur = home;
-	it->target = r.target;
-	it->forced = r.decision == SCORE_FORCED;
-	it->benefit = r.benefit;
-	it->heat = stats_freq(&pf->st, ps->now, ps->pl->p.score.half_life);
-	for (i = 0; i < ps->ntiers; i++)
-		if (r.t[i].allowed)
-			it->allowed |= 1u << i;
-	it->pinned = pf->pol.pin >= 0;
-	ps->where[ps->n].ino = pf->ino;
-	ps->where[ps->n].off = pf->off;
-	ps->where[ps->n].len = pf->len;
-	ps->n++;
-	return 0;
+	ps->chunk[ps->nchunk++] = *pf;
+	return ps->nchunk == CHUNK ? flush_chunk(ps) : 0;
 }
 
 static int run_pass(struct placer *pl, struct placer_report *rep)
@@ -128,15 +244,21 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
-	ps.now = now_ns();
+	ps.now = clock_of(pl);
 	rc = pl->h.tiers(pl->h.arg, ps.tiers);
 	if (rc < 0)
 		return rc;
 	ps.ntiers = rc;
+	ps.chunk = malloc(CHUNK * sizeof(*ps.chunk));
+	if (!ps.chunk)
+		return -ENOMEM;
 	rc = pl->h.files(pl->h.arg, collect, &ps);
+	if (rc == 0)
+		rc = flush_chunk(&ps);
 	if (rc < 0)
 		goto out;
 	rep->files = ps.n;
+	rep->anomalies = ps.anomalies;
 	if (ps.n) {
 		/* An item moves at most once for its score and once more to
 		 * make room. */
@@ -171,10 +293,13 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		rep->moves++;
 		rep->forced += moves[k].why == 1;
 		rep->watermark += moves[k].why == 2;
+		rep->ahead += moves[k].why == 4;
+		rep->early += moves[k].why == 5;
 	}
 	rc = 0;
 out:
-	rep->when = now_ns();
+	rep->when = clock_of(pl);
+	free(ps.chunk);
 	free(moves);
 	free(ps.items);
 	free(ps.where);
@@ -189,17 +314,21 @@ int placer_pass(struct placer *pl, struct placer_report *out)
 	pthread_mutex_lock(&pl->pass_lock);
 	rc = run_pass(pl, &rep);
 	pthread_mutex_unlock(&pl->pass_lock);
+	if (pl->h.passed)
+		pl->h.passed(pl->h.arg);
 	pthread_mutex_lock(&pl->lock);
 	pl->passes++;
 	if (rc == 0)
 		pl->last = rep;
 	pthread_mutex_unlock(&pl->lock);
 	if (rc == 0 && rep.moves)
-		log_info("placer: %llu files or extents scored, %llu moves queued (%llu forced by policy, %llu to make room)",
+		log_info("placer: %llu files or extents scored, %llu moves queued (%llu forced by policy, %llu to make room, %llu ahead of a forecast rise, %llu early on a forecast fall)",
 			 (unsigned long long)rep.files,
 			 (unsigned long long)rep.moves,
 			 (unsigned long long)rep.forced,
-			 (unsigned long long)rep.watermark);
+			 (unsigned long long)rep.watermark,
+			 (unsigned long long)rep.ahead,
+			 (unsigned long long)rep.early);
 	if (out)
 		*out = rep;
 	return rc;
@@ -230,8 +359,47 @@ int placer_explain(struct placer *pl, const struct placer_file *pf,
 	if (n < 0)
 		return n;
 	home = placer_home(pf, n);
-	eval(pl, tiers, n, pf, home < 0 ? 0 : home, now, out);
+	if (pl->p.pred) {
+		struct predictor_item pi;
+		struct forecast f;
+
+		predictor_item_of(pf, &pi);
+		predictor_forecast(pl->p.pred, &pi, 1, now, &f);
+		eval(pl, tiers, n, pf, home < 0 ? 0 : home, &f, now, out);
+	} else {
+		eval(pl, tiers, n, pf, home < 0 ? 0 : home, NULL, now, out);
+	}
 	return 0;
+}
+
+int placer_forecast(struct placer *pl, const struct placer_file *pf,
+		    int64_t now, struct forecast *out)
+{
+	struct predictor_item pi;
+
+	if (!pl->p.pred)
+		return -ENODATA;
+	predictor_item_of(pf, &pi);
+	predictor_forecast(pl->p.pred, &pi, 1, now, out);
+	return 0;
+}
+
+static int count_of(void *arg, uint64_t ino, uint64_t off, uint64_t *count)
+{
+	struct placer *pl = arg;
+	struct placer_file pf;
+	int rc = pl->h.file(pl->h.arg, ino, off, &pf);
+
+	if (rc < 0)
+		return rc;
+	*count = stats_count(&pf.st);
+	return 0;
+}
+
+void placer_tick(struct placer *pl)
+{
+	if (pl->p.pred)
+		predictor_tick(pl->p.pred, clock_of(pl), count_of, pl);
 }
 
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
@@ -277,28 +445,54 @@ int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 	return 1;
 }
 
+static void add_seconds(struct timespec *t, double secs)
+{
+	t->tv_sec += (time_t)secs;
+	t->tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* A pass every `interval` seconds; with a predictor, its ticks every
+ * `tick` seconds in between, so that a forecast is scored about when its
+ * horizon ends. */
 static void *placer_main(void *arg)
 {
 	struct placer *pl = arg;
-	struct timespec until;
+	struct timespec pass_at, until;
+	double tick = pl->p.tick > 0 ? pl->p.tick : 1.0;
 
+	clock_gettime(CLOCK_MONOTONIC, &pass_at);
+	add_seconds(&pass_at, pl->p.interval);
 	pthread_mutex_lock(&pl->lock);
 	while (!pl->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)pl->p.interval;
-		until.tv_nsec += (long)((pl->p.interval - (double)(time_t)pl->p.interval) * 1e9);
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		if (pl->p.pred)
+			add_seconds(&until, tick);
+		if (!pl->p.pred || before(&pass_at, &until))
+			until = pass_at;
 		while (!pl->stop &&
 		       pthread_cond_timedwait(&pl->cond, &pl->lock, &until) != ETIMEDOUT)
 			;
 		if (pl->stop)
 			break;
 		pthread_mutex_unlock(&pl->lock);
-		if (placer_pass(pl, NULL) < 0)
-			log_warn("placer: a placement pass failed");
+		placer_tick(pl);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		if (!before(&until, &pass_at)) {
+			if (placer_pass(pl, NULL) < 0)
+				log_warn("placer: a placement pass failed");
+			clock_gettime(CLOCK_MONOTONIC, &pass_at);
+			add_seconds(&pass_at, pl->p.interval);
+		}
 		pthread_mutex_lock(&pl->lock);
 	}
 	pthread_mutex_unlock(&pl->lock);

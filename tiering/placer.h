@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "predict/series.h"
 #include "tiering/score.h"
 
 struct placer;
@@ -28,6 +29,9 @@ struct placer_file {
 	uint64_t bytes;                /* bytes in its extents */
 	uint64_t tier_bytes[CFG_MAX_TIERS]; /* of which on each tier index */
 	struct access_stats st;        /* its access statistics */
+	struct access_series se;       /* its access history (series_init: none) */
+	double co_access;              /* decayed access count of the files
+					* opened with it (gbt_features) */
 	struct score_policy pol;       /* its effective policies */
 };
 
@@ -53,11 +57,23 @@ struct placer_host {
 	 * index dst; the job id or -errno. */
 	int64_t (*migrate)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 			   int dst, double priority);
+	/* The time, unix ns; NULL: CLOCK_REALTIME (dfabric-sim passes its
+	 * simulated clock). */
+	int64_t (*now)(void *arg);
+	/* Called after every pass (the daemon stores the predictor's state);
+	 * may be NULL. */
+	void (*passed)(void *arg);
 };
+
+struct predictor;
 
 struct placer_params {
 	struct score_params score;     /* weights and thresholds */
 	double interval;               /* seconds between passes; 0: no thread */
+	struct predictor *pred;        /* forecasts (tiering/predictor.h), owned
+					* by the caller; NULL: reactive only */
+	double tick;                   /* seconds between the predictor's
+					* scoring ticks in the thread (1) */
 };
 
 /* What one pass did. */
@@ -66,6 +82,10 @@ struct placer_report {
 	uint64_t moves;                /* jobs queued */
 	uint64_t forced;               /* of which demanded by a policy */
 	uint64_t watermark;            /* of which to make room under a watermark */
+	uint64_t ahead;                /* of which promotions ahead of a forecast */
+	uint64_t early;                /* of which demotions ahead of a forecast */
+	uint64_t anomalies;            /* items whose access was far outside their
+					* forecast: not promoted by it */
 	uint64_t busy;                 /* moves skipped: a job of the file runs */
 	uint64_t failed;               /* moves the engine refused */
 	int64_t when;                  /* unix ns the pass ended */
@@ -87,6 +107,16 @@ void placer_last(struct placer *pl, struct placer_report *out);
  * as they are now. 0 or -errno. */
 int placer_explain(struct placer *pl, const struct placer_file *pf,
 		   int64_t now, struct score_result *out);
+
+/* The forecast of pf at now, as a pass would make it. -ENODATA without a
+ * predictor. */
+struct forecast;
+int placer_forecast(struct placer *pl, const struct placer_file *pf,
+		    int64_t now, struct forecast *out);
+
+/* Scores the predictor's forecasts whose horizon has passed (the thread
+ * does it every `tick` seconds; dfabric-sim calls it). */
+void placer_tick(struct placer *pl);
 
 /* A read of ino at offset off reached tier index `tier` at frequency
  * `freq` (decayed, after this read): when tier is not the fastest allowed

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/meta.h"
+#include "predict/series.h"
 
 #define DEF_CAPACITY   65536
 #define DEF_SAMPLE_K   8
@@ -22,6 +25,10 @@
 #define BATCH_EVENTS   1024            /* folded per lock hold */
 #define NS             1000000000LL
 #define DEAD_SLOTS     1024            /* recently forgotten inodes remembered */
+#define SCAN_SLOTS     64              /* processes watched for scans */
+#define DEF_SCAN_S     10              /* seconds of a scan window */
+#define DEF_SCAN_MIN   256             /* files a window must reach to be one */
+#define DEF_SIGMA      3.0
 
 /* One ring slot. seq == position: free for the producer of that position;
  * position + 1: holds its event for the consumer (Vyukov's queue). */
@@ -36,6 +43,7 @@ struct pext {
 	int dirty;                     /* changed since the last flush */
 	int64_t promoted;              /* unix ns of the last promote callback */
 	struct access_stats st;
+	struct access_series se;
 };
 
 struct pfile {
@@ -45,6 +53,7 @@ struct pfile {
 	int dirty;                     /* on the dirty list */
 	int file_dirty;                /* the file's own record changed */
 	struct access_stats st;        /* the whole file */
+	struct access_series se;
 	struct pext *ext;              /* sorted by offset */
 	size_t next, cap;
 };
@@ -59,6 +68,19 @@ struct promo {
 	double freq;
 };
 
+/* A process watched for scans: how many files it touched in its
+ * current window. */
+struct pscan {
+	int32_t pid;
+	uint32_t uid;
+	int64_t window;                /* window number, time / scan window */
+	uint32_t files;                /* files touched in it */
+	uint64_t last_ino;             /* the last one (a change counts a file) */
+	int scanning;                  /* in this window: its reads are not folded */
+	int warned;                    /* its scan was announced (until a window
+					* closes below the scan level) */
+};
+
 struct profile {
 	/* ring: producers touch only these and the counters */
 	struct cell *ring;
@@ -70,7 +92,11 @@ struct profile {
 	unsigned sample_k;
 
 	double half_life;
+	struct series_params sp;
 	unsigned flush_events, flush_ms;
+	int64_t scan_ns;               /* scan window */
+	unsigned scan_min;
+	double sigma;
 	struct meta *meta;
 
 	pthread_mutex_t drain_lock;    /* the one consumer; flushes */
@@ -82,6 +108,10 @@ struct profile {
 	struct delkey *dels;           /* records to delete at the next flush */
 	size_t ndels, dcap;
 	uint64_t folded, unflushed, flushes, corrupt, promotions;
+	struct pscan scan[SCAN_SLOTS];
+	double win_mean, win_var;      /* files per process window (EWMA) */
+	uint64_t windows;              /* process windows seen */
+	uint64_t scans, scan_events;
 	profile_promote_cb promote_fn;
 	void *promote_arg;
 	double promote_thr;
@@ -230,6 +260,7 @@ static struct pfile *file_get(struct profile *p, uint64_t ino)
 	if (!f)
 		return NULL;
 	f->ino = ino;
+	series_init(&f->se);
 	h = hash_ino(ino, p->nbuckets);
 	f->hnext = p->tab[h];
 	p->tab[h] = f;
@@ -277,6 +308,7 @@ static struct pext *ext_get(struct profile *p, struct pfile *f, uint64_t off)
 	}
 	memmove(&f->ext[k + 1], &f->ext[k], (f->next - k) * sizeof(*f->ext));
 	memset(&f->ext[k], 0, sizeof(f->ext[k]));
+	series_init(&f->ext[k].se);
 	f->ext[k].off = off;
 	f->next++;
 	p->nexts++;
@@ -324,6 +356,95 @@ static void file_unlink(struct profile *p, struct pfile *f)
 	free(f);
 }
 
+/* The name of process pid, for a warning ("?" when it is gone). */
+static void comm_of(int32_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *fp;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return;
+	if (fgets(buf, (int)len, fp))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(fp);
+}
+
+/* Closes a process's window: a window that was no scan joins the usual
+ * counts and ends the scan it may have followed. */
+static void scan_close(struct profile *p, struct pscan *c)
+{
+	double d;
+	uint64_t n;
+
+	if (c->scanning || c->files == 0)
+		return;                /* a scan does not become the usual */
+	if (c->warned) {
+		c->warned = 0;
+		log_info("access profiler: process %d (uid %u) is back to a usual rate of files read; its reads count again",
+			 (int)c->pid, c->uid);
+	}
+	p->windows++;
+	n = p->windows < 32 ? p->windows : 32;
+	d = (double)c->files - p->win_mean;
+	p->win_mean += d / (double)n;
+	p->win_var += (d * d - p->win_var) / (double)n;
+}
+
+/* Whether the event comes from a process reading files far more than
+ * processes usually do: more than scan_min files read in a window and more
+ * than sigma standard deviations above the usual count (a scan, a
+ * backup, or ransomware reading everything). Its reads must not make
+ * the files it touches look hot and flush the fast tier. */
+static int scanning(struct profile *p, const struct profile_event *ev)
+{
+	struct pscan *c = &p->scan[(uint32_t)ev->pid % SCAN_SLOTS];
+	int64_t w = ev->time / p->scan_ns;
+	double limit;
+	char comm[32];
+
+	if (ev->op == STATS_WRITE || ev->pid <= 0)
+		return 0;
+	if (c->pid != ev->pid) {
+		scan_close(p, c);
+		memset(c, 0, sizeof(*c));
+		c->pid = ev->pid;
+		c->window = w;
+	}
+	c->uid = ev->uid;
+	if (w != c->window) {
+		/* Every window is judged afresh: a scan that goes on is found
+		 * again after scan_min files, without a second warning. */
+		scan_close(p, c);
+		c->window = w;
+		c->files = 0;
+		c->scanning = 0;
+	}
+	/* Files read count (creating many files is not a scan); once it
+	 * is one, its opens are not folded either. */
+	if (ev->op == STATS_READ && ev->ino != c->last_ino) {
+		c->files++;
+		c->last_ino = ev->ino;
+	}
+	if (c->scanning)
+		return 1;
+	limit = p->win_mean + p->sigma * sqrt(p->win_var);
+	if (c->files < p->scan_min || (double)c->files <= limit)
+		return 0;
+	c->scanning = 1;
+	if (c->warned)
+		return 1;
+	c->warned = 1;
+	p->scans++;
+	comm_of(ev->pid, comm, sizeof(comm));
+	log_warn("access profiler: process %d (%s, uid %u) read %u files within %lld s, far above the usual %.1f per process: treating it as a scan (a backup, an indexer, or ransomware); its reads do not make files hot until it slows down",
+		 (int)ev->pid, comm, ev->uid, c->files,
+		 (long long)(p->scan_ns / NS), p->win_mean);
+	return 1;
+}
+
 /* Folds one event; may append a promotion to pr. */
 static void fold(struct profile *p, const struct profile_event *ev,
 		 float weight, struct promo *pr, size_t *npr, size_t maxpr)
@@ -337,6 +458,10 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	 * are never reused, so it can only be stale. */
 	if (p->dead[ev->ino % DEAD_SLOTS] == ev->ino)
 		return;
+	if (scanning(p, ev)) {
+		p->scan_events++;
+		return;
+	}
 	if (!(f = file_get(p, ev->ino)))
 		return;
 	p->folded++;
@@ -346,6 +471,7 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	if (!ev->cont) {
 		stats_add(&f->st, (enum stats_op)ev->op, bytes, ev->time,
 			  p->half_life, w);
+		series_add(&f->se, &p->sp, ev->time, w, ev->op == STATS_WRITE);
 	} else if (ev->op == STATS_READ) {
 		f->st.bytes_read += bytes;
 	} else if (ev->op == STATS_WRITE) {
@@ -354,6 +480,7 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	if (ev->ext_off == PROFILE_NO_EXTENT || !(e = ext_get(p, f, ev->ext_off)))
 		return;
 	stats_add(&e->st, (enum stats_op)ev->op, bytes, ev->time, p->half_life, w);
+	series_add(&e->se, &p->sp, ev->time, w, ev->op == STATS_WRITE);
 	e->dirty = 1;
 	if (ev->op == STATS_READ && ev->tier > 0 && p->promote_fn &&
 	    *npr < maxpr && ev->time - e->promoted >= PROFILE_PROMOTE_QUIET_S * NS) {
@@ -388,13 +515,15 @@ static int flush(struct profile *p)
 		p->dirty = f->dnext;
 		f->dirty = 0;
 		if (f->file_dirty)
-			meta_put_access(b, f->ino, META_ACCESS_FILE, &f->st);
+			meta_put_access(b, f->ino, META_ACCESS_FILE, &f->st,
+					&f->se);
 		f->file_dirty = 0;
 		for (size_t k = 0; k < f->next; k++) {
 			if (!f->ext[k].dirty)
 				continue;
 			f->ext[k].dirty = 0;
-			meta_put_access(b, f->ino, f->ext[k].off, &f->ext[k].st);
+			meta_put_access(b, f->ino, f->ext[k].off, &f->ext[k].st,
+					&f->ext[k].se);
 		}
 	}
 	p->unflushed = 0;
@@ -415,7 +544,8 @@ static int flush(struct profile *p)
 }
 
 static int load_one(void *arg, uint64_t ino, uint64_t off,
-		    const struct access_stats *st)
+		    const struct access_stats *st,
+		    const struct access_series *se)
 {
 	struct profile *p = arg;
 	struct pfile *f;
@@ -431,11 +561,15 @@ static int load_one(void *arg, uint64_t ino, uint64_t off,
 		return -ENOMEM;
 	if (off == META_ACCESS_FILE) {
 		f->st = *st;
+		if (se)
+			f->se = *se;
 		return 0;
 	}
 	if (!(e = ext_get(p, f, off)))
 		return -ENOMEM;
 	e->st = *st;
+	if (se)
+		e->se = *se;
 	return 0;
 }
 
@@ -566,6 +700,13 @@ int profile_open(const struct profile_params *pp, struct meta *m,
 	p->flush_events = pp->flush_events ? pp->flush_events : DEF_FLUSH_EV;
 	p->flush_ms = pp->flush_ms ? pp->flush_ms : DEF_FLUSH_MS;
 	p->half_life = pp->half_life;
+	if (pp->series.bin > 0)
+		p->sp = pp->series;
+	else
+		series_defaults(&p->sp);
+	p->scan_ns = (int64_t)(pp->scan_window > 0 ? pp->scan_window : DEF_SCAN_S) * NS;
+	p->scan_min = pp->scan_min ? pp->scan_min : DEF_SCAN_MIN;
+	p->sigma = pp->scan_sigma > 0 ? pp->scan_sigma : DEF_SIGMA;
 	rc = meta_list_access(m, load_one, p);
 	if (rc < 0) {
 		profile_close(p);
@@ -670,6 +811,32 @@ int profile_get_extent(struct profile *p, uint64_t ino, uint64_t off,
 	return rc;
 }
 
+int profile_series(struct profile *p, uint64_t ino, uint64_t off,
+		   struct access_series *se)
+{
+	struct pfile *f;
+	struct pext *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&p->lock);
+	if ((f = file_find(p, ino))) {
+		if (off == PROFILE_NO_EXTENT) {
+			*se = f->se;
+			rc = 0;
+		} else if ((e = ext_find(f, off))) {
+			*se = e->se;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+const struct series_params *profile_series_params(const struct profile *p)
+{
+	return &p->sp;
+}
+
 int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
 		    size_t *n)
 {
@@ -720,5 +887,7 @@ void profile_counters(struct profile *p, struct profile_counters *out)
 	out->flushes = p->flushes;
 	out->corrupt = p->corrupt;
 	out->promotions = p->promotions;
+	out->scans = p->scans;
+	out->scan_events = p->scan_events;
 	pthread_mutex_unlock(&p->lock);
 }

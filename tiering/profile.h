@@ -22,6 +22,16 @@
  * lose the last second). A corrupt record found at open is logged,
  * counted and deleted: its file starts again from nothing.
  *
+ * Scans: a process that reads far more files within a window
+ * than processes usually do (more than scan_min, and scan_sigma standard
+ * deviations above the usual count per process and window) is taken for
+ * a scan (a backup, an indexer, ransomware): a warning names it and its
+ * uid once, and its opens and reads are counted apart instead of folded,
+ * so that it cannot make everything it reads look hot and flush the
+ * fast tier. Each window is judged afresh: a scan that goes on is found
+ * again after scan_min files (without a second warning); a window below
+ * that ends it.
+ *
  * Thread-safety: every function may be called from any thread, except
  * that profile_close() must be the last call. Callbacks run without the
  * profiler's locks held and may call the query functions. */
@@ -32,6 +42,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "predict/series.h"
 #include "tiering/stats.h"
 
 struct meta;
@@ -64,6 +75,13 @@ struct profile_params {
 	unsigned flush_ms;             /* persist at least this often; 0: 1000 */
 	int no_thread;                 /* tests: no aggregator thread, the
 					* caller calls profile_drain() */
+	struct series_params series;   /* the access histories' bins; bin 0:
+					* series_defaults */
+	double scan_window;            /* seconds of a scan window; 0: 10 */
+	unsigned scan_min;             /* files in a window that may be a scan;
+					* 0: 256 */
+	double scan_sigma;             /* standard deviations above the usual
+					* files per window; 0: 3 */
 };
 
 /* Loads the statistics stored in m (which must outlive the profiler) and
@@ -99,6 +117,11 @@ int profile_list(struct profile *p, profile_file_cb cb, void *arg);
 int profile_get(struct profile *p, uint64_t ino, struct access_stats *st);
 int profile_get_extent(struct profile *p, uint64_t ino, uint64_t off,
 		       struct access_stats *st);
+/* The access history (predict/series.h) of ino, or of its extent at off
+ * (PROFILE_NO_EXTENT: the whole file). 0 or -ENOENT. */
+int profile_series(struct profile *p, uint64_t ino, uint64_t off,
+		   struct access_series *se);
+const struct series_params *profile_series_params(const struct profile *p);
 struct profile_ext {
 	uint64_t off;                  /* extent offset */
 	struct access_stats st;
@@ -133,6 +156,8 @@ struct profile_counters {
 	uint64_t flushes;              /* batches written to the store */
 	uint64_t corrupt;              /* corrupt records found and reset */
 	uint64_t promotions;           /* promote callbacks made */
+	uint64_t scans;                /* processes found scanning */
+	uint64_t scan_events;          /* their reads and opens, not folded */
 };
 void profile_counters(struct profile *p, struct profile_counters *out);
 

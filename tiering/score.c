@@ -609,9 +609,10 @@ static int plan_promote(struct plan_ctx *c, const struct score_params *p,
 		uint64_t freed = 0;
 		int i;
 
-		if (it->heat < p->promote_freq || it->heat <= 0.0)
-			break;
-		if (c->moved[k] || it->pinned || it->cur <= 0)
+		if ((it->heat < p->promote_freq || it->heat <= 0.0) &&
+		    it->ahead <= 0)
+			continue;
+		if (c->moved[k] || it->pinned || it->hold || it->cur <= 0)
 			continue;
 		for (i = 0; i < it->cur; i++)
 			if (it->allowed & (1u << i))
@@ -651,7 +652,8 @@ static int plan_promote(struct plan_ctx *c, const struct score_params *p,
 				goto out;
 			}
 		cursor[i] = v;
-		if (plan_add(c, k, i, 1.0 + it->heat / (1.0 + it->heat), 3)) {
+		if (plan_add(c, k, i, 1.0 + it->heat / (1.0 + it->heat),
+			     it->ahead > 0 ? 4 : 3)) {
 			ret = -ENOSPC;
 			goto out;
 		}
@@ -686,6 +688,19 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 		if (!fits(&tiers[it->target], it->bytes, 1.0))
 			continue;
 		if (plan_add(&c, k, it->target, 3.0, 1))
+			goto out;
+	}
+	/* Demotions early on a forecast of a fall. */
+	for (k = 0; k < nitems; k++) {
+		const struct plan_item *it = &items[k];
+		int j;
+		uint64_t none[CFG_MAX_TIERS] = { 0 };
+
+		if (!valid_item(&c, k) || c.moved[k] || it->ahead >= 0 ||
+		    it->pinned)
+			continue;
+		j = demote_dest(&c, k, it->cur, none);
+		if (j >= 0 && plan_add(&c, k, j, 2.0, 5))
 			goto out;
 	}
 	/* Proposed moves, best benefit first, below the high watermark. */

@@ -147,6 +147,11 @@ struct plan_item {
 	double heat;                   /* decayed frequency now: victims coldest first */
 	uint32_t allowed;              /* bit i: tier i allowed by its policies */
 	int pinned;                    /* never chosen to make room */
+	int ahead;                     /* 1: promote ahead of a forecast (heat is
+					* then its predicted heat); -1: demote
+					* early on a forecast; 0 neither */
+	int hold;                      /* 1: not promoted by heat this pass (its
+					* access is an anomaly) */
 };
 
 struct plan_move {
@@ -156,14 +161,19 @@ struct plan_move {
 	uint64_t bytes;
 	double priority;               /* higher first */
 	int why;                       /* 0 score, 1 forced by policy, 2 watermark
-					* or making room, 3 promotion by heat */
+					* or making room, 3 promotion by heat,
+					* 4 promotion ahead of a forecast,
+					* 5 demotion early on a forecast */
 };
 
-/* Plans one pass over items: forced moves first, then the moves
+/* Plans one pass over items: forced moves first, then demotions early on
+ * a forecast (ahead -1: to the next slower allowed tier with room), then
+ * the moves
  * score_eval proposed, best benefit first, where the destination stays
  * below its high watermark; then promotions by heat: an unpinned item
  * with heat >= promote_freq on a slower tier than the fastest it may use
- * goes there, hottest first, and when it does not fit below that tier's
+ * goes there, hottest first (an item with ahead 1 qualifies at
+ * any heat; hold 1 never does), and when it does not fit below that tier's
  * low watermark, colder unpinned items there are demoted first (coldest
  * first, to the next slower allowed tier with room; why 2), so that what
  * a watermark demotion took down to the low watermark does not come

@@ -1287,9 +1287,10 @@ out:
 static int cmd_place(struct tool_opts *o, char **argv)
 {
 	const cJSON *last, *au;
-	uint64_t v[6], passes, promotions;
-	static const char *const names[6] = {
+	uint64_t v[9], passes, promotions;
+	static const char *const names[9] = {
 		"files", "moves", "forced", "watermark", "busy", "failed",
+		"ahead", "early", "anomalies",
 	};
 	cJSON *req, *reply = NULL;
 	double interval, when;
@@ -1312,9 +1313,9 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	au = cJSON_GetObjectItemCaseSensitive(reply, "auto");
 	interval = get_num(reply, "interval");
 	when = get_num(last, "when");
-	for (i = 0; i < 6 && !get_u64(last, names[i], &v[i]); i++)
+	for (i = 0; i < 9 && !get_u64(last, names[i], &v[i]); i++)
 		;
-	if (i < 6 || !cJSON_IsBool(au) || isnan(interval) || isnan(when) ||
+	if (i < 9 || !cJSON_IsBool(au) || isnan(interval) || isnan(when) ||
 	    get_u64(reply, "passes", &passes) ||
 	    get_u64(reply, "promotions", &promotions)) {
 		rc = bad_reply("place");
@@ -1326,9 +1327,11 @@ static int cmd_place(struct tool_opts *o, char **argv)
 		fmt_time(when, ts, sizeof(ts));
 		printf("%s pass (%s): %" PRIu64 " files scored, %" PRIu64
 		       " moves queued (%" PRIu64 " forced by policy, %" PRIu64
-		       " to make room), %" PRIu64 " busy, %" PRIu64 " failed\n",
+		       " to make room, %" PRIu64 " ahead of a forecast rise, %"
+		       PRIu64 " early on a forecast fall), %" PRIu64 " busy, %"
+		       PRIu64 " failed, %" PRIu64 " anomalies held back\n",
 		       status ? "last" : "placement", ts, v[0], v[1], v[2], v[3],
-		       v[4], v[5]);
+		       v[6], v[7], v[4], v[5], v[8]);
 	}
 	if (cJSON_IsTrue(au))
 		printf("auto: on, a pass every %gs", interval);
@@ -1340,6 +1343,163 @@ out:
 	cJSON_Delete(reply);
 	cJSON_Delete(req);
 	return rc;
+}
+
+/* "name": {"300": x, "3600": y} as "x (300s)  y (3600s)". */
+static void print_horizons(const char *label, const cJSON *h)
+{
+	const cJSON *v;
+
+	printf("%-12s", label);
+	cJSON_ArrayForEach(v, h)
+		if (cJSON_IsNumber(v))
+			printf(" %10.3f (%ss)", v->valuedouble, v->string);
+	printf("\n");
+}
+
+static int predict_file(struct tool_opts *o, const char *file)
+{
+	cJSON *req, *reply = NULL;
+	const cJSON *exp, *prob, *models, *m, *next;
+	double conf, trend, change, period, now;
+	struct stat st;
+	uint64_t ino;
+	char when[32];
+	int rc;
+
+	if (!(ino = dfabric_ino(file, &st)))
+		return EXIT_FAILED;
+	if (!S_ISREG(st.st_mode)) {
+		errmsg("%s: not a regular file", file);
+		return EXIT_FAILED;
+	}
+	req = make_req("predict");
+	if (req && !cJSON_AddNumberToObject(req, "ino", (double)ino)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = run(o, req, file, &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	exp = cJSON_GetObjectItemCaseSensitive(reply, "expected");
+	prob = cJSON_GetObjectItemCaseSensitive(reply, "probability");
+	models = cJSON_GetObjectItemCaseSensitive(reply, "models");
+	next = cJSON_GetObjectItemCaseSensitive(reply, "next_access");
+	conf = get_num(reply, "confidence");
+	trend = get_num(reply, "trend");
+	change = get_num(reply, "change");
+	period = get_num(reply, "period");
+	now = get_num(reply, "now");
+	if (!cJSON_IsObject(exp) || !cJSON_IsObject(prob) ||
+	    !cJSON_IsArray(models) || isnan(conf) || isnan(trend) ||
+	    isnan(change) || isnan(period) || isnan(now)) {
+		rc = bad_reply(file);
+		goto out;
+	}
+	print_horizons("expected", exp);
+	print_horizons("probability", prob);
+	if (cJSON_IsNumber(next)) {
+		fmt_time(next->valuedouble, when, sizeof(when));
+		printf("next access  %s (in %.0f s)\n", when,
+		       next->valuedouble - now);
+	} else {
+		printf("next access  unknown\n");
+	}
+	printf("confidence   %.3f\ntrend        %+.3f (change %+.1f%%)\n",
+	       conf, trend, 100.0 * change);
+	if (period > 0)
+		printf("period       %.0f s\n", period);
+	else
+		printf("period       none found\n");
+	printf("\nmodels (expected accesses per horizon, valid ones):\n");
+	cJSON_ArrayForEach(m, models) {
+		const char *name = get_str(m, "name");
+		const cJSON *valid = cJSON_GetObjectItemCaseSensitive(m, "valid");
+
+		if (!name || !cJSON_IsBool(valid)) {
+			rc = bad_reply(file);
+			goto out;
+		}
+		if (cJSON_IsTrue(valid))
+			print_horizons(name, cJSON_GetObjectItemCaseSensitive(m, "expected"));
+		else
+			printf("%-12s not enough history\n", name);
+	}
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int predict_accuracy(struct tool_opts *o)
+{
+	struct table t = { .ncol = 8, .right = 0xfe };
+	cJSON *req, *reply = NULL;
+	const cJSON *models, *m, *pro, *cnt, *tr;
+	uint64_t promoted, hit, scored;
+	double prec, rec;
+	int rc;
+
+	req = make_req("predict-accuracy");
+	rc = run(o, req, "predict", &reply);
+	if (rc != EXIT_OK || o->json)
+		goto out;
+	models = cJSON_GetObjectItemCaseSensitive(reply, "models");
+	pro = cJSON_GetObjectItemCaseSensitive(reply, "proactive");
+	cnt = cJSON_GetObjectItemCaseSensitive(reply, "counters");
+	tr = cJSON_GetObjectItemCaseSensitive(pro, "trusted");
+	prec = get_num(pro, "precision");
+	rec = get_num(pro, "recall");
+	if (!cJSON_IsArray(models) || !cJSON_IsBool(tr) || isnan(prec) ||
+	    isnan(rec) || get_u64(pro, "promoted", &promoted) ||
+	    get_u64(pro, "promoted_hit", &hit) ||
+	    get_u64(cnt, "scored", &scored)) {
+		rc = bad_reply("predict");
+		goto out;
+	}
+	table_add(&t, "MODEL", "HORIZON", "SCORED", "MAE", "RMSE", "R2",
+		  "BRIER", "WEIGHT");
+	cJSON_ArrayForEach(m, models) {
+		const char *name = get_str(m, "name");
+		char v[7][24];
+		uint64_t n;
+
+		if (!name || get_u64(m, "scored", &n)) {
+			table_free(&t);
+			rc = bad_reply("predict");
+			goto out;
+		}
+		snprintf(v[0], sizeof(v[0]), "%.0fs", get_num(m, "horizon"));
+		snprintf(v[1], sizeof(v[1]), "%" PRIu64, n);
+		snprintf(v[2], sizeof(v[2]), "%.3f", get_num(m, "mae"));
+		snprintf(v[3], sizeof(v[3]), "%.3f", get_num(m, "rmse"));
+		snprintf(v[4], sizeof(v[4]), "%.3f", get_num(m, "r2"));
+		snprintf(v[5], sizeof(v[5]), "%.4f", get_num(m, "brier"));
+		snprintf(v[6], sizeof(v[6]), "%.3f", get_num(m, "weight"));
+		table_add(&t, name, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+	}
+	if ((rc = table_print(&t)) != EXIT_OK)
+		goto out;
+	printf("\nproactive promotions: %" PRIu64 " scored, %" PRIu64
+	       " followed by an access (precision %.3f, recall %.3f); %s\n",
+	       promoted, hit, prec, rec,
+	       cJSON_IsTrue(tr) ? "trusted: proactive moves on" :
+	       "not trusted: proactive moves stopped");
+	printf("forecasts scored: %" PRIu64 "\n", scored);
+out:
+	cJSON_Delete(reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int cmd_predict(struct tool_opts *o, char **argv)
+{
+	if (argv[0] && !strcmp(argv[0], "--accuracy") && !argv[1])
+		return predict_accuracy(o);
+	if (argv[0] && argv[0][0] != '-' && !argv[1])
+		return predict_file(o, argv[0]);
+	errmsg("usage: dfabric-ctl predict FILE | --accuracy [--json]");
+	return EXIT_USAGE;
 }
 
 static int cmd_cost(struct tool_opts *o, char **argv)
@@ -1421,6 +1581,8 @@ static const struct tool_cmd tool_cmds[] = {
 	  "run one placement pass now (--status: the last one)" },
 	{ "cost", "", 0, cmd_cost,
 	  "projected monthly cost per tier against all on the fastest" },
+	{ "predict", "FILE | --accuracy", -1, cmd_predict,
+	  "the forecast of FILE's access; --accuracy: how right they were" },
 	{ "ping", "", 0, cmd_ping, "check that the daemon answers" },
 };
 

@@ -23,7 +23,9 @@
 #include "common/config.h"
 #include "predict/trace.h"
 #include "common/log.h"
+#include "predict/series.h"
 #include "tiering/placer.h"
+#include "tiering/predictor.h"
 #include "tiering/score.h"
 #include "tiering/stats.h"
 
@@ -32,6 +34,7 @@
 #define MONTH_S  (30.0 * 86400.0)
 #define GIB      1073741824.0
 #define MAX_SIZES 16
+#define NPOL     4                     /* dfabric, predictive, LRU, Belady */
 
 static const char usage[] =
 "Usage: dfabric-sim [OPTIONS] TRACE\n"
@@ -65,6 +68,11 @@ static const char usage[] =
 "  -m, --make-room         a promotion on read that does not fit below the\n"
 "                          high watermark demotes colder extents at once\n"
 "                          (the daemon waits for the next pass)\n"
+"  -b, --bin SECS          fine bin of the access histories the forecasts\n"
+"                          read (default: interval / 10)\n"
+"  -z, --horizons S,L      the forecasts' horizons in seconds (default:\n"
+"                          interval / 2, 2 x interval)\n"
+"  -P, --no-predict        leave out the predictive policy\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -81,6 +89,9 @@ struct opts {
 	uint64_t limit;
 	int json;
 	int make_room;                 /* --make-room */
+	int no_predict;                /* --no-predict */
+	double bin;                    /* --bin, 0: interval / 10 */
+	double horizon[2];             /* --horizons, 0: from the interval */
 	struct score_params sp;
 	struct score_tier tiers[2];
 };
@@ -107,6 +118,11 @@ struct sim {
 struct result {
 	const char *policy;
 	uint64_t hits, hit_bytes, promoted, demoted, promotions, demotions;
+	uint64_t useful;               /* bytes promoted that were then read
+					* before leaving the fast tier */
+	uint64_t ahead, early;         /* moves on forecasts (predictive) */
+	uint64_t scored;               /* forecasts scored (predictive) */
+	double precision;              /* of proactive promotions (scored) */
 	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
@@ -381,6 +397,7 @@ static void heap_del(struct heap *hp, uint32_t it)
 struct fast {
 	uint64_t cap, used;
 	uint8_t *in;                   /* by extent: on the fast tier */
+	uint8_t *fresh;                /* by extent: promoted, not read since */
 	struct result *res;
 	const struct sim *s;
 };
@@ -388,6 +405,7 @@ struct fast {
 static void fast_in(struct fast *f, uint32_t it)
 {
 	f->in[it] = 1;
+	f->fresh[it] = 1;
 	f->used += f->s->size[it];
 	f->res->promoted += f->s->size[it];
 	f->res->promotions++;
@@ -396,6 +414,7 @@ static void fast_in(struct fast *f, uint32_t it)
 static void fast_out(struct fast *f, uint32_t it)
 {
 	f->in[it] = 0;
+	f->fresh[it] = 0;
 	f->used -= f->s->size[it];
 	f->res->demoted += f->s->size[it];
 	f->res->demotions++;
@@ -409,6 +428,10 @@ static void account(struct fast *f, size_t a)
 	if (f->in[s->item[a]]) {
 		f->res->hits++;
 		f->res->hit_bytes += s->bytes[a];
+		if (f->fresh[s->item[a]] && !s->write[a]) {
+			f->res->useful += s->size[s->item[a]];
+			f->fresh[s->item[a]] = 0;
+		}
 	} else if (s->write[a]) {
 		f->res->slow_writes++;
 	} else {
@@ -504,20 +527,24 @@ static void run_belady(const struct sim *s, struct fast *f)
  * thread: sim_host below is its struct placer_host over the simulated
  * tiers, every extent standing for one file (inode = extent + 1), and a
  * migration it queues happens at once. Between passes, a read from the
- * slow tier goes to placer_on_read as the profiler's would. A pass takes
- * its time from the real clock, so the host hands it the statistics
- * moved forward by (real now - simulated now): they decay as they would
- * at the simulated time. */
+ * slow tier goes to placer_on_read as the profiler's would. The host's
+ * clock is the simulated one. The predictive policy is the same with a
+ * predictor (tiering/predictor.c, training on the caller's thread) fed
+ * the access histories the profiler would keep, and its scoring ticks
+ * every bin. */
 
 struct dfab {
 	const struct opts *o;
 	const struct sim *s;
 	struct fast *f;
 	struct access_stats *st;       /* by extent */
+	struct access_series *se;      /* by extent, with a predictor */
 	struct heap cold;              /* fast-tier extents, coldest on top */
 	size_t seen;                   /* extents accessed so far: 0..seen */
-	int64_t shift;                 /* real - simulated ns, for a pass */
+	int64_t now;                   /* the simulated clock, unix ns */
 	struct placer *pl;
+	struct predictor *pred;        /* NULL: the reactive policy */
+	const struct series_params *sp;
 };
 
 /* A time-free key of an extent's heat: decayed frequencies of two
@@ -556,11 +583,6 @@ static int host_tiers(void *arg, struct score_tier *t)
 	return 2;
 }
 
-static int64_t shifted(int64_t t, int64_t by)
-{
-	return t ? t + by : 0;
-}
-
 static int host_file(void *arg, uint64_t ino, uint64_t off,
 		     struct placer_file *pf)
 {
@@ -575,9 +597,10 @@ static int host_file(void *arg, uint64_t ino, uint64_t off,
 	pf->bytes = d->s->size[it];
 	pf->tier_bytes[d->f->in[it] ? 0 : 1] = pf->bytes;
 	pf->st = d->st[it];
-	pf->st.stamp = shifted(pf->st.stamp, d->shift);
-	pf->st.first = shifted(pf->st.first, d->shift);
-	pf->st.last = shifted(pf->st.last, d->shift);
+	if (d->se)
+		pf->se = d->se[it];
+	else
+		series_init(&pf->se);
 	pf->pol.pin = -1;
 	return 0;
 }
@@ -617,12 +640,22 @@ static int64_t host_migrate(void *arg, uint64_t ino, uint64_t off,
 	return (int64_t)ino;
 }
 
-static int64_t real_ns(void)
+static int64_t host_now(void *arg)
 {
-	struct timespec ts;
+	return ((struct dfab *)arg)->now;
+}
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+/* The predictor's settings in the simulated time scale. */
+static void sim_predictor_params(const struct opts *o, struct predictor_params *pp)
+{
+	predictor_defaults(pp);
+	pp->predict.series.bin = o->bin > 0 ? o->bin : o->interval / 10.0;
+	pp->predict.series.burst = pp->predict.series.bin / 100.0;
+	pp->predict.horizon[0] = o->horizon[0] > 0 ? o->horizon[0] : o->interval / 2.0;
+	pp->predict.horizon[1] = o->horizon[1] > 0 ? o->horizon[1] : 2.0 * o->interval;
+	pp->predict.half_life = o->sp.half_life;
+	pp->retrain = 10.0 * o->interval;
+	pp->threads = 0;
 }
 
 /* --make-room (not what the daemon does): a promotion that does not fit
@@ -649,18 +682,35 @@ static void make_room(struct dfab *d, uint32_t it)
 }
 
 static void run_dfabric(const struct sim *s, const struct opts *o,
-			struct fast *f)
+			struct fast *f, int predictive)
 {
-	struct dfab d = { o, s, f, NULL, { 0 }, 0, 0, NULL };
-	struct placer_params pp = { o->sp, 0 };
+	struct dfab d = { .o = o, .s = s, .f = f };
+	struct placer_params pp = { o->sp, 0, NULL, 0 };
 	struct placer_host h = { &d, host_tiers, host_files, host_file,
-				 host_busy, host_migrate };
+				 host_busy, host_migrate, host_now, NULL };
+	struct predictor_params prp;
 	int64_t next_pass = s->time[0] + (int64_t)(o->interval * 1e9);
+	int64_t next_tick = 0, tick = 0;
 	uint64_t since = 0, passes = 0, promotions = 0;
 	double hl = o->sp.half_life;
+	struct placer_report rep;
 
 	d.st = xrealloc(NULL, s->nitems * sizeof(*d.st));
 	memset(d.st, 0, s->nitems * sizeof(*d.st));
+	if (predictive) {
+		sim_predictor_params(o, &prp);
+		if (predictor_open(&prp, &d.pred)) {
+			fprintf(stderr, "dfabric-sim: cannot start the predictor\n");
+			exit(1);
+		}
+		d.sp = &prp.predict.series;
+		d.se = xrealloc(NULL, s->nitems * sizeof(*d.se));
+		for (size_t i = 0; i < s->nitems; i++)
+			series_init(&d.se[i]);
+		pp.pred = d.pred;
+		tick = (int64_t)(prp.predict.series.bin * 1e9);
+		next_tick = s->time[0] + tick;
+	}
 	heap_init(&d.cold, s->nitems);
 	if (placer_open(&pp, &h, &d.pl)) {
 		fprintf(stderr, "dfabric-sim: cannot start the placer\n");
@@ -671,9 +721,16 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		int64_t now = s->time[a];
 		double freq;
 
+		d.now = now;
+		if (d.pred && now >= next_tick) {
+			placer_tick(d.pl);
+			while (next_tick <= now)
+				next_tick += tick;
+		}
 		if (now >= next_pass || (o->every && since >= o->every)) {
-			d.shift = real_ns() - now;
-			placer_pass(d.pl, NULL);
+			placer_pass(d.pl, &rep);
+			f->res->ahead += rep.ahead;
+			f->res->early += rep.early;
 			while (next_pass <= now)
 				next_pass += (int64_t)(o->interval * 1e9);
 			since = 0;
@@ -684,6 +741,8 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		account(f, a);
 		stats_add(&d.st[it], s->write[a] ? STATS_WRITE : STATS_READ,
 			  s->bytes[a], now, hl, 1.0);
+		if (d.se)
+			series_add(&d.se[it], d.sp, now, 1.0, s->write[a]);
 		if (f->in[it]) {
 			heap_set(&d.cold, it, -heat_key(&d, it));
 			continue;
@@ -707,8 +766,18 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	placer_counters(d.pl, &passes, &promotions);
 	f->res->passes = passes;
 	placer_close(d.pl);
+	if (d.pred) {
+		struct predict_accuracy acc;
+		struct predictor_counters cnt;
+
+		predictor_state(d.pred, &acc, NULL, &cnt);
+		f->res->scored = cnt.scored;
+		f->res->precision = accuracy_precision(&acc);
+		predictor_close(d.pred);
+	}
 	heap_free(&d.cold);
 	free(d.st);
+	free(d.se);
 }
 
 /* ---- cost and output ---- */
@@ -744,12 +813,17 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 	f.cap = (uint64_t)(frac * (double)s->working_set);
 	f.in = xrealloc(NULL, s->nitems);
 	memset(f.in, 0, s->nitems);
+	f.fresh = xrealloc(NULL, s->nitems);
+	memset(f.fresh, 0, s->nitems);
 	f.res = r;
 	f.s = s;
 	if (policy == 0) {
 		r->policy = "dfabric";
-		run_dfabric(s, o, &f);
+		run_dfabric(s, o, &f, 0);
 	} else if (policy == 1) {
+		r->policy = "predict";
+		run_dfabric(s, o, &f, 1);
+	} else if (policy == 2) {
 		r->policy = "LRU";
 		run_lru(s, &f);
 	} else {
@@ -759,6 +833,7 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 	r->cost = monthly(o, s, &f);
 	r->seconds = now_s() - t0;
 	free(f.in);
+	free(f.fresh);
 }
 
 static const char *human(double b, char *buf, size_t len)
@@ -788,7 +863,7 @@ static void mapping(const struct opts *o, const struct sim *s, int fmt,
 }
 
 static void print_table(const struct opts *o, const struct sim *s, int fmt,
-			double load_s, struct result (*res)[3])
+			double load_s, struct result (*res)[NPOL])
 {
 	char map[160], ws[32], mig[32];
 
@@ -805,22 +880,42 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 		printf(" or %" PRIu64 " accesses", o->every);
 	putchar('\n');
 	printf("read      %.2f s\n\n", load_s);
-	printf("%-6s %-8s %8s %8s %12s %12s %8s\n", "fast", "policy",
-	       "req-hit", "byte-hit", "migrated", "cost/month", "time-s");
+	if (!o->no_predict)
+		printf("predict   bins of %g s, horizons %g s and %g s\n",
+		       o->bin, o->horizon[0], o->horizon[1]);
+	printf("%-6s %-8s %8s %8s %8s %12s %8s %12s %8s\n", "fast", "policy",
+	       "miss", "req-hit", "byte-hit", "migrated", "useful", "cost/month",
+	       "time-s");
 	for (int i = 0; i < o->nfast; i++) {
-		for (int p = 0; p < 3; p++) {
+		for (int p = 0; p < NPOL; p++) {
 			struct result *r = &res[i][p];
 			char fs[16];
 
+			if (!r->policy)
+				continue;
 			snprintf(fs, sizeof(fs), "%g%%", o->fast[i] * 100.0);
-			printf("%-6s %-8s %8.4f %8.4f %12s %12.2f %8.2f\n",
+			printf("%-6s %-8s %8.4f %8.4f %8.4f %12s %8.3f %12.2f %8.2f\n",
 			       p == 0 ? fs : "", r->policy,
+			       1.0 - (double)r->hits / (double)s->nacc,
 			       (double)r->hits / (double)s->nacc,
 			       s->total_bytes ? (double)r->hit_bytes /
 						(double)s->total_bytes : 0.0,
 			       human((double)(r->promoted + r->demoted), mig,
-				     sizeof(mig)), r->cost, r->seconds);
+				     sizeof(mig)),
+			       r->promoted ? (double)r->useful /
+					     (double)r->promoted : 0.0,
+			       r->cost, r->seconds);
 		}
+	}
+	printf("\nmiss: demand misses per access (a prefetched extent read from the fast\n"
+	       "tier is a hit); useful: bytes promoted that were read before leaving it.\n");
+	for (int i = 0; i < o->nfast && !o->no_predict; i++) {
+		struct result *r = &res[i][1];
+
+		printf("predict at %g%%: %" PRIu64 " promotions ahead of a forecast, %"
+		       PRIu64 " demotions early; %" PRIu64 " forecasts scored, precision of proactive promotions %.3f\n",
+		       o->fast[i] * 100.0, r->ahead, r->early, r->scored,
+		       r->precision);
 	}
 }
 
@@ -839,7 +934,7 @@ static void json_str(const char *s)
 }
 
 static void print_json(const struct opts *o, const struct sim *s, int fmt,
-		       double load_s, struct result (*res)[3])
+		       double load_s, struct result (*res)[NPOL])
 {
 	char map[160];
 
@@ -858,23 +953,32 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 	       s->working_set, s->total_bytes, s->has_time ? "true" : "false",
 	       s->duration, o->sp.half_life, o->sp.promote_freq, o->interval,
 	       load_s);
-	for (int i = 0; i < o->nfast; i++) {
-		for (int p = 0; p < 3; p++) {
+	for (int i = 0, first = 1; i < o->nfast; i++) {
+		for (int p = 0; p < NPOL; p++) {
 			struct result *r = &res[i][p];
 
+			if (!r->policy)
+				continue;
 			printf("%s{\"fast\":%g,\"capacity\":%" PRIu64
 			       ",\"policy\":\"%s\",\"hit_ratio\":%.6f"
 			       ",\"byte_hit_ratio\":%.6f,\"migrated\":%" PRIu64
 			       ",\"promotions\":%" PRIu64 ",\"demotions\":%" PRIu64
 			       ",\"passes\":%" PRIu64 ",\"cost_month\":%.4f"
-			       ",\"seconds\":%.3f}",
-			       i || p ? "," : "", o->fast[i],
+			       ",\"seconds\":%.3f,\"miss_ratio\":%.6f"
+			       ",\"useful\":%" PRIu64 ",\"promoted\":%" PRIu64
+			       ",\"ahead\":%" PRIu64 ",\"early\":%" PRIu64
+			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f}",
+			       first ? "" : ",", o->fast[i],
 			       (uint64_t)(o->fast[i] * (double)s->working_set),
 			       r->policy, (double)r->hits / (double)s->nacc,
 			       s->total_bytes ? (double)r->hit_bytes /
 						(double)s->total_bytes : 0.0,
 			       r->promoted + r->demoted, r->promotions,
-			       r->demotions, r->passes, r->cost, r->seconds);
+			       r->demotions, r->passes, r->cost, r->seconds,
+			       1.0 - (double)r->hits / (double)s->nacc,
+			       r->useful, r->promoted, r->ahead, r->early,
+			       r->scored, r->precision);
+			first = 0;
 		}
 	}
 	printf("]}\n");
@@ -991,6 +1095,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "make-room", no_argument, NULL, 'm' },
+		{ "bin", required_argument, NULL, 'b' },
+		{ "horizons", required_argument, NULL, 'z' },
+		{ "no-predict", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1007,7 +1114,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->interval = 600;
 	o->step = 0.001;
 	parse_fast(o, "1%,10%,25%");
-	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:mjh", lo,
+	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:b:z:Pmjh", lo,
 				NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -1070,6 +1177,25 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'm':
 			o->make_room = 1;
 			break;
+		case 'b':
+			if (parse_num(optarg, &v) || v <= 0)
+				return bad("--bin", optarg);
+			o->bin = v;
+			break;
+		case 'z': {
+			char *end;
+
+			h = strtod(optarg, &end);
+			if (*end != ',' || parse_num(end + 1, &l) || !(h > 0) ||
+			    l <= h)
+				return bad("--horizons (S,L with 0 < S < L)", optarg);
+			o->horizon[0] = h;
+			o->horizon[1] = l;
+			break;
+		}
+		case 'P':
+			o->no_predict = 1;
+			break;
 		case 'j':
 			o->json = 1;
 			break;
@@ -1088,6 +1214,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->trace = argv[optind];
 	if (cfgpath && load_config(o, cfgpath))
 		return 2;
+	if (o->bin <= 0)
+		o->bin = o->interval / 10.0;
+	if (o->horizon[0] <= 0) {
+		o->horizon[0] = o->interval / 2.0;
+		o->horizon[1] = 2.0 * o->interval;
+	}
 	if (wm) {
 		char *end;
 
@@ -1105,7 +1237,7 @@ int main(int argc, char **argv)
 {
 	static struct opts o;
 	struct sim s = { 0 };
-	struct result (*res)[3];
+	struct result (*res)[NPOL];
 	double t0;
 	int ret, fmt;
 
@@ -1120,9 +1252,11 @@ int main(int argc, char **argv)
 	next_uses(&s);
 	t0 = now_s() - t0;
 	res = xrealloc(NULL, (size_t)o.nfast * sizeof(*res));
+	memset(res, 0, (size_t)o.nfast * sizeof(*res));
 	for (int i = 0; i < o.nfast; i++)
-		for (int p = 0; p < 3; p++)
-			run_one(&o, &s, o.fast[i], p, &res[i][p]);
+		for (int p = 0; p < NPOL; p++)
+			if (p != 1 || !o.no_predict)
+				run_one(&o, &s, o.fast[i], p, &res[i][p]);
 	if (o.json)
 		print_json(&o, &s, fmt, t0, res);
 	else

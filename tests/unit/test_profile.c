@@ -57,8 +57,11 @@ static void meta_reopen(struct fix *x)
 
 static void prof_open(struct fix *x, size_t cap, unsigned k, int thread)
 {
+	/* Scans are tested apart (test_scan): these tests read many files
+	 * from one process. */
 	struct profile_params pp = { .half_life = HL, .capacity = cap,
-				     .sample_k = k, .no_thread = !thread };
+				     .sample_k = k, .no_thread = !thread,
+				     .scan_min = 1000000 };
 
 	assert_int_equal(profile_open(&pp, x->m, &x->p), 0);
 }
@@ -605,6 +608,63 @@ static void test_extent_placement(void **state)
 	fs_fabric_close(f);
 }
 
+/* A process reading far more files in a window than processes usually
+ * do is a scan: its reads and opens are not folded from the moment it
+ * is found; its writes are; it counts again in a window back under the
+ * minimum. Processes reading a few files are never one. */
+static void test_scan(void **state)
+{
+	struct fix *x = *state;
+	struct profile_params pp = { .half_life = HL, .no_thread = 1,
+				     .scan_window = 10, .scan_min = 20 };
+	struct profile_counters c;
+	struct access_stats st;
+	struct profile_event e;
+	int64_t t = T0;
+	uint64_t ino;
+	int w, i;
+
+	assert_int_equal(profile_open(&pp, x->m, &x->p), 0);
+	/* Three windows of 5 files each from process 50: the usual. */
+	for (w = 0; w < 3; w++, t += 10 * NS)
+		for (i = 0; i < 5; i++) {
+			e = ev(100 + (uint64_t)i, STATS_READ, 0, 10, 0, t + i);
+			e.pid = 50;
+			emit(x->p, e);
+		}
+	/* Process 51 reads 100 files within one window. */
+	for (ino = 1000; ino < 1100; ino++) {
+		e = ev(ino, STATS_READ, 0, 10, 0, t + (int64_t)ino);
+		e.pid = 51;
+		emit(x->p, e);
+	}
+	/* ... and writes one: writes still count. */
+	e = ev(2000, STATS_WRITE, 0, 10, 0, t + 5000);
+	e.pid = 51;
+	emit(x->p, e);
+	assert_true(profile_drain(x->p) > 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.scans, 1);
+	assert_int_equal(c.scan_events, 100 - 19);  /* found at the 20th */
+	assert_int_equal(profile_get(x->p, 100, &st), 0);
+	assert_int_equal(profile_get(x->p, 1000, &st), 0);   /* before it was one */
+	assert_int_equal(profile_get(x->p, 1099, &st), -ENOENT);
+	assert_int_equal(profile_get(x->p, 2000, &st), 0);
+	assert_int_equal(st.writes, 1);
+	/* A later window of 3 files: 51 is back to the usual. */
+	t += 20 * NS;
+	for (ino = 3000; ino < 3003; ino++) {
+		e = ev(ino, STATS_READ, 0, 10, 0, t + (int64_t)ino);
+		e.pid = 51;
+		emit(x->p, e);
+	}
+	assert_true(profile_drain(x->p) > 0);
+	assert_int_equal(profile_get(x->p, 3002, &st), 0);
+	assert_int_equal(st.reads, 1);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.scans, 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -620,6 +680,7 @@ int main(void)
 		T(test_promote),
 		T(test_list),
 		T(test_bad_params),
+		T(test_scan),
 		T(test_fabric),
 	};
 
