@@ -448,24 +448,37 @@ static void mix_weights(const struct forecast *f,
 		w[m] = sum > 0 ? w[m] / sum : 0;
 }
 
-/* History (sessions seen), agreement (spread of the valid models'
- * probabilities for the longer horizon) and accuracy (their Brier
+/* History (sessions seen), agreement (spread of the valid forecasting
+ * models' probabilities for the longer horizon, the baseline left out) and accuracy (their Brier
  * losses, once scored), into one 0..1 figure. */
 static double confidence(const struct fc *c, const struct forecast *f,
 			 const struct predict_ensemble *e, const double *w)
 {
 	double sessions, hist, spread = 0, agree, loss = 0, lw = 0, acc, d;
+	double mean = 0, mw = 0;
 	int m, h = PREDICT_HORIZONS - 1;
 
 	sessions = (double)c->se->gaps + (c->se->last ? 1 : 0);
 	if (sessions == 0 && c->st)
 		sessions = (double)stats_count(c->st);
 	hist = -expm1(-sessions / CONF_SESSIONS);
+	/* Agreement among the models that look ahead: the baseline is the
+	 * reactive view a forecast is measured against, and disagreeing
+	 * with it is what a forecast is for. */
+	for (m = 0; m < PM_COUNT; m++) {
+		if (w[m] <= 0 || m == PM_BASELINE)
+			continue;
+		mean += w[m] * f->m[m].prob[h];
+		mw += w[m];
+	}
+	mean = mw > 0 ? mean / mw : 0;
 	for (m = 0; m < PM_COUNT; m++) {
 		if (w[m] <= 0)
 			continue;
-		d = f->m[m].prob[h] - f->prob[h];
-		spread += w[m] * d * d;
+		if (m != PM_BASELINE) {
+			d = f->m[m].prob[h] - mean;
+			spread += w[m] / mw * d * d;
+		}
 		if (e && e->scored[m] >= ENSEMBLE_MIN_SCORED) {
 			loss += w[m] * e->loss[m];
 			lw += w[m];
@@ -700,7 +713,9 @@ void ensemble_update(struct predict_ensemble *e)
 	}
 	avg = n ? avg / n : 1;
 	for (m = 0; m < PM_COUNT; m++) {
-		if (e->scored[m] > 0 && e->scored[m] < ENSEMBLE_MIN_SCORED)
+		/* A model not yet judged (it may have lacked the history
+		 * until now) gets a fair share until it is. */
+		if (e->scored[m] < ENSEMBLE_MIN_SCORED)
 			raw[m] = avg;
 		sum += raw[m];
 	}

@@ -164,10 +164,11 @@ double accuracy_recall(const struct predict_accuracy *a);
  * wrong more often than right stops moving data). */
 int accuracy_trusted(const struct predict_accuracy *a);
 
-/* Sets e's weights from its losses: a model with fewer than 10 scored
- * forecasts keeps the average weight, the others get 1 / (loss + 0.01),
- * normalised; models not valid get none (never scored: weight 0; with
- * none scored at all, equal weights). */
+/* Sets e's weights from its losses: a model with 10 scored forecasts or
+ * more gets 1 / (loss + 0.01), one with fewer (never scored included:
+ * it may have lacked history until now) the average of those, all
+ * normalised; with none judged yet, equal weights. forecast_eval mixes
+ * only the models valid for the item at hand. */
 void ensemble_update(struct predict_ensemble *e);
 
 /* Versioned encodings for the metadata store (accuracy and weights survive

@@ -14,16 +14,18 @@
 #define SAVE_MAGIC 0x52504644u         /* "DFPR" */
 #define SAVE_VERSION 1u
 
-/* A forecast waiting for its horizons to pass. */
+/* A forecast waiting for its horizon to pass (one entry per horizon, so
+ * that the short one is scored, and learnt from, as often as it
+ * passes). */
 struct pend {
 	uint64_t ino;
 	uint64_t off;
+	int h;                         /* horizon index */
 	int64_t t;                     /* when it was made */
 	uint64_t count;                /* access count then */
 	struct forecast f;
 	float x[GBT_FEATURES];         /* features then: the training row */
 	uint8_t act;                   /* enum predictor_action */
-	uint8_t done;                  /* bit h: horizon h scored */
 	bool used;
 };
 
@@ -77,9 +79,10 @@ const struct predictor_params *predictor_params(const struct predictor *pr)
 
 /* ---- the table of waiting forecasts ---- */
 
-static size_t hash(uint64_t ino, uint64_t off, size_t mask)
+static size_t hash(uint64_t ino, uint64_t off, int hz, size_t mask)
 {
-	uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (off + 0x632be59bd9b4e019ULL);
+	uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^
+		     (off + 0x632be59bd9b4e019ULL) ^ ((uint64_t)hz << 61);
 
 	h ^= h >> 31;
 	h *= 0xbf58476d1ce4e5b9ULL;
@@ -87,15 +90,17 @@ static size_t hash(uint64_t ino, uint64_t off, size_t mask)
 	return (size_t)h & mask;
 }
 
-/* The slot of (ino, off) in the hash, or of the empty place it would go. */
-static size_t slot_of(const struct predictor *pr, uint64_t ino, uint64_t off)
+/* The slot of (ino, off, horizon) in the hash, or of the empty place it
+ * would go. */
+static size_t slot_of(const struct predictor *pr, uint64_t ino, uint64_t off,
+		      int hz)
 {
-	size_t mask = pr->nslot - 1, s = hash(ino, off, mask);
+	size_t mask = pr->nslot - 1, s = hash(ino, off, hz, mask);
 
 	while (pr->slot[s]) {
 		const struct pend *e = &pr->pend[pr->slot[s] - 1];
 
-		if (e->ino == ino && e->off == off)
+		if (e->ino == ino && e->off == off && e->h == hz)
 			break;
 		s = (s + 1) & mask;
 	}
@@ -117,7 +122,7 @@ static void slot_del(struct predictor *pr, size_t s)
 		if (!pr->slot[j])
 			return;
 		e = &pr->pend[pr->slot[j] - 1];
-		home = hash(e->ino, e->off, mask);
+		home = hash(e->ino, e->off, e->h, mask);
 		/* Move j back to s when its home is not in (s, j]. */
 		if ((j > s && (home <= s || home > j)) ||
 		    (j < s && (home <= s && home > j))) {
@@ -130,7 +135,7 @@ static void slot_del(struct predictor *pr, size_t s)
 
 static void pend_free(struct predictor *pr, struct pend *e)
 {
-	slot_del(pr, slot_of(pr, e->ino, e->off));
+	slot_del(pr, slot_of(pr, e->ino, e->off, e->h));
 	e->used = false;
 	pr->npend--;
 	pr->freel[pr->nfree++] = (uint32_t)(e - pr->pend);
@@ -328,36 +333,45 @@ void predictor_record(struct predictor *pr, const struct predictor_item *it,
 		      const struct forecast *f, int64_t now, uint64_t count,
 		      enum predictor_action act)
 {
+	float x[GBT_FEATURES];
+	bool featured = false;
 	struct pend *e;
 	size_t s;
+	int h;
 
 	pthread_mutex_lock(&pr->lock);
 	if (act == PA_PROMOTE)
 		pr->cnt.promoted++;
 	else if (act == PA_DEMOTE)
 		pr->cnt.demoted++;
-	s = slot_of(pr, it->ino, it->off);
-	if (pr->slot[s])
-		goto out;              /* waiting already */
-	if (pr->nfree == 0) {
-		pr->cnt.dropped++;
-		goto out;
+	for (h = 0; h < PREDICT_HORIZONS; h++) {
+		s = slot_of(pr, it->ino, it->off, h);
+		if (pr->slot[s])
+			continue;      /* waiting already */
+		if (pr->nfree == 0) {
+			pr->cnt.dropped++;
+			continue;
+		}
+		if (!featured) {
+			gbt_features(&pr->p.predict, it->st, it->se, it->bytes,
+				     it->co_access, now, x);
+			featured = true;
+		}
+		e = &pr->pend[pr->freel[--pr->nfree]];
+		memset(e, 0, sizeof(*e));
+		e->used = true;
+		e->ino = it->ino;
+		e->off = it->off;
+		e->h = h;
+		e->t = now;
+		e->count = count;
+		e->f = *f;
+		e->act = (uint8_t)act;
+		memcpy(e->x, x, sizeof(x));
+		pr->slot[s] = (uint32_t)(e - pr->pend) + 1;
+		pr->npend++;
+		pr->cnt.recorded++;
 	}
-	e = &pr->pend[pr->freel[--pr->nfree]];
-	memset(e, 0, sizeof(*e));
-	e->used = true;
-	e->ino = it->ino;
-	e->off = it->off;
-	e->t = now;
-	e->count = count;
-	e->f = *f;
-	e->act = (uint8_t)act;
-	gbt_features(&pr->p.predict, it->st, it->se, it->bytes, it->co_access,
-		     now, e->x);
-	pr->slot[s] = (uint32_t)(e - pr->pend) + 1;
-	pr->npend++;
-	pr->cnt.recorded++;
-out:
 	pthread_mutex_unlock(&pr->lock);
 }
 
@@ -372,28 +386,20 @@ size_t predictor_tick(struct predictor *pr, int64_t now,
 	for (i = 0; i < pr->p.max_pending; i++) {
 		struct pend *e = &pr->pend[i];
 		uint64_t c = 0;
-		int rc = -ENOENT, h;
-		bool asked = false;
+		double actual;
+		int rc, h;
 
 		if (!e->used)
 			continue;
-		for (h = 0; h < PREDICT_HORIZONS; h++) {
-			double actual;
-
-			if (e->done & (1u << h) ||
-			    now < e->t + (int64_t)(pp->horizon[h] * NS))
-				continue;
-			if (!asked) {
-				/* The host's callback takes its own locks,
-				 * never ours: calling it with ours held is
-				 * safe as long as it does not call back. */
-				rc = count(arg, e->ino, e->off, &c);
-				asked = true;
-			}
-			e->done |= 1u << h;
-			if (rc < 0)
-				continue;      /* gone: nothing to learn */
+		h = e->h;
+		if (now < e->t + (int64_t)(pp->horizon[h] * NS))
+			continue;
+		/* The host's callback takes its own locks, never ours, and
+		 * does not call back: safe with ours held. */
+		rc = count(arg, e->ino, e->off, &c);
+		if (rc == 0) {
 			actual = c > e->count ? (double)(c - e->count) : 0.0;
+			/* A move is judged by the longer horizon. */
 			accuracy_add(&pr->acc, &pr->ens, &e->f, h, actual,
 				     e->act == PA_PROMOTE && h == PREDICT_HORIZONS - 1,
 				     e->act == PA_DEMOTE && h == PREDICT_HORIZONS - 1);
@@ -401,8 +407,8 @@ size_t predictor_tick(struct predictor *pr, int64_t now,
 			pr->cnt.scored++;
 			scored++;
 		}
-		if (e->done == (1u << PREDICT_HORIZONS) - 1)
-			pend_free(pr, e);
+		/* else gone: nothing to learn */
+		pend_free(pr, e);
 	}
 	if (scored)
 		ensemble_update(&pr->ens);
