@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of the predictor (tiering/predictor.c) and of what the placer
+ * does with it, against a host of plain arrays with a fixed clock: tiers
+ * "nvme" and "hdd", files with hand-made histories. The frequency term
+ * and promotion by heat are out of reach (hot_freq and promote_freq far
+ * above any history here), so that only a forecast can promote. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "predict/series.h"
+#include "tiering/placer.h"
+#include "tiering/predictor.h"
+
+#define MB        (1024ull * 1024)
+#define NS        1000000000ll
+#define T0        (1700000000ll * NS)
+#define MAXF      4
+#define MAXJ      16
+
+static struct score_tier tiers[2];
+static struct placer_file files[MAXF];
+static int nfiles;
+static int njobs, jobs_dst[MAXJ];
+static int64_t clock_now;
+static uint64_t counts[MAXF];          /* access count the host reports */
+
+static int h_tiers(void *arg, struct score_tier *t)
+{
+	memcpy(t, tiers, sizeof(tiers));
+	return 2;
+}
+
+static int h_files(void *arg, placer_file_cb cb, void *cbarg)
+{
+	int rc;
+
+	for (int i = 0; i < nfiles; i++)
+		if ((rc = cb(cbarg, &files[i])))
+			return rc;
+	return 0;
+}
+
+static int h_file(void *arg, uint64_t ino, uint64_t off,
+		  struct placer_file *out)
+{
+	for (int i = 0; i < nfiles; i++)
+		if (files[i].ino == ino) {
+			*out = files[i];
+			out->st.reads = counts[i];
+			out->st.opens = 0;
+			out->st.writes = 0;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* predictor_count_fn over the same files. */
+static int h_file_count(void *arg, uint64_t ino, uint64_t off,
+			uint64_t *count)
+{
+	for (int i = 0; i < nfiles; i++)
+		if (files[i].ino == ino) {
+			*count = counts[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int h_busy(void *arg, uint64_t ino)
+{
+	return 0;
+}
+
+static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			 int dst, double priority)
+{
+	if (njobs == MAXJ)
+		return -ENOSPC;
+	jobs_dst[njobs] = dst;
+	return ++njobs;
+}
+
+static int64_t h_now(void *arg)
+{
+	return clock_now;
+}
+
+static const struct placer_host host = {
+	.tiers = h_tiers, .files = h_files, .file = h_file, .busy = h_busy,
+	.migrate = h_migrate, .now = h_now,
+};
+
+static int setup(void **state)
+{
+	memset(tiers, 0, sizeof(tiers));
+	for (int i = 0; i < 2; i++) {
+		snprintf(tiers[i].name, sizeof(tiers[i].name), i ? "hdd" : "nvme");
+		tiers[i].local = 1;
+		tiers[i].healthy = 1;
+		tiers[i].latency = i ? 0.008 : 0.0001;
+		tiers[i].cost_gb_month = i ? 0.02 : 0.20;
+		tiers[i].capacity = 1024 * MB;
+		tiers[i].high_watermark = 0.9;
+		tiers[i].low_watermark = 0.8;
+	}
+	memset(files, 0, sizeof(files));
+	memset(counts, 0, sizeof(counts));
+	nfiles = 0;
+	njobs = 0;
+	return 0;
+}
+
+static void pred_params(struct predictor_params *p)
+{
+	predictor_defaults(p);
+	p->predict.series.bin = 10;
+	p->predict.series.burst = 1;
+	p->predict.horizon[0] = 30;
+	p->predict.horizon[1] = 120;
+	p->predict.half_life = 86400;
+	p->predict.rise_confidence = 0.3;
+	p->threads = 0;
+	p->retrain = 0;
+}
+
+static void score_params(struct score_params *s)
+{
+	score_defaults(s);
+	s->hot_freq = 1e6;
+	s->promote_freq = 1e6;
+}
+
+/* A 1 MiB file on hdd read `n` times, once every `gap` seconds from T0
+ * on; returns the time of the last read. */
+static int64_t periodic_file(const struct predictor_params *pp, uint64_t ino,
+			     int n, int gap)
+{
+	struct placer_file *pf = &files[nfiles++];
+	int64_t t = T0;
+
+	memset(pf, 0, sizeof(*pf));
+	pf->ino = ino;
+	pf->len = UINT64_MAX;
+	pf->bytes = MB;
+	pf->tier_bytes[1] = MB;
+	pf->pol.pin = -1;
+	series_init(&pf->se);
+	for (int i = 0; i < n; i++) {
+		t = T0 + (int64_t)i * gap * NS;
+		stats_add(&pf->st, STATS_READ, MB, t, pp->predict.half_life, 1);
+		series_add(&pf->se, &pp->predict.series, t, 1, 0);
+	}
+	counts[nfiles - 1] = stats_count(&pf->st);
+	return t;
+}
+
+static int run_pass(struct predictor *pr, struct placer_report *rep)
+{
+	struct placer_params p = { .pred = pr };
+	struct placer *pl;
+	int rc;
+
+	score_params(&p.score);
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	rc = placer_pass(pl, rep);
+	placer_close(pl);
+	return rc;
+}
+
+/* A file read every 60 s is promoted ahead, half way to its next read;
+ * without a predictor, or with proactive moves off, it is not. */
+static void test_ahead(void **state)
+{
+	struct predictor_params pp;
+	struct placer_report rep;
+	struct predictor *pr;
+	struct forecast f;
+	int64_t last;
+
+	pred_params(&pp);
+	last = periodic_file(&pp, 7, 30, 60);
+	clock_now = last + 30 * NS;
+
+	assert_int_equal(run_pass(NULL, &rep), 0);
+	assert_int_equal(njobs, 0);
+
+	pp.proactive = 0;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	assert_int_equal(run_pass(pr, &rep), 0);
+	assert_int_equal(njobs, 0);
+	predictor_close(pr);
+
+	pp.proactive = 1;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	{
+		struct predictor_item it = { 7, 0, &files[0].st, &files[0].se,
+					     MB, 0 };
+
+		predictor_forecast(pr, &it, 1, clock_now, &f);
+	}
+	assert_true(f.m[PM_GAP].valid);
+	assert_true(f.next > clock_now && f.next <= last + 61 * NS);
+	assert_true(f.change > pp.predict.rise);
+	assert_int_equal(run_pass(pr, &rep), 0);
+	assert_int_equal(njobs, 1);
+	assert_int_equal(jobs_dst[0], 0);
+	assert_int_equal(rep.ahead, 1);
+	predictor_close(pr);
+}
+
+/* Forecasts are scored when their horizon has passed, against the count
+ * the host reports then; a file gone is dropped unscored. */
+static void test_scoring(void **state)
+{
+	struct predictor_params pp;
+	struct predictor_counters c;
+	struct predict_accuracy a;
+	struct predictor_item it;
+	struct predictor *pr;
+	struct forecast f;
+	int64_t last;
+
+	pred_params(&pp);
+	last = periodic_file(&pp, 7, 30, 60);
+	clock_now = last + 30 * NS;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	it = (struct predictor_item){ 7, 0, &files[0].st, &files[0].se, MB, 0 };
+	predictor_forecast(pr, &it, 1, clock_now, &f);
+	predictor_record(pr, &it, &f, clock_now, counts[0], PA_NONE);
+	predictor_record(pr, &it, &f, clock_now, counts[0], PA_NONE); /* waiting */
+	it.ino = 99;                   /* not a file of the host */
+	predictor_record(pr, &it, &f, clock_now, 0, PA_NONE);
+	predictor_state(pr, NULL, NULL, &c);
+	assert_int_equal(c.recorded, 4);
+	assert_int_equal(c.pending, 4);
+
+	/* Before either horizon: nothing. */
+	assert_int_equal(predictor_tick(pr, clock_now + 10 * NS, h_file_count, NULL), 0);
+	counts[0] += 3;
+	/* After the short one: the short forecast of file 7. */
+	assert_int_equal(predictor_tick(pr, clock_now + 31 * NS, h_file_count, NULL), 1);
+	counts[0] += 2;
+	assert_int_equal(predictor_tick(pr, clock_now + 121 * NS, h_file_count, NULL), 1);
+	predictor_state(pr, &a, NULL, &c);
+	assert_int_equal(c.pending, 0);
+	assert_int_equal(c.scored, 2);
+	assert_int_equal(a.h[0][PM_ENSEMBLE].n, 1);
+	assert_int_equal(a.h[1][PM_ENSEMBLE].n, 1);
+	assert_float_equal(a.h[0][PM_ENSEMBLE].sum_y, 3, 1e-9);
+	assert_float_equal(a.h[1][PM_ENSEMBLE].sum_y, 5, 1e-9);
+	predictor_close(pr);
+}
+
+/* Proactive promotions that are mostly wrong stop proactive moves. */
+static void test_untrusted(void **state)
+{
+	struct predictor_params pp;
+	struct placer_report rep;
+	struct predictor_item it;
+	struct predictor *pr;
+	struct forecast f;
+	int64_t last, t;
+
+	pred_params(&pp);
+	last = periodic_file(&pp, 7, 30, 60);
+	clock_now = last + 30 * NS;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	assert_true(predictor_trusted(pr));
+	it = (struct predictor_item){ 7, 0, &files[0].st, &files[0].se, MB, 0 };
+	predictor_forecast(pr, &it, 1, clock_now, &f);
+	/* 20 promotions ahead, none followed by an access. */
+	for (int i = 0; i < 20; i++) {
+		t = clock_now + (int64_t)i * 200 * NS;
+		predictor_record(pr, &it, &f, t, counts[0], PA_PROMOTE);
+		predictor_tick(pr, t + 121 * NS, h_file_count, NULL);
+	}
+	assert_false(predictor_trusted(pr));
+	assert_int_equal(run_pass(pr, &rep), 0);
+	assert_int_equal(njobs, 0);
+	assert_int_equal(rep.ahead, 0);
+	predictor_close(pr);
+}
+
+/* The state survives a save and a load; bytes that are not a state are
+ * refused and change nothing. */
+static void test_save_load(void **state)
+{
+	struct predictor_params pp;
+	struct predict_accuracy a, b;
+	struct predictor_item it;
+	struct predictor *pr, *pr2;
+	struct forecast f;
+	void *buf;
+	size_t len;
+	char junk[64];
+
+	pred_params(&pp);
+	periodic_file(&pp, 7, 30, 60);
+	clock_now = T0 + 3600 * NS;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	it = (struct predictor_item){ 7, 0, &files[0].st, &files[0].se, MB, 0 };
+	predictor_forecast(pr, &it, 1, clock_now, &f);
+	predictor_record(pr, &it, &f, clock_now, counts[0], PA_PROMOTE);
+	counts[0]++;
+	predictor_tick(pr, clock_now + 200 * NS, h_file_count, NULL);
+	predictor_state(pr, &a, NULL, NULL);
+	assert_int_equal(a.promoted, 1);
+	assert_int_equal(a.promoted_hit, 1);
+	assert_int_equal(predictor_save(pr, &buf, &len), 0);
+
+	assert_int_equal(predictor_open(&pp, &pr2), 0);
+	memset(junk, 0x5a, sizeof(junk));
+	assert_int_equal(predictor_load(pr2, junk, sizeof(junk)), -EUCLEAN);
+	assert_int_equal(predictor_load(pr2, buf, len - 1), -EUCLEAN);
+	predictor_state(pr2, &b, NULL, NULL);
+	assert_int_equal(b.promoted, 0);
+	assert_int_equal(predictor_load(pr2, buf, len), 0);
+	predictor_state(pr2, &b, NULL, NULL);
+	assert_memory_equal(&a, &b, sizeof(a));
+	free(buf);
+	predictor_close(pr2);
+	predictor_close(pr);
+}
+
+/* A file whose access in the current bin is far above its own rate is
+ * held back: counted as an anomaly, not promoted. */
+static void test_anomaly_held(void **state)
+{
+	struct predictor_params pp;
+	struct placer_report rep;
+	struct predictor *pr;
+	struct placer_file *pf;
+	int64_t t;
+
+	pred_params(&pp);
+	pp.predict.rise_confidence = 0.0;
+	pf = &files[nfiles++];
+	memset(pf, 0, sizeof(*pf));
+	pf->ino = 5;
+	pf->len = UINT64_MAX;
+	pf->bytes = MB;
+	pf->tier_bytes[1] = MB;
+	pf->pol.pin = -1;
+	series_init(&pf->se);
+	/* One access per 10 s bin for 30 bins, then 200 in the last. */
+	for (int i = 0; i < 30; i++) {
+		t = T0 + (int64_t)i * 10 * NS;
+		stats_add(&pf->st, STATS_READ, 4096, t, 86400, 1);
+		series_add(&pf->se, &pp.predict.series, t, 1, 0);
+	}
+	t = T0 + 30 * 10 * NS;
+	for (int i = 0; i < 200; i++) {
+		stats_add(&pf->st, STATS_READ, 4096, t + i * 1000, 86400, 1);
+		series_add(&pf->se, &pp.predict.series, t + i * 1000, 1, 0);
+	}
+	counts[0] = stats_count(&pf->st);
+	clock_now = t + 5 * NS;
+	assert_true(predict_anomaly(&pp.predict, &pf->se, clock_now) >
+		    pp.predict.anomaly_sigma);
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	assert_int_equal(run_pass(pr, &rep), 0);
+	assert_int_equal(rep.anomalies, 1);
+	assert_int_equal(njobs, 0);
+	predictor_close(pr);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_ahead, setup),
+		cmocka_unit_test_setup(test_scoring, setup),
+		cmocka_unit_test_setup(test_untrusted, setup),
+		cmocka_unit_test_setup(test_save_load, setup),
+		cmocka_unit_test_setup(test_anomaly_held, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
