@@ -13,7 +13,7 @@
 #      access near 3 s for the periodic file; read-only; no attribute on a
 #      directory;
 #  (c) predict --accuracy: forecasts are scored once their horizon ends,
-#      and the scores survive a remount;
+#      the trees are trained from them, and the scores survive a remount;
 #  (d) a process reading far more files than usual is taken for a scan:
 #      one warning naming it, and the files it reads do not get hot.
 set -Eeuo pipefail
@@ -139,6 +139,16 @@ for ((i = 0; i < 100; i++)); do
 done
 (($(json_get "$a" "d['counters']['scored']") > 0)) ||
 	fail "no forecast scored after 20 s: $a"
+# The trees learn from the scored forecasts (retrain = 5 s, once there
+# are 20 rows with both outcomes).
+for ((i = 0; i < 150; i++)); do
+	a=$(df_ctl --json predict --accuracy)
+	(($(json_get "$a" "d['counters']['trained_short']") > 0)) && break
+	sleep 0.2
+done
+(($(json_get "$a" "d['counters']['trained_short']") > 0)) ||
+	fail "the trees were not trained in 30 s: $a"
+(($(json_get "$a" "d['counters']['trees_short']") > 0)) || fail "no trees: $a"
 out=$(df_ctl predict --accuracy) || fail "predict --accuracy failed"
 grep -q '^ensemble' <<<"$out" || fail "predict --accuracy: no ensemble row: $out"
 scored=$(json_get "$a" "sum(m['scored'] for m in d['models'] if m['name'] == 'ensemble')")
