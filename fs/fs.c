@@ -1498,6 +1498,7 @@ static void item_whole(struct fabric *f, uint64_t ino,
 		memset(&out->st, 0, sizeof(out->st));
 	if (profile_series(f->prof, ino, PROFILE_NO_EXTENT, &out->se) < 0)
 		series_init(&out->se);
+	out->co_access = profile_co_access(f->prof, ino, now_ns());
 }
 
 static void item_extent(struct fabric *f, uint64_t ino,
@@ -1515,6 +1516,7 @@ static void item_extent(struct fabric *f, uint64_t ino,
 		memset(&out->st, 0, sizeof(out->st));
 	if (profile_series(f->prof, ino, e->off, &out->se) < 0)
 		series_init(&out->se);
+	out->co_access = profile_co_access(f->prof, ino, now_ns());
 }
 
 /* Whether file ino is placed extent by extent. */

@@ -29,6 +29,7 @@
 #define DEF_SCAN_S     10              /* seconds of a scan window */
 #define DEF_SCAN_MIN   256             /* files a window must reach to be one */
 #define DEF_SIGMA      3.0
+#define CO_ACCESS_NS   (10 * NS)       /* read this soon after: co-accessed */
 
 /* One ring slot. seq == position: free for the producer of that position;
  * position + 1: holds its event for the consumer (Vyukov's queue). */
@@ -54,6 +55,8 @@ struct pfile {
 	int file_dirty;                /* the file's own record changed */
 	struct access_stats st;        /* the whole file */
 	struct access_series se;
+	uint64_t partner;              /* the file a process read just before
+					* reading this one (co-access) */
 	struct pext *ext;              /* sorted by offset */
 	size_t next, cap;
 };
@@ -76,6 +79,9 @@ struct pscan {
 	int64_t window;                /* window number, time / scan window */
 	uint32_t files;                /* files touched in it */
 	uint64_t last_ino;             /* the last one (a change counts a file) */
+	int64_t last_time;             /* when it read it last */
+	uint64_t prev_ino;             /* the file it read before that one */
+	int64_t prev_time;             /*   last read then */
 	int scanning;                  /* in this window: its reads are not folded */
 	int warned;                    /* its scan was announced (until a window
 					* closes below the scan level) */
@@ -426,8 +432,12 @@ static int scanning(struct profile *p, const struct profile_event *ev)
 	 * is one, its opens are not folded either. */
 	if (ev->op == STATS_READ && ev->ino != c->last_ino) {
 		c->files++;
+		c->prev_ino = c->last_ino;
+		c->prev_time = c->last_time;
 		c->last_ino = ev->ino;
 	}
+	if (ev->op == STATS_READ)
+		c->last_time = ev->time;
 	if (c->scanning)
 		return 1;
 	limit = p->win_mean + p->sigma * sqrt(p->win_var);
@@ -464,6 +474,15 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	}
 	if (!(f = file_get(p, ev->ino)))
 		return;
+	if (ev->op == STATS_READ && ev->pid > 0) {
+		const struct pscan *c = &p->scan[(uint32_t)ev->pid % SCAN_SLOTS];
+
+		/* Read right after another file by the same process: they go
+		 * together (a build, a job reading its inputs in turn). */
+		if (c->pid == ev->pid && c->last_ino == ev->ino && c->prev_ino &&
+		    ev->time - c->prev_time < CO_ACCESS_NS)
+			f->partner = c->prev_ino;
+	}
 	p->folded++;
 	p->unflushed++;
 	mark_dirty(p, f);
@@ -830,6 +849,19 @@ int profile_series(struct profile *p, uint64_t ino, uint64_t off,
 	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
+}
+
+double profile_co_access(struct profile *p, uint64_t ino, int64_t now)
+{
+	struct pfile *f, *g;
+	double v = 0.0;
+
+	pthread_mutex_lock(&p->lock);
+	if ((f = file_find(p, ino)) && f->partner &&
+	    (g = file_find(p, f->partner)))
+		v = stats_freq(&g->st, now, p->half_life);
+	pthread_mutex_unlock(&p->lock);
+	return v;
 }
 
 const struct series_params *profile_series_params(const struct profile *p)

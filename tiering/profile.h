@@ -122,6 +122,10 @@ int profile_get_extent(struct profile *p, uint64_t ino, uint64_t off,
 int profile_series(struct profile *p, uint64_t ino, uint64_t off,
 		   struct access_series *se);
 const struct series_params *profile_series_params(const struct profile *p);
+/* Co-access of ino at now: the decayed frequency of the file a process
+ * last read within 10 s before reading ino (0 when none). Kept in memory
+ * only: it starts again from nothing at each mount. */
+double profile_co_access(struct profile *p, uint64_t ino, int64_t now);
 struct profile_ext {
 	uint64_t off;                  /* extent offset */
 	struct access_stats st;

@@ -665,6 +665,38 @@ static void test_scan(void **state)
 	assert_int_equal(c.scans, 1);
 }
 
+/* A file read by a process within 10 s after another has that one's
+ * frequency as its co-access; read later, or by another process, none. */
+static void test_co_access(void **state)
+{
+	struct fix *x = *state;
+	struct profile_event e;
+
+	prof_open(x, 0, 0, 0);
+	e = ev(300, STATS_READ, 0, 10, 0, T0);
+	e.pid = 60;
+	emit(x->p, e);
+	e = ev(300, STATS_READ, 10, 10, 0, T0 + NS);
+	e.pid = 60;
+	emit(x->p, e);
+	e = ev(301, STATS_READ, 0, 10, 0, T0 + 2 * NS);
+	e.pid = 60;
+	emit(x->p, e);
+	e = ev(302, STATS_READ, 0, 10, 0, T0 + 40 * NS);   /* too late */
+	e.pid = 60;
+	emit(x->p, e);
+	e = ev(303, STATS_READ, 0, 10, 0, T0 + 41 * NS);   /* another process */
+	e.pid = 61;
+	emit(x->p, e);
+	assert_true(profile_drain(x->p) > 0);
+	assert_float_equal(profile_co_access(x->p, 301, T0 + 2 * NS),
+			   exp2(-2.0 / HL) + exp2(-1.0 / HL), 1e-9);
+	assert_float_equal(profile_co_access(x->p, 300, T0 + 2 * NS), 0, 0);
+	assert_float_equal(profile_co_access(x->p, 302, T0 + 40 * NS), 0, 0);
+	assert_float_equal(profile_co_access(x->p, 303, T0 + 41 * NS), 0, 0);
+	assert_float_equal(profile_co_access(x->p, 999, T0), 0, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -681,6 +713,7 @@ int main(void)
 		T(test_list),
 		T(test_bad_params),
 		T(test_scan),
+		T(test_co_access),
 		T(test_fabric),
 	};
 
