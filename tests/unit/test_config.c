@@ -340,6 +340,24 @@ static const struct bad_case bad_cases[] = {
 	  "unknown auto", "yes" },
 	{ "placement key twice", VALID "[placement]\nw_trend = 0.1\nw_trend = 0.2\n", 9,
 	  "[placement] w_trend given twice", "line 8" },
+	/* [predict] */
+	{ "predict twice", VALID "[predict]\n[predict]\n", 8,
+	  "[predict] given twice", "line 7" },
+	{ "unknown predict key", VALID "[predict]\nmodel = gbt\n", 8,
+	  "unknown key 'model' in [predict]", NULL },
+	{ "placement key in predict", VALID "[predict]\nhalf_life = 1h\n", 8,
+	  "'half_life' does not belong in [predict]", "[placement]" },
+	{ "predict horizons swapped", VALID "[predict]\nhorizon_short = 2h\n", 7,
+	  "horizon_short (7200 s) must be shorter than horizon_long (3600 s)",
+	  NULL },
+	{ "predict bin zero", VALID "[predict]\nbin = 0\n", 8,
+	  "bin = '0'", "above 0" },
+	{ "predict fall above 1", VALID "[predict]\nfall = 1.5\n", 8,
+	  "fall = '1.5'", NULL },
+	{ "predict enabled bad", VALID "[predict]\nenabled = sometimes\n", 8,
+	  "unknown enabled", "yes" },
+	{ "predict scan_files zero", VALID "[predict]\nscan_files = 0\n", 8,
+	  "scan_files = '0'", NULL },
 	{ "spaces in header", "[ fabric ]\n", 1, "unknown section [ fabric ]", NULL },
 	{ "empty tier name", VALID "[tier.]\n", 7, "bad tier name", NULL },
 	{ "bad char in tier name", VALID "[tier.a b]\n", 7, "bad tier name 'a b'", NULL },
@@ -693,6 +711,52 @@ static void test_placement(void **state)
 	assert_true(c.placement.w_frequency == 0.4);
 }
 
+static void test_predict_section(void **state)
+{
+	char err[CFG_ERR_MAX] = "";
+	struct cfg c;
+
+	assert_int_equal(parse(VALID, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.predict.enabled, 1);
+	assert_int_equal(c.predict.proactive, 1);
+	assert_true(c.predict.bin == 3600);
+	assert_true(c.predict.burst == 1);
+	assert_true(c.predict.horizon[0] == 300);
+	assert_true(c.predict.horizon[1] == 3600);
+	assert_true(c.predict.window == 30 * 86400);
+	assert_true(c.predict.retrain == 600);
+	assert_true(c.predict.rise == 0.5);
+	assert_true(c.predict.rise_confidence == 0.7);
+	assert_true(c.predict.fall == 0.8);
+	assert_true(c.predict.fall_confidence == 0.8);
+	assert_true(c.predict.anomaly_sigma == 3);
+	assert_int_equal(c.predict.scan_files, 256);
+	assert_true(c.predict.scan_window == 10);
+
+	assert_int_equal(parse(VALID "[predict]\nenabled = no\nproactive = no\n"
+			       "bin = 1\nburst = 0.5\nhorizon_short = 3\n"
+			       "horizon_long = 12\nwindow = 7d\nretrain = 0\n"
+			       "rise = 2\nrise_confidence = 0.5\nfall = 0.9\n"
+			       "fall_confidence = 0.95\nanomaly_sigma = 4\n"
+			       "scan_files = 40\nscan_window = 30\n", &c, err,
+			       sizeof(err)), 0);
+	assert_int_equal(c.predict.enabled, 0);
+	assert_int_equal(c.predict.proactive, 0);
+	assert_true(c.predict.bin == 1);
+	assert_true(c.predict.burst == 0.5);
+	assert_true(c.predict.horizon[0] == 3);
+	assert_true(c.predict.horizon[1] == 12);
+	assert_true(c.predict.window == 7 * 86400);
+	assert_true(c.predict.retrain == 0);
+	assert_true(c.predict.rise == 2);
+	assert_true(c.predict.rise_confidence == 0.5);
+	assert_true(c.predict.fall == 0.9);
+	assert_true(c.predict.fall_confidence == 0.95);
+	assert_true(c.predict.anomaly_sigma == 4);
+	assert_int_equal(c.predict.scan_files, 40);
+	assert_true(c.predict.scan_window == 30);
+}
+
 static void test_parse_duration(void **state)
 {
 	static const struct { const char *s; double v; } good[] = {
@@ -897,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_placement),
+		cmocka_unit_test(test_predict_section),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_tier_index),
 		cmocka_unit_test(test_s3),
