@@ -254,7 +254,11 @@ df_check_log()
 		fail "sanitizer report in the daemon log: ${bad%%$'\n'*}"
 	fi
 	[[ ${DF_ALLOW_LOG_ERRORS:-0} == 1 ]] && return 0
-	bad=$(grep -nE '^dfabric [0-9:.]+ (emerg|alert|crit|error|warning):' "$DF_LOG" || true)
+	# A process reading hundreds of files (tar, git, diff -r in the tests)
+	# is a scan to the profiler, which says so in a warning: expected,
+	# not a fault (test_predict checks it).
+	bad=$(grep -nE '^dfabric [0-9:.]+ (emerg|alert|crit|error|warning):' "$DF_LOG" |
+		grep -v 'treating it as a scan' || true)
 	if [[ -n $bad ]]; then
 		echo "$bad" >&2
 		fail "error or warning lines in the daemon log (set DF_ALLOW_LOG_ERRORS=1 if expected)"
