@@ -1215,29 +1215,43 @@ static int print_explain_tiers(const cJSON *tiers, const char *what)
 	return table_print(&t);
 }
 
-static int cmd_explain(struct tool_opts *o, char **argv)
+/* Asks the daemon `cmd` about regular file `file` on a mount (its "ino"):
+ * the request and reply for the caller to free (NULL when not made). */
+static int file_cmd(struct tool_opts *o, const char *cmd, const char *file,
+		    cJSON **req, cJSON **reply)
 {
-	const char *file = argv[0], *dec, *target, *reason, *lat, *cls;
-	cJSON *req = NULL, *reply = NULL;
-	const cJSON *tiers, *stats, *pol, *pin;
-	uint64_t ino, reads, writes, opens, bytes;
-	double conf, benefit, freq, last;
-	char when[32];
 	struct stat st;
-	int rc;
+	uint64_t ino;
 
+	*req = NULL;
+	*reply = NULL;
 	if (!(ino = dfabric_ino(file, &st)))
 		return EXIT_FAILED;
 	if (!S_ISREG(st.st_mode)) {
 		errmsg("%s: not a regular file", file);
 		return EXIT_FAILED;
 	}
-	req = make_req("explain");
-	if (req && !cJSON_AddNumberToObject(req, "ino", (double)ino)) {
-		cJSON_Delete(req);
-		req = NULL;
+	*req = make_req(cmd);
+	if (*req && !cJSON_AddNumberToObject(*req, "ino", (double)ino)) {
+		cJSON_Delete(*req);
+		*req = NULL;
 	}
-	rc = run(o, req, file, &reply);
+	return run(o, *req, file, reply);
+}
+
+static int cmd_explain(struct tool_opts *o, char **argv)
+{
+	const char *file = argv[0], *dec, *target, *reason, *lat, *cls;
+	cJSON *req = NULL, *reply = NULL;
+	const cJSON *tiers, *stats, *pol, *pin;
+	uint64_t reads, writes, opens, bytes;
+	double conf, benefit, freq, last;
+	char when[32];
+	int rc;
+
+	if ((rc = file_cmd(o, "explain", file, &req, &reply)) != EXIT_OK ||
+	    o->json)
+		goto out;
 	if (rc != EXIT_OK || o->json)
 		goto out;
 	tiers = cJSON_GetObjectItemCaseSensitive(reply, "tiers");
@@ -1359,26 +1373,15 @@ static void print_horizons(const char *label, const cJSON *h)
 
 static int predict_file(struct tool_opts *o, const char *file)
 {
-	cJSON *req, *reply = NULL;
+	cJSON *req = NULL, *reply = NULL;
 	const cJSON *exp, *prob, *models, *m, *next;
 	double conf, trend, change, period, now;
-	struct stat st;
-	uint64_t ino;
 	char when[32];
 	int rc;
 
-	if (!(ino = dfabric_ino(file, &st)))
-		return EXIT_FAILED;
-	if (!S_ISREG(st.st_mode)) {
-		errmsg("%s: not a regular file", file);
-		return EXIT_FAILED;
-	}
-	req = make_req("predict");
-	if (req && !cJSON_AddNumberToObject(req, "ino", (double)ino)) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	rc = run(o, req, file, &reply);
+	if ((rc = file_cmd(o, "predict", file, &req, &reply)) != EXIT_OK ||
+	    o->json)
+		goto out;
 	if (rc != EXIT_OK || o->json)
 		goto out;
 	exp = cJSON_GetObjectItemCaseSensitive(reply, "expected");
