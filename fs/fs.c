@@ -1671,7 +1671,6 @@ static void ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
  * every PREDICT_SAVE_S seconds unless `force`). */
 static void predict_save(struct fabric *f, int force)
 {
-	struct timespec ts;
 	struct meta_batch *b;
 	void *buf;
 	size_t len;
@@ -1680,8 +1679,7 @@ static void predict_save(struct fabric *f, int force)
 
 	if (!f->pred)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	now = now_ns();
 	if (!force && now - atomic_load(&f->pred_saved) <
 	    (int64_t)PREDICT_SAVE_S * 1000000000)
 		return;
@@ -1801,13 +1799,7 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	}
 	f->cfg = c;
 	f->es = c->extent_size;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		atomic_store(&f->vclock, (uint64_t)ts.tv_sec * 1000000000u +
-			     (uint64_t)ts.tv_nsec);
-	}
+	atomic_store(&f->vclock, (uint64_t)now_ns());
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
 	rc = dcache_new(DCACHE_ENTRIES, &f->dcache);
@@ -4324,28 +4316,23 @@ int fs_tier_check(struct fabric *f, const char *tier, char *msg, size_t n)
 int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
 	       struct score_result *r)
 {
-	struct timespec ts;
 	int rc = ph_item(f, ino, 1, 0, pf);
 
 	if (rc < 0)
 		return rc;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return placer_explain(f->placer, pf,
-			      (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, r);
+	return placer_explain(f->placer, pf, now_ns(), r);
 }
 
 int fs_predict(struct fabric *f, uint64_t ino, struct placer_file *pf,
 	       struct forecast *fc, int64_t *now)
 {
-	struct timespec ts;
 	int rc;
 
 	if (!f->pred)
 		return -ENOTSUP;
 	if ((rc = ph_item(f, ino, 1, 0, pf)) < 0)
 		return rc;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	*now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	*now = now_ns();
 	return placer_forecast(f->placer, pf, *now, fc);
 }
 
@@ -4416,7 +4403,6 @@ static int cost_file(void *arg, const struct placer_file *pf)
 int fs_cost(struct fabric *f, struct fs_cost *out)
 {
 	struct cost_ctx c = { .f = f, .out = out };
-	struct timespec ts;
 	int i, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -4424,8 +4410,7 @@ int fs_cost(struct fabric *f, struct fs_cost *out)
 	for (i = 0; i < f->ntiers; i++)
 		snprintf(out->tiers[i].name, sizeof(out->tiers[i].name), "%s",
 			 f->tiers[i].cfg->name);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	c.now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	c.now = now_ns();
 	rc = ph_files(f, cost_file, &c);
 	for (i = 0; i < f->ntiers; i++)
 		out->total += out->tiers[i].cost;

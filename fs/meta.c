@@ -1958,8 +1958,9 @@ void meta_del_inode_all(struct meta_batch *b, uint64_t ino)
 	batch_del_prefix(b, META_CF_EXTENTS, ino);
 }
 
-void meta_put_sys_blob(struct meta_batch *b, const char *key,
-		       const void *data, size_t len)
+/* The put of a record of vlen bytes under sys key `key` into b: where
+ * the record goes, or NULL (the batch failed; an empty key is refused). */
+static uint8_t *sys_put_op(struct meta_batch *b, const char *key, size_t vlen)
 {
 	size_t n = key ? strlen(key) : 0;
 	uint8_t *p;
@@ -1968,31 +1969,30 @@ void meta_put_sys_blob(struct meta_batch *b, const char *key,
 	if (n == 0) {
 		log_err("metadata batch: refusing an empty sys key");
 		batch_fail(b, -EINVAL);
-		return;
+		return NULL;
 	}
-	p = batch_op(b, OP_PUT, META_CF_DEFAULT, n, REC_MIN + 4 + len);
+	p = batch_op(b, OP_PUT, META_CF_DEFAULT, n, vlen);
 	if (!p)
-		return;
+		return NULL;
 	memcpy(p, key, n);
-	enc_blob(p + n, REC_SYS_BLOB, data, len);
+	return p + n;
+}
+
+void meta_put_sys_blob(struct meta_batch *b, const char *key,
+		       const void *data, size_t len)
+{
+	uint8_t *p = sys_put_op(b, key, REC_MIN + 4 + len);
+
+	if (p)
+		enc_blob(p, REC_SYS_BLOB, data, len);
 }
 
 void meta_put_sys_u64(struct meta_batch *b, const char *key, uint64_t v)
 {
-	size_t n = key ? strlen(key) : 0;
-	uint8_t *p;
+	uint8_t *p = sys_put_op(b, key, REC_MIN + SYS_BODY);
 
-	b->count++;
-	if (n == 0) {
-		log_err("metadata batch: refusing an empty sys key");
-		batch_fail(b, -EINVAL);
-		return;
-	}
-	p = batch_op(b, OP_PUT, META_CF_DEFAULT, n, REC_MIN + SYS_BODY);
-	if (!p)
-		return;
-	memcpy(p, key, n);
-	enc_sys_u64(p + n, v);
+	if (p)
+		enc_sys_u64(p, v);
 }
 
 static uint8_t *access_key_op(struct meta_batch *b, enum batch_op_type type,

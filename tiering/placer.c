@@ -350,28 +350,6 @@ void placer_counters(struct placer *pl, uint64_t *passes,
 	pthread_mutex_unlock(&pl->lock);
 }
 
-int placer_explain(struct placer *pl, const struct placer_file *pf,
-		   int64_t now, struct score_result *out)
-{
-	struct score_tier tiers[CFG_MAX_TIERS];
-	int n = pl->h.tiers(pl->h.arg, tiers), home;
-
-	if (n < 0)
-		return n;
-	home = placer_home(pf, n);
-	if (pl->p.pred) {
-		struct predictor_item pi;
-		struct forecast f;
-
-		predictor_item_of(pf, &pi);
-		predictor_forecast(pl->p.pred, &pi, 1, now, &f);
-		eval(pl, tiers, n, pf, home < 0 ? 0 : home, &f, now, out);
-	} else {
-		eval(pl, tiers, n, pf, home < 0 ? 0 : home, NULL, now, out);
-	}
-	return 0;
-}
-
 int placer_forecast(struct placer *pl, const struct placer_file *pf,
 		    int64_t now, struct forecast *out)
 {
@@ -381,6 +359,21 @@ int placer_forecast(struct placer *pl, const struct placer_file *pf,
 		return -ENODATA;
 	predictor_item_of(pf, &pi);
 	predictor_forecast(pl->p.pred, &pi, 1, now, out);
+	return 0;
+}
+
+int placer_explain(struct placer *pl, const struct placer_file *pf,
+		   int64_t now, struct score_result *out)
+{
+	struct score_tier tiers[CFG_MAX_TIERS];
+	int n = pl->h.tiers(pl->h.arg, tiers), home, have;
+	struct forecast f;
+
+	if (n < 0)
+		return n;
+	home = placer_home(pf, n);
+	have = placer_forecast(pl, pf, now, &f) == 0;
+	eval(pl, tiers, n, pf, home < 0 ? 0 : home, have ? &f : NULL, now, out);
 	return 0;
 }
 

@@ -314,15 +314,17 @@ void predictor_forecast(struct predictor *pr,
 		featured = true;
 		have[h] = gbt_predict(pr->gbt[h], x, n, prob[h]) == 0;
 	}
+	/* The trees speak only when every horizon has a model: the
+	 * ensemble mixes whole models. */
+	for (h = 0; h < PREDICT_HORIZONS && have[h]; h++)
+		;
 	for (i = 0; i < n; i++) {
 		double g[PREDICT_HORIZONS];
 
-		for (h = 0; h < PREDICT_HORIZONS; h++)
-			g[h] = have[h] ? prob[h][i] : 0.0;
-		/* The trees speak only when every horizon has a model: the
-		 * ensemble mixes whole models. */
+		for (int k = 0; k < PREDICT_HORIZONS; k++)
+			g[k] = have[k] ? prob[k][i] : 0.0;
 		forecast_eval(pp, items[i].st, items[i].se, &ens,
-			      have[0] && have[1] ? g : NULL, now, &out[i]);
+			      h == PREDICT_HORIZONS ? g : NULL, now, &out[i]);
 	}
 	for (h = 0; h < PREDICT_HORIZONS; h++)
 		free(prob[h]);
