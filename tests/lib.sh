@@ -348,3 +348,19 @@ df_ctl()
 {
 	"$B/dfabric-ctl" -c "$DF_CONF" "$@"
 }
+
+# json_get JSON EXPR: prints EXPR evaluated on the parsed JSON `d`.
+json_get()
+{
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# tiers_of FILE: the distinct tiers of FILE's extents, sorted.
+tiers_of()
+{
+	df_ctl --json where "$1" | python3 -c '
+import json, sys
+print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
+}

@@ -24,7 +24,8 @@ command -v python3 >/dev/null || skip "python3 is needed to read JSON"
 MiB=1048576
 
 # tiers_of FILE: the distinct tiers of FILE's extents, sorted, with the
-# count of sealed extents: "hdd sealed=N" style lines.
+# count of sealed extents: "hdd sealed=N" style lines (this test's own,
+# in place of tests/lib.sh's).
 tiers_of()
 {
 	df_ctl --json where "$1" | python3 -c '

@@ -29,14 +29,6 @@ LAT=user.dfabric.latency
 CLS=user.dfabric.class
 POL=user.dfabric.policy
 
-# tiers_of FILE: the distinct tiers of FILE's extents, sorted.
-tiers_of()
-{
-	df_ctl --json where "$1" | python3 -c '
-import json, sys
-print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
-}
-
 # wait_tiers FILE WANT: until FILE's extents are all on WANT (at most 20 s).
 wait_tiers()
 {

@@ -28,20 +28,6 @@ command -v getfattr >/dev/null || skip "getfattr (package attr) is needed"
 MiB=$((1024 * 1024))
 PERIOD=3
 
-json_get()
-{
-	python3 -c 'import json, sys
-d = json.loads(sys.argv[1])
-print(eval(sys.argv[2]))' "$1" "$2"
-}
-
-tiers_of()
-{
-	df_ctl --json where "$1" | python3 -c '
-import json, sys
-print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
-}
-
 # to_hdd FILE: moves FILE to hdd and waits for it (nothing reads it yet).
 to_hdd()
 {

@@ -36,14 +36,6 @@ t = [t for t in json.load(sys.stdin)["tiers"] if t["name"] == "s3"][0]
 print(t[sys.argv[1]])' "$1"
 }
 
-# tiers_of FILE: the distinct tiers of FILE's extents, sorted.
-tiers_of()
-{
-	df_ctl --json where "$1" | python3 -c '
-import json, sys
-print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
-}
-
 # to_s3 FILE...: migrate each file to the s3 tier and check where it is.
 to_s3()
 {
