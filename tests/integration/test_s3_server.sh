@@ -32,6 +32,14 @@ out=$(http_get /dfabric)
 [[ $out == *"<ListBucketResult"* && $out == *"<Name>dfabric</Name>"* ]] ||
 	fail "the bucket dfabric does not answer a listing: $out"
 
+# The port lies below the kernel's ephemeral range: a readiness probe to a
+# port inside it can connect to itself and report a server that is not
+# there (a daemon then failed to mount on "cannot connect").
+read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+((DF_S3_PORT < lo)) || fail "port $DF_S3_PORT is in the ephemeral range (from $lo)"
+# and start's readiness check wants an HTTP answer, not just a connection
+http_get / | head -1 | grep -q '^HTTP/' || fail "no HTTP answer on $DF_S3_PORT"
+
 # stop: the process is gone and the port closed; start: the same port
 df_s3_stop
 ! kill -0 "$pid" 2>/dev/null || fail "server $pid still running after stop"
