@@ -561,6 +561,7 @@ static void test_extent_placement(void **state)
 	struct fs_ctx ctx = { .uid = 0, .gid = 0, .pid = 1 };
 	char text[768], err[CFG_ERR_MAX], fast[128], slow[128];
 	struct fs_place_status ps;
+	struct access_stats st;
 	struct fs_where_ext *w;
 	struct fs_file *fh;
 	struct stat sb;
@@ -591,7 +592,11 @@ static void test_extent_placement(void **state)
 	assert_int_equal(fs_migrate_wait(f, 20000), 0);
 	for (i = 0; i < 10; i++)
 		assert_int_equal(fs_read(f, fh, buf, 4096, 3 * sizeof(buf)), 4096);
-	assert_true(profile_drain(fs_profile(f)) >= 10);
+	/* The fabric's aggregator thread may have folded some of them
+	 * already: what counts is that all ten are in the statistics. */
+	assert_true(profile_drain(fs_profile(f)) >= 0);
+	assert_int_equal(profile_get(fs_profile(f), ino, &st), 0);
+	assert_true(st.reads >= 10);
 	assert_int_equal(fs_place(f, &ps), 0);
 	assert_int_equal(ps.last.moves, 1);
 	assert_int_equal(fs_migrate_wait(f, 20000), 0);
