@@ -1989,7 +1989,7 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 				   &(struct xdel){ b, im->ino })) < 0)
 		log_err("inode %" PRIu64 ": cannot list its xattrs to remove them: %s",
 			im->ino, strerror(-rc));
-	meta_del_inode(b, im->ino);
+	meta_del_inode(b, im->ino, im->a.mode);
 	meta_del_orphan(b, im->ino);
 	meta_add_counter(b, "inodes", -1);
 	if (commit(f, b) == 0) {
@@ -2491,7 +2491,7 @@ static int destroy_in_batch(struct fabric *f, struct meta_batch *b,
 		return 0;
 	}
 	/* It had links until this batch, so it has no orphan record. */
-	meta_del_inode(b, im->ino);
+	meta_del_inode(b, im->ino, im->a.mode);
 	meta_add_counter(b, "inodes", -1);
 	return 1;
 }

@@ -1942,11 +1942,12 @@ static void batch_del_prefix(struct meta_batch *b, enum meta_cf cf,
 		be64_put(p + 8, ino + 1);
 }
 
-void meta_del_inode(struct meta_batch *b, uint64_t ino)
+void meta_del_inode(struct meta_batch *b, uint64_t ino, uint32_t mode)
 {
 	b->count++;
 	batch_ino_op(b, OP_DEL, META_CF_INODES, ino);
-	batch_ino_op(b, OP_DEL, META_CF_SYMLINKS, ino);
+	if (S_ISLNK(mode))
+		batch_ino_op(b, OP_DEL, META_CF_SYMLINKS, ino);
 }
 
 void meta_del_inode_all(struct meta_batch *b, uint64_t ino)

@@ -212,8 +212,10 @@ void meta_del_extent(struct meta_batch *b, uint64_t ino, uint64_t off);
 void meta_put_symlink(struct meta_batch *b, uint64_t ino, const char *target);
 void meta_put_orphan(struct meta_batch *b, uint64_t ino);
 void meta_del_orphan(struct meta_batch *b, uint64_t ino);
-/* Deletes the inode record and its symlink record (point deletes). */
-void meta_del_inode(struct meta_batch *b, uint64_t ino);
+/* Deletes the inode record, and its symlink record when mode is a
+ * symlink's (point deletes; no other inode has one, and a delete of a
+ * key that is not there still costs a memtable entry). */
+void meta_del_inode(struct meta_batch *b, uint64_t ino, uint32_t mode);
 /* Deletes the inode record, its symlink, all its xattrs and extents, the
  * last two with range deletions. RocksDB 7.8 reads slow down with every
  * range tombstone in a memtable: for bulk cleanup only, not per unlink. */

@@ -1715,7 +1715,7 @@ static void test_unlink_open(void **state)
 	struct fs_file *fh, *fh2;
 	struct statvfs sv0, sv1;
 	struct fs_status s;
-	uint64_t ino, ino2, n;
+	uint64_t ino, ino2, sl, n;
 	struct stat st;
 
 	fab_small(x);
@@ -1772,6 +1772,17 @@ static void test_unlink_open(void **state)
 	assert_false(backing_exists(x, T_NVME, ino2));
 	assert_int_equal(status_(x).inodes, n - 1);
 
+	/* a symlink's target record goes with it (only symlinks have one) */
+	{
+		struct stat ss;
+
+		assert_int_equal(fs_symlink(x->f, &root_ctx, "some/where", ROOT,
+					    "sl", &ss), 0);
+		sl = ss.st_ino;
+		assert_int_equal(fs_unlink(x->f, ROOT, "sl"), 0);
+		fs_forget(x->f, sl, 1);
+	}
+
 	/* no records are left behind */
 	fab_close(x);
 	{
@@ -1779,11 +1790,14 @@ static void test_unlink_open(void **state)
 		struct meta_inode mi;
 		struct meta_extent *e = NULL;
 		size_t ne = 7;
-		char err[256];
+		char err[256], target[64];
 
 		assert_int_equal(meta_open(x->cfg.meta, &m, err, sizeof(err)), 0);
 		assert_int_equal(meta_get_inode(m, ino, &mi), -ENOENT);
 		assert_int_equal(meta_get_inode(m, ino2, &mi), -ENOENT);
+		assert_int_equal(meta_get_inode(m, sl, &mi), -ENOENT);
+		assert_int_equal(meta_get_symlink(m, sl, target, sizeof(target)),
+				 -ENOENT);
 		assert_int_equal(meta_load_extents(m, ino, &e, &ne), 0);
 		assert_int_equal(ne, 0);
 		free(e);
