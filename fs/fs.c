@@ -69,6 +69,8 @@
 #define FILE_SIZE_MAX   (1ULL << 44)   /* 16 TiB, EFBIG above */
 #define XATTR_PREFIX    "user.dfabric."
 #define LAT_WEIGHT      0.05           /* EWMA weight of a new latency sample */
+#define DIRTY_FLUSH_MS  1000           /* deferred directory times stored within */
+#define INODES_EXACT    "inodes.exact" /* sys key: the stored count is exact */
 
 struct tier_rt {
 	struct backend *be;            /* the tier's backend */
@@ -94,6 +96,9 @@ struct inode_mem {
 	size_t next;                   /* number of extents in ext */
 	size_t cap;                    /* allocated slots of ext */
 	int destroyed;                 /* records and data are gone */
+	int dirty;                     /* a's times are newer than its record
+					* (dir_touch): the flusher, or freeing
+					* the twin, stores them */
 	struct score_policy pol;       /* effective policies; loaded with a */
 	unsigned pol_set;              /* POL_* bits of the xattrs set */
 };
@@ -118,6 +123,15 @@ struct fabric {
 	struct placer *placer;         /* automatic placement */
 	struct predictor *pred;        /* forecasts; NULL with [predict] enabled = no */
 	_Atomic int64_t pred_saved;    /* unix ns its state was last stored */
+	pthread_mutex_t dirty_lock;    /* the fields below */
+	pthread_cond_t dirty_cv;       /* wakes the flusher to stop */
+	uint64_t *dirty;               /* directories with deferred times */
+	size_t ndirty, dirty_cap;
+	int dirty_stop;                /* the flusher should end */
+	int dirty_thread;              /* the flusher runs */
+	pthread_t dirty_tid;
+	atomic_int dirty_failed;       /* the last store failed (logged once) */
+	int inodes_loaded;             /* ninodes is the count (inodes_load) */
 };
 
 struct fs_file {
@@ -582,6 +596,7 @@ static int itab_add_new(struct fabric *f, const struct meta_inode *a,
 }
 
 static void inode_destroy(struct fabric *f, struct inode_mem *im);
+static int dir_store_locked(struct fabric *f, struct inode_mem *im);
 
 /* Unlinks im from the table if nothing uses it; returns 1 if it did. */
 static int itab_unlink_unused_locked(struct fabric *f, struct inode_mem *im)
@@ -624,8 +639,10 @@ static void itab_release(struct fabric *f, struct inode_mem *im,
 	}
 	gone = itab_unlink_unused_locked(f, im);
 	pthread_mutex_unlock(&f->itab_lock);
-	if (gone)
+	if (gone) {
+		dir_store_locked(f, im);
 		im_free(im);
+	}
 }
 
 static void itab_put(struct fabric *f, struct inode_mem *im)
@@ -638,6 +655,163 @@ static void itab_add_lookup(struct fabric *f, struct inode_mem *im)
 	pthread_mutex_lock(&f->itab_lock);
 	im->nlookup++;
 	pthread_mutex_unlock(&f->itab_lock);
+}
+
+/* ---------------------------------------------------------------- */
+/* deferred directory times
+ *
+ * Adding or removing a name that is not a subdirectory changes only the
+ * directory's mtime and ctime. Storing its record for each such change
+ * costs a memtable entry and WAL bytes per create and unlink, so the
+ * times change in memory, the directory joins the dirty list and the
+ * flusher stores the record within DIRTY_FLUSH_MS (or the twin's
+ * release does, when the kernel forgets the directory before that). A crash loses at most that much of a
+ * directory's time changes, never an entry or a link count: every other
+ * change of the directory stores its whole record at once, as before.
+ * fsyncdir and unmount store them at once. */
+
+/* The directory's times become t; their record goes into b only when
+ * the dirty list cannot take it. Caller holds dir->lock for writing. */
+static void dir_touch(struct fabric *f, struct meta_batch *b,
+		      struct inode_mem *dir, struct timespec t)
+{
+	dir->a.mtime = dir->a.ctime = t;
+	if (dir->dirty)
+		return;
+	pthread_mutex_lock(&f->dirty_lock);
+	if (!f->dirty_thread || f->dirty_stop)
+		goto now;
+	if (f->ndirty == f->dirty_cap) {
+		size_t cap = f->dirty_cap ? 2 * f->dirty_cap : 64;
+		uint64_t *v = realloc(f->dirty, cap * sizeof(*v));
+
+		if (!v)
+			goto now;
+		f->dirty = v;
+		f->dirty_cap = cap;
+	}
+	f->dirty[f->ndirty++] = dir->ino;
+	dir->dirty = 1;
+	pthread_mutex_unlock(&f->dirty_lock);
+	return;
+now:
+	pthread_mutex_unlock(&f->dirty_lock);
+	meta_put_inode(b, &dir->a);
+}
+
+/* Stores im's record when its times are deferred. Not when it was
+ * removed meanwhile: its record is gone and stays gone. The times count
+ * as stored either way: a failure is logged (once in a row) and
+ * returned, not retried. Caller holds im->lock for writing, or is the
+ * last user of the twin. 0 or -errno. */
+static int dir_store_locked(struct fabric *f, struct inode_mem *im)
+{
+	struct meta_batch *b;
+	int rc = 0;
+
+	if (im->dirty && im->a.nlink > 0 && !im->destroyed) {
+		if ((b = meta_batch_new())) {
+			meta_put_inode(b, &im->a);
+			rc = meta_commit(f->meta, b, 0);
+			meta_batch_free(b);
+		} else {
+			rc = -ENOMEM;
+		}
+		if (rc < 0 && !atomic_exchange(&f->dirty_failed, 1))
+			log_err("cannot store the times of directory %" PRIu64
+				": %s (they are right until a restart)",
+				im->ino, strerror(-rc));
+		else if (rc == 0)
+			atomic_store(&f->dirty_failed, 0);
+	}
+	im->dirty = 0;
+	return rc < 0 ? rc : 0;
+}
+
+static int dir_store(struct fabric *f, struct inode_mem *im)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&im->lock);
+	rc = dir_store_locked(f, im);
+	pthread_rwlock_unlock(&im->lock);
+	return rc;
+}
+
+/* Stores every deferred time now. A directory no longer in the table
+ * had its times stored when its twin was freed. */
+static void dirty_flush(struct fabric *f)
+{
+	struct inode_mem *im;
+	uint64_t *v;
+	size_t n, i;
+
+	pthread_mutex_lock(&f->dirty_lock);
+	v = f->dirty;
+	n = f->ndirty;
+	f->dirty = NULL;
+	f->ndirty = f->dirty_cap = 0;
+	pthread_mutex_unlock(&f->dirty_lock);
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&f->itab_lock);
+		im = itab_find_locked(f, v[i]);
+		if (im)
+			im->refs++;
+		pthread_mutex_unlock(&f->itab_lock);
+		if (!im)
+			continue;
+		dir_store(f, im);
+		itab_put(f, im);
+	}
+	free(v);
+}
+
+static void *dirty_main(void *arg)
+{
+	struct fabric *f = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&f->dirty_lock);
+	while (!f->dirty_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += DIRTY_FLUSH_MS % 1000 * 1000000L;
+		until.tv_sec += DIRTY_FLUSH_MS / 1000 + until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		while (!f->dirty_stop &&
+		       pthread_cond_timedwait(&f->dirty_cv, &f->dirty_lock,
+					      &until) != ETIMEDOUT)
+			;
+		if (f->dirty_stop)
+			break;
+		pthread_mutex_unlock(&f->dirty_lock);
+		dirty_flush(f);
+		pthread_mutex_lock(&f->dirty_lock);
+	}
+	pthread_mutex_unlock(&f->dirty_lock);
+	return NULL;
+}
+
+static int dirty_start(struct fabric *f)
+{
+	int rc = pthread_create(&f->dirty_tid, NULL, dirty_main, f);
+
+	if (rc)
+		return -rc;
+	f->dirty_thread = 1;
+	return 0;
+}
+
+/* Stops the flusher and stores what is left. */
+static void dirty_end(struct fabric *f)
+{
+	pthread_mutex_lock(&f->dirty_lock);
+	f->dirty_stop = 1;
+	pthread_cond_broadcast(&f->dirty_cv);
+	pthread_mutex_unlock(&f->dirty_lock);
+	if (f->dirty_thread)
+		pthread_join(f->dirty_tid, NULL);
+	f->dirty_thread = 0;
+	dirty_flush(f);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1782,6 +1956,63 @@ static int placer_start(struct fabric *f)
 	return 0;
 }
 
+/* The inode count (statfs, status) lives in memory: storing it with
+ * every create and unlink cost a memtable entry each. A clean close
+ * stores it with INODES_EXACT = 1; an open sets INODES_EXACT = 0, so
+ * that after a crash the inodes are counted instead. A store without
+ * the key kept the count with every change (older versions): exact. */
+static int count_inode(void *arg, const struct meta_inode *a)
+{
+	(*(int64_t *)arg)++;
+	return 0;
+}
+
+static int inodes_load(struct fabric *f, int64_t *out)
+{
+	struct meta_batch *b;
+	uint64_t exact = 1;
+	int64_t n, counted = 0;
+	int rc;
+
+	if ((rc = meta_get_counter(f->meta, "inodes", &n)) < 0)
+		return rc;
+	rc = meta_get_sys_u64(f->meta, INODES_EXACT, &exact);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (!exact) {
+		rc = meta_list_inodes(f->meta, count_inode, &counted);
+		if (rc < 0)
+			log_warn("cannot count the inodes after an unclean stop (%s); "
+				 "the count shown may be off by the last changes",
+				 strerror(-rc));
+		else
+			n = counted;
+	}
+	if (!(b = meta_batch_new()))
+		return -ENOMEM;
+	meta_put_sys_u64(b, INODES_EXACT, 0);
+	rc = meta_commit(f->meta, b, 0);
+	meta_batch_free(b);
+	*out = n;
+	return rc < 0 ? rc : 0;
+}
+
+static void inodes_store(struct fabric *f)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc = -ENOMEM;
+
+	if (b) {
+		meta_put_counter(b, "inodes", atomic_load(&f->ninodes));
+		meta_put_sys_u64(b, INODES_EXACT, 1);
+		rc = meta_commit(f->meta, b, 1);
+		meta_batch_free(b);
+	}
+	if (rc < 0)
+		log_warn("cannot store the inode count (%s); the next start counts the inodes",
+			 strerror(-rc));
+}
+
 int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		   size_t errlen)
 {
@@ -1802,6 +2033,15 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	atomic_store(&f->vclock, (uint64_t)now_ns());
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
+	pthread_mutex_init(&f->dirty_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&f->dirty_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	rc = dcache_new(DCACHE_ENTRIES, &f->dcache);
 	if (rc < 0) {
 		free(f->itab);
@@ -1828,19 +2068,26 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 			 c->meta, strerror(-rc));
 		goto fail;
 	}
+	rc = dirty_start(f);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot start the directory flusher: %s",
+			 strerror(-rc));
+		goto fail;
+	}
 	rc = meta_get_sys_u64(f->meta, "next_ino", &f->next_ino);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the next inode number in %s: %s",
 			 c->meta, strerror(-rc));
 		goto fail;
 	}
-	rc = meta_get_counter(f->meta, "inodes", &n);
+	rc = inodes_load(f, &n);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the inode count in %s: %s",
 			 c->meta, strerror(-rc));
 		goto fail;
 	}
 	atomic_store(&f->ninodes, n);
+	f->inodes_loaded = 1;
 	{
 		struct profile_params pp = {
 			.half_life = c->placement.half_life > 0 ?
@@ -1893,6 +2140,7 @@ void fs_fabric_close(struct fabric *f)
 		return;
 	if (f->prof)
 		profile_set_promote_cb(f->prof, NULL, NULL, 0);
+	dirty_end(f);
 	placer_close(f->placer);
 	predict_save(f, 1);
 	predictor_close(f->pred);
@@ -1908,6 +2156,8 @@ void fs_fabric_close(struct fabric *f)
 	}
 	free(f->itab);
 	dcache_free(f->dcache);
+	if (f->inodes_loaded)
+		inodes_store(f);
 	if (f->meta)
 		meta_sync(f->meta);
 	for (t = 0; t < f->ntiers; t++)
@@ -1915,6 +2165,8 @@ void fs_fabric_close(struct fabric *f)
 	meta_close(f->meta);
 	pthread_mutex_destroy(&f->ns_lock);
 	pthread_mutex_destroy(&f->itab_lock);
+	pthread_mutex_destroy(&f->dirty_lock);
+	pthread_cond_destroy(&f->dirty_cv);
 	free(f);
 }
 
@@ -1991,7 +2243,6 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 			im->ino, strerror(-rc));
 	meta_del_inode(b, im->ino, im->a.mode);
 	meta_del_orphan(b, im->ino);
-	meta_add_counter(b, "inodes", -1);
 	if (commit(f, b) == 0) {
 		atomic_fetch_sub(&f->ninodes, 1);
 		im->destroyed = 1;
@@ -2298,11 +2549,13 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	d.type = mode & S_IFMT;
 	meta_put_dirent(b, parent, name, &d);
 	meta_put_sys_u64(b, "next_ino", a.ino + 1);
-	meta_add_counter(b, "inodes", 1);
-	if (S_ISDIR(mode))
+	if (S_ISDIR(mode)) {
 		dir->a.nlink++;
-	dir->a.mtime = dir->a.ctime = t;
-	meta_put_inode(b, &dir->a);
+		dir->a.mtime = dir->a.ctime = t;
+		meta_put_inode(b, &dir->a);
+	} else {
+		dir_touch(f, b, dir, t);
+	}
 	rc = commit(f, b);
 	if (rc < 0) {
 		if (S_ISDIR(mode))
@@ -2428,12 +2681,11 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 	if (b) {
 		im->a.nlink++;
 		im->a.ctime = t;
-		dir->a.mtime = dir->a.ctime = t;
+		dir_touch(f, b, dir, t);
 		d.ino = ino;
 		d.type = im->a.mode & S_IFMT;
 		meta_put_dirent(b, newparent, newname, &d);
 		meta_put_inode(b, &im->a);
-		meta_put_inode(b, &dir->a);
 		rc = commit(f, b);
 		if (rc < 0) {
 			im->a.nlink--;
@@ -2492,7 +2744,6 @@ static int destroy_in_batch(struct fabric *f, struct meta_batch *b,
 	}
 	/* It had links until this batch, so it has no orphan record. */
 	meta_del_inode(b, im->ino, im->a.mode);
-	meta_add_counter(b, "inodes", -1);
 	return 1;
 }
 
@@ -2576,10 +2827,13 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	pthread_rwlock_wrlock(&child->lock);
 	meta_del_dirent(b, parent, name);
 	did = drop_link(f, b, child, t);
-	if (want_dir)
+	if (want_dir) {
 		dir->a.nlink--;
-	dir->a.mtime = dir->a.ctime = t;
-	meta_put_inode(b, &dir->a);
+		dir->a.mtime = dir->a.ctime = t;
+		meta_put_inode(b, &dir->a);
+	} else {
+		dir_touch(f, b, dir, t);
+	}
 	rc = commit(f, b);
 	dcache_drop(f->dcache, parent, name);
 	destroy_done(f, child, did, rc == 0);
@@ -3479,6 +3733,16 @@ int fs_releasedir(struct fabric *f, struct fs_dir *d)
 
 int fs_fsyncdir(struct fabric *f, uint64_t ino)
 {
+	struct inode_mem *im;
+	int rc;
+
+	/* its deferred times first */
+	if ((rc = itab_get(f, ino, &im)) < 0)
+		return rc;
+	rc = dir_store(f, im);
+	itab_put(f, im);
+	if (rc < 0)
+		return -EIO;
 	return meta_sync(f->meta) < 0 ? -EIO : 0;
 }
 

@@ -2033,7 +2033,8 @@ void meta_del_access(struct meta_batch *b, uint64_t ino, uint64_t off)
 	access_key_op(b, OP_DEL, ino, off, 0);
 }
 
-void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta)
+static void counter_op(struct meta_batch *b, int op, const char *key,
+		       int64_t v)
 {
 	size_t n = key ? strlen(key) : 0;
 	uint8_t *p;
@@ -2044,11 +2045,21 @@ void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta)
 		batch_fail(b, -EINVAL);
 		return;
 	}
-	p = batch_op(b, OP_MERGE, META_CF_STATS, n, 8);
+	p = batch_op(b, op, META_CF_STATS, n, 8);
 	if (!p)
 		return;
 	memcpy(p, key, n);
-	le64_put(p + n, (uint64_t)delta);
+	le64_put(p + n, (uint64_t)v);
+}
+
+void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta)
+{
+	counter_op(b, OP_MERGE, key, delta);
+}
+
+void meta_put_counter(struct meta_batch *b, const char *key, int64_t v)
+{
+	counter_op(b, OP_PUT, key, v);
 }
 
 /* The refusal of a failed batch was logged when the put failed. */

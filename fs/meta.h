@@ -231,6 +231,8 @@ void meta_put_access(struct meta_batch *b, uint64_t ino, uint64_t off,
 void meta_del_access(struct meta_batch *b, uint64_t ino, uint64_t off);
 /* Adds delta to the counter `key` (a merge: concurrent batches commute). */
 void meta_add_counter(struct meta_batch *b, const char *key, int64_t delta);
+/* Sets the counter `key` to v (a put: later adds count from it). */
+void meta_put_counter(struct meta_batch *b, const char *key, int64_t v);
 
 /* Writes the batch atomically; sync=1 also makes it durable. Returns 0,
  * -EIO (the RocksDB error is logged), or the -errno of a put refused for

@@ -154,13 +154,44 @@ manifest()
 		done | awk -F'\t' -v OFS='\t' '
 			{ if (!($8 in first)) first[$8] = $1; $8 = ($2 == "f" && $4 > 1) ? "same-inode-as:" first[$8] : ""; print }')
 }
+# dirtimes DIR: each directory's mtime and ctime, to the nanosecond.
+dirtimes()
+{
+	(cd "$1" && find . -type d -printf '%P\t%T@\t%C@\n' | sort)
+}
 manifest "$ns" >"$T/ns.before"
+dirtimes "$ns" >"$T/dt.before"
+inodes_before=$(json_get "$(df_ctl --json status)" 'd["inodes"]')
 df_kill9
 df_mount || fail "(b) remount after kill -9 failed"
 manifest "$ns" >"$T/ns.after"
 if ! diff -u "$T/ns.before" "$T/ns.after" >&2; then
 	fail "(b) the namespace after kill -9 differs from the fsynced one (diff above)"
 fi
+# The times of a directory are stored lazily (within a second), but
+# fsyncdir stores them at once; the inode count is kept in memory and
+# counted again after a crash.
+dirtimes "$ns" >"$T/dt.after"
+diff -u "$T/dt.before" "$T/dt.after" >&2 ||
+	fail "(b) directory times after kill -9 differ from the fsynced ones (diff above)"
+assert_eq "$(json_get "$(df_ctl --json status)" 'd["inodes"]')" "$inodes_before" \
+	"(b) inode count after kill -9"
+# Without fsync, the flusher stores them within a second.
+cp "$ns/d1/x" "$T/x.keep"
+: >"$ns/d2/late"
+rm "$ns/d1/x"
+sleep 2.5
+dirtimes "$ns" >"$T/dt.before"
+df_kill9
+df_mount || fail "(b) remount after the second kill -9 failed"
+dirtimes "$ns" >"$T/dt.after"
+diff -u "$T/dt.before" "$T/dt.after" >&2 ||
+	fail "(b) directory times stored by the flusher were lost (diff above)"
+: >"$ns/d2/late2"
+assert_eq "$(json_get "$(df_ctl --json status)" 'd["inodes"]')" $((inodes_before + 1)) \
+	"(b) inode count after another kill -9 (one file more, then one less)"
+rm "$ns/d2/late" "$ns/d2/late2"
+cp "$T/x.keep" "$ns/d1/x"        # as it was, for the check after (c)
 [[ $(stat -c %i "$ns/d1/hard") == $(stat -c %i "$ns/d2/a2") ]] ||
 	fail "(b) d1/hard and d2/a2 are no longer one inode"
 assert_eq "$(readlink "$ns/link")" "d2/a2" "(b) symlink target"
