@@ -596,7 +596,6 @@ static int itab_add_new(struct fabric *f, const struct meta_inode *a,
 }
 
 static void inode_destroy(struct fabric *f, struct inode_mem *im);
-static int dir_store_locked(struct fabric *f, struct inode_mem *im);
 
 /* Unlinks im from the table if nothing uses it; returns 1 if it did. */
 static int itab_unlink_unused_locked(struct fabric *f, struct inode_mem *im)
@@ -637,12 +636,15 @@ static void itab_release(struct fabric *f, struct inode_mem *im,
 		pthread_mutex_lock(&f->itab_lock);
 		im->refs--;
 	}
-	gone = itab_unlink_unused_locked(f, im);
+	/* A twin with deferred times (of a directory not removed) stays
+	 * for the flusher, which stores them and frees it: out of the table, a concurrent itab_get would
+	 * load the older record beside it, and the late store could then
+	 * overwrite newer changes or bring back a removed directory. */
+	gone = !(im->dirty && im->a.nlink > 0 && !im->destroyed) &&
+	       itab_unlink_unused_locked(f, im);
 	pthread_mutex_unlock(&f->itab_lock);
-	if (gone) {
-		dir_store_locked(f, im);
+	if (gone)
 		im_free(im);
-	}
 }
 
 static void itab_put(struct fabric *f, struct inode_mem *im)
@@ -2485,7 +2487,7 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	struct meta_dirent d;
 	struct meta_inode a;
 	struct meta_batch *b = NULL;
-	struct timespec t = now_ts();
+	struct timespec t = now_ts(), omtime, octime;
 	struct score_policy pol;
 	unsigned pol_set;
 	int rc;
@@ -2549,6 +2551,8 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	d.type = mode & S_IFMT;
 	meta_put_dirent(b, parent, name, &d);
 	meta_put_sys_u64(b, "next_ino", a.ino + 1);
+	omtime = dir->a.mtime;
+	octime = dir->a.ctime;
 	if (S_ISDIR(mode)) {
 		dir->a.nlink++;
 		dir->a.mtime = dir->a.ctime = t;
@@ -2560,6 +2564,8 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	if (rc < 0) {
 		if (S_ISDIR(mode))
 			dir->a.nlink--;
+		dir->a.mtime = omtime;
+		dir->a.ctime = octime;
 		goto out;
 	}
 	dcache_set(f->dcache, parent, name, &d);
@@ -2647,7 +2653,7 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 	struct inode_mem *im = NULL, *dir = NULL;
 	struct meta_batch *b = NULL;
 	struct meta_dirent d;
-	struct timespec t = now_ts();
+	struct timespec t = now_ts(), omtime, octime;
 	int rc;
 
 	if ((rc = name_check(newname)) < 0)
@@ -2679,6 +2685,8 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 	else if (rc == -EUCLEAN)
 		rc = -EIO;
 	if (b) {
+		omtime = dir->a.mtime;
+		octime = dir->a.ctime;
 		im->a.nlink++;
 		im->a.ctime = t;
 		dir_touch(f, b, dir, t);
@@ -2689,6 +2697,8 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		rc = commit(f, b);
 		if (rc < 0) {
 			im->a.nlink--;
+			dir->a.mtime = omtime;
+			dir->a.ctime = octime;
 		} else {
 			dcache_set(f->dcache, newparent, newname, &d);
 			attr_to_stat(&im->a, out);
@@ -2789,7 +2799,7 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	struct inode_mem *dir = NULL, *child = NULL;
 	struct meta_batch *b = NULL;
 	struct meta_dirent d;
-	struct timespec t = now_ts();
+	struct timespec t = now_ts(), omtime, octime;
 	int rc, did;
 
 	if (strlen(name) > META_NAME_MAX)
@@ -2826,6 +2836,8 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	pthread_rwlock_wrlock(&dir->lock);
 	pthread_rwlock_wrlock(&child->lock);
 	meta_del_dirent(b, parent, name);
+	omtime = dir->a.mtime;
+	octime = dir->a.ctime;
 	did = drop_link(f, b, child, t);
 	if (want_dir) {
 		dir->a.nlink--;
@@ -2835,6 +2847,10 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 		dir_touch(f, b, dir, t);
 	}
 	rc = commit(f, b);
+	if (rc < 0) {
+		dir->a.mtime = omtime;
+		dir->a.ctime = octime;
+	}
 	dcache_drop(f->dcache, parent, name);
 	destroy_done(f, child, did, rc == 0);
 	pthread_rwlock_unlock(&child->lock);
