@@ -97,8 +97,8 @@ struct inode_mem {
 	size_t cap;                    /* allocated slots of ext */
 	int destroyed;                 /* records and data are gone */
 	int dirty;                     /* a's times are newer than its record
-					* (dir_touch): the flusher, or freeing
-					* the twin, stores them */
+					* (dir_touch) until the flusher or
+					* fsyncdir stores them */
 	struct score_policy pol;       /* effective policies; loaded with a */
 	unsigned pol_set;              /* POL_* bits of the xattrs set */
 };
@@ -637,9 +637,10 @@ static void itab_release(struct fabric *f, struct inode_mem *im,
 		im->refs--;
 	}
 	/* A twin with deferred times (of a directory not removed) stays
-	 * for the flusher, which stores them and frees it: out of the table, a concurrent itab_get would
-	 * load the older record beside it, and the late store could then
-	 * overwrite newer changes or bring back a removed directory. */
+	 * for the flusher, which stores them and frees it: out of the
+	 * table, a concurrent itab_get would load the older record beside
+	 * it, and a late store could then overwrite newer changes or bring
+	 * back a removed directory. */
 	gone = !(im->dirty && im->a.nlink > 0 && !im->destroyed) &&
 	       itab_unlink_unused_locked(f, im);
 	pthread_mutex_unlock(&f->itab_lock);
@@ -666,18 +667,23 @@ static void itab_add_lookup(struct fabric *f, struct inode_mem *im)
  * directory's mtime and ctime. Storing its record for each such change
  * costs a memtable entry and WAL bytes per create and unlink, so the
  * times change in memory, the directory joins the dirty list and the
- * flusher stores the record within DIRTY_FLUSH_MS (or the twin's
- * release does, when the kernel forgets the directory before that). A crash loses at most that much of a
+ * flusher stores the record within DIRTY_FLUSH_MS; the twin stays in
+ * the table until then. A crash loses at most that much of a
  * directory's time changes, never an entry or a link count: every other
  * change of the directory stores its whole record at once, as before.
  * fsyncdir and unmount store them at once. */
 
-/* The directory's times become t; their record goes into b only when
- * the dirty list cannot take it. Caller holds dir->lock for writing. */
+/* The directory's times become t. Its record goes into b when `now`
+ * (its link count changed too) or when the dirty list cannot take it;
+ * otherwise the flusher stores it. Caller holds dir->lock for writing. */
 static void dir_touch(struct fabric *f, struct meta_batch *b,
-		      struct inode_mem *dir, struct timespec t)
+		      struct inode_mem *dir, struct timespec t, int now)
 {
 	dir->a.mtime = dir->a.ctime = t;
+	if (now) {
+		meta_put_inode(b, &dir->a);
+		return;
+	}
 	if (dir->dirty)
 		return;
 	pthread_mutex_lock(&f->dirty_lock);
@@ -704,8 +710,8 @@ now:
 /* Stores im's record when its times are deferred. Not when it was
  * removed meanwhile: its record is gone and stays gone. The times count
  * as stored either way: a failure is logged (once in a row) and
- * returned, not retried. Caller holds im->lock for writing, or is the
- * last user of the twin. 0 or -errno. */
+ * returned, not retried. Caller holds im->lock for writing. 0 or
+ * -errno. */
 static int dir_store_locked(struct fabric *f, struct inode_mem *im)
 {
 	struct meta_batch *b;
@@ -741,7 +747,7 @@ static int dir_store(struct fabric *f, struct inode_mem *im)
 }
 
 /* Stores every deferred time now. A directory no longer in the table
- * had its times stored when its twin was freed. */
+ * was removed (itab_release keeps the others until this stores them). */
 static void dirty_flush(struct fabric *f)
 {
 	struct inode_mem *im;
@@ -2553,13 +2559,9 @@ static int make_node(struct fabric *f, const struct fs_ctx *ctx,
 	meta_put_sys_u64(b, "next_ino", a.ino + 1);
 	omtime = dir->a.mtime;
 	octime = dir->a.ctime;
-	if (S_ISDIR(mode)) {
+	if (S_ISDIR(mode))
 		dir->a.nlink++;
-		dir->a.mtime = dir->a.ctime = t;
-		meta_put_inode(b, &dir->a);
-	} else {
-		dir_touch(f, b, dir, t);
-	}
+	dir_touch(f, b, dir, t, S_ISDIR(mode));
 	rc = commit(f, b);
 	if (rc < 0) {
 		if (S_ISDIR(mode))
@@ -2689,7 +2691,7 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		octime = dir->a.ctime;
 		im->a.nlink++;
 		im->a.ctime = t;
-		dir_touch(f, b, dir, t);
+		dir_touch(f, b, dir, t, 0);
 		d.ino = ino;
 		d.type = im->a.mode & S_IFMT;
 		meta_put_dirent(b, newparent, newname, &d);
@@ -2839,13 +2841,9 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	omtime = dir->a.mtime;
 	octime = dir->a.ctime;
 	did = drop_link(f, b, child, t);
-	if (want_dir) {
+	if (want_dir)
 		dir->a.nlink--;
-		dir->a.mtime = dir->a.ctime = t;
-		meta_put_inode(b, &dir->a);
-	} else {
-		dir_touch(f, b, dir, t);
-	}
+	dir_touch(f, b, dir, t, want_dir);
 	rc = commit(f, b);
 	if (rc < 0) {
 		dir->a.mtime = omtime;
