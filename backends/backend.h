@@ -79,6 +79,19 @@ struct be_ops {
 	 * read reports them. The kind may ignore the hint (s3: unless it saw
 	 * a sequential reader on an earlier extent of the same inode). */
 	void (*ext_prefetch)(struct backend *be, const struct be_ext *x);
+	/* Optional (NULL: not offered). Lends a descriptor from which
+	 * [off, off+len) of copy x (a range as for ext_read) can be read at
+	 * the same offsets, so that a reply can be spliced instead of
+	 * copied. The bytes are those ext_read would return, for as long as
+	 * the caller keeps the extent from changing. On success *fd is open
+	 * for reading, *avail (<= len) counts the bytes from off that lie
+	 * within the file (the rest read as zeros) and *pin is to be given
+	 * back to ext_unpin, which must be called and keeps fd open until
+	 * then. Returns 0, -ENOENT when the copy was never written (all
+	 * zeros; nothing to unpin), or -errno. */
+	int (*ext_pin)(struct backend *be, const struct be_ext *x, uint64_t off,
+		       size_t len, int *fd, size_t *avail, void **pin);
+	void (*ext_unpin)(struct backend *be, void *pin);
 	/* Writes, reads back and deletes a small probe object; fills msg
 	 * with a one-line result (latencies). 0 or -errno. */
 	int (*probe)(struct backend *be, char *msg, size_t msglen);

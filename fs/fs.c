@@ -3231,8 +3231,87 @@ static void touch_atime(struct fabric *f, struct inode_mem *im)
 	pthread_rwlock_unlock(&im->lock);
 }
 
-ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
-		uint64_t off)
+/* The pieces of one read's reply and the descriptors lent for them. */
+struct rd_segs {
+	struct fs_seg seg[FS_SEGS_MAX];
+	int n;
+	struct { struct backend *be; void *pin; } pin[FS_SEGS_MAX];
+	int npin;
+	int tier;              /* a tier that lent a descriptor, or -1 */
+};
+
+/* Appends len bytes at p, joining the previous piece when it ends there. */
+static void seg_mem(struct rd_segs *s, const char *p, size_t len)
+{
+	struct fs_seg *last = s->n ? &s->seg[s->n - 1] : NULL;
+
+	if (!len)
+		return;
+	if (last && last->fd < 0 && (const char *)last->mem + last->len == p) {
+		last->len += len;
+		return;
+	}
+	s->seg[s->n++] = (struct fs_seg){ .fd = -1, .mem = p, .len = len };
+}
+
+static void seg_unpin(struct rd_segs *s)
+{
+	for (int i = 0; i < s->npin; i++)
+		s->pin[i].be->ops->ext_unpin(s->pin[i].be, s->pin[i].pin);
+	s->npin = 0;
+}
+
+/* Puts [pos, pos+in) of copy x on tier idx into the reply: a lent
+ * descriptor when the tier offers one and pieces are left (at most three
+ * more: descriptor, zeros, what follows), else read into p. Returns 0 or
+ * -errno. */
+static int seg_ext(struct fabric *f, struct rd_segs *s, int idx,
+		   const struct be_ext *x, char *p, size_t in, uint64_t pos)
+{
+	struct backend *be = f->tiers[idx].be;
+	struct timespec t0, t1;
+	size_t avail;
+	ssize_t got;
+	void *pin;
+	int fd, rc;
+
+	if (s && be->ops->ext_pin && s->n + 3 <= FS_SEGS_MAX) {
+		rc = be->ops->ext_pin(be, x, pos, in, &fd, &avail, &pin);
+		if (rc == -ENOENT) {
+			memset(p, 0, in);
+			seg_mem(s, p, in);
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		s->pin[s->npin].be = be;
+		s->pin[s->npin++].pin = pin;
+		s->tier = idx;
+		if (avail)
+			s->seg[s->n++] = (struct fs_seg){ .fd = fd, .off = pos,
+							  .len = avail };
+		memset(p + avail, 0, in - avail);
+		seg_mem(s, p + avail, in - avail);
+		return 0;
+	}
+	/* CLOCK_MONOTONIC, not _COARSE: a read from the page cache of a
+	 * local tier takes microseconds. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	got = be->ops->ext_read(be, x, p, in, pos);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (got < 0)
+		return (int)got;
+	lat_add(f, idx, &t0, &t1);
+	if (s)
+		seg_mem(s, p, in);
+	return 0;
+}
+
+/* fs_read, and with s, fs_read_reply: fills s and calls reply before the
+ * extents may change again. */
+static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
+			  size_t size, uint64_t off, struct rd_segs *s,
+			  fs_reply_fn reply, void *arg)
 {
 	struct inode_mem *im = fh->im;
 	const struct meta_extent *last = NULL;
@@ -3244,6 +3323,8 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 	if ((rc = rdlock_ext(f, im)) < 0)
 		return rc;
 	if (off >= im->a.size) {
+		if (s)
+			reply(arg, s->seg, 0);
 		pthread_rwlock_unlock(&im->lock);
 		return 0;
 	}
@@ -3252,36 +3333,31 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t coff = pos - pos % f->es;
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 		struct meta_extent *e = ext_find(im, coff);
-		ssize_t got;
 
 		if (!e) {
 			memset(p, 0, n);
+			if (s)
+				seg_mem(s, p, n);
 			prof_emit(f, fh, STATS_READ, coff, pos, n, -1, cont++, t);
 		} else {
 			int idx = ext_tier(f, e);
-			struct backend *be = f->tiers[idx].be;
 			struct be_ext x = ext_copy(im, e);
 			uint64_t eend = e->off + e->len;
 			uint64_t in = pos >= eend ? 0 : (pos + n < eend ? n : eend - pos);
-			struct timespec t0, t1;
 
-			/* Past the extent's length: zeros, on every kind.
-			 * CLOCK_MONOTONIC, not _COARSE: a read from the page
-			 * cache of a local tier takes microseconds. */
-			got = 0;
-			if (in) {
-				clock_gettime(CLOCK_MONOTONIC, &t0);
-				got = be->ops->ext_read(be, &x, p, in, pos);
-				clock_gettime(CLOCK_MONOTONIC, &t1);
-				if (got >= 0)
-					lat_add(f, idx, &t0, &t1);
-			}
+			/* Past the extent's length: zeros, on every kind. */
+			rc = in ? seg_ext(f, s, idx, &x, p, in, pos) : 0;
 			prof_emit(f, fh, STATS_READ, coff, pos, n, idx, cont++, t);
-			if (got >= 0 && in < n)
-				memset(p + in, 0, n - in);
-			if (got < 0) {
+			if (rc < 0) {
+				if (s)
+					seg_unpin(s);
 				pthread_rwlock_unlock(&im->lock);
-				return got;
+				return rc;
+			}
+			if (in < n) {
+				memset(p + in, 0, n - in);
+				if (s)
+					seg_mem(s, p + in, n - in);
 			}
 			last = e;
 		}
@@ -3307,11 +3383,37 @@ ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 			ops->ext_prefetch(nbe, &x);
 		}
 	}
+	if (s) {
+		/* The lent descriptors are read while the reply is sent:
+		 * that is this read's time on the tier. */
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		reply(arg, s->seg, s->n);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (s->tier >= 0)
+			lat_add(f, s->tier, &t0, &t1);
+		seg_unpin(s);
+	}
 	due = atime_due(&im->a, now_ts());
 	pthread_rwlock_unlock(&im->lock);
 	if (due)
 		touch_atime(f, im);
 	return end - off;
+}
+
+ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
+		uint64_t off)
+{
+	return read_range(f, fh, buf, size, off, NULL, NULL, NULL);
+}
+
+ssize_t fs_read_reply(struct fabric *f, struct fs_file *fh, void *buf,
+		      size_t size, uint64_t off, fs_reply_fn reply, void *arg)
+{
+	struct rd_segs s = { .tier = -1 };
+
+	return read_range(f, fh, buf, size, off, &s, reply, arg);
 }
 
 ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,

@@ -93,6 +93,26 @@ int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 /* Returns bytes read (short only at end of file). */
 ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t off);
+/* One piece of a read's reply: len bytes at offset off of descriptor fd,
+ * or (fd < 0) len bytes at mem. */
+struct fs_seg {
+	int fd;
+	uint64_t off;
+	const void *mem;
+	size_t len;
+};
+#define FS_SEGS_MAX 16
+/* Sends a read's reply: the n (<= FS_SEGS_MAX) pieces in order. Called
+ * with the file's extents held still, so the descriptors' bytes are the
+ * file's until it returns. */
+typedef void (*fs_reply_fn)(void *arg, const struct fs_seg *seg, int n);
+/* fs_read that replies itself: what lies on a tier that lends its
+ * descriptors (local kinds) goes to reply as descriptor pieces, to be
+ * spliced instead of copied; the rest is read into buf (size bytes).
+ * Returns the bytes replied, or -errno, in which case reply was not
+ * called. */
+ssize_t fs_read_reply(struct fabric *f, struct fs_file *fh, void *buf,
+		      size_t size, uint64_t off, fs_reply_fn reply, void *arg);
 /* Returns size, or -errno (ENOSPC when no tier has room, EFBIG). */
 ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off);

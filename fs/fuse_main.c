@@ -121,6 +121,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_POSIX_ACL |
 			FUSE_CAP_WRITEBACK_CACHE);
 	if (g_max_read)
@@ -322,6 +324,41 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_release(g_fab, fh);
 }
 
+/* Replies to a read: one buffer as is; with pieces of files, through
+ * fuse_reply_data, which splices them into the reply (libfuse copies
+ * instead where it cannot splice). */
+static void read_reply(void *arg, const struct fs_seg *seg, int n)
+{
+	fuse_req_t req = arg;
+	union {
+		struct fuse_bufvec v;
+		char room[sizeof(struct fuse_bufvec) +
+			  (FS_SEGS_MAX - 1) * sizeof(struct fuse_buf)];
+	} u;
+	struct fuse_bufvec *v = &u.v;
+
+	if (n == 0 || (n == 1 && seg[0].fd < 0)) {
+		fuse_reply_buf(req, n ? seg[0].mem : NULL, n ? seg[0].len : 0);
+		return;
+	}
+	memset(&u, 0, sizeof(u));
+	v->count = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		struct fuse_buf *b = &v->buf[i];
+
+		b->size = seg[i].len;
+		if (seg[i].fd >= 0) {
+			b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK |
+				   FUSE_BUF_FD_RETRY;
+			b->fd = seg[i].fd;
+			b->pos = (off_t)seg[i].off;
+		} else {
+			b->mem = (void *)seg[i].mem;
+		}
+	}
+	fuse_reply_data(req, v, 0);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -332,11 +369,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = fs_read(g_fab, fh_of(fi), buf, size, off);
+	rc = fs_read_reply(g_fab, fh_of(fi), buf, size, off, read_reply, req);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_buf(req, buf, rc);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -610,8 +645,11 @@ static void usage(FILE *out)
 "  -o clone_fd        one /dev/fuse descriptor per thread\n"
 "  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 1024;\n"
 "                     0 keeps the kernel's)\n"
-"  -o OPTION          any FUSE mount option, e.g. allow_other, ro,\n"
-"                     max_read=N; default_permissions is always on\n");
+"  -o max_read=N      largest read request in bytes (default: 1 MiB, or\n"
+"                     less where a pipe cannot hold that: replies of\n"
+"                     local tiers are spliced when they fit in one)\n"
+"  -o OPTION          any FUSE mount option, e.g. allow_other, ro;\n"
+"                     default_permissions is always on\n");
 }
 
 enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_MAX_READ };
@@ -668,6 +706,35 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1;  /* libfuse needs it too */
 	}
 	return 1;
+}
+
+/* The default -o max_read: 0 (none) when this process can grow a pipe
+ * past 1 MiB, else the most whose reply libfuse still splices. libfuse
+ * splices a reply only when a pipe holds it plus a page per piece and two
+ * more, and a pipe grows past /proc/sys/fs/pipe-max-size (1 MiB by
+ * default) only with CAP_SYS_RESOURCE; five pages less than that limit
+ * leaves room for a read that spans two extents. Reads never exceed 1 MiB
+ * (max_write sets the kernel's max_pages). */
+static unsigned splice_max_read(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long lim = 0;
+	unsigned max = 0;
+	int p[2];
+	FILE *fp;
+
+	if (page <= 0 || pipe2(p, O_CLOEXEC) < 0)
+		return 0;
+	if (fcntl(p[0], F_SETPIPE_SZ, (1 << 20) + 8 * page) < 0 &&
+	    (fp = fopen("/proc/sys/fs/pipe-max-size", "r"))) {
+		if (fscanf(fp, "%lu", &lim) == 1 && lim >= (256u << 10) +
+		    5 * (unsigned long)page && lim < (1u << 20) + 5 * (unsigned long)page)
+			max = (unsigned)(lim - 5 * (unsigned long)page);
+		fclose(fp);
+	}
+	close(p[0]);
+	close(p[1]);
+	return max;
 }
 
 /* Sets the readahead of the mount's backing device info, which the kernel
@@ -819,6 +886,15 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	/* Fork before any thread exists (RocksDB starts some). */
+	if (!o.max_read && (o.max_read = splice_max_read())) {
+		char mr[32];
+
+		snprintf(mr, sizeof(mr), "-omax_read=%u", o.max_read);
+		if (fuse_opt_add_arg(&args, mr) < 0) {
+			fprintf(stderr, "dfabric: out of memory\n");
+			return 1;
+		}
+	}
 	g_max_read = o.max_read;
 	if (!o.foreground)
 		bg_fd = background();

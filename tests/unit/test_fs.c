@@ -359,7 +359,55 @@ static void trunc_(struct fix *x, uint64_t ino, struct fs_file *fh,
 	mtrunc(x, size);
 }
 
-/* The whole file reads back as the model, and nothing past its end. */
+/* What read_collect assembled from fs_read_reply's pieces. */
+struct collected {
+	uint8_t *out;                  /* the reply's bytes */
+	size_t len;                    /* how many */
+	int calls;                     /* replies sent (must be 1) */
+	int fds;                       /* pieces that were descriptors */
+};
+
+static void read_collect(void *arg, const struct fs_seg *seg, int n)
+{
+	struct collected *c = arg;
+
+	c->calls++;
+	assert_true(n >= 0 && n <= FS_SEGS_MAX);
+	for (int i = 0; i < n; i++) {
+		if (seg[i].fd >= 0) {
+			assert_int_equal(pread(seg[i].fd, c->out + c->len,
+					       seg[i].len, (off_t)seg[i].off),
+					 (ssize_t)seg[i].len);
+			c->fds++;
+		} else {
+			memcpy(c->out + c->len, seg[i].mem, seg[i].len);
+		}
+		c->len += seg[i].len;
+	}
+}
+
+/* fs_read_reply of [pos, pos+size) replies once with want bytes that are
+ * the model's; returns how many pieces were descriptors. */
+static int verify_reply(struct fix *x, struct fs_file *fh, uint64_t pos,
+			size_t size, size_t want)
+{
+	uint8_t *scratch = malloc(size ? size : 1);
+	struct collected c = { .out = malloc(size ? size : 1) };
+
+	assert_non_null(scratch);
+	assert_non_null(c.out);
+	assert_int_equal(fs_read_reply(x->f, fh, scratch, size, pos,
+				       read_collect, &c), (ssize_t)want);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.len, want);
+	assert_memory_equal(c.out, x->model + pos, want);
+	free(scratch);
+	free(c.out);
+	return c.fds;
+}
+
+/* The whole file reads back as the model, and nothing past its end, by
+ * fs_read and by fs_read_reply. */
 static void verify(struct fix *x, struct fs_file *fh)
 {
 	const size_t chunk = 50000;    /* not a divisor of the extent size */
@@ -379,9 +427,11 @@ static void verify(struct fix *x, struct fs_file *fh)
 			fail_msg("byte %" PRIu64 " reads 0x%02x, expected 0x%02x",
 				 pos + i, x->buf[i], x->model[pos + i]);
 		}
+		verify_reply(x, fh, pos, chunk, want);
 		pos += want;
 	}
 	assert_int_equal(fs_read(x->f, fh, x->buf, 4096, x->msize), 0);
+	assert_int_equal(verify_reply(x, fh, x->msize, 4096, 0), 0);
 }
 
 /* ---------------------------------------------------------------- */
@@ -543,6 +593,12 @@ static void test_extent_map(void **state)
 	assert_memory_equal(x->buf, x->model + size - 5, 5);
 	assert_int_equal(fs_read(x->f, fh, x->buf, 3 * ES, 19 * ES), ES + 15);
 	assert_memory_equal(x->buf, x->model + 19 * ES, ES + 15);
+	/* The local tier lends its file: extents reply as descriptors, one
+	 * per extent, holes and zeros from memory. */
+	assert_int_equal(verify_reply(x, fh, 0, 4 * ES + 1, 4 * ES + 1), 5);
+	assert_int_equal(verify_reply(x, fh, 100, 1000, 1000), 1);
+	assert_int_equal(verify_reply(x, fh, 5 * ES, ES, ES), 0);
+	assert_int_equal(verify_reply(x, fh, 19 * ES, 3 * ES, ES + 15), 1);
 
 	/* an overwrite inside an extent changes nothing in the map */
 	mwrite(x, fh, 10, 10, 6);

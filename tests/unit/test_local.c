@@ -234,6 +234,43 @@ static void test_zeros(void **state)
 	assert_true(f->be->ops->pread(f->be, 78, path, 1, UINT64_MAX) < 0);
 }
 
+/* ext_pin lends the file's descriptor: the bytes at the extent's offsets
+ * are the file's, those past its end are counted out of avail. */
+static void test_ext_pin(void **state)
+{
+	struct fx *f = *state;
+	struct be_ext x = { .ino = 90, .off = 0, .len = 4 * MiB };
+	uint8_t buf[8192], want[4096];
+	size_t avail = 12345;
+	void *pin = NULL;
+	int fd = -1;
+
+	/* never written: nothing to lend, all zeros */
+	assert_int_equal(f->be->ops->ext_pin(f->be, &x, 0, 4096, &fd, &avail,
+					     &pin), -ENOENT);
+	write_pattern(f, 90, 4096, 4096);
+	assert_int_equal(f->be->ops->ext_pin(f->be, &x, 0, 3 * 4096, &fd,
+					     &avail, &pin), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(avail, 2 * 4096);  /* the file ends at 8192 */
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	assert_true(all_zero(buf, 4096));  /* the hole before the write */
+	fill(want, sizeof(want), 90, 4096);
+	assert_memory_equal(buf + 4096, want, sizeof(want));
+	/* a forget while pinned: the descriptor stays open until unpin */
+	f->be->ops->forget(f->be, 90);
+	assert_int_equal(pread(fd, buf, 1, 4096), 1);
+	f->be->ops->ext_unpin(f->be, pin);
+
+	/* entirely past the end: nothing available */
+	assert_int_equal(f->be->ops->ext_pin(f->be, &x, 3 * MiB, 4096, &fd,
+					     &avail, &pin), 0);
+	assert_int_equal(avail, 0);
+	f->be->ops->ext_unpin(f->be, pin);
+	assert_true(f->be->ops->ext_pin(f->be, &x, UINT64_MAX - 1, 4096, &fd,
+					&avail, &pin) < 0);
+}
+
 static void test_punch(void **state)
 {
 	struct fx *f = *state;
@@ -693,6 +730,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zeros, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ext_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seek, setup, teardown),
