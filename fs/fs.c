@@ -3275,7 +3275,8 @@ static int seg_ext(struct fabric *f, struct rd_segs *s, int idx,
 	void *pin;
 	int fd, rc;
 
-	if (s && be->ops->ext_pin && s->n + 3 <= FS_SEGS_MAX) {
+	if (s && be->ops->ext_pin && s->n + 3 <= FS_SEGS_MAX &&
+	    s->npin < FS_SEGS_MAX) {
 		rc = be->ops->ext_pin(be, x, pos, in, &fd, &avail, &pin);
 		if (rc == -ENOENT) {
 			memset(p, 0, in);
@@ -3284,12 +3285,16 @@ static int seg_ext(struct fabric *f, struct rd_segs *s, int idx,
 		}
 		if (rc < 0)
 			return rc;
-		s->pin[s->npin].be = be;
-		s->pin[s->npin++].pin = pin;
-		s->tier = idx;
-		if (avail)
+		if (!avail) {
+			/* All past the file's end: zeros, nothing to hold. */
+			be->ops->ext_unpin(be, pin);
+		} else {
+			s->pin[s->npin].be = be;
+			s->pin[s->npin++].pin = pin;
+			s->tier = idx;
 			s->seg[s->n++] = (struct fs_seg){ .fd = fd, .off = pos,
-							  .len = avail };
+							  .mem = p, .len = avail };
+		}
 		memset(p + avail, 0, in - avail);
 		seg_mem(s, p + avail, in - avail);
 		return 0;

@@ -94,7 +94,8 @@ int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t off);
 /* One piece of a read's reply: len bytes at offset off of descriptor fd,
- * or (fd < 0) len bytes at mem. */
+ * or (fd < 0) len bytes at mem. A descriptor piece's mem is where in the
+ * read's buffer its bytes belong, should the reply read them there. */
 struct fs_seg {
 	int fd;
 	uint64_t off;

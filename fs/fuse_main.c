@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "common/log.h"
 #include "fs/ctl.h"
 #include "fs/fs.h"
+#include "fs/splice.h"
 
 #define DFABRIC_VERSION "0.1.0"
 #define ATTR_TIMEOUT 10.0    /* seconds the kernel may cache attributes */
@@ -106,6 +108,40 @@ static void *thread_buf(size_t n)
 		pthread_setspecific(g_tbuf_key, b);
 	}
 	return b->data;
+}
+
+/* The reply pipe of each FUSE worker thread (fs/splice.h), opened on its
+ * first read; closed with the thread by the key's destructor. NULL data:
+ * not opened yet; PIPE_NONE: the thread has none (opening failed). */
+static pthread_key_t g_pipe_key;
+static struct fs_pipe pipe_none;
+#define PIPE_NONE (&pipe_none)
+
+static void pipe_free(void *v)
+{
+	struct fs_pipe *p = v;
+
+	if (p && p != PIPE_NONE) {
+		fs_pipe_close(p);
+		free(p);
+	}
+}
+
+static struct fs_pipe *thread_pipe(void)
+{
+	struct fs_pipe *p = pthread_getspecific(g_pipe_key);
+
+	if (p)
+		return p == PIPE_NONE ? NULL : p;
+	p = malloc(sizeof(*p));
+	if (!p || fs_pipe_open(p, 1u << 20) < 0) {
+		log_info("no reply pipe for this thread: reads are copied");
+		free(p);
+		pthread_setspecific(g_pipe_key, PIPE_NONE);
+		return NULL;
+	}
+	pthread_setspecific(g_pipe_key, p);
+	return p;
 }
 
 /* ---------------------------------------------------------------- */
@@ -325,8 +361,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 /* Replies to a read: one buffer as is; with pieces of files, through
- * fuse_reply_data, which splices them into the reply (libfuse copies
- * instead where it cannot splice). */
+ * fuse_reply_data. The file pieces are first spliced into this thread's
+ * pipe, checking every byte arrived (fs_pipe_fill), so that an error of
+ * a tier file is replied as EIO: libfuse, splicing from the files itself,
+ * would send the bytes before the error as a short read, which the kernel
+ * takes for the end of the file. From the pipe libfuse splices on into
+ * the reply, or copies where it cannot. */
 static void read_reply(void *arg, const struct fs_seg *seg, int n)
 {
 	fuse_req_t req = arg;
@@ -336,9 +376,24 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 			  (FS_SEGS_MAX - 1) * sizeof(struct fuse_buf)];
 	} u;
 	struct fuse_bufvec *v = &u.v;
+	struct fs_pipe *p;
+	bool piped[FS_SEGS_MAX];
+	int rc, left = 0;
 
 	if (n == 0 || (n == 1 && seg[0].fd < 0)) {
 		fuse_reply_buf(req, n ? seg[0].mem : NULL, n ? seg[0].len : 0);
+		return;
+	}
+	if (!(p = thread_pipe())) {
+		for (int i = 0; i < n; i++)
+			piped[i] = false;
+		rc = fs_pipe_fill(&(struct fs_pipe){ .rd = -1, .wr = -1 },
+				  seg, n, piped);
+	} else {
+		rc = fs_pipe_fill(p, seg, n, piped);
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	memset(&u, 0, sizeof(u));
@@ -347,16 +402,18 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 		struct fuse_buf *b = &v->buf[i];
 
 		b->size = seg[i].len;
-		if (seg[i].fd >= 0) {
-			b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK |
-				   FUSE_BUF_FD_RETRY;
-			b->fd = seg[i].fd;
-			b->pos = (off_t)seg[i].off;
+		if (piped[i]) {
+			b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_RETRY;
+			b->fd = p->rd;
 		} else {
 			b->mem = (void *)seg[i].mem;
 		}
 	}
 	fuse_reply_data(req, v, 0);
+	/* A reply the kernel refused (an interrupted request) may leave
+	 * bytes behind. */
+	if (p && ioctl(p->rd, FIONREAD, &left) == 0 && left > 0)
+		fs_pipe_drain(p);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -853,7 +910,8 @@ int main(int argc, char *argv[])
 
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
 		return 2;
-	if (pthread_key_create(&g_tbuf_key, free) != 0)
+	if (pthread_key_create(&g_tbuf_key, free) != 0 ||
+	    pthread_key_create(&g_pipe_key, pipe_free) != 0)
 		return 1;
 	if (o.help) {
 		usage(stdout);
@@ -963,5 +1021,6 @@ out:
 	free(o.config);
 	free(o.mountpoint);
 	free(pthread_getspecific(g_tbuf_key));
+	pipe_free(pthread_getspecific(g_pipe_key));
 	return rc;
 }
