@@ -378,13 +378,20 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 	struct fuse_bufvec *v = &u.v;
 	struct fs_pipe *p;
 	bool piped[FS_SEGS_MAX];
+	size_t fd_bytes = 0;
 	int rc, left = 0;
 
 	if (n == 0 || (n == 1 && seg[0].fd < 0)) {
 		fuse_reply_buf(req, n ? seg[0].mem : NULL, n ? seg[0].len : 0);
 		return;
 	}
-	if (!(p = thread_pipe())) {
+	for (int i = 0; i < n; i++)
+		fd_bytes += seg[i].fd >= 0 ? seg[i].len : 0;
+	/* libfuse copies a reply with less than two pages of file data:
+	 * through a pipe that would cost two calls more than a pread. */
+	if (fd_bytes < 2 * (size_t)sysconf(_SC_PAGESIZE) ||
+	    !(p = thread_pipe())) {
+		p = NULL;
 		for (int i = 0; i < n; i++)
 			piped[i] = false;
 		rc = fs_pipe_fill(&(struct fs_pipe){ .rd = -1, .wr = -1 },
