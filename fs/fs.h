@@ -103,7 +103,8 @@ struct fs_seg {
 	size_t len;
 };
 #define FS_SEGS_MAX 16
-/* Sends a read's reply: the n (<= FS_SEGS_MAX) pieces in order. Called
+/* Sends a read's reply: the n (<= FS_SEGS_MAX) pieces in order, whose mem
+ * lie one after another from the start of the read's buffer. Called
  * with the file's extents held still, so the descriptors' bytes are the
  * file's until it returns. */
 typedef void (*fs_reply_fn)(void *arg, const struct fs_seg *seg, int n);

@@ -381,26 +381,22 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 	size_t fd_bytes = 0;
 	int rc, left = 0;
 
-	if (n == 0 || (n == 1 && seg[0].fd < 0)) {
-		fuse_reply_buf(req, n ? seg[0].mem : NULL, n ? seg[0].len : 0);
-		return;
-	}
 	for (int i = 0; i < n; i++)
 		fd_bytes += seg[i].fd >= 0 ? seg[i].len : 0;
 	/* libfuse copies a reply with less than two pages of file data:
 	 * through a pipe that would cost two calls more than a pread. */
-	if (fd_bytes < 2 * (size_t)sysconf(_SC_PAGESIZE) ||
-	    !(p = thread_pipe())) {
-		p = NULL;
-		for (int i = 0; i < n; i++)
-			piped[i] = false;
-		rc = fs_pipe_fill(&(struct fs_pipe){ .rd = -1, .wr = -1 },
-				  seg, n, piped);
-	} else {
-		rc = fs_pipe_fill(p, seg, n, piped);
-	}
-	if (rc < 0) {
+	p = fd_bytes < 2 * (size_t)sysconf(_SC_PAGESIZE) ? NULL : thread_pipe();
+	if ((rc = fs_pipe_fill(p, seg, n, piped)) < 0) {
 		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!p) {
+		/* All read: the pieces lie one after another in the buffer. */
+		size_t len = 0;
+
+		for (int i = 0; i < n; i++)
+			len += seg[i].len;
+		fuse_reply_buf(req, n ? seg[0].mem : NULL, len);
 		return;
 	}
 	memset(&u, 0, sizeof(u));
@@ -419,7 +415,7 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 	fuse_reply_data(req, v, 0);
 	/* A reply the kernel refused (an interrupted request) may leave
 	 * bytes behind. */
-	if (p && ioctl(p->rd, FIONREAD, &left) == 0 && left > 0)
+	if (ioctl(p->rd, FIONREAD, &left) == 0 && left > 0)
 		fs_pipe_drain(p);
 }
 
@@ -782,19 +778,17 @@ static int opt_proc(void *data, const char *arg, int key,
 static unsigned splice_max_read(void)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	unsigned long lim = 0;
+	unsigned long lim;
 	unsigned max = 0;
 	int p[2];
-	FILE *fp;
 
 	if (page <= 0 || pipe2(p, O_CLOEXEC) < 0)
 		return 0;
-	if (fcntl(p[0], F_SETPIPE_SZ, (1 << 20) + 8 * page) < 0 &&
-	    (fp = fopen("/proc/sys/fs/pipe-max-size", "r"))) {
-		if (fscanf(fp, "%lu", &lim) == 1 && lim >= (256u << 10) +
-		    5 * (unsigned long)page && lim < (1u << 20) + 5 * (unsigned long)page)
+	if (fcntl(p[0], F_SETPIPE_SZ, (1 << 20) + 8 * page) < 0) {
+		lim = fs_pipe_max_size();
+		if (lim >= (256u << 10) + 5 * (unsigned long)page &&
+		    lim < (1u << 20) + 5 * (unsigned long)page)
 			max = (unsigned)(lim - 5 * (unsigned long)page);
-		fclose(fp);
 	}
 	close(p[0]);
 	close(p[1]);

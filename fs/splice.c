@@ -17,6 +17,19 @@ static size_t page_size(void)
 	return ps > 0 ? (size_t)ps : 4096;
 }
 
+size_t fs_pipe_max_size(void)
+{
+	unsigned long lim = 0;
+	FILE *fp = fopen("/proc/sys/fs/pipe-max-size", "r");
+
+	if (fp) {
+		if (fscanf(fp, "%lu", &lim) != 1)
+			lim = 0;
+		fclose(fp);
+	}
+	return lim;
+}
+
 int fs_pipe_open(struct fs_pipe *p, size_t bytes)
 {
 	int fds[2], sz;
@@ -29,16 +42,10 @@ int fs_pipe_open(struct fs_pipe *p, size_t bytes)
 		bytes = INT32_MAX;
 	/* Without CAP_SYS_RESOURCE a pipe grows to pipe-max-size only. */
 	if (fcntl(p->rd, F_SETPIPE_SZ, (int)bytes) < 0) {
-		int lim = 0;
-		FILE *fp = fopen("/proc/sys/fs/pipe-max-size", "r");
+		size_t lim = fs_pipe_max_size();
 
-		if (fp) {
-			if (fscanf(fp, "%d", &lim) != 1)
-				lim = 0;
-			fclose(fp);
-		}
-		if (lim > 0 && (size_t)lim < bytes)
-			fcntl(p->rd, F_SETPIPE_SZ, lim);
+		if (lim > 0 && lim < bytes)
+			fcntl(p->rd, F_SETPIPE_SZ, (int)lim);
 	}
 	sz = fcntl(p->rd, F_GETPIPE_SZ);
 	p->slots = sz > 0 ? (size_t)sz / page_size() : 1;
@@ -109,7 +116,7 @@ static int splice_all(struct fs_pipe *p, int fd, uint64_t off, size_t len)
 int fs_pipe_fill(struct fs_pipe *p, const struct fs_seg *seg, int n,
 		 bool *piped)
 {
-	size_t ps = page_size(), used = 0;
+	size_t ps = page_size(), used = 0, slots = p ? p->slots : 0;
 	int rc = 0, i;
 
 	for (i = 0; i < n; i++) {
@@ -121,7 +128,7 @@ int fs_pipe_fill(struct fs_pipe *p, const struct fs_seg *seg, int n,
 		piped[i] = false;
 		if (s->fd < 0 || !s->len)
 			continue;
-		if (used + pages <= p->slots) {
+		if (used + pages <= slots) {
 			rc = splice_all(p, s->fd, s->off, s->len);
 			if (rc == 0) {
 				used += pages;
@@ -139,13 +146,14 @@ int fs_pipe_fill(struct fs_pipe *p, const struct fs_seg *seg, int n,
 					goto fail;
 				piped[j] = false;
 			}
-			used = p->slots;
+			used = slots;
 		}
 		if ((rc = read_all(s->fd, (char *)s->mem, s->len, s->off)) < 0)
 			goto fail;
 	}
 	return 0;
 fail:
-	fs_pipe_drain(p);
+	if (p)
+		fs_pipe_drain(p);
 	return rc;
 }

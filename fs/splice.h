@@ -16,6 +16,9 @@ struct fs_pipe {
 	size_t slots;          /* pipe buffers it holds (pages) */
 };
 
+/* /proc/sys/fs/pipe-max-size: the most a pipe grows to without
+ * CAP_SYS_RESOURCE; 0 if unknown. */
+size_t fs_pipe_max_size(void);
 /* Opens a pipe holding up to `bytes` if the process may grow it so far,
  * else as much as it may. Returns 0 or -errno. */
 int fs_pipe_open(struct fs_pipe *p, size_t bytes);
@@ -24,8 +27,9 @@ void fs_pipe_close(struct fs_pipe *p);
 void fs_pipe_drain(struct fs_pipe *p);
 /* Moves the descriptor pieces of seg[0..n) into the pipe, in order: each
  * that fits is spliced (piped[i] = true: the reply reads it from p->rd),
- * the others are read into their mem. Returns 0, or -errno with the pipe
- * empty: EIO when a descriptor holds fewer bytes than its piece. */
+ * the others (all of them when p is NULL) are read into their mem.
+ * Returns 0, or -errno with the pipe empty: EIO when a descriptor holds
+ * fewer bytes than its piece. */
 int fs_pipe_fill(struct fs_pipe *p, const struct fs_seg *seg, int n,
 		 bool *piped);
 

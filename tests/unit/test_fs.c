@@ -361,6 +361,7 @@ static void trunc_(struct fix *x, uint64_t ino, struct fs_file *fh,
 
 /* What read_collect assembled from fs_read_reply's pieces. */
 struct collected {
+	const uint8_t *buf;            /* the buffer given to fs_read_reply */
 	uint8_t *out;                  /* the reply's bytes */
 	size_t len;                    /* how many */
 	int calls;                     /* replies sent (must be 1) */
@@ -374,6 +375,8 @@ static void read_collect(void *arg, const struct fs_seg *seg, int n)
 	c->calls++;
 	assert_true(n >= 0 && n <= FS_SEGS_MAX);
 	for (int i = 0; i < n; i++) {
+		/* pieces lie one after another in the read's buffer */
+		assert_ptr_equal(seg[i].mem, c->buf + c->len);
 		if (seg[i].fd >= 0) {
 			assert_int_equal(pread(seg[i].fd, c->out + c->len,
 					       seg[i].len, (off_t)seg[i].off),
@@ -396,6 +399,7 @@ static int verify_reply(struct fix *x, struct fs_file *fh, uint64_t pos,
 
 	assert_non_null(scratch);
 	assert_non_null(c.out);
+	c.buf = scratch;
 	assert_int_equal(fs_read_reply(x->f, fh, scratch, size, pos,
 				       read_collect, &c), (ssize_t)want);
 	assert_int_equal(c.calls, 1);
