@@ -703,7 +703,7 @@ static void usage(FILE *out)
 "  -V, --version      print the version\n"
 "  -o max_threads=N   at most N threads serve requests (default 16)\n"
 "  -o clone_fd        one /dev/fuse descriptor per thread\n"
-"  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 1024;\n"
+"  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 8192;\n"
 "                     0 keeps the kernel's)\n"
 "  -o max_read=N      largest read request in bytes (default: 1 MiB, or\n"
 "                     less where a pipe cannot hold that: replies of\n"
@@ -795,18 +795,17 @@ static unsigned splice_max_read(void)
 	return max;
 }
 
-/* Sets the readahead of the mount's backing device info, which the kernel
- * caps at 128 KiB for FUSE; larger values let it read ahead in bigger
- * requests, several in flight. Finds the device in /proc/self/mountinfo. */
-static void set_read_ahead(const char *mountpoint, unsigned kb)
+/* Sets the readahead of the mount's backing device info, whose FUSE
+ * default is small; a larger window lets the kernel read ahead in bigger
+ * requests, several in flight. Finds the device in /proc/self/mountinfo.
+ * `want` is the mount point's real path. */
+static void set_read_ahead(const char *want, unsigned kb)
 {
-	char line[4096], path[128], want[PATH_MAX];
+	char line[4096], path[128];
 	unsigned maj, min;
 	int found = 0;
 	FILE *fp;
 
-	if (!kb || !realpath(mountpoint, want))
-		return;
 	fp = fopen("/proc/self/mountinfo", "r");
 	if (!fp)
 		return;
@@ -833,6 +832,50 @@ static void set_read_ahead(const char *mountpoint, unsigned kb)
 		if (!ra)
 			return;
 	}
+}
+
+struct ra_arg {
+	char mnt[PATH_MAX];            /* the mount point's real path */
+	unsigned kb;                   /* -o read_ahead_kb */
+};
+
+/* The kernel sets the readahead to the smaller of its own and the INIT
+ * reply's max_readahead when it handles that reply, so a value written
+ * before would be cut back. A request to the daemon (a statx that must
+ * ask it) is sent only once INIT has been answered and handled: then the
+ * window is set. */
+static void *read_ahead_thread(void *arg)
+{
+	struct ra_arg *a = arg;
+	struct statx stx;
+
+	if (statx(AT_FDCWD, a->mnt, AT_STATX_FORCE_SYNC, STATX_BASIC_STATS,
+		  &stx) == 0)
+		set_read_ahead(a->mnt, a->kb);
+	else
+		log_info("cannot set the readahead of %s: %s", a->mnt,
+			 strerror(errno));
+	free(a);
+	return NULL;
+}
+
+/* Sets the mount's readahead on a thread of its own, as the session
+ * loop starts (see read_ahead_thread). `mnt` is the mount point's real
+ * path, found before mounting. */
+static void start_read_ahead(const char *mnt, unsigned kb)
+{
+	struct ra_arg *a;
+	pthread_t t;
+
+	if (!kb || !*mnt || !(a = calloc(1, sizeof(*a))))
+		return;
+	a->kb = kb;
+	snprintf(a->mnt, sizeof(a->mnt), "%s", mnt);
+	if (pthread_create(&t, NULL, read_ahead_thread, a) != 0) {
+		free(a);
+		return;
+	}
+	pthread_detach(t);
 }
 
 static void raise_nofile(void)
@@ -900,13 +943,13 @@ static void background_done(int fd, char status)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = { .max_threads = 16, .read_ahead_kb = 1024 };
+	struct opts o = { .max_threads = 16, .read_ahead_kb = 8192 };
 	struct fuse_session *se = NULL;
 	struct ctl_server *ctl = NULL;
 	struct fuse_loop_config *lc = NULL;
 	static struct cfg cfg;
 	char err[CFG_ERR_MAX + 256], fsname[PATH_MAX + 16];
-	char abs_config[PATH_MAX];
+	char abs_config[PATH_MAX], real_mnt[PATH_MAX] = "";
 	int rc = 1, bg_fd = -1;
 
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
@@ -974,12 +1017,13 @@ int main(int argc, char *argv[])
 		rc = 1;
 		goto out_se;
 	}
+	if (!realpath(o.mountpoint, real_mnt))
+		real_mnt[0] = '\0';  /* fuse_session_mount says why */
 	if (fuse_session_mount(se, o.mountpoint) < 0) {
 		log_err("cannot mount on %s", o.mountpoint);
 		rc = 1;
 		goto out_sig;
 	}
-	set_read_ahead(o.mountpoint, o.read_ahead_kb);
 	rc = ctl_start(cfg.control, g_fab, &ctl, err, sizeof(err));
 	if (rc < 0) {
 		log_err("%s", err);
@@ -990,6 +1034,7 @@ int main(int argc, char *argv[])
 		 o.mountpoint, cfg.ntiers, cfg.meta);
 	background_done(bg_fd, 0);
 	bg_fd = -1;
+	start_read_ahead(real_mnt, o.read_ahead_kb);
 
 	if (o.single) {
 		rc = fuse_session_loop(se);
