@@ -1667,18 +1667,23 @@ static bool seq_before_locked(struct s3 *s, uint64_t ino, uint64_t off)
 /* After a read of [rel, end) of m: notes the pattern and, for a
  * sequential reader, queues fetches of the next blocks. The first read
  * of a copy, at its start, is sequential when a sequential reader was
- * near the end of the copy before (the prefetch hint lost the race). */
+ * near the end of the copy before (the prefetch hint lost the race).
+ * A read is sequential when it starts near where the last one ended, or
+ * when the block before its first one is cached or on its way: the
+ * kernel's readahead sends several requests at once, which threads hand
+ * over in any order, further apart than SEQ_SLACK. */
 static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
 		      uint64_t end)
 {
-	uint32_t from, to, endblk;
+	uint32_t from, to, endblk, first = (uint32_t)(rel / m->bsize);
 
 	pthread_mutex_lock(&s->lock);
 	if (m->last_end == UINT64_MAX && rel == 0 &&
 	    seq_before_locked(s, m->ino, m->off)) {
 		m->seq = 1;
-	} else if (m->last_end != UINT64_MAX && rel + SEQ_SLACK >= m->last_end &&
-		   rel <= m->last_end + SEQ_SLACK) {
+	} else if ((m->last_end != UINT64_MAX && rel + SEQ_SLACK >= m->last_end &&
+		    rel <= m->last_end + SEQ_SLACK) ||
+		   (first > 0 && blk_find(s, m, first - 1))) {
 		m->seq++;
 	} else {
 		m->seq = 0;

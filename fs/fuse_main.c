@@ -703,8 +703,8 @@ static void usage(FILE *out)
 "  -V, --version      print the version\n"
 "  -o max_threads=N   at most N threads serve requests (default 16)\n"
 "  -o clone_fd        one /dev/fuse descriptor per thread\n"
-"  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 8192;\n"
-"                     0 keeps the kernel's)\n"
+"  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 8192,\n"
+"                     1024 with an s3 tier; 0 keeps the kernel's)\n"
 "  -o max_read=N      largest read request in bytes (default: 1 MiB, or\n"
 "                     less where a pipe cannot hold that: replies of\n"
 "                     local tiers are spliced when they fit in one)\n"
@@ -823,14 +823,20 @@ static void set_read_ahead(const char *want, unsigned kb)
 	}
 	fclose(fp);
 	if (found) {
-		FILE *ra = fopen(path, "w");
+		char val[16];
+		int n = snprintf(val, sizeof(val), "%u\n", kb);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		int ok = fd >= 0 && write(fd, val, (size_t)n) == n;
 
-		if (!ra || fprintf(ra, "%u\n", kb) < 0 || fclose(ra) != 0)
+		if (!ok)
 			log_info("cannot set %s to %u: %s", path, kb, strerror(errno));
 		else
 			log_debug("%s = %u", path, kb);
-		if (!ra)
-			return;
+		if (fd >= 0)
+			close(fd);
+	} else {
+		log_info("cannot set the readahead of %s: not in "
+			 "/proc/self/mountinfo", want);
 	}
 }
 
@@ -876,6 +882,20 @@ static void start_read_ahead(const char *mnt, unsigned kb)
 		return;
 	}
 	pthread_detach(t);
+}
+
+/* The default -o read_ahead_kb. 8 MiB keeps several requests of a
+ * sequential reader in flight, which local tiers serve from their own
+ * readahead (cold 1 GiB read here: 0.85x native with 1 MiB, 1.06-1.09x
+ * with 8). The s3 kind reads ahead itself, in large ranged GETs; the
+ * kernel's requests ahead of it only compete with those (a cold read of
+ * a file in s3 here: about 300 MB/s with 1 MiB, 170 with 8). */
+static unsigned default_read_ahead(const struct cfg *c)
+{
+	for (int i = 0; i < c->ntiers; i++)
+		if (c->tiers[i].kind == CFG_TIER_S3)
+			return 1024;
+	return 8192;
 }
 
 static void raise_nofile(void)
@@ -943,7 +963,7 @@ static void background_done(int fd, char status)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = { .max_threads = 16, .read_ahead_kb = 8192 };
+	struct opts o = { .max_threads = 16, .read_ahead_kb = UINT_MAX };
 	struct fuse_session *se = NULL;
 	struct ctl_server *ctl = NULL;
 	struct fuse_loop_config *lc = NULL;
@@ -1034,7 +1054,8 @@ int main(int argc, char *argv[])
 		 o.mountpoint, cfg.ntiers, cfg.meta);
 	background_done(bg_fd, 0);
 	bg_fd = -1;
-	start_read_ahead(real_mnt, o.read_ahead_kb);
+	start_read_ahead(real_mnt, o.read_ahead_kb == UINT_MAX ?
+				   default_read_ahead(&cfg) : o.read_ahead_kb);
 
 	if (o.single) {
 		rc = fuse_session_loop(se);

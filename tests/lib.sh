@@ -224,6 +224,21 @@ df_mount()
 	return 1
 }
 
+# Asserts that the kernel readahead of the mount is $1 KiB ($2: what).
+# The daemon sets it once the kernel has handled its INIT reply, which
+# would cut back a value set earlier: waits for it (5 s at most).
+df_check_ra()
+{
+	local i ra=
+
+	for ((i = 0; i < 250; i++)); do
+		ra=$(cat "/sys/class/bdi/$(mountpoint -d "$DF_MNT")/read_ahead_kb")
+		[[ $ra == "$1" ]] && break
+		sleep 0.02
+	done
+	assert_eq "$ra" "$1" "$2"
+}
+
 # Waits (at most $2 seconds, default 10) for DF_PID to exit; puts its exit
 # status in DF_STATUS. Returns 1 if it is still running.
 df_wait_exit()

@@ -133,24 +133,11 @@ verify()
 }
 
 # The mount's readahead: 8 MiB by default, -o read_ahead_kb=N otherwise.
-# The daemon sets it once the kernel has handled its INIT reply, which
-# would cut back a value set earlier: wait for it (5 s at most).
-check_ra()
-{
-	local i ra=
-
-	for ((i = 0; i < 250; i++)); do
-		ra=$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")
-		[[ $ra == "$1" ]] && break
-		sleep 0.02
-	done
-	assert_eq "$ra" "$1" "$2"
-}
-check_ra 8192 "default read_ahead_kb of the mount"
+df_check_ra 8192 "default read_ahead_kb of the mount"
 
 verify "before remount"
 df_umount
 df_mount -o read_ahead_kb=2048
-check_ra 2048 "-o read_ahead_kb=2048"
+df_check_ra 2048 "-o read_ahead_kb=2048"
 verify "after remount"
 df_umount
