@@ -115,6 +115,11 @@ struct cfg_predict {
 	int enabled;                   /* enabled = yes|no, default yes */
 	int proactive;                 /* proactive = yes|no: move data on
 					* forecasts (with [placement] auto), yes */
+	int cache;                     /* cache = yes|no: run the fastest tier as a
+					* cache by predicted reuse, with
+					* prefetch rounds (with [placement]
+					* auto), default no */
+	double prefetch;               /* seconds between prefetch rounds, 10 */
 	double bin;                    /* fine bin of the histories, default 1h */
 	double burst;                  /* accesses closer are one session, 1 */
 	double horizon[2];             /* horizon_short 5m, horizon_long 1h */

@@ -1945,6 +1945,8 @@ static int placer_start(struct fabric *f)
 		return rc;
 	p.pred = f->pred;
 	p.tick = 1;
+	p.cache = f->pred && f->cfg->predict.cache;
+	p.prefetch = f->cfg->predict.prefetch;
 	score_defaults(&p.score);
 	p.score.w_frequency = c->w_frequency;
 	p.score.w_latency = c->w_latency;
@@ -1959,8 +1961,10 @@ static int placer_start(struct fabric *f)
 	rc = placer_open(&p, &h, &f->placer);
 	if (rc < 0)
 		return rc;
-	if (c->auto_place && c->promote_freq > 0)
-		profile_set_promote_cb(f->prof, ph_promote, f, c->promote_freq);
+	/* In cache mode every read from a slower tier may promote. */
+	if (c->auto_place && (c->promote_freq > 0 || p.cache))
+		profile_set_promote_cb(f->prof, ph_promote, f,
+				       p.cache ? 0 : c->promote_freq);
 	return 0;
 }
 

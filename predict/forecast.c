@@ -32,6 +32,7 @@
 #define GAP_MIN_SD 0.02                /* of the mean gap: a perfectly regular
 					* history still has a spread */
 #define GAP_MIN_GAPS 3
+#define PREFETCH_MAX_CV 0.5            /* gaps regular enough to fetch ahead */
 #define TREND_MIN_BINS 3
 #define SEASON_MAX_BINS (4.0 * SERIES_FINE) /* horizon bins visited */
 #define GBT_MAX_PROB 0.999             /* expected = -ln(1 - p) stays < 7 */
@@ -371,6 +372,23 @@ static void model_gap(const struct fc *c, int64_t *next,
 		m->expected[h] = c->p->horizon[h] / mean * per_session;
 	}
 	m->valid = 1;
+}
+
+int64_t forecast_next_access(const struct access_series *se, int64_t now,
+			     int *regular)
+{
+	double mean = se->gap_mean, due;
+
+	*regular = 0;
+	if (!se->last || se->gaps == 0 || !(mean > 0))
+		return 0;
+	due = (double)se->session / NS_PER_S + mean;
+	/* Missed by more than a gap: the rhythm it had is no guide now. */
+	if (due + mean < (double)now / NS_PER_S)
+		return 0;
+	*regular = se->gaps >= GAP_MIN_GAPS &&
+		   sqrt(se->gap_var) <= PREFETCH_MAX_CV * mean;
+	return (int64_t)llround(due * NS_PER_S);
 }
 
 static void model_gbt(const double *gbt_prob, struct model_forecast *m)

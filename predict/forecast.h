@@ -115,6 +115,16 @@ void forecast_eval(const struct predict_params *p,
 		   const struct predict_ensemble *e, const double *gbt_prob,
 		   int64_t now, struct forecast *out);
 
+/* When the next access of a history is expected (unix ns), from its
+ * gaps alone (cheap enough for every read; no bins): the start of its
+ * last session plus its mean gap. 0 (unknown) for a history of fewer
+ * than two sessions, or whose access is overdue by more than a gap.
+ * *regular is 1 when the time comes from at least three gaps whose
+ * spread is at most half their mean: regular enough to move data ahead
+ * of it. */
+int64_t forecast_next_access(const struct access_series *se, int64_t now,
+			     int *regular);
+
 /* How far the latest fine bin is above the file's own recent rate: the
  * z-score of the count in the bin of `now` against the mean and standard
  * deviation of the fine bins before it (the last day by default). A file

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The placer: periodic placement passes and promotion on read. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -12,6 +13,23 @@
 #include "tiering/predictor.h"
 
 #define CHUNK 256                      /* files forecast in one batch */
+#define READ_VICTIMS 16                /* demoted at most for one promotion
+					* on read */
+
+/* A fast-tier item that may make room, or one due soon elsewhere. */
+struct victim {
+	uint64_t ino, off, len;        /* what a move moves */
+	uint64_t bytes;                /* bytes it frees or needs on tier 0 */
+	int64_t key;                   /* its due time (unix ns) if it has a
+					* rhythm, else its last access */
+};
+
+/* A binary heap of victims: the largest key on top, or the smallest. */
+struct vheap {
+	struct victim *v;
+	size_t n, cap;
+	int min;
+};
 
 struct placer {
 	struct placer_params p;        /* immutable */
@@ -25,6 +43,12 @@ struct placer {
 	struct placer_report last;     /* of the last pass */
 	uint64_t passes;               /* passes run */
 	uint64_t promotions;           /* jobs queued by placer_on_read */
+	uint64_t prefetched;           /* jobs queued by placer_prefetch */
+	struct vheap known;            /* fast-tier items with a rhythm, by
+					* due time, latest on top */
+	struct vheap unknown;          /* the others, by last access, oldest
+					* on top */
+	double reuse;                  /* s: mean gap of the items with gaps */
 };
 
 /* What a pass collects: the items for score_plan and what they are. */
@@ -395,21 +419,175 @@ void placer_tick(struct placer *pl)
 		predictor_tick(pl->p.pred, clock_of(pl), count_of, pl);
 }
 
+/* ---- promotion on read and prefetch, with forecasts ----
+ *
+ * The fast tier is then run as a cache that evicts by predicted reuse:
+ * the item whose next access is the farthest away makes room. An item
+ * with a rhythm (forecast_next_access) is due at a known time; one
+ * without (read in one session only, or overdue by more than a gap) is
+ * taken to come back `reuse` seconds (the mean gap of the items with a
+ * rhythm) after now, later the longer it has been idle: now + reuse +
+ * (now - last), so that among those the least recently used goes first,
+ * as in LRU. Both orders hold between accesses, so two heaps keep them:
+ * by due time, latest on top, and by last access, oldest on top. They are
+ * rebuilt from every item at each prefetch round and grow with every
+ * promotion between rounds; an item taken from them is looked at again
+ * before it is moved, as it may have been read or moved since. */
+
+static int vh_above(const struct vheap *h, size_t a, size_t b)
+{
+	return h->min ? h->v[a].key < h->v[b].key : h->v[a].key > h->v[b].key;
+}
+
+static void vh_swap(struct vheap *h, size_t a, size_t b)
+{
+	struct victim x = h->v[a];
+
+	h->v[a] = h->v[b];
+	h->v[b] = x;
+}
+
+static int vh_push(struct vheap *h, const struct victim *v)
+{
+	size_t i;
+
+	if (h->n == h->cap) {
+		size_t c = h->cap ? h->cap * 2 : 256;
+		struct victim *nv = realloc(h->v, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		h->v = nv;
+		h->cap = c;
+	}
+	i = h->n++;
+	h->v[i] = *v;
+	while (i > 0 && vh_above(h, i, (i - 1) / 2)) {
+		vh_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+static void vh_pop(struct vheap *h)
+{
+	size_t i = 0;
+
+	h->v[0] = h->v[--h->n];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && vh_above(h, l, m))
+			m = l;
+		if (r < h->n && vh_above(h, r, m))
+			m = r;
+		if (m == i)
+			break;
+		vh_swap(h, i, m);
+		i = m;
+	}
+}
+
+/* pf as a victim: its due time (known = 1) or its last access. */
+static int victim_of(const struct placer_file *pf, int64_t now,
+		     struct victim *v, int *regular)
+{
+	int64_t due = forecast_next_access(&pf->se, now, regular);
+
+	v->ino = pf->ino;
+	v->off = pf->off;
+	v->len = pf->len;
+	v->bytes = pf->tier_bytes[0];
+	v->key = due ? due : pf->se.last;
+	return due != 0;
+}
+
+/* How far away, at now, the next access of a victim is taken to be. */
+static double far_of(const struct placer *pl, const struct victim *v,
+		     int known, int64_t now)
+{
+	if (known)
+		return (double)v->key;
+	return 2.0 * (double)now + pl->reuse * 1e9 - (double)v->key;
+}
+
+/* Remembers a fast-tier item; caller holds pl->lock. */
+static void remember(struct placer *pl, const struct victim *v, int known)
+{
+	if (vh_push(known ? &pl->known : &pl->unknown, v) < 0)
+		log_warn("placer: out of memory for the fast tier's victims");
+}
+
+/* Demotes to tier 1 the fast-tier items whose next access is farther
+ * than `far` until `need` more bytes fit below tier 0's high watermark
+ * (*used: its bytes used, kept up to date); at most READ_VICTIMS moves.
+ * Returns 1 when the bytes fit. */
+static int make_room(struct placer *pl, const struct score_tier *t0,
+		     double *used, uint64_t need, double far, int64_t now)
+{
+	double room = t0->high_watermark * (double)t0->capacity;
+	int moved = 0, looks = 0;
+
+	while (*used + (double)need > room && moved < READ_VICTIMS &&
+	       looks++ < 4 * READ_VICTIMS) {
+		struct placer_file vf;
+		struct victim v, w;
+		double fk = -INFINITY, fu = -INFINITY;
+		int known, regular;
+
+		pthread_mutex_lock(&pl->lock);
+		if (pl->known.n)
+			fk = far_of(pl, &pl->known.v[0], 1, now);
+		if (pl->unknown.n)
+			fu = far_of(pl, &pl->unknown.v[0], 0, now);
+		known = fk >= fu;
+		if ((known ? fk : fu) <= far) {
+			pthread_mutex_unlock(&pl->lock);
+			break;
+		}
+		v = known ? pl->known.v[0] : pl->unknown.v[0];
+		vh_pop(known ? &pl->known : &pl->unknown);
+		pthread_mutex_unlock(&pl->lock);
+		if (pl->h.file(pl->h.arg, v.ino, v.off, &vf) < 0 ||
+		    !vf.tier_bytes[0] || vf.pol.pin == 0 ||
+		    pl->h.busy(pl->h.arg, v.ino))
+			continue;
+		if (victim_of(&vf, now, &w, &regular) != known ||
+		    w.key != v.key) {
+			/* read since: back in, where it belongs now */
+			pthread_mutex_lock(&pl->lock);
+			remember(pl, &w, w.key != vf.se.last);
+			pthread_mutex_unlock(&pl->lock);
+			continue;
+		}
+		if (pl->h.migrate(pl->h.arg, v.ino, vf.off, vf.len, 1, 0.0) < 0)
+			continue;
+		*used -= (double)vf.tier_bytes[0];
+		moved++;
+	}
+	return *used + (double)need <= room;
+}
+
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		   double freq)
 {
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
-	int n, i, rc;
-	int64_t id;
+	struct victim v;
+	int n, i, rc, known = 0, regular;
+	int64_t id, now = 0;
+	int cache = pl->p.pred && pl->p.cache;
 
-	if (tier <= 0 || freq < pl->p.score.promote_freq)
+	if (tier <= 0 || (!cache && freq < pl->p.score.promote_freq))
 		return 0;
 	if (pl->h.busy(pl->h.arg, ino))
 		return 0;
 	rc = pl->h.file(pl->h.arg, ino, off, &pf);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
+	/* With forecasts: read in two sessions at least, at any frequency. */
+	if (freq < pl->p.score.promote_freq && !pf.se.gaps)
+		return 0;
 	n = pl->h.tiers(pl->h.arg, tiers);
 	if (n < 0)
 		return n;
@@ -424,6 +602,21 @@ int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 			continue;
 		break;
 	}
+	if (cache) {
+		now = clock_of(pl);
+		known = victim_of(&pf, now, &v, &regular);
+		v.bytes = pf.bytes;
+		if ((i >= tier || i >= n) && pf.pol.pin < 0 &&
+		    score_allowed(tiers, n, 0, &pf.pol, NULL, 0)) {
+			double used = (double)tiers[0].used;
+
+			if (make_room(pl, &tiers[0], &used,
+				      pf.bytes - pf.tier_bytes[0],
+				      known ? (double)v.key :
+				      (double)now + pl->reuse * 1e9, now))
+				i = 0;
+		}
+	}
 	if (i >= tier || i >= n)
 		return 0;
 	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq);
@@ -431,11 +624,132 @@ int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		return (int)id;
 	pthread_mutex_lock(&pl->lock);
 	pl->promotions++;
+	if (cache && i == 0)
+		remember(pl, &v, known);
 	pthread_mutex_unlock(&pl->lock);
-	log_info("placer: inode %llu read on tier %s at frequency %.2f: promoting it to %s",
-		 (unsigned long long)ino, tiers[tier < n ? tier : n - 1].name,
-		 freq, tiers[i].name);
+	/* In cache mode this is every miss: not worth a line each. */
+	df_log(cache ? LOG_DEBUG : LOG_INFO,
+	       "placer: inode %llu read on tier %s at frequency %.2f: promoting it to %s",
+	       (unsigned long long)ino, tiers[tier < n ? tier : n - 1].name,
+	       freq, tiers[i].name);
 	return 1;
+}
+
+/* What a prefetch round collects. */
+struct round {
+	struct placer *pl;
+	const struct score_tier *tiers;
+	int ntiers;
+	int64_t now, until;
+	struct vheap known, unknown;   /* the fast tier's items */
+	struct victim *cand;           /* items due soon elsewhere */
+	size_t ncand, capcand;
+	double gaps;                   /* sum of the mean gaps seen, s */
+	uint64_t ngaps;
+};
+
+static int round_collect(void *arg, const struct placer_file *pf)
+{
+	struct round *r = arg;
+	struct victim v;
+	int known, regular;
+
+	if (placer_home(pf, r->ntiers) < 0)
+		return 0;
+	known = victim_of(pf, r->now, &v, &regular);
+	if (pf->se.gaps && pf->se.gap_mean > 0) {
+		r->gaps += pf->se.gap_mean;
+		r->ngaps++;
+	}
+	if (pf->tier_bytes[0] == pf->bytes)
+		return pf->pol.pin == 0 ? 0 :
+		       vh_push(known ? &r->known : &r->unknown, &v);
+	if (!regular || v.key > r->until || pf->pol.pin >= 0 ||
+	    !score_allowed(r->tiers, r->ntiers, 0, &pf->pol, NULL, 0))
+		return 0;
+	if (r->ncand == r->capcand) {
+		size_t c = r->capcand ? r->capcand * 2 : 256;
+		struct victim *nv = realloc(r->cand, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		r->cand = nv;
+		r->capcand = c;
+	}
+	v.bytes = pf->bytes - pf->tier_bytes[0];
+	r->cand[r->ncand++] = v;
+	return 0;
+}
+
+static int sooner_first(const void *a, const void *b)
+{
+	int64_t x = ((const struct victim *)a)->key;
+	int64_t y = ((const struct victim *)b)->key;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+int placer_prefetch(struct placer *pl)
+{
+	struct score_tier tiers[CFG_MAX_TIERS];
+	struct round r = { .pl = pl, .tiers = tiers };
+	struct vheap old;
+	double used;
+	size_t k;
+	int rc, moved = 0;
+
+	if (!pl->p.pred || !pl->p.cache)
+		return 0;
+	r.unknown.min = 1;
+	rc = pl->h.tiers(pl->h.arg, tiers);
+	if (rc < 2)
+		return rc < 0 ? rc : 0;
+	r.ntiers = rc;
+	r.now = clock_of(pl);
+	r.until = r.now + (int64_t)(pl->p.prefetch * 1e9);
+	rc = pl->h.files(pl->h.arg, round_collect, &r);
+	if (rc < 0) {
+		free(r.known.v);
+		free(r.unknown.v);
+		free(r.cand);
+		return rc;
+	}
+	pthread_mutex_lock(&pl->lock);
+	old = pl->known;
+	pl->known = r.known;
+	r.known = old;
+	old = pl->unknown;
+	pl->unknown = r.unknown;
+	r.unknown = old;
+	if (r.ngaps)
+		pl->reuse = r.gaps / (double)r.ngaps;
+	pthread_mutex_unlock(&pl->lock);
+	free(r.known.v);
+	free(r.unknown.v);
+	qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
+	used = (double)tiers[0].used;
+	for (k = 0; k < r.ncand && predictor_trusted(pl->p.pred); k++) {
+		struct victim *c = &r.cand[k];
+
+		if (pl->h.busy(pl->h.arg, c->ino))
+			continue;
+		if (!make_room(pl, &tiers[0], &used, c->bytes, (double)c->key,
+			       r.now))
+			break;  /* the rest are due later still */
+		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
+				  1000.0) < 0)
+			continue;
+		used += (double)c->bytes;
+		moved++;
+		pthread_mutex_lock(&pl->lock);
+		remember(pl, c, 1);
+		pthread_mutex_unlock(&pl->lock);
+	}
+	pthread_mutex_lock(&pl->lock);
+	pl->prefetched += (uint64_t)moved;
+	pthread_mutex_unlock(&pl->lock);
+	free(r.cand);
+	return moved;
 }
 
 static void add_seconds(struct timespec *t, double secs)
@@ -460,10 +774,11 @@ static int before(const struct timespec *a, const struct timespec *b)
 static void *placer_main(void *arg)
 {
 	struct placer *pl = arg;
-	struct timespec pass_at, until;
+	struct timespec pass_at, until, fetch_at;
 	double tick = pl->p.tick > 0 ? pl->p.tick : 1.0;
 
 	clock_gettime(CLOCK_MONOTONIC, &pass_at);
+	fetch_at = pass_at;
 	add_seconds(&pass_at, pl->p.interval);
 	pthread_mutex_lock(&pl->lock);
 	while (!pl->stop) {
@@ -480,6 +795,12 @@ static void *placer_main(void *arg)
 		pthread_mutex_unlock(&pl->lock);
 		placer_tick(pl);
 		clock_gettime(CLOCK_MONOTONIC, &until);
+		if (pl->p.pred && pl->p.cache && !before(&until, &fetch_at)) {
+			if (placer_prefetch(pl) < 0)
+				log_warn("placer: a prefetch round failed");
+			fetch_at = until;
+			add_seconds(&fetch_at, pl->p.prefetch);
+		}
 		if (!before(&until, &pass_at)) {
 			if (placer_pass(pl, NULL) < 0)
 				log_warn("placer: a placement pass failed");
@@ -503,6 +824,9 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 		return -ENOMEM;
 	pl->p = *p;
 	pl->h = *h;
+	pl->unknown.min = 1;
+	if (p->pred)
+		pl->reuse = predictor_params(p->pred)->predict.horizon[1];
 	pthread_mutex_init(&pl->pass_lock, NULL);
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -534,5 +858,7 @@ void placer_close(struct placer *pl)
 	pthread_cond_destroy(&pl->cond);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_mutex_destroy(&pl->pass_lock);
+	free(pl->known.v);
+	free(pl->unknown.v);
 	free(pl);
 }

@@ -74,6 +74,12 @@ struct placer_params {
 					* by the caller; NULL: reactive only */
 	double tick;                   /* seconds between the predictor's
 					* scoring ticks in the thread (1) */
+	int cache;                     /* with pred: run the fastest tier as a
+					* cache by predicted reuse (placer_on_read,
+					* placer_prefetch); 0: off */
+	double prefetch;               /* seconds between prefetch rounds in
+					* the thread, and how far ahead each
+					* looks (placer_prefetch) */
 };
 
 /* What one pass did. */
@@ -123,9 +129,23 @@ void placer_tick(struct placer *pl);
  * one and freq >= promote_freq, queues the promotion of what the host
  * says off belongs to (the file or, in a large file, the extent) unless
  * a job of the file runs. Returns 1 when it queued one, 0 when not,
- * -errno. Cheap when nothing is to be done; safe from any thread. */
+ * -errno. Cheap when nothing is to be done; safe from any thread.
+ * In cache mode, an item read in two sessions or more is promoted at any
+ * frequency, and when tier 0 is full it takes the place of fast-tier
+ * items whose next access is predicted farther than its own (at most 16
+ * moves), as a cache evicting by predicted reuse would. */
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		   double freq);
+
+/* In cache mode (a predictor and `cache`): promotes to the fastest tier
+ * (tier 0) the items on slower tiers whose next access is due
+ * (forecast_next_access, regular gaps only) before the next round,
+ * `prefetch` seconds away, soonest first; each takes the place of
+ * fast-tier items whose next access is farther, when it does not fit
+ * below the high watermark. Rebuilds the victims placer_on_read draws
+ * on. Promotes nothing while the predictor is not trusted. Returns the
+ * promotions queued (0 outside cache mode), or -errno. */
+int placer_prefetch(struct placer *pl);
 
 /* Counters since start: passes and jobs queued by promotion on read. */
 void placer_counters(struct placer *pl, uint64_t *passes,

@@ -74,6 +74,10 @@ static const char usage[] =
 "  -z, --horizons S,L      the forecasts' horizons in seconds (default:\n"
 "                          interval / 2, 2 x interval)\n"
 "  -P, --no-predict        leave out the predictive policy\n"
+"  -C, --cache             run the predictive policy in cache mode ([predict]\n"
+"                          cache = yes): every slow read may promote, making\n"
+"                          room by predicted reuse, and a prefetch round\n"
+"                          every bin\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -91,6 +95,7 @@ struct opts {
 	int json;
 	int make_room;                 /* --make-room */
 	int no_predict;                /* --no-predict */
+	int cache;                     /* --cache */
 	double bin;                    /* --bin, 0: interval / 10 */
 	double horizon[2];             /* --horizons, 0: from the interval */
 	struct score_params sp;
@@ -686,7 +691,7 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 			struct fast *f, int predictive)
 {
 	struct dfab d = { .o = o, .s = s, .f = f };
-	struct placer_params pp = { o->sp, 0, NULL, 0 };
+	struct placer_params pp = { .score = o->sp };
 	struct placer_host h = { &d, host_tiers, host_files, host_file,
 				 host_busy, host_migrate, host_now, NULL };
 	struct predictor_params prp;
@@ -694,6 +699,7 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	int64_t next_tick = 0, tick = 0;
 	uint64_t since = 0, passes = 0, promotions = 0;
 	double hl = o->sp.half_life;
+	int rc;
 	struct placer_report rep;
 
 	d.st = xrealloc(NULL, s->nitems * sizeof(*d.st));
@@ -710,6 +716,8 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 			series_init(&d.se[i]);
 		pp.pred = d.pred;
 		tick = (int64_t)(prp.predict.series.bin * 1e9);
+		pp.cache = o->cache;
+		pp.prefetch = prp.predict.series.bin;
 		next_tick = s->time[0] + tick;
 	}
 	heap_init(&d.cold, s->nitems);
@@ -725,6 +733,8 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		d.now = now;
 		if (d.pred && now >= next_tick) {
 			placer_tick(d.pl);
+			rc = placer_prefetch(d.pl);
+			f->res->ahead += rc > 0 ? (uint64_t)rc : 0;
 			while (next_tick <= now)
 				next_tick += tick;
 		}
@@ -758,7 +768,7 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 			continue;
 		}
 		freq = stats_freq(&d.st[it], now, hl);
-		if (freq < o->sp.promote_freq)
+		if (!(d.pred && o->cache) && freq < o->sp.promote_freq)
 			continue;
 		if (o->make_room)
 			make_room(&d, it);
@@ -882,8 +892,9 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 	putchar('\n');
 	printf("read      %.2f s\n\n", load_s);
 	if (!o->no_predict)
-		printf("predict   bins of %g s, horizons %g s and %g s\n",
-		       o->bin, o->horizon[0], o->horizon[1]);
+		printf("predict   bins of %g s, horizons %g s and %g s%s\n",
+		       o->bin, o->horizon[0], o->horizon[1],
+		       o->cache ? "; cache mode, a prefetch round every bin" : "");
 	printf("%-6s %-8s %8s %8s %8s %12s %8s %12s %8s\n", "fast", "policy",
 	       "miss", "req-hit", "byte-hit", "migrated", "useful", "cost/month",
 	       "time-s");
@@ -1099,6 +1110,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "bin", required_argument, NULL, 'b' },
 		{ "horizons", required_argument, NULL, 'z' },
 		{ "no-predict", no_argument, NULL, 'P' },
+		{ "cache", no_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1115,7 +1127,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->interval = 600;
 	o->step = 0.001;
 	parse_fast(o, "1%,10%,25%");
-	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:b:z:Pmjh", lo,
+	while ((c = getopt_long(argc, argv, "f:e:s:i:r:t:l:p:H:w:c:n:b:z:PCmjh", lo,
 				NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -1194,6 +1206,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->horizon[1] = l;
 			break;
 		}
+		case 'C':
+			o->cache = 1;
+			break;
 		case 'P':
 			o->no_predict = 1;
 			break;

@@ -358,6 +358,10 @@ static const struct bad_case bad_cases[] = {
 	  "unknown enabled", "yes" },
 	{ "predict scan_files zero", VALID "[predict]\nscan_files = 0\n", 8,
 	  "scan_files = '0'", NULL },
+	{ "predict cache bad", VALID "[predict]\ncache = maybe\n", 8,
+	  "unknown cache", "yes" },
+	{ "predict prefetch zero", VALID "[predict]\nprefetch = 0\n", 8,
+	  "prefetch = '0'", "above 0" },
 	{ "spaces in header", "[ fabric ]\n", 1, "unknown section [ fabric ]", NULL },
 	{ "empty tier name", VALID "[tier.]\n", 7, "bad tier name", NULL },
 	{ "bad char in tier name", VALID "[tier.a b]\n", 7, "bad tier name 'a b'", NULL },
@@ -719,6 +723,8 @@ static void test_predict_section(void **state)
 	assert_int_equal(parse(VALID, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.predict.enabled, 1);
 	assert_int_equal(c.predict.proactive, 1);
+	assert_int_equal(c.predict.cache, 0);
+	assert_true(c.predict.prefetch == 10);
 	assert_true(c.predict.bin == 3600);
 	assert_true(c.predict.burst == 1);
 	assert_true(c.predict.horizon[0] == 300);
@@ -738,8 +744,10 @@ static void test_predict_section(void **state)
 			       "horizon_long = 12\nwindow = 7d\nretrain = 0\n"
 			       "rise = 2\nrise_confidence = 0.5\nfall = 0.9\n"
 			       "fall_confidence = 0.95\nanomaly_sigma = 4\n"
-			       "scan_files = 40\nscan_window = 30\n", &c, err,
-			       sizeof(err)), 0);
+			       "scan_files = 40\nscan_window = 30\ncache = yes\n"
+			       "prefetch = 2m\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.predict.cache, 1);
+	assert_true(c.predict.prefetch == 120);
 	assert_int_equal(c.predict.enabled, 0);
 	assert_int_equal(c.predict.proactive, 0);
 	assert_true(c.predict.bin == 1);

@@ -456,6 +456,45 @@ static void test_gap_30s(void **state)
 
 /* A file read once an hour for 10 days, then ten times an hour for a
  * day: the forecasts rise above the (lagging) decayed baseline. */
+/* forecast_next_access: nothing without two sessions; the last session
+ * plus the mean gap, regular or not by the spread; nothing once overdue
+ * by more than a gap. */
+static void test_next_access(void **state)
+{
+	struct access_series se;
+	int64_t t = T0;
+	int regular = -1;
+
+	series_init(&se);
+	assert_int_equal(forecast_next_access(&se, T0, &regular), 0);
+	assert_int_equal(regular, 0);
+	series_add(&se, &SP, T0, 1, 0);
+	assert_int_equal(forecast_next_access(&se, T0 + NS, &regular), 0);
+
+	for (int i = 1; i <= 10; i++) {
+		t = T0 + i * 60 * NS;
+		series_add(&se, &SP, t, 1, 0);
+	}
+	assert_true(llabs(forecast_next_access(&se, t + NS, &regular) -
+			  (t + 60 * NS)) < NS / 1000);
+	assert_int_equal(regular, 1);
+	/* late, but by less than a gap: still due then */
+	assert_true(forecast_next_access(&se, t + 100 * NS, &regular) > 0);
+	/* overdue by more than a gap: the rhythm is no guide */
+	assert_int_equal(forecast_next_access(&se, t + 121 * NS, &regular), 0);
+	assert_int_equal(regular, 0);
+
+	/* gaps of 10 s and 300 s in turn: a time, but not a regular one */
+	series_init(&se);
+	t = T0;
+	for (int i = 0; i < 12; i++) {
+		t += (i % 2 ? 300 : 10) * NS;
+		series_add(&se, &SP, t, 1, 0);
+	}
+	assert_true(forecast_next_access(&se, t + NS, &regular) > t);
+	assert_int_equal(regular, 0);
+}
+
 static void test_step(void **state)
 {
 	struct forecast f;
@@ -781,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_period_direct),
 		cmocka_unit_test(test_nightly),
 		cmocka_unit_test(test_gap_30s),
+		cmocka_unit_test(test_next_access),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_noise),
 		cmocka_unit_test(test_empty),

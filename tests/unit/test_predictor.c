@@ -22,7 +22,7 @@
 #define MB        (1024ull * 1024)
 #define NS        1000000000ll
 #define T0        (1700000000ll * NS)
-#define MAXF      4
+#define MAXF      8
 #define MAXJ      16
 
 static struct score_tier tiers[2];
@@ -218,6 +218,83 @@ static void test_ahead(void **state)
 
 /* Forecasts are scored when their horizon has passed, against the count
  * the host reports then; a file gone is dropped unscored. */
+/* Moves file ino's bytes to tier `where`. */
+static void put_on(uint64_t ino, int where)
+{
+	for (int i = 0; i < nfiles; i++)
+		if (files[i].ino == ino) {
+			memset(files[i].tier_bytes, 0, sizeof(files[i].tier_bytes));
+			files[i].tier_bytes[where] = files[i].bytes;
+		}
+}
+
+static int jobs_to(int dst)
+{
+	int n = 0;
+
+	for (int i = 0; i < njobs; i++)
+		n += jobs_dst[i] == dst;
+	return n;
+}
+
+/* Cache mode: a prefetch round brings up the file due before the next
+ * round, in place of the fast-tier file due farthest away; a read then
+ * promotes only what is due sooner than everything on the fast tier.
+ * Without cache mode neither moves anything. Files 1, 2, 3 and 5 were
+ * last read at T0 + 2400 s and are read every 600, 30, 60 and 100 s;
+ * file 6 was read twice, at T0 and T0 + 1225 s: one gap is too few to
+ * prefetch on, but enough to be promoted on a read. */
+static void test_cache_mode(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10 };
+	struct placer *pl;
+
+	pred_params(&pp);
+	periodic_file(&pp, 1, 5, 600);         /* due at 3000: on nvme */
+	periodic_file(&pp, 2, 81, 30);         /* due at 2430: on nvme */
+	periodic_file(&pp, 3, 41, 60);         /* due at 2460: on hdd */
+	periodic_file(&pp, 5, 25, 100);        /* due at 2500: on hdd */
+	periodic_file(&pp, 6, 2, 1225);        /* due at 2450, one gap: on hdd */
+	put_on(1, 0);
+	put_on(2, 0);
+	tiers[0].capacity = 3 * MB;            /* room below 0.9: 2.7 MiB */
+	tiers[0].used = 2 * MB;
+	clock_now = T0 + 2455 * NS;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	score_params(&p.score);
+	p.pred = pr;
+
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	assert_int_equal(placer_prefetch(pl), 0);
+	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 0);
+	assert_int_equal(njobs, 0);
+	placer_close(pl);
+
+	p.cache = 1;
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	/* file 3 is due in 5 s, within the round; 1 makes room for it; 6
+	 * is due sooner but its one gap is not a rhythm to fetch ahead on */
+	assert_int_equal(placer_prefetch(pl), 1);
+	assert_int_equal(njobs, 2);
+	assert_int_equal(jobs_dst[0], 1);
+	assert_int_equal(jobs_dst[1], 0);
+	put_on(1, 1);
+	put_on(3, 0);
+	tiers[0].used = 2 * MB;
+	/* file 5 (due at 2500) would displace 2 (2430) or 3 (2460): no */
+	assert_int_equal(placer_on_read(pl, 5, 0, 1, 1.0), 0);
+	assert_int_equal(njobs, 2);
+	/* file 6 (due at 2450) displaces 3, due later */
+	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 1);
+	assert_int_equal(njobs, 4);
+	assert_int_equal(jobs_to(0), 2);
+	assert_int_equal(jobs_to(1), 2);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 static void test_scoring(void **state)
 {
 	struct predictor_params pp;
@@ -376,6 +453,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_ahead, setup),
+		cmocka_unit_test_setup(test_cache_mode, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
