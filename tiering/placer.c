@@ -447,19 +447,29 @@ static void vh_swap(struct vheap *h, size_t a, size_t b)
 	h->v[b] = x;
 }
 
+/* Room for one more victim in *v, which holds n of *cap. */
+static int victims_grow(struct victim **v, size_t n, size_t *cap)
+{
+	size_t c;
+	struct victim *nv;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 256;
+	nv = realloc(*v, c * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
 static int vh_push(struct vheap *h, const struct victim *v)
 {
 	size_t i;
 
-	if (h->n == h->cap) {
-		size_t c = h->cap ? h->cap * 2 : 256;
-		struct victim *nv = realloc(h->v, c * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		h->v = nv;
-		h->cap = c;
-	}
+	if (victims_grow(&h->v, h->n, &h->cap) < 0)
+		return -ENOMEM;
 	i = h->n++;
 	h->v[i] = *v;
 	while (i > 0 && vh_above(h, i, (i - 1) / 2)) {
@@ -533,7 +543,7 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 		struct placer_file vf;
 		struct victim v, w;
 		double fk = -INFINITY, fu = -INFINITY;
-		int known, regular;
+		int known, now_known, regular;
 
 		pthread_mutex_lock(&pl->lock);
 		if (pl->known.n)
@@ -552,11 +562,11 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 		    !vf.tier_bytes[0] || vf.pol.pin == 0 ||
 		    pl->h.busy(pl->h.arg, v.ino))
 			continue;
-		if (victim_of(&vf, now, &w, &regular) != known ||
-		    w.key != v.key) {
+		now_known = victim_of(&vf, now, &w, &regular);
+		if (now_known != known || w.key != v.key) {
 			/* read since: back in, where it belongs now */
 			pthread_mutex_lock(&pl->lock);
-			remember(pl, &w, w.key != vf.se.last);
+			remember(pl, &w, now_known);
 			pthread_mutex_unlock(&pl->lock);
 			continue;
 		}
@@ -585,7 +595,7 @@ int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 	rc = pl->h.file(pl->h.arg, ino, off, &pf);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
-	/* With forecasts: read in two sessions at least, at any frequency. */
+	/* In cache mode: read in two sessions at least, at any frequency. */
 	if (freq < pl->p.score.promote_freq && !pf.se.gaps)
 		return 0;
 	n = pl->h.tiers(pl->h.arg, tiers);
@@ -667,15 +677,8 @@ static int round_collect(void *arg, const struct placer_file *pf)
 	if (!regular || v.key > r->until || pf->pol.pin >= 0 ||
 	    !score_allowed(r->tiers, r->ntiers, 0, &pf->pol, NULL, 0))
 		return 0;
-	if (r->ncand == r->capcand) {
-		size_t c = r->capcand ? r->capcand * 2 : 256;
-		struct victim *nv = realloc(r->cand, c * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		r->cand = nv;
-		r->capcand = c;
-	}
+	if (victims_grow(&r->cand, r->ncand, &r->capcand) < 0)
+		return -ENOMEM;
 	v.bytes = pf->bytes - pf->tier_bytes[0];
 	r->cand[r->ncand++] = v;
 	return 0;
