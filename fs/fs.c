@@ -514,6 +514,10 @@ static struct inode_mem *itab_find_locked(struct fabric *f, uint64_t ino)
 
 static void im_free(struct inode_mem *im)
 {
+	/* A read replies to the kernel before it unlocks the twin, and the
+	 * kernel may then release and forget the inode: wait for it. */
+	pthread_rwlock_wrlock(&im->lock);
+	pthread_rwlock_unlock(&im->lock);
 	pthread_rwlock_destroy(&im->lock);
 	free(im->ext);
 	free(im);
@@ -651,6 +655,14 @@ static void itab_release(struct fabric *f, struct inode_mem *im,
 static void itab_put(struct fabric *f, struct inode_mem *im)
 {
 	itab_release(f, im, 0, 0);
+}
+
+/* One more ref on a twin the caller already holds one way or another. */
+static void itab_hold(struct fabric *f, struct inode_mem *im)
+{
+	pthread_mutex_lock(&f->itab_lock);
+	im->refs++;
+	pthread_mutex_unlock(&f->itab_lock);
 }
 
 static void itab_add_lookup(struct fabric *f, struct inode_mem *im)
@@ -3389,6 +3401,11 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 			ops->ext_prefetch(nbe, &x);
 		}
 	}
+	/* Once replied, the file may be closed and the inode forgotten:
+	 * the atime update holds a ref of its own. */
+	due = atime_due(&im->a, now_ts());
+	if (due)
+		itab_hold(f, im);
 	if (s) {
 		/* The lent descriptors are read while the reply is sent:
 		 * that is this read's time on the tier. */
@@ -3401,10 +3418,11 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 			lat_add(f, s->tier, &t0, &t1);
 		seg_unpin(s);
 	}
-	due = atime_due(&im->a, now_ts());
 	pthread_rwlock_unlock(&im->lock);
-	if (due)
+	if (due) {
 		touch_atime(f, im);
+		itab_put(f, im);
+	}
 	return end - off;
 }
 
