@@ -1846,12 +1846,14 @@ static int64_t ph_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	return mig_submit(f->mig, ino, off, len, dst, 0, priority);
 }
 
-/* The profiler saw a hot read on a slower tier (its thread). */
+/* The profiler saw a hot read on a slower tier, or in cache mode a
+ * write (its thread). */
 static void ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
-		       double freq)
+		       double freq, int write)
 {
 	struct fabric *f = arg;
-	int rc = placer_on_read(f->placer, ino, ext_off, tier, freq);
+	int rc = write ? placer_on_write(f->placer, ino, ext_off, tier, freq)
+		       : placer_on_read(f->placer, ino, ext_off, tier, freq);
 
 	if (rc < 0)
 		log_warn("placer: cannot promote inode %llu: %s",
@@ -1973,10 +1975,11 @@ static int placer_start(struct fabric *f)
 	rc = placer_open(&p, &h, &f->placer);
 	if (rc < 0)
 		return rc;
-	/* In cache mode every read from a slower tier may promote. */
+	/* In cache mode every read from a slower tier may promote, and so
+	 * may a write; a write on tier 0 is noted as a possible victim. */
 	if (c->auto_place && (c->promote_freq > 0 || p.cache))
 		profile_set_promote_cb(f->prof, ph_promote, f,
-				       p.cache ? 0 : c->promote_freq);
+				       p.cache ? 0 : c->promote_freq, p.cache);
 	return 0;
 }
 
@@ -2163,7 +2166,7 @@ void fs_fabric_close(struct fabric *f)
 	if (!f)
 		return;
 	if (f->prof)
-		profile_set_promote_cb(f->prof, NULL, NULL, 0);
+		profile_set_promote_cb(f->prof, NULL, NULL, 0, 0);
 	dirty_end(f);
 	placer_close(f->placer);
 	predict_save(f, 1);

@@ -130,12 +130,20 @@ void placer_tick(struct placer *pl);
  * says off belongs to (the file or, in a large file, the extent) unless
  * a job of the file runs. Returns 1 when it queued one, 0 when not,
  * -errno. Cheap when nothing is to be done; safe from any thread.
- * In cache mode, an item read in two sessions or more is promoted at any
- * frequency, and when tier 0 is full it takes the place of fast-tier
- * items whose next access is predicted farther than its own (at most 16
- * moves), as a cache evicting by predicted reuse would. */
+ * In cache mode, every such read promotes, at any frequency, and when
+ * tier 0 is full the item takes the place of fast-tier items whose next
+ * access is predicted farther than its own (at most 16 moves), as a
+ * cache evicting by predicted reuse would: items with regular gaps are
+ * due at their forecast, the others come back in recency order. */
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		   double freq);
+
+/* In cache mode only (0 otherwise): a write of ino at off went to tier
+ * index `tier`. On a slower tier it promotes as placer_on_read does (a
+ * cache allocates on write); on tier 0 the placer notes the item among
+ * those a promotion may displace. Returns as placer_on_read. */
+int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
+		    double freq);
 
 /* In cache mode (a predictor and `cache`): promotes to the fastest tier
  * (tier 0) the items on slower tiers whose next access is due

@@ -69,6 +69,7 @@ struct promo {
 	uint64_t ino, off;
 	int tier;
 	double freq;
+	int write;
 };
 
 /* A process watched for scans: how many files it touched in its
@@ -121,6 +122,7 @@ struct profile {
 	profile_promote_cb promote_fn;
 	void *promote_arg;
 	double promote_thr;
+	int promote_writes;            /* writes call promote_fn too */
 
 	pthread_t thread;
 	int has_thread;
@@ -501,15 +503,22 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	stats_add(&e->st, (enum stats_op)ev->op, bytes, ev->time, p->half_life, w);
 	series_add(&e->se, &p->sp, ev->time, w, ev->op == STATS_WRITE);
 	e->dirty = 1;
-	if (ev->op == STATS_READ && ev->tier > 0 && p->promote_fn &&
-	    *npr < maxpr && ev->time - e->promoted >= PROFILE_PROMOTE_QUIET_S * NS) {
+	if (!p->promote_fn || *npr >= maxpr || ev->tier < 0 ||
+	    ev->time - e->promoted < PROFILE_PROMOTE_QUIET_S * NS)
+		return;
+	if (ev->op == STATS_READ && ev->tier > 0) {
 		double fr = stats_freq(&e->st, ev->time, p->half_life);
 
 		if (fr >= p->promote_thr) {
 			e->promoted = ev->time;
 			pr[(*npr)++] = (struct promo){ ev->ino, ev->ext_off,
-						       ev->tier, fr };
+						       ev->tier, fr, 0 };
 		}
+	} else if (ev->op == STATS_WRITE && p->promote_writes) {
+		e->promoted = ev->time;
+		pr[(*npr)++] = (struct promo){
+			ev->ino, ev->ext_off, ev->tier,
+			stats_freq(&e->st, ev->time, p->half_life), 1 };
 	}
 }
 
@@ -612,7 +621,7 @@ static size_t drain_some(struct profile *p, size_t max)
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < npr; i++)
 		p->promote_fn(p->promote_arg, pr[i].ino, pr[i].off, pr[i].tier,
-			      pr[i].freq);
+			      pr[i].freq, pr[i].write);
 	if (atomic_load(&p->warned) && ring_used(p) * 2 < p->mask + 1)
 		atomic_store(&p->warned, 0);
 	return n;
@@ -895,12 +904,13 @@ int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
 }
 
 void profile_set_promote_cb(struct profile *p, profile_promote_cb fn,
-			    void *arg, double threshold)
+			    void *arg, double threshold, int writes)
 {
 	pthread_mutex_lock(&p->lock);
 	p->promote_fn = fn;
 	p->promote_arg = arg;
 	p->promote_thr = threshold;
+	p->promote_writes = writes;
 	pthread_mutex_unlock(&p->lock);
 }
 

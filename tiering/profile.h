@@ -140,13 +140,14 @@ int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
  * fn (from its thread, or from profile_drain's caller) with that extent,
  * at most once per PROFILE_PROMOTE_QUIET_S seconds per extent, so that a
  * file read while it is being moved does not queue one job per read.
- * fn NULL turns it off. fn must not call profile_drain() or
- * profile_close(). */
+ * With `writes`, a write of an extent on any tier calls fn too (write =
+ * 1), under the same limit. fn NULL turns it off. fn must not call
+ * profile_drain() or profile_close(). */
 #define PROFILE_PROMOTE_QUIET_S 10
 typedef void (*profile_promote_cb)(void *arg, uint64_t ino, uint64_t ext_off,
-				   int tier, double freq);
+				   int tier, double freq, int write);
 void profile_set_promote_cb(struct profile *p, profile_promote_cb fn,
-			    void *arg, double threshold);
+			    void *arg, double threshold, int writes);
 
 struct profile_counters {
 	uint64_t events;               /* events queued */

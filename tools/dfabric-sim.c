@@ -75,9 +75,9 @@ static const char usage[] =
 "                          interval / 2, 2 x interval)\n"
 "  -P, --no-predict        leave out the predictive policy\n"
 "  -C, --cache             run the predictive policy in cache mode ([predict]\n"
-"                          cache = yes): every slow read may promote, making\n"
-"                          room by predicted reuse, and a prefetch round\n"
-"                          every bin\n"
+"                          cache = yes): every slow read or write may\n"
+"                          promote, making room by predicted reuse, and a\n"
+"                          prefetch round every bin\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -533,7 +533,8 @@ static void run_belady(const struct sim *s, struct fast *f)
  * thread: sim_host below is its struct placer_host over the simulated
  * tiers, every extent standing for one file (inode = extent + 1), and a
  * migration it queues happens at once. Between passes, a read from the
- * slow tier goes to placer_on_read as the profiler's would. The host's
+ * slow tier goes to placer_on_read as the profiler's would (and in cache
+ * mode every write to placer_on_write). The host's
  * clock is the simulated one. The predictive policy is the same with a
  * predictor (tiering/predictor.c, training on the caller's thread) fed
  * the access histories the profiler would keep, and its scoring ticks
@@ -761,13 +762,20 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		/* Writes land on the fastest tier with room, as the daemon's
 		 * write path puts new data there and brings an extent back
 		 * from the object store before a partial write into it. */
+		freq = stats_freq(&d.st[it], now, hl);
 		if (s->write[a]) {
-			if ((double)(f->used + s->size[it]) <=
-			    o->tiers[0].high_watermark * (double)f->cap)
+			int fits = (double)(f->used + s->size[it]) <=
+				   o->tiers[0].high_watermark * (double)f->cap;
+
+			if (fits)
 				to_fast(&d, it);
+			/* In cache mode, as the profiler would: the placer
+			 * notes what landed on the fast tier, or promotes. */
+			if (d.pred && o->cache)
+				placer_on_write(d.pl, (uint64_t)it + 1, 0,
+						fits ? 0 : 1, freq);
 			continue;
 		}
-		freq = stats_freq(&d.st[it], now, hl);
 		if (!(d.pred && o->cache) && freq < o->sp.promote_freq)
 			continue;
 		if (o->make_room)

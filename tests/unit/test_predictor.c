@@ -29,6 +29,7 @@ static struct score_tier tiers[2];
 static struct placer_file files[MAXF];
 static int nfiles;
 static int njobs, jobs_dst[MAXJ];
+static uint64_t jobs_ino[MAXJ];
 static int64_t clock_now;
 static uint64_t counts[MAXF];          /* access count the host reports */
 
@@ -85,6 +86,7 @@ static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	if (njobs == MAXJ)
 		return -ENOSPC;
 	jobs_dst[njobs] = dst;
+	jobs_ino[njobs] = ino;
 	return ++njobs;
 }
 
@@ -228,22 +230,14 @@ static void put_on(uint64_t ino, int where)
 		}
 }
 
-static int jobs_to(int dst)
-{
-	int n = 0;
-
-	for (int i = 0; i < njobs; i++)
-		n += jobs_dst[i] == dst;
-	return n;
-}
-
 /* Cache mode: a prefetch round brings up the file due before the next
  * round, in place of the fast-tier file due farthest away; a read then
- * promotes only what is due sooner than everything on the fast tier.
- * Without cache mode neither moves anything. Files 1, 2, 3 and 5 were
- * last read at T0 + 2400 s and are read every 600, 30, 60 and 100 s;
- * file 6 was read twice, at T0 and T0 + 1225 s: one gap is too few to
- * prefetch on, but enough to be promoted on a read. */
+ * promotes what is due sooner than something on the fast tier. Files
+ * with regular gaps are due at their forecast; the others come back in
+ * recency order, later than any of those due soon. Without cache mode
+ * nothing moves. Files 1, 2, 3 and 5 were last read at T0 + 2400 s and
+ * are read every 600, 30, 60 and 100 s; file 6 was read twice, at T0 and
+ * T0 + 1225 s (one gap: no rhythm); file 4 once, at T0. */
 static void test_cache_mode(void **state)
 {
 	struct predictor_params pp;
@@ -256,7 +250,8 @@ static void test_cache_mode(void **state)
 	periodic_file(&pp, 2, 81, 30);         /* due at 2430: on nvme */
 	periodic_file(&pp, 3, 41, 60);         /* due at 2460: on hdd */
 	periodic_file(&pp, 5, 25, 100);        /* due at 2500: on hdd */
-	periodic_file(&pp, 6, 2, 1225);        /* due at 2450, one gap: on hdd */
+	periodic_file(&pp, 6, 2, 1225);        /* one gap: on hdd */
+	periodic_file(&pp, 4, 1, 0);           /* one read: on hdd */
 	put_on(1, 0);
 	put_on(2, 0);
 	tiers[0].capacity = 3 * MB;            /* room below 0.9: 2.7 MiB */
@@ -269,13 +264,14 @@ static void test_cache_mode(void **state)
 	assert_int_equal(placer_open(&p, &host, &pl), 0);
 	assert_int_equal(placer_prefetch(pl), 0);
 	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 0);
+	assert_int_equal(placer_on_write(pl, 6, 0, 1, 1.0), 0);
 	assert_int_equal(njobs, 0);
 	placer_close(pl);
 
 	p.cache = 1;
 	assert_int_equal(placer_open(&p, &host, &pl), 0);
 	/* file 3 is due in 5 s, within the round; 1 makes room for it; 6
-	 * is due sooner but its one gap is not a rhythm to fetch ahead on */
+	 * has no rhythm to fetch ahead on */
 	assert_int_equal(placer_prefetch(pl), 1);
 	assert_int_equal(njobs, 2);
 	assert_int_equal(jobs_dst[0], 1);
@@ -285,12 +281,31 @@ static void test_cache_mode(void **state)
 	tiers[0].used = 2 * MB;
 	/* file 5 (due at 2500) would displace 2 (2430) or 3 (2460): no */
 	assert_int_equal(placer_on_read(pl, 5, 0, 1, 1.0), 0);
+	/* nor would 6, read again in an unknown while */
+	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 0);
 	assert_int_equal(njobs, 2);
-	/* file 6 (due at 2450) displaces 3, due later */
+	/* 4 is written on nvme, so noted as a victim; then 6 takes its
+	 * place: the least recently used of the items without a rhythm */
+	put_on(4, 0);
+	tiers[0].capacity = 4 * MB;            /* room: 3.6 MiB */
+	tiers[0].used = 3 * MB;
+	assert_int_equal(placer_on_write(pl, 4, 0, 0, 1.0), 0);
+	assert_int_equal(njobs, 2);
 	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 1);
 	assert_int_equal(njobs, 4);
-	assert_int_equal(jobs_to(0), 2);
-	assert_int_equal(jobs_to(1), 2);
+	assert_int_equal(jobs_ino[2], 4);
+	assert_int_equal(jobs_dst[2], 1);
+	assert_int_equal(jobs_ino[3], 6);
+	assert_int_equal(jobs_dst[3], 0);
+	put_on(4, 1);
+	put_on(6, 0);
+	/* a write of 5 on hdd promotes it as a read would, in place of 6 */
+	assert_int_equal(placer_on_write(pl, 5, 0, 1, 1.0), 1);
+	assert_int_equal(njobs, 6);
+	assert_int_equal(jobs_ino[4], 6);
+	assert_int_equal(jobs_dst[4], 1);
+	assert_int_equal(jobs_ino[5], 5);
+	assert_int_equal(jobs_dst[5], 0);
 	placer_close(pl);
 	predictor_close(pr);
 }

@@ -360,12 +360,13 @@ struct promo_log {
 	uint64_t ino, off;
 	int tier;
 	double freq;
+	int write;
 	struct profile *p;
 	int get_rc;                    /* a query from inside the callback */
 };
 
 static void on_promote(void *arg, uint64_t ino, uint64_t off, int tier,
-		       double freq)
+		       double freq, int write)
 {
 	struct promo_log *l = arg;
 	struct access_stats st;
@@ -375,6 +376,7 @@ static void on_promote(void *arg, uint64_t ino, uint64_t off, int tier,
 	l->off = off;
 	l->tier = tier;
 	l->freq = freq;
+	l->write = write;
 	l->get_rc = profile_get(l->p, ino, &st);
 }
 
@@ -386,8 +388,11 @@ static void test_promote(void **state)
 
 	prof_open(x, 0, 0, 0);
 	l.p = x->p;
-	profile_set_promote_cb(x->p, on_promote, &l, 2.9);
-	/* Two reads on tier 1 and many on tier 0: below or not slow. */
+	profile_set_promote_cb(x->p, on_promote, &l, 2.9, 0);
+	/* Two reads on tier 1 and many on tier 0: below or not slow; writes
+	 * are not asked for. */
+	for (int i = 0; i < 5; i++)
+		emit(x->p, ev(19, STATS_WRITE, ES, 1, 1, T0 + i));
 	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0));
 	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0 + 1));
 	for (int i = 0; i < 10; i++)
@@ -402,6 +407,7 @@ static void test_promote(void **state)
 	assert_int_equal(l.off, ES);
 	assert_int_equal(l.tier, 1);
 	assert_true(l.freq >= 2.9);
+	assert_int_equal(l.write, 0);
 	assert_int_equal(l.get_rc, 0);
 	/* Quiet for PROFILE_PROMOTE_QUIET_S, then again. */
 	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0 + 3));
@@ -413,11 +419,30 @@ static void test_promote(void **state)
 	assert_int_equal(l.n, 2);
 	profile_counters(x->p, &c);
 	assert_int_equal(c.promotions, 2);
+	/* With writes (cache mode): a write on any tier calls it, once per
+	 * quiet period per extent, and a hole (tier -1) never does. */
+	profile_set_promote_cb(x->p, on_promote, &l, 0, 1);
+	emit(x->p, ev(21, STATS_WRITE, 0, 1, 0, T0 + 50 * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.ino, 21);
+	assert_int_equal(l.tier, 0);
+	assert_int_equal(l.write, 1);
+	emit(x->p, ev(21, STATS_WRITE, 0, 1, 0, T0 + 51 * NS));
+	emit(x->p, ev(22, STATS_READ, 0, 1, -1, T0 + 51 * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 3);
+	emit(x->p, ev(21, STATS_WRITE, ES, 1, 1, T0 + 52 * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.off, ES);
+	assert_int_equal(l.tier, 1);
+	assert_int_equal(l.write, 1);
 	/* Off. */
-	profile_set_promote_cb(x->p, NULL, NULL, 0);
+	profile_set_promote_cb(x->p, NULL, NULL, 0, 0);
 	emit(x->p, ev(20, STATS_READ, ES, 1, 1, T0 + 100 * NS));
 	profile_drain(x->p);
-	assert_int_equal(l.n, 2);
+	assert_int_equal(l.n, 4);
 }
 
 struct list_acc {
