@@ -230,6 +230,14 @@ static void put_on(uint64_t ino, int where)
 		}
 }
 
+/* Job k (in the order queued) moves file ino to tier dst. */
+static void assert_job(int k, uint64_t ino, int dst)
+{
+	assert_true(k < njobs);
+	assert_int_equal(jobs_ino[k], ino);
+	assert_int_equal(jobs_dst[k], dst);
+}
+
 /* Cache mode: a prefetch round brings up the file due before the next
  * round, in place of the fast-tier file due farthest away; a read then
  * promotes what is due sooner than something on the fast tier. Files
@@ -274,8 +282,8 @@ static void test_cache_mode(void **state)
 	 * has no rhythm to fetch ahead on */
 	assert_int_equal(placer_prefetch(pl), 1);
 	assert_int_equal(njobs, 2);
-	assert_int_equal(jobs_dst[0], 1);
-	assert_int_equal(jobs_dst[1], 0);
+	assert_job(0, 1, 1);
+	assert_job(1, 3, 0);
 	put_on(1, 1);
 	put_on(3, 0);
 	tiers[0].used = 2 * MB;
@@ -293,19 +301,15 @@ static void test_cache_mode(void **state)
 	assert_int_equal(njobs, 2);
 	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 1);
 	assert_int_equal(njobs, 4);
-	assert_int_equal(jobs_ino[2], 4);
-	assert_int_equal(jobs_dst[2], 1);
-	assert_int_equal(jobs_ino[3], 6);
-	assert_int_equal(jobs_dst[3], 0);
+	assert_job(2, 4, 1);
+	assert_job(3, 6, 0);
 	put_on(4, 1);
 	put_on(6, 0);
 	/* a write of 5 on hdd promotes it as a read would, in place of 6 */
 	assert_int_equal(placer_on_write(pl, 5, 0, 1, 1.0), 1);
 	assert_int_equal(njobs, 6);
-	assert_int_equal(jobs_ino[4], 6);
-	assert_int_equal(jobs_dst[4], 1);
-	assert_int_equal(jobs_ino[5], 5);
-	assert_int_equal(jobs_dst[5], 0);
+	assert_job(4, 6, 1);
+	assert_job(5, 5, 0);
 	placer_close(pl);
 	predictor_close(pr);
 }
