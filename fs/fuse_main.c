@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The dfabric daemon: command line, the FUSE low-level front end and the
- * main loop. This is the only file that includes fuse_lowlevel.h; each op
- * calls the matching fs_* function (fs/fs.h) and sends exactly one reply,
- * turning -errno into fuse_reply_err(req, errno). */
+/* The dfabric daemon: command line and the FUSE low-level front end (the
+ * request loop is fs/fuse_loop.c, the only other file that includes
+ * fuse_lowlevel.h). Each op calls the matching fs_* function (fs/fs.h)
+ * and sends exactly one reply, turning -errno into
+ * fuse_reply_err(req, errno). */
 #define FUSE_USE_VERSION 314
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "fs/ctl.h"
 #include "fs/fs.h"
+#include "fs/fuse_loop.h"
 #include "fs/splice.h"
 
 #define DFABRIC_VERSION "0.1.0"
@@ -701,8 +703,10 @@ static void usage(FILE *out)
 "  -s                 serve requests on one thread\n"
 "  -h, --help         print this help\n"
 "  -V, --version      print the version\n"
-"  -o max_threads=N   at most N threads serve requests (default 16)\n"
-"  -o clone_fd        one /dev/fuse descriptor per thread\n"
+"  -o max_threads=N   at most N threads serve requests (default 16, at\n"
+"                     least 2)\n"
+"  -o clone_fd        one /dev/fuse descriptor per thread, on libfuse's\n"
+"                     own loop (every idle thread waits for a request)\n"
 "  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 8192,\n"
 "                     1024 with an s3 tier; 0 keeps the kernel's)\n"
 "  -o max_read=N      largest read request in bytes (default: 1 MiB, or\n"
@@ -1059,6 +1063,8 @@ int main(int argc, char *argv[])
 
 	if (o.single) {
 		rc = fuse_session_loop(se);
+	} else if (!o.clone_fd) {
+		rc = df_loop(se, o.max_threads);
 	} else {
 		lc = fuse_loop_cfg_create();
 		if (!lc) {

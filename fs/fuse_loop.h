@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The daemon's FUSE request loop (fs/fuse_loop.c): a leader serves quick
+ * requests inline and hands the ones that do I/O to its followers. */
+#ifndef DF_FUSE_LOOP_H
+#define DF_FUSE_LOOP_H
+
+struct fuse_session;
+
+/* Serves se until it ends (unmount, signal), with at most max_threads
+ * threads (at least 2). Returns 0, or -errno from reading /dev/fuse. */
+int df_loop(struct fuse_session *se, unsigned max_threads);
+
+#endif
