@@ -540,14 +540,22 @@ static void remember(struct placer *pl, const struct victim *v, int known)
 /* Demotes to tier 1 the fast-tier items whose next access is farther
  * than `far` until `need` more bytes fit below tier 0's high watermark
  * (*used: its bytes used, kept up to date); at most READ_VICTIMS moves.
- * Returns 1 when the bytes fit. */
+ * It picks them all first: when those that may go would not free enough,
+ * none goes (they are put back among the victims). Returns 1 when the
+ * bytes fit. */
 static int make_room(struct placer *pl, const struct score_tier *t0,
 		     double *used, uint64_t need, double far, int64_t now)
 {
 	double room = t0->high_watermark * (double)t0->capacity;
-	int moved = 0, looks = 0;
+	struct pick {
+		struct victim v;
+		int known;
+		uint64_t off, len;
+	} pick[READ_VICTIMS];
+	double freed = 0;
+	int n = 0, looks = 0, k;
 
-	while (*used + (double)need > room && moved < READ_VICTIMS &&
+	while (*used - freed + (double)need > room && n < READ_VICTIMS &&
 	       looks++ < 4 * READ_VICTIMS) {
 		struct placer_file vf;
 		struct victim v, w;
@@ -579,10 +587,25 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 			pthread_mutex_unlock(&pl->lock);
 			continue;
 		}
-		if (pl->h.migrate(pl->h.arg, v.ino, vf.off, vf.len, 1, 0.0) < 0)
+		pick[n++] = (struct pick){ w, known, vf.off, vf.len };
+		freed += (double)vf.tier_bytes[0];
+	}
+	if (*used - freed + (double)need > room) {
+		pthread_mutex_lock(&pl->lock);
+		for (k = 0; k < n; k++)
+			remember(pl, &pick[k].v, pick[k].known);
+		pthread_mutex_unlock(&pl->lock);
+		return 0;
+	}
+	for (k = 0; k < n; k++) {
+		if (pl->h.migrate(pl->h.arg, pick[k].v.ino, pick[k].off,
+				  pick[k].len, 1, 0.0) < 0) {
+			pthread_mutex_lock(&pl->lock);
+			remember(pl, &pick[k].v, pick[k].known);
+			pthread_mutex_unlock(&pl->lock);
 			continue;
-		*used -= (double)vf.tier_bytes[0];
-		moved++;
+		}
+		*used -= (double)pick[k].v.bytes;
 	}
 	return *used + (double)need <= room;
 }

@@ -314,6 +314,46 @@ static void test_cache_mode(void **state)
 	predictor_close(pr);
 }
 
+/* A read that needs more room than the victims that may go would free
+ * moves nothing: make_room picks before it demotes. File 11 (one read,
+ * no rhythm) may go, file 12 (due at 2430) may not for file 13 (2 MiB,
+ * due at 2500); 11 alone frees too little below 2.7 MiB. It stays a
+ * victim: with room for 13 once 11 is gone, 11 goes and 13 comes. */
+static void test_cache_room_all_or_nothing(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer *pl;
+
+	pred_params(&pp);
+	periodic_file(&pp, 11, 1, 0);
+	periodic_file(&pp, 12, 81, 30);
+	periodic_file(&pp, 13, 25, 100);
+	files[2].bytes = 2 * MB;
+	put_on(11, 0);
+	put_on(12, 0);
+	put_on(13, 1);
+	tiers[0].capacity = 3 * MB;
+	tiers[0].used = 2 * MB;
+	clock_now = T0 + 2405 * NS;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	score_params(&p.score);
+	p.pred = pr;
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	assert_int_equal(placer_prefetch(pl), 0);      /* notes the victims */
+	assert_int_equal(njobs, 0);
+	assert_int_equal(placer_on_read(pl, 13, 0, 1, 1.0), 0);
+	assert_int_equal(njobs, 0);
+	tiers[0].capacity = 4 * MB;                    /* room: 3.6 MiB */
+	assert_int_equal(placer_on_read(pl, 13, 0, 1, 1.0), 1);
+	assert_int_equal(njobs, 2);
+	assert_job(0, 11, 1);
+	assert_job(1, 13, 0);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 static void test_scoring(void **state)
 {
 	struct predictor_params pp;
@@ -473,6 +513,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_ahead, setup),
 		cmocka_unit_test_setup(test_cache_mode, setup),
+		cmocka_unit_test_setup(test_cache_room_all_or_nothing, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
