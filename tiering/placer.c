@@ -789,7 +789,8 @@ int placer_prefetch(struct placer *pl)
 	pthread_mutex_unlock(&pl->lock);
 	free(r.known.v);
 	free(r.unknown.v);
-	qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
+	if (r.ncand)   /* r.cand is NULL when there are none */
+		qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
 	used = (double)tiers[0].used;
 	for (k = 0; k < r.ncand && predictor_trusted(pl->p.pred); k++) {
 		struct victim *c = &r.cand[k];
