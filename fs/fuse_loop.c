@@ -51,6 +51,8 @@ struct worker {
 	struct fuse_buf buf;       /* freed by df_loop after the join */
 	struct worker *next;
 	_Atomic int in_read;       /* in fuse_session_receive_buf */
+	_Atomic uint64_t busy;     /* number of the request it serves inline
+	                            * as the leader; 0 otherwise */
 	int joined;
 };
 
@@ -62,11 +64,10 @@ struct loop {
 	sem_t finish;                /* posted when the loop should end */
 	struct worker *workers;      /* all, for the join */
 	unsigned nworkers, max, nidle;
-	struct worker *leader;       /* holds the right to read, or NULL */
+	struct worker *_Atomic leader; /* holds the right to read, or NULL;
+	                              * written under m */
 	struct worker *standby;      /* samples the leader, or NULL */
 	int exit, error;
-	_Atomic uint64_t busy;       /* number of the request the leader
-	                              * serves inline; 0 while it reads */
 	_Atomic int deep;            /* the standby waits without a timeout */
 	_Atomic uint64_t seq;        /* numbers the requests served inline */
 	_Atomic int has_standby;     /* standby != NULL, read without m */
@@ -167,13 +168,18 @@ static int flooding(struct loop *lp);
 
 static void stand_by(struct loop *lp)
 {
+	struct worker *seen = NULL;
 	uint64_t last = 0;
 	unsigned idle = 0;
 
 	while (!lp->exit && lp->leader && !flooding(lp)) {
-		uint64_t now = atomic_load(&lp->busy);
+		struct worker *l = lp->leader;   /* changes only under m */
+		uint64_t now = atomic_load(&l->busy);
 		struct timespec ts;
 
+		if (l != seen)
+			last = 0;
+		seen = l;
 		if (now && now == last) {
 			lp->leader = NULL;
 			break;
@@ -184,7 +190,7 @@ static void stand_by(struct loop *lp)
 			atomic_store(&lp->deep, 1);
 			/* the leader stores busy, then reads deep; we store
 			 * deep, then read busy: one of us sees the other */
-			if (atomic_load(&lp->busy) == 0)
+			if (atomic_load(&l->busy) == 0)
 				pthread_cond_wait(&lp->standby_cv, &lp->m);
 			atomic_store(&lp->deep, 0);
 			idle = 0;
@@ -209,20 +215,25 @@ static int flooding(struct loop *lp)
 	return atomic_load(&lp->flood_until) > mono_ns();
 }
 
-/* A request that does I/O arrived: every idle thread reads for the next
- * FLOOD_MS, as in libfuse's loop, so that requests in flight together are
- * served together. The leader's right to read lapses (it notices when it
- * next looks, as after a takeover). */
-static void flood(struct loop *lp)
+/* A request that does I/O arrived at w: every idle thread reads for the
+ * next FLOOD_MS, as in libfuse's loop, so that requests in flight
+ * together are served together. A leader gives up its right to read (one
+ * in read(2) notices when it gets its next request). */
+static void flood(struct loop *lp, struct worker *w)
 {
-	int64_t now = mono_ns();
-	int was = atomic_load(&lp->flood_until) > now;
+	int64_t now = mono_ns(), until = now + FLOOD_MS * 1000000LL;
+	int64_t cur = atomic_load(&lp->flood_until);
+	int was = cur > now;
 
-	atomic_store(&lp->flood_until, now + FLOOD_MS * 1000000LL);
-	if (was)
+	/* the deadline only moves forward */
+	while (cur < until &&
+	       !atomic_compare_exchange_weak(&lp->flood_until, &cur, until))
+		;
+	if (was && lp->leader != w)
 		return;
 	pthread_mutex_lock(&lp->m);
-	lp->leader = NULL;
+	if (!was || lp->leader == w)
+		lp->leader = NULL;
 	pthread_cond_broadcast(&lp->idle_cv);
 	pthread_cond_signal(&lp->standby_cv);
 	pthread_mutex_unlock(&lp->m);
@@ -310,15 +321,23 @@ static int lead(struct loop *lp, struct worker *w)
 {
 	for (;;) {
 		uint64_t mine;
-		int res, lost;
+		int res;
 
 		if ((res = receive(lp, w)) <= 0) {
 			if (res < 0)
 				return -1;
 			continue;
 		}
+		if (lp->leader != w) {
+			/* a flood began while it read: no longer the leader,
+			 * it serves this one as any reader and finds a role */
+			if (starts_flood(&w->buf))
+				flood(lp, w);
+			fuse_session_process_buf(lp->se, &w->buf);
+			return 0;
+		}
 		if (starts_flood(&w->buf)) {
-			flood(lp);
+			flood(lp, w);
 			/* the flood woke the idle; if none is reading yet,
 			 * make sure one will */
 			if (atomic_load(&lp->nreading) == 0) {
@@ -331,7 +350,7 @@ static int lead(struct loop *lp, struct worker *w)
 		}
 		/* Served inline: someone must watch. */
 		mine = atomic_fetch_add(&lp->seq, 1) + 1;
-		atomic_store(&lp->busy, mine);
+		atomic_store(&w->busy, mine);
 		if (!atomic_load(&lp->has_standby)) {
 			pthread_mutex_lock(&lp->m);
 			if (!lp->standby)
@@ -343,12 +362,8 @@ static int lead(struct loop *lp, struct worker *w)
 			pthread_mutex_unlock(&lp->m);
 		}
 		fuse_session_process_buf(lp->se, &w->buf);
-		/* unless a new leader serves another request by now */
-		atomic_compare_exchange_strong(&lp->busy, &mine, 0);
-		pthread_mutex_lock(&lp->m);
-		lost = lp->leader != w;
-		pthread_mutex_unlock(&lp->m);
-		if (lost)
+		atomic_store(&w->busy, 0);
+		if (lp->leader != w)   /* taken over meanwhile */
 			return 0;
 	}
 }
@@ -372,7 +387,7 @@ static int read_flood(struct loop *lp, struct worker *w)
 			return -1;
 		if (res > 0) {
 			if (starts_flood(&w->buf))
-				flood(lp);
+				flood(lp, w);
 			fuse_session_process_buf(lp->se, &w->buf);
 		}
 		if (!flooding(lp))
