@@ -230,6 +230,20 @@ static void put_on(uint64_t ino, int where)
 		}
 }
 
+/* Opens a predictor (*pr) with pp, and a placer with p on it. */
+static struct placer *open_placer_on(struct predictor_params *pp,
+				     struct placer_params *p,
+				     struct predictor **pr)
+{
+	struct placer *pl;
+
+	assert_int_equal(predictor_open(pp, pr), 0);
+	score_params(&p->score);
+	p->pred = *pr;
+	assert_int_equal(placer_open(p, &host, &pl), 0);
+	return pl;
+}
+
 /* Job k (in the order queued) moves file ino to tier dst. */
 static void assert_job(int k, uint64_t ino, int dst)
 {
@@ -265,11 +279,7 @@ static void test_cache_mode(void **state)
 	tiers[0].capacity = 3 * MB;            /* room below 0.9: 2.7 MiB */
 	tiers[0].used = 2 * MB;
 	clock_now = T0 + 2455 * NS;
-	assert_int_equal(predictor_open(&pp, &pr), 0);
-	score_params(&p.score);
-	p.pred = pr;
-
-	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	pl = open_placer_on(&pp, &p, &pr);
 	assert_int_equal(placer_prefetch(pl), 0);
 	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 0);
 	assert_int_equal(placer_on_write(pl, 6, 0, 1, 1.0), 0);
@@ -337,10 +347,7 @@ static void test_cache_room_all_or_nothing(void **state)
 	tiers[0].capacity = 3 * MB;
 	tiers[0].used = 2 * MB;
 	clock_now = T0 + 2405 * NS;
-	assert_int_equal(predictor_open(&pp, &pr), 0);
-	score_params(&p.score);
-	p.pred = pr;
-	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	pl = open_placer_on(&pp, &p, &pr);
 	assert_int_equal(placer_prefetch(pl), 0);      /* notes the victims */
 	assert_int_equal(njobs, 0);
 	assert_int_equal(placer_on_read(pl, 13, 0, 1, 1.0), 0);
