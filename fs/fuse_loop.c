@@ -66,14 +66,14 @@ struct loop {
 	unsigned nworkers, max, nidle;
 	struct worker *_Atomic leader; /* holds the right to read, or NULL;
 	                              * written under m */
-	struct worker *standby;      /* samples the leader, or NULL */
-	int exit, error;
+	struct worker *_Atomic standby; /* samples the leader, or NULL;
+	                              * written under m */
+	_Atomic int exit;            /* written under m */
+	int error;
 	_Atomic int deep;            /* the standby waits without a timeout */
 	_Atomic uint64_t seq;        /* numbers the requests served inline */
-	_Atomic int has_standby;     /* standby != NULL, read without m */
 	_Atomic int64_t flood_until; /* CLOCK_MONOTONIC ns: all read until */
 	_Atomic unsigned nreading;   /* threads in read(2) while flooding */
-	_Atomic int stop;            /* exit, read without m */
 };
 
 /* Requests that do I/O on a tier (or may take long by nature): they
@@ -152,9 +152,9 @@ static void call_someone_locked(struct loop *lp)
 		spawn_locked(lp);
 }
 
-static void deadline(struct timespec *ts, long ms)
+static void deadline(struct timespec *ts, clockid_t clock, long ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
+	clock_gettime(clock, ts);
 	ts->tv_nsec += ms * 1000000L;
 	ts->tv_sec += ts->tv_nsec / 1000000000L;
 	ts->tv_nsec %= 1000000000L;
@@ -197,7 +197,7 @@ static void stand_by(struct loop *lp)
 			last = 0;
 			continue;
 		}
-		deadline(&ts, STEAL_MS);
+		deadline(&ts, CLOCK_MONOTONIC, STEAL_MS);
 		pthread_cond_timedwait(&lp->standby_cv, &lp->m, &ts);
 	}
 }
@@ -261,9 +261,7 @@ static enum role wait_turn(struct loop *lp, struct worker *w)
 		}
 		if (!lp->standby) {
 			lp->standby = w;
-			atomic_store(&lp->has_standby, 1);
 			stand_by(lp);
-			atomic_store(&lp->has_standby, 0);
 			lp->standby = NULL;
 			continue;
 		}
@@ -277,7 +275,6 @@ static void end_loop_locked(struct loop *lp, int error)
 {
 	if (!lp->exit) {
 		lp->exit = 1;
-		atomic_store(&lp->stop, 1);
 		lp->error = error;
 		sem_post(&lp->finish);
 	}
@@ -294,10 +291,10 @@ static int receive(struct loop *lp, struct worker *w)
 	if (fuse_session_exited(lp->se))
 		return -1;
 	/* df_loop signals a thread in read(2) when the loop ends: it
-	 * stores stop, then reads in_read; we store in_read, then read
-	 * stop, so one of us sees the other. */
+	 * stores exit, then reads in_read; we store in_read, then read
+	 * exit, so one of us sees the other. */
 	atomic_store(&w->in_read, 1);
-	if (atomic_load(&lp->stop)) {
+	if (lp->exit) {
 		atomic_store(&w->in_read, 0);
 		return -1;
 	}
@@ -351,7 +348,7 @@ static int lead(struct loop *lp, struct worker *w)
 		/* Served inline: someone must watch. */
 		mine = atomic_fetch_add(&lp->seq, 1) + 1;
 		atomic_store(&w->busy, mine);
-		if (!atomic_load(&lp->has_standby)) {
+		if (!lp->standby) {
 			pthread_mutex_lock(&lp->m);
 			if (!lp->standby)
 				call_someone_locked(lp);
@@ -453,18 +450,12 @@ int df_loop(struct fuse_session *se, unsigned max_threads)
 	while (rc == 0 && !fuse_session_exited(se)) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		deadline(&ts, CLOCK_REALTIME, 1000);
 		if (sem_timedwait(&lp.finish, &ts) == 0)
 			break;
 	}
 	pthread_mutex_lock(&lp.m);
-	if (!lp.exit) {
-		lp.exit = 1;
-		atomic_store(&lp.stop, 1);
-		pthread_cond_broadcast(&lp.standby_cv);
-		pthread_cond_broadcast(&lp.idle_cv);
-	}
+	end_loop_locked(&lp, 0);   /* a signal: no error */
 	pthread_mutex_unlock(&lp.m);
 	/* After an unmount every read(2) returns ENODEV; after a signal the
 	 * connection lives on, and a thread in read(2) leaves it on EINTR
@@ -484,10 +475,7 @@ int df_loop(struct fuse_session *se, unsigned max_threads)
 				continue;
 			if (atomic_load(&w->in_read))
 				pthread_kill(w->th, SIGUSR2);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 20 * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
+			deadline(&ts, CLOCK_REALTIME, 20);
 			if (pthread_timedjoin_np(w->th, NULL, &ts) == 0)
 				w->joined = 1;
 			else
