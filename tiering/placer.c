@@ -530,10 +530,15 @@ static double far_of(const struct placer *pl, const struct victim *v,
 	return 2.0 * (double)now + pl->reuse * 1e9 - (double)v->key;
 }
 
-/* Remembers a fast-tier item; caller holds pl->lock. */
+/* Remembers a fast-tier item among the victims; takes pl->lock. */
 static void remember(struct placer *pl, const struct victim *v, int known)
 {
-	if (vh_push(known ? &pl->known : &pl->unknown, v) < 0)
+	int rc;
+
+	pthread_mutex_lock(&pl->lock);
+	rc = vh_push(known ? &pl->known : &pl->unknown, v);
+	pthread_mutex_unlock(&pl->lock);
+	if (rc < 0)
 		log_warn("placer: out of memory for the fast tier's victims");
 }
 
@@ -582,27 +587,21 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 		now_known = victim_of(&vf, now, &w, &regular);
 		if (now_known != known || w.key != v.key) {
 			/* read since: back in, where it belongs now */
-			pthread_mutex_lock(&pl->lock);
 			remember(pl, &w, now_known);
-			pthread_mutex_unlock(&pl->lock);
 			continue;
 		}
 		pick[n++] = (struct pick){ w, known, vf.off, vf.len };
 		freed += (double)vf.tier_bytes[0];
 	}
 	if (*used - freed + (double)need > room) {
-		pthread_mutex_lock(&pl->lock);
 		for (k = 0; k < n; k++)
 			remember(pl, &pick[k].v, pick[k].known);
-		pthread_mutex_unlock(&pl->lock);
 		return 0;
 	}
 	for (k = 0; k < n; k++) {
 		if (pl->h.migrate(pl->h.arg, pick[k].v.ino, pick[k].off,
 				  pick[k].len, 1, 0.0) < 0) {
-			pthread_mutex_lock(&pl->lock);
 			remember(pl, &pick[k].v, pick[k].known);
-			pthread_mutex_unlock(&pl->lock);
 			continue;
 		}
 		*used -= (double)pick[k].v.bytes;
@@ -663,9 +662,9 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 		return (int)id;
 	pthread_mutex_lock(&pl->lock);
 	pl->promotions++;
+	pthread_mutex_unlock(&pl->lock);
 	if (cache && i == 0)
 		remember(pl, &v, known);
-	pthread_mutex_unlock(&pl->lock);
 	/* In cache mode this is every miss: not worth a line each. */
 	df_log(cache ? LOG_DEBUG : LOG_INFO,
 	       "placer: inode %llu %s on tier %s at frequency %.2f: promoting it to %s",
@@ -699,9 +698,7 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 	if (!pf.tier_bytes[0] || pf.pol.pin == 0)
 		return 0;
 	known = victim_of(&pf, clock_of(pl), &v, &regular);
-	pthread_mutex_lock(&pl->lock);
 	remember(pl, &v, known);
-	pthread_mutex_unlock(&pl->lock);
 	return 0;
 }
 
@@ -805,9 +802,7 @@ int placer_prefetch(struct placer *pl)
 			continue;
 		used += (double)c->bytes;
 		moved++;
-		pthread_mutex_lock(&pl->lock);
 		remember(pl, c, 1);
-		pthread_mutex_unlock(&pl->lock);
 	}
 	pthread_mutex_lock(&pl->lock);
 	pl->prefetched += (uint64_t)moved;
