@@ -110,6 +110,11 @@ static const struct opt_name io_class_names[] = {
 	{ NULL, 0 },
 };
 
+static const struct opt_name verify_names[] = {
+	{ "device", CFG_VERIFY_DEVICE }, { "cache", CFG_VERIFY_CACHE },
+	{ NULL, 0 },
+};
+
 static const struct opt_name tier_kind_names[] = {
 	{ "local", CFG_TIER_LOCAL }, { "s3", CFG_TIER_S3 }, { NULL, 0 },
 };
@@ -117,6 +122,8 @@ static const struct opt_name tier_kind_names[] = {
 _Static_assert(sizeof(enum cfg_checksum) == sizeof(int),
 	       "enum fields are written through an int pointer");
 _Static_assert(sizeof(enum cfg_io_class) == sizeof(int),
+	       "enum fields are written through an int pointer");
+_Static_assert(sizeof(enum cfg_verify) == sizeof(int),
 	       "enum fields are written through an int pointer");
 static const struct opt_name yes_no_names[] = {
 	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
@@ -246,6 +253,9 @@ static const struct cfg_opt opt_table[] = {
 	{ .name = "migrate_io_class", .sec = SEC_FABRIC, .type = OPT_ENUM,
 	  .def = "idle", .names = io_class_names,
 	  .offset = offsetof(struct cfg, migrate_io_class) },
+	{ .name = "migrate_verify", .sec = SEC_FABRIC, .type = OPT_ENUM,
+	  .def = "cache", .names = verify_names,
+	  .offset = offsetof(struct cfg, migrate_verify) },
 
 	{ .name = "kind", .sec = SEC_TIER, .type = OPT_ENUM,
 	  .flags = OPT_REQUIRED, .names = tier_kind_names,

@@ -4,7 +4,8 @@
  *
  * Sections:
  *   [fabric]        meta, control, extent_size, log_level, checksum,
- *                   migrate_bandwidth, migrate_jobs, migrate_io_class
+ *                   migrate_bandwidth, migrate_jobs, migrate_io_class,
+ *                   migrate_verify
  *   [tier.NAME]     kind, capacity, cost_gb_month, high_watermark,
  *                   low_watermark, egress_gb, cost_per_1k_get,
  *                   cost_per_1k_put, private; kind = local: path;
@@ -43,6 +44,12 @@ enum cfg_checksum {
 enum cfg_io_class {
 	CFG_IO_IDLE = 1,       /* copies' I/O only when the disk has nothing else */
 	CFG_IO_BEST_EFFORT = 2, /* lowest best-effort level */
+};
+
+/* Where a migration reads a local copy back from to verify it. */
+enum cfg_verify {
+	CFG_VERIFY_DEVICE = 1, /* O_DIRECT, from the medium */
+	CFG_VERIFY_CACHE = 2,  /* through the page cache, after the flush */
 };
 
 enum cfg_s3_addressing {
@@ -145,6 +152,7 @@ struct cfg {
 	uint64_t migrate_bandwidth;    /* bytes/s per tier pair, default 200M; 0 = no limit */
 	uint64_t migrate_jobs;         /* migrations in flight, default 2 */
 	int migrate_io_class;          /* enum cfg_io_class, default idle */
+	int migrate_verify;            /* enum cfg_verify, default cache */
 	int ntiers;                    /* 1..CFG_MAX_TIERS */
 	struct cfg_tier tiers[CFG_MAX_TIERS];
 	struct cfg_placement placement; /* [placement] */

@@ -1471,6 +1471,56 @@ static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	return rc;
 }
 
+/* Frees [off, off + len) of ino's file on file tier `tier`, but for the
+ * extents that the extent map places there now: one punch per run of
+ * extents the map does not use, under one hold of the lock, where
+ * mh_free_copy would punch each extent by itself. */
+static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		       int tier)
+{
+	struct fabric *f = arg;
+	struct backend *be = f->tiers[tier].be;
+	struct be_ext x = { .ino = ino, .off = off, .len = len };
+	uint64_t end = off + len, pos = off;
+	struct inode_mem *im;
+	size_t i;
+	int rc;
+
+	if (!tier_is_file(f, tier))
+		return -EINVAL;
+	rc = itab_get(f, ino, &im);
+	if (rc == -ENOENT)
+		return be->ops->ext_free(be, &x);
+	if (rc < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, im)) < 0) {
+		itab_put(f, im);
+		return rc;
+	}
+	for (i = im->destroyed ? im->next : ext_lower(im, off);
+	     i < im->next && im->ext[i].off < end && rc == 0; i++) {
+		const struct meta_extent *e = &im->ext[i];
+
+		if (ext_tier(f, e) != tier)
+			continue;
+		/* In use: free what lies before it. */
+		if (e->off > pos) {
+			x.off = pos;
+			x.len = e->off - pos;
+			rc = be->ops->ext_free(be, &x);
+		}
+		pos = e->off + e->len;
+	}
+	if (rc == 0 && pos < end) {
+		x.off = pos;
+		x.len = end - pos;
+		rc = be->ops->ext_free(be, &x);
+	}
+	pthread_rwlock_unlock(&im->lock);
+	itab_put(f, im);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- */
 /* tier orphans: data that no inode or extent refers to */
 
@@ -1590,12 +1640,14 @@ static int mig_start(struct fabric *f)
 	struct mig_params p = {
 		.meta = f->meta,
 		.host = { .arg = f, .next = mh_next, .write_copy = mh_write_copy,
-			  .commit = mh_commit, .free_copy = mh_free_copy },
+			  .commit = mh_commit, .free_copy = mh_free_copy,
+			  .free_run = mh_free_run },
 		.ntiers = f->ntiers,
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,
 		.sha256 = f->cfg->checksum == CFG_CSUM_SHA256,
 		.io_idle = f->cfg->migrate_io_class == CFG_IO_IDLE,
+		.verify_cached = f->cfg->migrate_verify == CFG_VERIFY_CACHE,
 		.start_workers = 0,   /* after the orphan scan */
 	};
 	int i;

@@ -91,6 +91,11 @@ struct mig_host {
 	 * index `tier`, unless the extent map uses that copy now. */
 	int (*free_copy)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 			 uint64_t version, int tier);
+	/* Frees [off, off + len) of ino on file tier index `tier` (copies
+	 * named by offset alone), but for the extents the map places on
+	 * that tier now. Optional: without it, free_copy per extent. */
+	int (*free_run)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+			int tier);
 };
 
 struct mig_tier {
@@ -108,6 +113,8 @@ struct mig_params {
 	int sha256;                    /* checksum: SHA-256 instead of XXH3-128 */
 	int io_idle;                   /* copies' and read-backs' requests in
 					* the idle I/O class, not best-effort */
+	int verify_cached;             /* local copies written and read back
+					* through the page cache, not O_DIRECT */
 	int start_workers;             /* 0: recover only; mig_run() starts them */
 };
 

@@ -160,14 +160,15 @@ static void test_full(void **state)
 		"extent_size = 1M\n"              /* 5 */
 		"log_level = debug\n"             /* 6 */
 		"migrate_io_class = best-effort\n" /* 7 */
-		"[tier.nvme]\n"                   /* 8 */
-		"kind = local\n"                  /* 9 */
-		"path = @/nvme/../nvme/\n"        /* 10 */
-		"capacity = 100G\n"               /* 11 */
-		"cost_gb_month = 0.10\n"          /* 12 */
-		"high_watermark = 95%\n"          /* 13 */
-		"low_watermark = 0.5\n"           /* 14 */
-		"[tier.hdd]\n"                    /* 15 */
+		"migrate_verify = device\n"       /* 8 */
+		"[tier.nvme]\n"                   /* 9 */
+		"kind = local\n"                  /* 10 */
+		"path = @/nvme/../nvme/\n"        /* 11 */
+		"capacity = 100G\n"               /* 12 */
+		"cost_gb_month = 0.10\n"          /* 13 */
+		"high_watermark = 95%\n"          /* 14 */
+		"low_watermark = 0.5\n"           /* 15 */
+		"[tier.hdd]\n"                    /* 16 */
 		"kind = local\n"
 		"path = @/link\n"
 		"capacity = 2T\n"
@@ -185,6 +186,7 @@ static void test_full(void **state)
 	assert_true(c.extent_size == 1024 * 1024);
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.migrate_io_class, CFG_IO_BEST_EFFORT);
+	assert_int_equal(c.migrate_verify, CFG_VERIFY_DEVICE);
 	assert_int_equal(c.ntiers, 2);
 
 	assert_string_equal(c.tiers[0].name, "nvme");
@@ -194,7 +196,7 @@ static void test_full(void **state)
 	assert_true(c.tiers[0].cost_gb_month == 0.10);
 	assert_true(c.tiers[0].high_watermark == 0.95);
 	assert_true(c.tiers[0].low_watermark == 0.5);
-	assert_int_equal(c.tiers[0].line, 8);
+	assert_int_equal(c.tiers[0].line, 9);
 
 	assert_string_equal(c.tiers[1].name, "hdd");
 	assert_int_equal(c.tiers[1].kind, CFG_TIER_LOCAL);
@@ -203,7 +205,7 @@ static void test_full(void **state)
 	assert_true(c.tiers[1].cost_gb_month == 0.02);
 	assert_true(c.tiers[1].high_watermark == 1.0);
 	assert_true(c.tiers[1].low_watermark == 0.125);
-	assert_int_equal(c.tiers[1].line, 15);
+	assert_int_equal(c.tiers[1].line, 16);
 }
 
 static void test_defaults(void **state)
@@ -217,6 +219,7 @@ static void test_defaults(void **state)
 	assert_true(c.extent_size == 4 * 1024 * 1024);
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.migrate_io_class, CFG_IO_IDLE);
+	assert_int_equal(c.migrate_verify, CFG_VERIFY_CACHE);
 	assert_int_equal(c.ntiers, 1);
 	assert_true(c.tiers[0].cost_gb_month == 0.0);
 	assert_true(c.tiers[0].high_watermark == 0.90);
@@ -494,6 +497,9 @@ static const struct bad_case bad_cases[] = {
 	{ "io class", VALID_FABRIC "migrate_io_class = rt\n", 3,
 	  "[fabric] migrate_io_class = 'rt'",
 	  "unknown migrate_io_class; the known ones are: idle, best-effort" },
+	{ "verify", VALID_FABRIC "migrate_verify = never\n", 3,
+	  "[fabric] migrate_verify = 'never'",
+	  "unknown migrate_verify; the known ones are: device, cache" },
 	{ "control too long", VALID_FABRIC "control = /" C110 "\n", 3, "[fabric] control = '",
 	  "107 bytes" },
 	{ "meta parent missing", "[fabric]\nmeta = @/nodir/meta\n", 2, "[fabric] meta = '",

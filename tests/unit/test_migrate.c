@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ struct fix {
 	struct fabric *f;              /* open fabric or NULL */
 	uint8_t model[FSIZE];          /* the file's expected bytes */
 	uint64_t ino;                  /* the file */
+	const char *mode;              /* config lines every test gets */
 };
 
 static const struct fs_ctx root_ctx = { .uid = 0, .gid = 0, .pid = 1 };
@@ -77,8 +79,20 @@ static int setup(void **state)
 	mkdir(p, 0700);
 	snprintf(p, sizeof(p), "%s/hdd", x->dir);
 	mkdir(p, 0700);
+	x->mode = "";
 	*state = x;
 	return 0;
+}
+
+/* The same tests with the copies read back from the device (O_DIRECT)
+ * instead of through the page cache. */
+static int setup_device(void **state)
+{
+	int rc = setup(state);
+
+	if (rc == 0)
+		((struct fix *)*state)->mode = "migrate_verify = device\n";
+	return rc;
 }
 
 static int teardown(void **state)
@@ -118,10 +132,10 @@ static void fab_config(struct fix *x, const char *extra)
 	char err[CFG_ERR_MAX] = "";
 
 	snprintf(x->text, sizeof(x->text),
-		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n%s\n"
+		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n%s%s\n"
 		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 64M\n"
 		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n",
-		 x->dir, extra, x->dir, x->dir);
+		 x->dir, x->mode, extra, x->dir, x->dir);
 	assert_int_equal(cfg_parse_string(x->text, "t.conf", &x->cfg, err,
 					  sizeof(err)), 0);
 	fab_open(x);
@@ -189,6 +203,34 @@ static uint64_t tier_blocks(struct fix *x, const char *tier)
 	return (uint64_t)st.st_blocks * 512;
 }
 
+/* Pages of the inode's file on a tier that the page cache holds. */
+static size_t tier_cached_pages(struct fix *x, const char *tier)
+{
+	char p[256];
+	unsigned char vec[FSIZE / 4096 + 2];
+	struct stat st;
+	size_t n = 0, i, pages;
+	void *map;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s/data/%02x/%02x/%016" PRIx64, x->dir, tier,
+		 (unsigned)((x->ino >> 8) & 0xff), (unsigned)(x->ino & 0xff),
+		 x->ino);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	pages = ((size_t)st.st_size + 4095) / 4096;
+	assert_true(pages > 0 && pages <= sizeof(vec));
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mincore(map, (size_t)st.st_size, vec), 0);
+	for (i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return n;
+}
+
 static void wait_job(struct fix *x, int64_t id, struct meta_job *j)
 {
 	assert_true(id > 0);
@@ -214,6 +256,8 @@ static void test_whole_file_and_back(void **state)
 	assert_int_equal(on_tier(x, "hdd", 1), 6);
 	assert_int_equal(tier_blocks(x, "nvme"), 0);   /* source punched */
 	assert_true(tier_blocks(x, "hdd") >= FSIZE);
+	/* Read back from the page cache or not, the copy leaves none. */
+	assert_int_equal(tier_cached_pages(x, "hdd"), 0);
 	check_content(x);
 	assert_int_equal(fs_status(x->f, &st), 0);
 	assert_int_equal(st.tiers[0].used, 0);
@@ -522,6 +566,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_verify_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_racing_write, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_open_file_io, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_after_flush, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_mid_verify, setup_device, teardown),
 	};
 
 	srand(12345);
