@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Cache mode ([predict] cache = yes) on a live mount: two local tiers, nvme
+# of 8 MiB (room for 7.2 MiB below its high watermark), files of 2 MiB, no
+# placement pass or prefetch round within the test (interval and prefetch
+# of an hour), so that only reads move data (an extent at most once in
+# 10 s, writes included, which takes this test that long):
+#  (a) a read of a file on hdd promotes it, at the first read, when it
+#      fits;
+#  (b) when it does not fit, the least recently used file on nvme (none of
+#      them has a forecast) is demoted to make room, and the file read is
+#      promoted; the others stay;
+#  (c) when those that may go would not free enough (another is pinned
+#      there), none goes: the file read stays on hdd and reads right.
+set -Eeuo pipefail
+
+. "$(dirname "$0")/../lib.sh"
+trap 'echo "FAIL [$DF_TEST_NAME]: line $LINENO: \"$BASH_COMMAND\" exited with status $?" >&2' ERR
+
+command -v python3 >/dev/null || skip "python3 is needed to read JSON"
+command -v setfattr >/dev/null || skip "setfattr (package attr) is needed"
+[[ -x $B/dfabric-ctl ]] || fail "no $B/dfabric-ctl (build first)"
+
+MiB=$((1024 * 1024))
+
+DF_NVME_CAP=8M df_setup
+cat >>"$DF_CONF" <<CONF
+
+[placement]
+auto = yes
+interval = 3600
+
+[predict]
+cache = yes
+prefetch = 3600
+CONF
+df_mount
+
+to_hdd()
+{
+	df_ctl migrate "$1" --to hdd --wait >/dev/null 2>&1 ||
+		fail "migrate $1 to hdd failed"
+	assert_eq "$(tiers_of "$1")" hdd "$1 after migrate --to hdd"
+}
+
+read_direct()
+{
+	dd if="$1" of=/dev/null bs=256K iflag=direct status=none ||
+		fail "O_DIRECT read of $1 failed"
+}
+
+# wait_tier FILE TIER: waits (bounded) until every extent of FILE is on
+# TIER and no job is left running.
+wait_tier()
+{
+	local i
+
+	for ((i = 0; i < 100; i++)); do
+		if [[ $(tiers_of "$1") == "$2" ]] &&
+		   ! df_ctl jobs | grep -qE 'pending|copying|verifying'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "$1 is on '$(tiers_of "$1")', not $2, after 10 s"
+}
+
+# quiet: waits (bounded) until no job is pending or running.
+quiet()
+{
+	local i
+
+	for ((i = 0; i < 100; i++)); do
+		df_ctl jobs | grep -qE 'pending|copying|verifying' || return 0
+		sleep 0.1
+	done
+	fail "jobs still running after 10 s: $(df_ctl jobs)"
+}
+
+for f in a b c d; do
+	head -c $((2 * MiB)) /dev/urandom >"$T/$f.src"
+done
+head -c $((6 * MiB)) /dev/urandom >"$T/e.src"
+# c, d and e first, moved to hdd by hand (a write on hdd would promote them
+# at once, as a read does); then a and b land on nvme and are read there,
+# a first: the least recently used.
+for f in c d e; do
+	cp "$T/$f.src" "$DF_MNT/$f"
+	sync
+	quiet
+	to_hdd "$DF_MNT/$f"
+done
+written=$(date +%s.%N)
+for f in a b; do
+	cp "$T/$f.src" "$DF_MNT/$f"
+	sync
+	assert_eq "$(tiers_of "$DF_MNT/$f")" nvme "$f after writing it"
+	read_direct "$DF_MNT/$f"
+	sleep 1.2        # each read its own session, a clear order
+done
+quiet
+# An extent is promoted at most once in 10 s, and the writes of c, d and
+# e counted as an attempt.
+python3 -c "import time; time.sleep(max(0.0, 10.5 - (time.time() - $written)))"
+
+# --- (a) promoted at the first read, when it fits ------------------------------
+
+read_direct "$DF_MNT/c"
+wait_tier "$DF_MNT/c" nvme
+assert_eq "$(tiers_of "$DF_MNT/a")" nvme "a after c came up (6 MiB fit)"
+assert_eq "$(tiers_of "$DF_MNT/b")" nvme "b after c came up"
+
+# --- (b) no room: the least recently used goes down --------------------------
+
+read_direct "$DF_MNT/d"
+wait_tier "$DF_MNT/d" nvme
+wait_tier "$DF_MNT/a" hdd
+assert_eq "$(tiers_of "$DF_MNT/b")" nvme "b after d came up"
+assert_eq "$(tiers_of "$DF_MNT/c")" nvme "c after d came up"
+
+# --- (c) not enough may go: nothing moves --------------------------------------
+
+# e (6 MiB) needs b, c and d gone; d is pinned, and b and c alone free
+# 4 MiB: neither goes, and e stays on hdd.
+setfattr -n user.dfabric.pin -v nvme "$DF_MNT/d" ||
+	fail "setfattr user.dfabric.pin on d failed"
+quiet
+read_direct "$DF_MNT/e"
+sleep 1
+quiet
+assert_eq "$(tiers_of "$DF_MNT/e")" hdd "e read with too little that may go"
+for f in b c d; do
+	assert_eq "$(tiers_of "$DF_MNT/$f")" nvme "$f after e was read"
+done
+
+for f in a b c d e; do
+	assert_file_eq "$DF_MNT/$f" "$T/$f.src"
+done
+df_umount
+df_check_log
+echo "PASS"
