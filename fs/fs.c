@@ -1442,6 +1442,20 @@ out:
 	return rc;
 }
 
+/* ino's twin with its extent lock held for reading: 0 and *out (release
+ * with pthread_rwlock_unlock and itab_put), or -errno (-ENOENT: no such
+ * inode). */
+static int get_rdlocked(struct fabric *f, uint64_t ino, struct inode_mem **out)
+{
+	int rc = itab_get(f, ino, out);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = rdlock_ext(f, *out)) < 0)
+		itab_put(f, *out);
+	return rc;
+}
+
 static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 			uint64_t version, int tier)
 {
@@ -1453,15 +1467,11 @@ static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	struct inode_mem *im;
 	int rc, keep;
 
-	rc = itab_get(f, ino, &im);
+	rc = get_rdlocked(f, ino, &im);
 	if (rc == -ENOENT)
 		return be->ops->ext_free(be, &x);
 	if (rc < 0)
 		return rc;
-	if ((rc = rdlock_ext(f, im)) < 0) {
-		itab_put(f, im);
-		return rc;
-	}
 	e = im->destroyed ? NULL : ext_find(im, off);
 	keep = e && ext_tier(f, e) == tier &&
 	       (tier_is_file(f, tier) || e->version == version);
@@ -1488,15 +1498,11 @@ static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 
 	if (!tier_is_file(f, tier))
 		return -EINVAL;
-	rc = itab_get(f, ino, &im);
+	rc = get_rdlocked(f, ino, &im);
 	if (rc == -ENOENT)
 		return be->ops->ext_free(be, &x);
 	if (rc < 0)
 		return rc;
-	if ((rc = rdlock_ext(f, im)) < 0) {
-		itab_put(f, im);
-		return rc;
-	}
 	for (i = im->destroyed ? im->next : ext_lower(im, off);
 	     i < im->next && im->ext[i].off < end && rc == 0; i++) {
 		const struct meta_extent *e = &im->ext[i];

@@ -379,3 +379,19 @@ tiers_of()
 import json, sys
 print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
 }
+
+# df_to_hdd FILE: moves FILE to hdd and waits for it.
+df_to_hdd()
+{
+	df_ctl migrate "$1" --to hdd --wait >/dev/null 2>&1 ||
+		fail "migrate $1 to hdd failed"
+	assert_eq "$(tiers_of "$1")" hdd "$1 after migrate --to hdd"
+}
+
+# df_read_direct FILE: reads FILE whole with O_DIRECT (every read reaches the
+# daemon).
+df_read_direct()
+{
+	dd if="$1" of=/dev/null bs=256K iflag=direct status=none ||
+		fail "O_DIRECT read of $1 failed"
+}

@@ -36,19 +36,6 @@ prefetch = 3600
 CONF
 df_mount
 
-to_hdd()
-{
-	df_ctl migrate "$1" --to hdd --wait >/dev/null 2>&1 ||
-		fail "migrate $1 to hdd failed"
-	assert_eq "$(tiers_of "$1")" hdd "$1 after migrate --to hdd"
-}
-
-read_direct()
-{
-	dd if="$1" of=/dev/null bs=256K iflag=direct status=none ||
-		fail "O_DIRECT read of $1 failed"
-}
-
 # wait_tier FILE TIER: waits (bounded) until every extent of FILE is on
 # TIER and no job is left running.
 wait_tier()
@@ -88,14 +75,14 @@ for f in c d e; do
 	cp "$T/$f.src" "$DF_MNT/$f"
 	sync
 	quiet
-	to_hdd "$DF_MNT/$f"
+	df_to_hdd "$DF_MNT/$f"
 done
 written=$(date +%s.%N)
 for f in a b; do
 	cp "$T/$f.src" "$DF_MNT/$f"
 	sync
 	assert_eq "$(tiers_of "$DF_MNT/$f")" nvme "$f after writing it"
-	read_direct "$DF_MNT/$f"
+	df_read_direct "$DF_MNT/$f"
 	sleep 1.2        # each read its own session, a clear order
 done
 quiet
@@ -105,14 +92,14 @@ python3 -c "import time; time.sleep(max(0.0, 10.5 - (time.time() - $written)))"
 
 # --- (a) promoted at the first read, when it fits ------------------------------
 
-read_direct "$DF_MNT/c"
+df_read_direct "$DF_MNT/c"
 wait_tier "$DF_MNT/c" nvme
 assert_eq "$(tiers_of "$DF_MNT/a")" nvme "a after c came up (6 MiB fit)"
 assert_eq "$(tiers_of "$DF_MNT/b")" nvme "b after c came up"
 
 # --- (b) no room: the least recently used goes down --------------------------
 
-read_direct "$DF_MNT/d"
+df_read_direct "$DF_MNT/d"
 wait_tier "$DF_MNT/d" nvme
 wait_tier "$DF_MNT/a" hdd
 assert_eq "$(tiers_of "$DF_MNT/b")" nvme "b after d came up"
@@ -125,7 +112,7 @@ assert_eq "$(tiers_of "$DF_MNT/c")" nvme "c after d came up"
 setfattr -n user.dfabric.pin -v nvme "$DF_MNT/d" ||
 	fail "setfattr user.dfabric.pin on d failed"
 quiet
-read_direct "$DF_MNT/e"
+df_read_direct "$DF_MNT/e"
 sleep 1
 quiet
 assert_eq "$(tiers_of "$DF_MNT/e")" hdd "e read with too little that may go"

@@ -28,19 +28,6 @@ command -v getfattr >/dev/null || skip "getfattr (package attr) is needed"
 MiB=$((1024 * 1024))
 PERIOD=3
 
-# to_hdd FILE: moves FILE to hdd and waits for it (nothing reads it yet).
-to_hdd()
-{
-	df_ctl migrate "$1" --to hdd --wait >/dev/null 2>&1 ||
-		fail "migrate $1 to hdd failed"
-	assert_eq "$(tiers_of "$1")" hdd "$1 after migrate --to hdd"
-}
-
-read_direct()
-{
-	dd if="$1" of=/dev/null bs=256K iflag=direct status=none ||
-		fail "O_DIRECT read of $1 failed"
-}
 
 df_setup
 python3 - "$DF_CONF" <<'EOF'
@@ -65,9 +52,9 @@ once=$DF_MNT/once.bin
 head -c $MiB /dev/urandom >"$T/periodic.src"
 cp "$T/periodic.src" "$per"
 cp "$T/periodic.src" "$once"
-to_hdd "$per"
-to_hdd "$once"
-read_direct "$once"
+df_to_hdd "$per"
+df_to_hdd "$once"
+df_read_direct "$once"
 
 ahead=0
 for ((i = 0; i < 20; i++)); do
@@ -76,10 +63,10 @@ for ((i = 0; i < 20; i++)); do
 		# Up before the read that is due now: that is the forecast at
 		# work (nothing else can promote it here).
 		ahead=1
-		read_direct "$per"
+		df_read_direct "$per"
 		break
 	fi
-	read_direct "$per"
+	df_read_direct "$per"
 	python3 -c "import time; time.sleep(max(0.0, $PERIOD - (time.time() - $start)))"
 done
 ((ahead == 1)) || fail "periodic.bin was never on nvme before a read in $i reads"
