@@ -310,6 +310,12 @@ static int ring_init(struct ring *r)
 	return 0;
 }
 
+/* n rounded up to MIG_ALIGN: O_DIRECT lengths, whole pages. */
+static uint64_t align_up(uint64_t n)
+{
+	return (n + MIG_ALIGN - 1) & ~(uint64_t)(MIG_ALIGN - 1);
+}
+
 enum slot_state { SLOT_FREE, SLOT_READING, SLOT_READ, SLOT_WRITING };
 
 struct slot {
@@ -414,8 +420,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 				continue;
 			sl[i].off = next_off;
 			sl[i].len = end - next_off < MIG_CHUNK ? end - next_off : MIG_CHUNK;
-			sl[i].io_len = direct ? (sl[i].len + MIG_ALIGN - 1) & ~(size_t)(MIG_ALIGN - 1)
-					      : sl[i].len;
+			sl[i].io_len = direct ? (size_t)align_up(sl[i].len) : sl[i].len;
 			sl[i].done = 0;
 			sl[i].seq = next_seq++;
 			sl[i].st = SLOT_READING;
@@ -520,8 +525,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	 * pages, clean since the flush, go; the last one too, which the
 	 * kernel keeps unless the range covers it whole. */
 	if (verify && cached)
-		posix_fadvise(sfd, (off_t)s->off,
-			      (off_t)((s->len + MIG_ALIGN - 1) & ~(uint64_t)(MIG_ALIGN - 1)),
+		posix_fadvise(sfd, (off_t)s->off, (off_t)align_up(s->len),
 			      POSIX_FADV_DONTNEED);
 	close(sfd);
 	if (dfd >= 0)
@@ -758,7 +762,7 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	crash_check(CRASH_BEFORE_CLEAN);
 	for (i = 0; i < g->n; i++)
 		stale += g->v[i].stale;
-	if (uring && h->free_run && !stale) {
+	if (be_is_local(sbe) && h->free_run && !stale) {
 		/* A file tier: the group's copies in one go (each punch of
 		 * ext4 costs about as much as one of the whole range). */
 		frc = h->free_run(h->arg, s0->ino, s0->off,

@@ -189,15 +189,22 @@ static int on_tier(struct fix *x, const char *tier, int sealed)
 	return k;
 }
 
+/* The inode's file on a tier. */
+static void tier_path(const struct fix *x, const char *tier, char *p,
+		      size_t len)
+{
+	snprintf(p, len, "%s/%s/data/%02x/%02x/%016" PRIx64, x->dir, tier,
+		 (unsigned)((x->ino >> 8) & 0xff), (unsigned)(x->ino & 0xff),
+		 x->ino);
+}
+
 /* Bytes allocated to the inode's file on a tier (0 when missing). */
 static uint64_t tier_blocks(struct fix *x, const char *tier)
 {
 	char p[256];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s/%s/data/%02x/%02x/%016" PRIx64, x->dir, tier,
-		 (unsigned)((x->ino >> 8) & 0xff), (unsigned)(x->ino & 0xff),
-		 x->ino);
+	tier_path(x, tier, p, sizeof(p));
 	if (stat(p, &st) < 0)
 		return 0;
 	return (uint64_t)st.st_blocks * 512;
@@ -213,9 +220,7 @@ static size_t tier_cached_pages(struct fix *x, const char *tier)
 	void *map;
 	int fd;
 
-	snprintf(p, sizeof(p), "%s/%s/data/%02x/%02x/%016" PRIx64, x->dir, tier,
-		 (unsigned)((x->ino >> 8) & 0xff), (unsigned)(x->ino & 0xff),
-		 x->ino);
+	tier_path(x, tier, p, sizeof(p));
 	fd = open(p, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &st), 0);
