@@ -903,15 +903,20 @@ int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
 	return rc;
 }
 
+/* Under drain_lock too: promotions are called with it held, so that once
+ * this returns no call to the old fn is under way (the fabric turns it
+ * off before closing what fn uses). */
 void profile_set_promote_cb(struct profile *p, profile_promote_cb fn,
 			    void *arg, double threshold, int writes)
 {
+	pthread_mutex_lock(&p->drain_lock);
 	pthread_mutex_lock(&p->lock);
 	p->promote_fn = fn;
 	p->promote_arg = arg;
 	p->promote_thr = threshold;
 	p->promote_writes = writes;
 	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->drain_lock);
 }
 
 void profile_counters(struct profile *p, struct profile_counters *out)

@@ -141,8 +141,9 @@ int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
  * at most once per PROFILE_PROMOTE_QUIET_S seconds per extent, so that a
  * file read while it is being moved does not queue one job per read.
  * With `writes`, a write of an extent on any tier calls fn too (write =
- * 1), under the same limit. fn NULL turns it off. fn must not call
- * profile_drain() or profile_close(). */
+ * 1), under the same limit. fn NULL turns it off; once this returns,
+ * no call to the fn it replaces is under way. fn must not call
+ * profile_drain(), profile_close() or this. */
 #define PROFILE_PROMOTE_QUIET_S 10
 typedef void (*profile_promote_cb)(void *arg, uint64_t ino, uint64_t ext_off,
 				   int tier, double freq, int write);

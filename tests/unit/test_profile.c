@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -445,6 +446,41 @@ static void test_promote(void **state)
 	assert_int_equal(l.n, 4);
 }
 
+/* A callback that stays in for a while (the aggregator thread's). */
+struct slow_cb {
+	atomic_int in, calls;
+};
+
+static void on_promote_slow(void *arg, uint64_t ino, uint64_t off, int tier,
+			    double freq, int write)
+{
+	struct slow_cb *c = arg;
+
+	atomic_store(&c->in, 1);
+	atomic_fetch_add(&c->calls, 1);
+	nanosleep(&(struct timespec){ 0, 300 * 1000000 }, NULL);
+	atomic_store(&c->in, 0);
+}
+
+/* Turning promotion off while the aggregator is in the callback waits
+ * until it is out: the fabric then closes what the callback uses. */
+static void test_promote_off_waits(void **state)
+{
+	struct fix *x = *state;
+	struct slow_cb c = { 0 };
+	int i;
+
+	prof_open(x, 0, 0, 1);
+	profile_set_promote_cb(x->p, on_promote_slow, &c, 0, 0);
+	emit(x->p, ev(30, STATS_READ, 0, 1, 1, T0));
+	for (i = 0; i < 500 && !atomic_load(&c.in); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	assert_int_equal(atomic_load(&c.in), 1);
+	profile_set_promote_cb(x->p, NULL, NULL, 0, 0);
+	assert_int_equal(atomic_load(&c.in), 0);
+	assert_int_equal(atomic_load(&c.calls), 1);
+}
+
 struct list_acc {
 	int n;
 	uint64_t sum;
@@ -742,6 +778,7 @@ int main(void)
 		T(test_corrupt),
 		T(test_forget),
 		T(test_promote),
+		T(test_promote_off_waits),
 		T(test_list),
 		T(test_bad_params),
 		T(test_scan),
