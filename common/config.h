@@ -4,7 +4,8 @@
  *
  * Sections:
  *   [fabric]        meta, control, extent_size, log_level, checksum,
- *                   migrate_bandwidth, migrate_jobs, migrate_io_class,
+ *                   migrate_bandwidth, migrate_busy_bandwidth,
+ *                   migrate_jobs, migrate_io_class,
  *                   migrate_verify
  *   [tier.NAME]     kind, capacity, cost_gb_month, high_watermark,
  *                   low_watermark, egress_gb, cost_per_1k_get,
@@ -150,6 +151,8 @@ struct cfg {
 	int log_level;                 /* syslog level, default LOG_INFO */
 	int checksum;                  /* enum cfg_checksum, default xxh3 */
 	uint64_t migrate_bandwidth;    /* bytes/s per tier pair, default 200M; 0 = no limit */
+	uint64_t migrate_busy_bandwidth; /* the same while reads or writes come
+					  * in, default 32M; 0 = none */
 	uint64_t migrate_jobs;         /* migrations in flight, default 2 */
 	int migrate_io_class;          /* enum cfg_io_class, default idle */
 	int migrate_verify;            /* enum cfg_verify, default cache */

@@ -107,7 +107,7 @@ static const char *const args_where[] = { "ino", NULL };
 static const char *const args_migrate[] = { "ino", "tier", "offset", "length",
 					    NULL };
 static const char *const args_job[] = { "id", NULL };
-static const char *const args_bandwidth[] = { "value", NULL };
+static const char *const args_bandwidth[] = { "value", "busy", NULL };
 static const char *const args_tier[] = { "tier", NULL };
 static const char *const args_top[] = { "n", NULL };
 
@@ -124,8 +124,9 @@ static const struct ctl_cmd cmd_table[] = {
 	{ "job", args_job, cmd_job, "one migration job by \"id\"" },
 	{ "prune", args_none, cmd_prune, "forget finished and failed jobs" },
 	{ "bandwidth", args_bandwidth, cmd_bandwidth,
-	  "the migration bandwidth per tier pair in bytes/s; sets it to "
-	  "\"value\" when given (0: no limit)" },
+	  "the migration bandwidth per tier pair in bytes/s, and \"busy\", "
+	  "the limit while reads and writes come in; sets them to \"value\" "
+	  "and \"busy\" when given (0: no limit)" },
 	{ "tier-check", args_tier, cmd_tier_check,
 	  "probe the backend of \"tier\": write, read back, delete" },
 	{ "top", args_top, cmd_top,
@@ -494,17 +495,25 @@ static int cmd_prune(struct fabric *f, const cJSON *req, cJSON *reply,
 static int cmd_bandwidth(struct fabric *f, const cJSON *req, cJSON *reply,
 			 char *err, size_t errlen)
 {
-	uint64_t v = UINT64_MAX;
+	uint64_t v = UINT64_MAX, busy = UINT64_MAX;
 	int rc;
 
-	if ((rc = get_u64_arg(req, "value", &v, err, errlen)) < 0)
+	if ((rc = get_u64_arg(req, "value", &v, err, errlen)) < 0 ||
+	    (rc = get_u64_arg(req, "busy", &busy, err, errlen)) < 0)
 		return rc;
 	if (v != UINT64_MAX) {
 		fs_set_bandwidth(f, v);
 		log_notice("migration bandwidth set to %" PRIu64 " bytes/s per "
 			   "tier pair", v);
 	}
-	return add_u64(reply, "bandwidth", fs_bandwidth(f));
+	if (busy != UINT64_MAX) {
+		fs_set_busy_bandwidth(f, busy);
+		log_notice("migration bandwidth while busy set to %" PRIu64
+			   " bytes/s per tier pair", busy);
+	}
+	if ((rc = add_u64(reply, "bandwidth", fs_bandwidth(f))) < 0)
+		return rc;
+	return add_u64(reply, "busy", fs_busy_bandwidth(f));
 }
 
 static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,

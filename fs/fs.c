@@ -1651,6 +1651,7 @@ static int mig_start(struct fabric *f)
 		.ntiers = f->ntiers,
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,
+		.busy_bandwidth = f->cfg->migrate_busy_bandwidth,
 		.sha256 = f->cfg->checksum == CFG_CSUM_SHA256,
 		.io_idle = f->cfg->migrate_io_class == CFG_IO_IDLE,
 		.verify_cached = f->cfg->migrate_verify == CFG_VERIFY_CACHE,
@@ -3399,6 +3400,8 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 	int rc, due, cont = 0;
 	int64_t t = now_ns();
 
+	/* A busy foreground slows migrations down (migrate_busy_bandwidth). */
+	mig_foreground(f->mig);
 	if ((rc = rdlock_ext(f, im)) < 0)
 		return rc;
 	if (off >= im->a.size) {
@@ -3512,6 +3515,7 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 	ssize_t rc = 0;
 	int64_t t = now_ns();
 
+	mig_foreground(f->mig);
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&im->lock);
@@ -4746,6 +4750,16 @@ void fs_set_bandwidth(struct fabric *f, uint64_t bytes_per_s)
 uint64_t fs_bandwidth(struct fabric *f)
 {
 	return mig_bandwidth(f->mig);
+}
+
+void fs_set_busy_bandwidth(struct fabric *f, uint64_t bytes_per_s)
+{
+	mig_set_busy_bandwidth(f->mig, bytes_per_s);
+}
+
+uint64_t fs_busy_bandwidth(struct fabric *f)
+{
+	return mig_busy_bandwidth(f->mig);
 }
 
 const char *fs_tier_name(struct fabric *f, uint32_t id)

@@ -876,39 +876,63 @@ out:
 	return rc;
 }
 
+/* RATE into the request as `name`: 0, or EXIT_USAGE with a message (a
+ * request it cannot grow is dropped: run() then fails). */
+static int rate_arg(cJSON **req, const char *name, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_size(arg, &v) || v >= INO_MAX) {
+		errmsg("bandwidth: '%s' is not a rate in bytes/s "
+		       "(suffixes K, M, G; 0 for no limit)", arg);
+		return EXIT_USAGE;
+	}
+	if (*req && !cJSON_AddNumberToObject(*req, name, (double)v)) {
+		cJSON_Delete(*req);
+		*req = NULL;
+	}
+	return 0;
+}
+
+static void print_rate(const char *what, uint64_t v)
+{
+	char buf[16];
+
+	if (v == 0) {
+		printf("%s: no limit\n", what);
+	} else {
+		fmt_size(v, buf, sizeof(buf));
+		printf("%s: %s/s per tier pair\n", what, buf);
+	}
+}
+
 static int cmd_bandwidth(struct tool_opts *o, char **argv)
 {
 	cJSON *req = make_req("bandwidth"), *reply = NULL;
-	uint64_t v;
-	char buf[16];
-	int rc;
+	uint64_t v, busy;
+	int rc = 0, i, rate = 0;
 
-	if (argv[0] && argv[1]) {
-		errmsg("usage: dfabric-ctl bandwidth [RATE]");
-		cJSON_Delete(req);
-		return EXIT_USAGE;
+	for (i = 0; argv[i] && rc == 0; i++) {
+		if (!strcmp(argv[i], "--busy") && argv[i + 1]) {
+			rc = rate_arg(&req, "busy", argv[++i]);
+		} else if (argv[i][0] != '-' && !rate++) {
+			rc = rate_arg(&req, "value", argv[i]);
+		} else {
+			errmsg("usage: dfabric-ctl bandwidth [RATE] [--busy RATE]");
+			rc = EXIT_USAGE;
+		}
 	}
-	if (argv[0]) {
-		if (parse_size(argv[0], &v) || v >= INO_MAX) {
-			errmsg("bandwidth: '%s' is not a rate in bytes/s "
-			       "(suffixes K, M, G; 0 for no limit)", argv[0]);
-			cJSON_Delete(req);
-			return EXIT_USAGE;
-		}
-		if (req && !cJSON_AddNumberToObject(req, "value", (double)v)) {
-			cJSON_Delete(req);
-			req = NULL;
-		}
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
 	}
 	rc = run(o, req, "bandwidth", &reply);
 	if (rc == EXIT_OK && !o->json) {
-		if (get_u64(reply, "bandwidth", &v)) {
+		if (get_u64(reply, "bandwidth", &v) || get_u64(reply, "busy", &busy)) {
 			rc = bad_reply("bandwidth");
-		} else if (v == 0) {
-			printf("migration bandwidth: no limit\n");
 		} else {
-			fmt_size(v, buf, sizeof(buf));
-			printf("migration bandwidth: %s/s per tier pair\n", buf);
+			print_rate("migration bandwidth", v);
+			print_rate("while reads or writes come in", busy);
 		}
 	}
 	cJSON_Delete(reply);
@@ -1572,7 +1596,7 @@ static const struct tool_cmd tool_cmds[] = {
 	  cmd_migrate, "move files (or a range) to TIER in the background" },
 	{ "jobs", "[--prune]", -1, cmd_jobs,
 	  "migration jobs and their state; --prune forgets finished ones" },
-	{ "bandwidth", "[RATE]", -1, cmd_bandwidth,
+	{ "bandwidth", "[RATE] [--busy RATE]", -1, cmd_bandwidth,
 	  "show or set the migration bandwidth per tier pair" },
 	{ "tier", "check NAME", -1, cmd_tier,
 	  "probe tier NAME: write, read back and delete a probe object" },

@@ -6,7 +6,8 @@
 #      byte; `where` then shows every extent on hdd, sealed;
 #  (b) migrate -r DIR moves every file below it; a range moves only the
 #      extents it touches; jobs and jobs --json list them as done;
-#  (c) the bandwidth limit, set at run time, slows a migration down;
+#  (c) the bandwidth limit, set at run time, slows a migration down; so
+#      does the limit while busy, but only while reads come in;
 #  (d) kill -9 in the middle of a migration: after the remount the file
 #      is intact, the job is reported rolled back or finished, and it can
 #      be run again to the end;
@@ -95,7 +96,8 @@ cmp "$DF_MNT/big" "$T/ref" || fail "content changed by the migration"
 [[ $(du -k "$T/nvme" | tail -1 | cut -f1) -lt 1024 ]] ||
 	fail "nvme still holds the data: $(du -sh "$T/nvme")"
 df_ctl bandwidth 0 >/dev/null
-assert_eq "$(df_ctl bandwidth)" "migration bandwidth: no limit" "bandwidth 0"
+assert_eq "$(df_ctl bandwidth)" $'migration bandwidth: no limit\nwhile reads or writes come in: 32M/s per tier pair' \
+	"bandwidth 0, and the default while busy"
 
 # --- (b) a directory, a range, the job list ---------------------------------
 mkdir -p "$DF_MNT/d/sub"
@@ -126,7 +128,8 @@ assert_eq "$(df_ctl jobs --json | python3 -c 'import json,sys; print(len(json.lo
 
 # --- (c) the bandwidth limit --------------------------------------------------
 df_ctl bandwidth 2M >/dev/null
-assert_eq "$(df_ctl bandwidth)" "migration bandwidth: 2.0M/s per tier pair" "bandwidth"
+assert_eq "$(df_ctl bandwidth)" $'migration bandwidth: 2.0M/s per tier pair\nwhile reads or writes come in: 32M/s per tier pair' \
+	"bandwidth"
 start=$(date +%s.%N)
 df_ctl migrate "$DF_MNT/d/f3" --to nvme --wait 2>/dev/null >/dev/null
 elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
@@ -134,6 +137,47 @@ elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.35 else 1)" "$elapsed" ||
 	fail "900 KB moved in $elapsed s despite a 2M/s limit"
 cmp "$DF_MNT/d/f3" "$T/dref/f3" || fail "d/f3 changed"
+
+# The limit while busy: a reader of another file (O_DIRECT, so that each
+# read reaches the daemon) slows a migration to it; without the reader,
+# the same migration is not held to it.
+df_ctl bandwidth 0 --busy 512K >/dev/null
+assert_eq "$(df_ctl --json bandwidth | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["bandwidth"], d["busy"])')" \
+	"0 524288" "bandwidth --json"
+head -c $((2 * MiB)) /dev/urandom >"$T/busy.ref"
+cp "$T/busy.ref" "$DF_MNT/busy"
+sync "$DF_MNT/busy"
+rm -f "$T/rstop"
+( for ((i = 0; i < 3000; i++)); do
+	[[ -e $T/rstop ]] && break
+	dd if="$DF_MNT/d/f3" of=/dev/null bs=4k count=1 iflag=direct status=none
+	sleep 0.01
+  done ) &
+rloop=$!
+sleep 0.2
+elapsed_of() {
+	local t0
+	t0=$(date +%s.%N)
+	df_ctl migrate "$DF_MNT/busy" --to "$1" --wait 2>/dev/null >/dev/null ||
+		fail "migrate busy --to $1 failed"
+	python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$(date +%s.%N)"
+}
+busy_s=$(elapsed_of hdd)
+touch "$T/rstop"
+wait "$rloop"
+# 2 MiB at 512 KiB/s: 4 s at least.
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 3.5 else 1)" "$busy_s" ||
+	fail "2 MiB moved in $busy_s s under a reader despite a 512K/s busy limit"
+sleep 0.2
+idle_s=$(elapsed_of nvme)
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 3 else 1)" "$idle_s" ||
+	fail "2 MiB moved in $idle_s s with no reader: held to the busy limit"
+cmp "$DF_MNT/busy" "$T/busy.ref" || fail "busy changed"
+rc=0; df_ctl bandwidth --busy >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "bandwidth --busy without a rate"
+rc=0; df_ctl bandwidth 1M 2M >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "bandwidth with two rates"
+df_ctl bandwidth 0 --busy 32M >/dev/null
 
 # --- (d) kill -9 in the middle --------------------------------------------------
 df_ctl bandwidth 4M >/dev/null

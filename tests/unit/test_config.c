@@ -161,14 +161,15 @@ static void test_full(void **state)
 		"log_level = debug\n"             /* 6 */
 		"migrate_io_class = best-effort\n" /* 7 */
 		"migrate_verify = device\n"       /* 8 */
-		"[tier.nvme]\n"                   /* 9 */
-		"kind = local\n"                  /* 10 */
-		"path = @/nvme/../nvme/\n"        /* 11 */
-		"capacity = 100G\n"               /* 12 */
-		"cost_gb_month = 0.10\n"          /* 13 */
-		"high_watermark = 95%\n"          /* 14 */
-		"low_watermark = 0.5\n"           /* 15 */
-		"[tier.hdd]\n"                    /* 16 */
+		"migrate_busy_bandwidth = 0\n"    /* 9 */
+		"[tier.nvme]\n"                   /* 10 */
+		"kind = local\n"                  /* 11 */
+		"path = @/nvme/../nvme/\n"        /* 12 */
+		"capacity = 100G\n"               /* 13 */
+		"cost_gb_month = 0.10\n"          /* 14 */
+		"high_watermark = 95%\n"          /* 15 */
+		"low_watermark = 0.5\n"           /* 16 */
+		"[tier.hdd]\n"                    /* 17 */
 		"kind = local\n"
 		"path = @/link\n"
 		"capacity = 2T\n"
@@ -187,6 +188,7 @@ static void test_full(void **state)
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.migrate_io_class, CFG_IO_BEST_EFFORT);
 	assert_int_equal(c.migrate_verify, CFG_VERIFY_DEVICE);
+	assert_true(c.migrate_busy_bandwidth == 0);
 	assert_int_equal(c.ntiers, 2);
 
 	assert_string_equal(c.tiers[0].name, "nvme");
@@ -196,7 +198,7 @@ static void test_full(void **state)
 	assert_true(c.tiers[0].cost_gb_month == 0.10);
 	assert_true(c.tiers[0].high_watermark == 0.95);
 	assert_true(c.tiers[0].low_watermark == 0.5);
-	assert_int_equal(c.tiers[0].line, 9);
+	assert_int_equal(c.tiers[0].line, 10);
 
 	assert_string_equal(c.tiers[1].name, "hdd");
 	assert_int_equal(c.tiers[1].kind, CFG_TIER_LOCAL);
@@ -205,7 +207,7 @@ static void test_full(void **state)
 	assert_true(c.tiers[1].cost_gb_month == 0.02);
 	assert_true(c.tiers[1].high_watermark == 1.0);
 	assert_true(c.tiers[1].low_watermark == 0.125);
-	assert_int_equal(c.tiers[1].line, 16);
+	assert_int_equal(c.tiers[1].line, 17);
 }
 
 static void test_defaults(void **state)
@@ -220,6 +222,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.migrate_io_class, CFG_IO_IDLE);
 	assert_int_equal(c.migrate_verify, CFG_VERIFY_CACHE);
+	assert_true(c.migrate_bandwidth == 200ULL << 20);
+	assert_true(c.migrate_busy_bandwidth == 32ULL << 20);
 	assert_int_equal(c.ntiers, 1);
 	assert_true(c.tiers[0].cost_gb_month == 0.0);
 	assert_true(c.tiers[0].high_watermark == 0.90);
@@ -500,6 +504,8 @@ static const struct bad_case bad_cases[] = {
 	{ "verify", VALID_FABRIC "migrate_verify = never\n", 3,
 	  "[fabric] migrate_verify = 'never'",
 	  "unknown migrate_verify; the known ones are: device, cache" },
+	{ "busy bandwidth", VALID_FABRIC "migrate_busy_bandwidth = fast\n", 3,
+	  "[fabric] migrate_busy_bandwidth = 'fast'", NULL },
 	{ "control too long", VALID_FABRIC "control = /" C110 "\n", 3, "[fabric] control = '",
 	  "107 bytes" },
 	{ "meta parent missing", "[fabric]\nmeta = @/nodir/meta\n", 2, "[fabric] meta = '",
