@@ -3400,8 +3400,6 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 	int rc, due, cont = 0;
 	int64_t t = now_ns();
 
-	/* A busy foreground slows migrations down (migrate_busy_bandwidth). */
-	mig_foreground(f->mig);
 	if ((rc = rdlock_ext(f, im)) < 0)
 		return rc;
 	if (off >= im->a.size) {
@@ -3490,22 +3488,47 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 	return end - off;
 }
 
+/* Reads and writes of file data mark the foreground busy for the
+ * migrator (migrate_busy_bandwidth) while they run. */
 ssize_t fs_read(struct fabric *f, struct fs_file *fh, void *buf, size_t size,
 		uint64_t off)
 {
-	return read_range(f, fh, buf, size, off, NULL, NULL, NULL);
+	ssize_t rc;
+
+	mig_foreground_begin(f->mig);
+	rc = read_range(f, fh, buf, size, off, NULL, NULL, NULL);
+	mig_foreground_end(f->mig);
+	return rc;
 }
 
 ssize_t fs_read_reply(struct fabric *f, struct fs_file *fh, void *buf,
 		      size_t size, uint64_t off, fs_reply_fn reply, void *arg)
 {
 	struct rd_segs s = { .tier = -1 };
+	ssize_t rc;
 
-	return read_range(f, fh, buf, size, off, &s, reply, arg);
+	mig_foreground_begin(f->mig);
+	rc = read_range(f, fh, buf, size, off, &s, reply, arg);
+	mig_foreground_end(f->mig);
+	return rc;
 }
+
+static ssize_t write_range(struct fabric *f, struct fs_file *fh,
+			   const void *buf, size_t size, uint64_t off);
 
 ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off)
+{
+	ssize_t rc;
+
+	mig_foreground_begin(f->mig);
+	rc = write_range(f, fh, buf, size, off);
+	mig_foreground_end(f->mig);
+	return rc;
+}
+
+static ssize_t write_range(struct fabric *f, struct fs_file *fh,
+			   const void *buf, size_t size, uint64_t off)
 {
 	struct inode_mem *im = fh->im;
 	struct meta_batch *b;
@@ -3515,7 +3538,6 @@ ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 	ssize_t rc = 0;
 	int64_t t = now_ns();
 
-	mig_foreground(f->mig);
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&im->lock);

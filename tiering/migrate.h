@@ -111,7 +111,7 @@ struct mig_params {
 	int workers;                   /* jobs in flight */
 	uint64_t bandwidth;            /* bytes/s per tier pair, 0 = no limit */
 	uint64_t busy_bandwidth;       /* the same while the foreground is
-					* busy (mig_foreground()), 0 = none */
+					* busy (mig_foreground_begin()), 0 = none */
 	int sha256;                    /* checksum: SHA-256 instead of XXH3-128 */
 	int io_idle;                   /* copies' and read-backs' requests in
 					* the idle I/O class, not best-effort */
@@ -149,15 +149,17 @@ int mig_busy(struct migrator *m, uint64_t ino);
 /* Changes the bandwidth limit per tier pair (bytes/s, 0 = none). */
 void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s);
 uint64_t mig_bandwidth(struct migrator *m);
-/* The same for the limit while the foreground is busy: within
- * MIG_BUSY_WINDOW_MS of a mig_foreground() call, copies go at the lower
- * of the two limits (0 here: no limit of its own). */
+/* The same for the limit while the foreground is busy: while a read or
+ * write is under way (between mig_foreground_begin and _end) and for
+ * MIG_BUSY_WINDOW_MS after, a chunk booked goes at the lower of the two
+ * limits (0 here: no limit of its own). */
 void mig_set_busy_bandwidth(struct migrator *m, uint64_t bytes_per_s);
 uint64_t mig_busy_bandwidth(struct migrator *m);
-/* A foreground read or write of file data happened now (any thread;
- * cheap). */
+/* A foreground read or write of file data starts, and ends (any thread;
+ * m may be NULL). */
 #define MIG_BUSY_WINDOW_MS 50
-void mig_foreground(struct migrator *m);
+void mig_foreground_begin(struct migrator *m);
+void mig_foreground_end(struct migrator *m);
 
 /* Waits until no job is queued or running, at most timeout_ms. Returns
  * 0, or -ETIMEDOUT. */

@@ -910,10 +910,10 @@ static int cmd_bandwidth(struct tool_opts *o, char **argv)
 {
 	cJSON *req = make_req("bandwidth"), *reply = NULL;
 	uint64_t v, busy;
-	int rc = 0, i, rate = 0;
+	int rc = 0, i, rate = 0, busy_set = 0;
 
 	for (i = 0; argv[i] && rc == 0; i++) {
-		if (!strcmp(argv[i], "--busy") && argv[i + 1]) {
+		if (!strcmp(argv[i], "--busy") && argv[i + 1] && !busy_set++) {
 			rc = rate_arg(&req, "busy", argv[++i]);
 		} else if (argv[i][0] != '-' && !rate++) {
 			rc = rate_arg(&req, "value", argv[i]);
@@ -928,11 +928,13 @@ static int cmd_bandwidth(struct tool_opts *o, char **argv)
 	}
 	rc = run(o, req, "bandwidth", &reply);
 	if (rc == EXIT_OK && !o->json) {
-		if (get_u64(reply, "bandwidth", &v) || get_u64(reply, "busy", &busy)) {
+		if (get_u64(reply, "bandwidth", &v)) {
 			rc = bad_reply("bandwidth");
 		} else {
 			print_rate("migration bandwidth", v);
-			print_rate("while reads or writes come in", busy);
+			/* a daemon older than the busy limit has none */
+			if (!get_u64(reply, "busy", &busy))
+				print_rate("while reads or writes come in", busy);
 		}
 	}
 	cJSON_Delete(reply);

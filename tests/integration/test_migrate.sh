@@ -148,13 +148,18 @@ head -c $((2 * MiB)) /dev/urandom >"$T/busy.ref"
 cp "$T/busy.ref" "$DF_MNT/busy"
 sync "$DF_MNT/busy"
 rm -f "$T/rstop"
-( for ((i = 0; i < 3000; i++)); do
-	[[ -e $T/rstop ]] && break
-	dd if="$DF_MNT/d/f3" of=/dev/null bs=4k count=1 iflag=direct status=none
-	sleep 0.01
-  done ) &
+# One process, a 4 KiB read every 5 ms or so, for 60 s at most.
+python3 - "$DF_MNT/d/f3" "$T/rstop" <<'EOF' &
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+deadline = time.time() + 60
+while time.time() < deadline and not os.path.exists(sys.argv[2]):
+    os.preadv(fd, [buf], 0)
+    time.sleep(0.005)
+EOF
 rloop=$!
-sleep 0.2
+sleep 0.3
 elapsed_of() {
 	local t0
 	t0=$(date +%s.%N)
@@ -177,6 +182,8 @@ rc=0; df_ctl bandwidth --busy >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 2 "bandwidth --busy without a rate"
 rc=0; df_ctl bandwidth 1M 2M >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 2 "bandwidth with two rates"
+rc=0; df_ctl bandwidth --busy 1M --busy 2M >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "bandwidth with two busy rates"
 df_ctl bandwidth 0 --busy 32M >/dev/null
 
 # --- (d) kill -9 in the middle --------------------------------------------------

@@ -473,7 +473,7 @@ static void test_promote_off_waits(void **state)
 	prof_open(x, 0, 0, 1);
 	profile_set_promote_cb(x->p, on_promote_slow, &c, 0, 0);
 	emit(x->p, ev(30, STATS_READ, 0, 1, 1, T0));
-	for (i = 0; i < 500 && !atomic_load(&c.in); i++)
+	for (i = 0; i < 5000 && !atomic_load(&c.in); i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	assert_int_equal(atomic_load(&c.in), 1);
 	profile_set_promote_cb(x->p, NULL, NULL, 0, 0);
