@@ -309,12 +309,19 @@ static void throttle(struct migrator *m, int src, int dst, size_t n)
 	}
 }
 
-void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s)
+/* A new limit: the slots booked at the old one are forgotten. */
+static void set_limit(struct migrator *m, _Atomic uint64_t *limit,
+		      uint64_t bytes_per_s)
 {
-	atomic_store(&m->bandwidth, bytes_per_s);
+	atomic_store(limit, bytes_per_s);
 	pthread_mutex_lock(&m->bw_lock);
 	memset(m->bw_next, 0, sizeof(m->bw_next));
 	pthread_mutex_unlock(&m->bw_lock);
+}
+
+void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s)
+{
+	set_limit(m, &m->bandwidth, bytes_per_s);
 }
 
 uint64_t mig_bandwidth(struct migrator *m)
@@ -324,10 +331,7 @@ uint64_t mig_bandwidth(struct migrator *m)
 
 void mig_set_busy_bandwidth(struct migrator *m, uint64_t bytes_per_s)
 {
-	atomic_store(&m->busy_bw, bytes_per_s);
-	pthread_mutex_lock(&m->bw_lock);
-	memset(m->bw_next, 0, sizeof(m->bw_next));
-	pthread_mutex_unlock(&m->bw_lock);
+	set_limit(m, &m->busy_bw, bytes_per_s);
 }
 
 uint64_t mig_busy_bandwidth(struct migrator *m)
