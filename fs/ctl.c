@@ -125,8 +125,9 @@ static const struct ctl_cmd cmd_table[] = {
 	{ "prune", args_none, cmd_prune, "forget finished and failed jobs" },
 	{ "bandwidth", args_bandwidth, cmd_bandwidth,
 	  "the migration bandwidth per tier pair in bytes/s, and \"busy\", "
-	  "the limit while reads and writes come in; sets them to \"value\" "
-	  "and \"busy\" when given (0: no limit)" },
+	  "the limit while reads and writes come in, and \"busy_now\", whether "
+	  "they do now; sets them to \"value\" and \"busy\" when given "
+	  "(0: no limit)" },
 	{ "tier-check", args_tier, cmd_tier_check,
 	  "probe the backend of \"tier\": write, read back, delete" },
 	{ "top", args_top, cmd_top,
@@ -511,9 +512,10 @@ static int cmd_bandwidth(struct fabric *f, const cJSON *req, cJSON *reply,
 		log_notice("migration bandwidth while busy set to %" PRIu64
 			   " bytes/s per tier pair", busy);
 	}
-	if ((rc = add_u64(reply, "bandwidth", fs_bandwidth(f))) < 0)
+	if ((rc = add_u64(reply, "bandwidth", fs_bandwidth(f))) < 0 ||
+	    (rc = add_u64(reply, "busy", fs_busy_bandwidth(f))) < 0)
 		return rc;
-	return add_u64(reply, "busy", fs_busy_bandwidth(f));
+	return cJSON_AddBoolToObject(reply, "busy_now", fs_busy_now(f)) ? 0 : -ENOMEM;
 }
 
 static int cmd_tier_check(struct fabric *f, const cJSON *req, cJSON *reply,

@@ -4784,6 +4784,11 @@ uint64_t fs_busy_bandwidth(struct fabric *f)
 	return mig_busy_bandwidth(f->mig);
 }
 
+int fs_busy_now(struct fabric *f)
+{
+	return mig_foreground_busy(f->mig);
+}
+
 const char *fs_tier_name(struct fabric *f, uint32_t id)
 {
 	int idx = tier_idx(f, id);

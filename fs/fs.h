@@ -254,6 +254,8 @@ uint64_t fs_bandwidth(struct fabric *f);
 /* The same for the limit while reads and writes come in (0: none). */
 void fs_set_busy_bandwidth(struct fabric *f, uint64_t bytes_per_s);
 uint64_t fs_busy_bandwidth(struct fabric *f);
+/* 1 while reads or writes come in (the busy limit applies), else 0. */
+int fs_busy_now(struct fabric *f);
 /* Name of the tier with persistent id `id` ("?" if none). */
 const char *fs_tier_name(struct fabric *f, uint32_t id);
 /* Name of the tier at index idx (fastest first), "?" when out of range. */

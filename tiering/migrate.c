@@ -272,16 +272,21 @@ void mig_foreground_end(struct migrator *m)
 	atomic_fetch_sub_explicit(&m->fg_inflight, 1, memory_order_relaxed);
 }
 
+int mig_foreground_busy(struct migrator *m)
+{
+	int64_t fg = atomic_load_explicit(&m->fg_ms, memory_order_relaxed);
+
+	return atomic_load_explicit(&m->fg_inflight, memory_order_relaxed) > 0 ||
+	       (fg && mono_ms() - fg < MIG_BUSY_WINDOW_MS);
+}
+
 /* The limit now: the lower of the two while the foreground is busy. */
 static uint64_t rate_now(struct migrator *m)
 {
 	uint64_t rate = atomic_load(&m->bandwidth),
 		 busy = atomic_load(&m->busy_bw);
-	int64_t fg = atomic_load_explicit(&m->fg_ms, memory_order_relaxed);
 
-	if (busy && (!rate || busy < rate) &&
-	    (atomic_load_explicit(&m->fg_inflight, memory_order_relaxed) > 0 ||
-	     (fg && mono_ms() - fg < MIG_BUSY_WINDOW_MS)))
+	if (busy && (!rate || busy < rate) && mig_foreground_busy(m))
 		return busy;
 	return rate;
 }

@@ -160,6 +160,8 @@ uint64_t mig_busy_bandwidth(struct migrator *m);
 #define MIG_BUSY_WINDOW_MS 50
 void mig_foreground_begin(struct migrator *m);
 void mig_foreground_end(struct migrator *m);
+/* 1 while the foreground counts as busy (whatever the limits), else 0. */
+int mig_foreground_busy(struct migrator *m);
 
 /* Waits until no job is queued or running, at most timeout_ms. Returns
  * 0, or -ETIMEDOUT. */

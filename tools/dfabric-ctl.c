@@ -894,15 +894,15 @@ static int rate_arg(cJSON **req, const char *name, const char *arg)
 	return 0;
 }
 
-static void print_rate(const char *what, uint64_t v)
+static void print_rate(const char *what, uint64_t v, const char *tail)
 {
 	char buf[16];
 
 	if (v == 0) {
-		printf("%s: no limit\n", what);
+		printf("%s: no limit%s\n", what, tail);
 	} else {
 		fmt_size(v, buf, sizeof(buf));
-		printf("%s: %s/s per tier pair\n", what, buf);
+		printf("%s: %s/s per tier pair%s\n", what, buf, tail);
 	}
 }
 
@@ -931,10 +931,12 @@ static int cmd_bandwidth(struct tool_opts *o, char **argv)
 		if (get_u64(reply, "bandwidth", &v)) {
 			rc = bad_reply("bandwidth");
 		} else {
-			print_rate("migration bandwidth", v);
+			print_rate("migration bandwidth", v, "");
 			/* a daemon older than the busy limit has none */
 			if (!get_u64(reply, "busy", &busy))
-				print_rate("while reads or writes come in", busy);
+				print_rate("while reads or writes come in", busy,
+					   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+						   reply, "busy_now")) ? " (they do now)" : "");
 		}
 	}
 	cJSON_Delete(reply);

@@ -96,6 +96,7 @@ cmp "$DF_MNT/big" "$T/ref" || fail "content changed by the migration"
 [[ $(du -k "$T/nvme" | tail -1 | cut -f1) -lt 1024 ]] ||
 	fail "nvme still holds the data: $(du -sh "$T/nvme")"
 df_ctl bandwidth 0 >/dev/null
+sleep 0.2   # the reads above no longer count as busy
 assert_eq "$(df_ctl bandwidth)" $'migration bandwidth: no limit\nwhile reads or writes come in: 32M/s per tier pair' \
 	"bandwidth 0, and the default while busy"
 
@@ -128,6 +129,7 @@ assert_eq "$(df_ctl jobs --json | python3 -c 'import json,sys; print(len(json.lo
 
 # --- (c) the bandwidth limit --------------------------------------------------
 df_ctl bandwidth 2M >/dev/null
+sleep 0.2
 assert_eq "$(df_ctl bandwidth)" $'migration bandwidth: 2.0M/s per tier pair\nwhile reads or writes come in: 32M/s per tier pair' \
 	"bandwidth"
 start=$(date +%s.%N)
@@ -160,6 +162,11 @@ while time.time() < deadline and not os.path.exists(sys.argv[2]):
 EOF
 rloop=$!
 sleep 0.3
+# The daemon says that the busy limit is in force now.
+assert_eq "$(df_ctl --json bandwidth | python3 -c 'import json,sys; print(json.load(sys.stdin)["busy_now"])')" \
+	True "busy_now under the reader"
+[[ $(df_ctl bandwidth) == *"come in: 512K/s per tier pair (they do now)" ]] ||
+	fail "bandwidth under the reader: $(df_ctl bandwidth)"
 elapsed_of() {
 	local t0
 	t0=$(date +%s.%N)
@@ -174,6 +181,8 @@ wait "$rloop"
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 3.5 else 1)" "$busy_s" ||
 	fail "2 MiB moved in $busy_s s under a reader despite a 512K/s busy limit"
 sleep 0.2
+assert_eq "$(df_ctl --json bandwidth | python3 -c 'import json,sys; print(json.load(sys.stdin)["busy_now"])')" \
+	False "busy_now without the reader"
 idle_s=$(elapsed_of nvme)
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 3 else 1)" "$idle_s" ||
 	fail "2 MiB moved in $idle_s s with no reader: held to the busy limit"
