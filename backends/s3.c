@@ -15,6 +15,7 @@
  * No lock is held while a request is in flight. */
 #include "backends/s3.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <curl/curl.h>
@@ -220,22 +221,6 @@ struct s3 {
 static struct s3 *s3_of(struct backend *be)
 {
 	return be->priv;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void sleep_ms(int64_t ms)
@@ -794,7 +779,7 @@ static void l3_drive(struct s3_slot *sl, struct l3_io *io, int64_t deadline)
 	while (!io->done) {
 		fd_set r, w, x;
 		int maxfd = -1, remaining = 0;
-		int64_t left = deadline - now_ms(), t;
+		int64_t left = deadline - mono_ms(), t;
 
 		if (left <= 0) {
 			io->rs->net = NET_TIMEOUT;
@@ -882,7 +867,7 @@ static void l3_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 			       &lh, &io);
 		break;
 	}
-	l3_drive(sl, &io, now_ms() + (timeout_ms > 0 ? timeout_ms : 1));
+	l3_drive(sl, &io, mono_ms() + (timeout_ms > 0 ? timeout_ms : 1));
 	if (!io.done) {
 		if (!rs->net)
 			rs->net = NET_TIMEOUT;
@@ -1044,14 +1029,14 @@ static void set_up(struct s3 *s)
  * object (-ENOENT), which the caller judges. *rs holds the last result. */
 static int s3_call(struct s3 *s, const struct s3_req *rq, struct s3_res *rs)
 {
-	int64_t start = now_ms(), budget = (int64_t)s->cfg.request_timeout * 2000;
+	int64_t start = mono_ms(), budget = (int64_t)s->cfg.request_timeout * 2000;
 	int retries = rq->probe ? 0 : (int)s->cfg.retries;
 	char why[300];
 	int cls = CL_FAIL, rc;
 
 	for (int attempt = 0;; attempt++) {
 		struct s3_slot *sl;
-		int64_t left = budget - (now_ms() - start), t;
+		int64_t left = budget - (mono_ms() - start), t;
 
 		if (!rq->probe && __atomic_load_n(&s->health, __ATOMIC_SEQ_CST) == BE_DOWN)
 			return -EIO;  /* fail fast; the state change was logged */
@@ -1087,7 +1072,7 @@ static int s3_call(struct s3 *s, const struct s3_req *rq, struct s3_res *rs)
 			if (b > BACKOFF_MAX_MS)
 				b = BACKOFF_MAX_MS;
 			b = b / 2 + (int64_t)(random() % (b / 2 + 1));  /* jitter */
-			if (now_ms() - start + b >= budget)
+			if (mono_ms() - start + b >= budget)
 				break;
 			describe(rs, why, sizeof(why));
 			log_debug("tier %s: %s %s: %s; retry %d in %" PRId64 " ms",
@@ -1531,7 +1516,7 @@ static int read_range(struct s3 *s, struct meta_ent *m, uint64_t rel,
 		      uint64_t end, char *dst)
 {
 	uint32_t b = (uint32_t)(rel / m->bsize), b1 = (uint32_t)((end - 1) / m->bsize);
-	int64_t wait_until = now_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
+	int64_t wait_until = mono_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
 	char *tmp = NULL;
 	int rc = 0;
 
@@ -1551,7 +1536,7 @@ static int read_range(struct s3 *s, struct meta_ent *m, uint64_t rel,
 			b++;
 			continue;
 		}
-		if (e && now_ms() < wait_until) {
+		if (e && mono_ms() < wait_until) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -1923,10 +1908,10 @@ static ssize_t s3_ext_read(struct backend *be, const struct be_ext *x,
 	m = meta_lookup(s, x);
 	if (!m) {
 		/* a prefetch of this copy in flight: wait for it (bounded) */
-		int64_t until = now_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
+		int64_t until = mono_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
 
 		pthread_mutex_lock(&s->lock);
-		while (pf_busy_locked(s, x) && now_ms() < until) {
+		while (pf_busy_locked(s, x) && mono_ms() < until) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -2215,9 +2200,9 @@ static int s3_probe(struct backend *be, char *msg, size_t msglen)
 		data[i] = (char)(random() & 0xff);
 	rq = (struct s3_req){ .op = OP_PUT, .key = key, .body = data,
 			      .blen = PROBE_BYTES, .probe = true };
-	t0 = now_s();
+	t0 = mono_s();
 	rc = s3_call(s, &rq, rs);
-	tput = now_s() - t0;
+	tput = mono_s() - t0;
 	if (rc < 0) {
 		describe(rs, why, sizeof(why));
 		snprintf(msg, msglen, "put %s failed: %s", key, why);
@@ -2225,9 +2210,9 @@ static int s3_probe(struct backend *be, char *msg, size_t msglen)
 	}
 	rq = (struct s3_req){ .op = OP_GET, .key = key, .out = back,
 			      .outcap = PROBE_BYTES, .probe = true };
-	t0 = now_s();
+	t0 = mono_s();
 	rc = s3_call(s, &rq, rs);
-	tget = now_s() - t0;
+	tget = mono_s() - t0;
 	if (rc == 0 && (rs->got != PROBE_BYTES || memcmp(data, back, PROBE_BYTES)))
 		rc = -EIO;
 	if (rc < 0) {
@@ -2236,11 +2221,11 @@ static int s3_probe(struct backend *be, char *msg, size_t msglen)
 			 rc == -EIO ? "the bytes read back differ" : why);
 	}
 	rq = (struct s3_req){ .op = OP_DELETE, .key = key, .probe = true };
-	t0 = now_s();
+	t0 = mono_s();
 	{
 		int drc = s3_call(s, &rq, rs);
 
-		tdel = now_s() - t0;
+		tdel = mono_s() - t0;
 		if (drc < 0 && rc == 0) {
 			rc = drc;
 			describe(rs, why, sizeof(why));

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/fuse_loop.h"
 
@@ -200,14 +201,6 @@ static void stand_by(struct loop *lp)
 		deadline(&ts, CLOCK_MONOTONIC, STEAL_MS);
 		pthread_cond_timedwait(&lp->standby_cv, &lp->m, &ts);
 	}
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int flooding(struct loop *lp)

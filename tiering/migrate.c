@@ -24,11 +24,11 @@
  *   a chunk of n bytes books the next n / rate seconds on it and the
  *   worker sleeps until the end of its slot. The rate is the lower of
  *   bandwidth and busy_bw while a foreground read or write is under way
- *   and MIG_BUSY_WINDOW_MS after (mig_foreground_begin/end): I/O classes and nice do not keep a copy
- *   from taking the CPU time and memory bandwidth that a page-cache
- *   reader through FUSE needs (bench/migrate: its p99 beside a 200M
- *   migration about 2.3 x idle, 1.1 x with a 32M busy limit; 2 vCPUs).
- *   Workers run at the lowest
+ *   and MIG_BUSY_WINDOW_MS after (mig_foreground_begin/end): I/O classes
+ *   and nice do not keep a copy from taking the CPU time and memory
+ *   bandwidth that a page-cache reader through FUSE needs (bench/migrate:
+ *   its p99 beside a 200M migration 1.75-2.6 x idle, 0.7-1.2 x with a 32M
+ *   busy limit; 2 vCPUs). Workers run at the lowest
  *   best-effort I/O priority and nice 10, below the foreground; the
  *   io_uring requests that copy and read back carry their own priority,
  *   idle class unless p->io_idle is off: the disk scheduler then serves
@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "backends/local.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "crypto/csum.h"
 
@@ -98,7 +99,7 @@ struct migrator {
 	int nth;                       /* workers started */
 	_Atomic uint64_t bandwidth;    /* bytes/s per pair, 0 = none */
 	_Atomic uint64_t busy_bw;      /* the same while the foreground is busy */
-	_Atomic int64_t fg_ms;         /* last foreground begin or end, monotonic ms */
+	_Atomic int64_t fg_ms;         /* last foreground end, monotonic ms */
 	_Atomic int fg_inflight;       /* foreground reads and writes under way */
 	pthread_mutex_t bw_lock;       /* bw_next */
 	double bw_next[CFG_MAX_TIERS][CFG_MAX_TIERS]; /* pair's next free slot, s */
@@ -177,14 +178,6 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static bool job_done(const struct meta_job *j)
 {
 	return j->state == META_JOB_CLEANED || j->state == META_JOB_ROLLED_BACK;
@@ -239,14 +232,6 @@ static int tier_index(const struct migrator *m, uint32_t id)
 
 /* ---- bandwidth --------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fg_stamp(struct migrator *m)
 {
 	int64_t now = mono_ms();
@@ -256,12 +241,12 @@ static void fg_stamp(struct migrator *m)
 		atomic_store_explicit(&m->fg_ms, now, memory_order_relaxed);
 }
 
+/* While one is under way the count says busy; the stamp, at its end,
+ * keeps saying so for MIG_BUSY_WINDOW_MS more. */
 void mig_foreground_begin(struct migrator *m)
 {
-	if (!m)
-		return;
-	atomic_fetch_add_explicit(&m->fg_inflight, 1, memory_order_relaxed);
-	fg_stamp(m);
+	if (m)
+		atomic_fetch_add_explicit(&m->fg_inflight, 1, memory_order_relaxed);
 }
 
 void mig_foreground_end(struct migrator *m)

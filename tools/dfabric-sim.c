@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "predict/trace.h"
 #include "common/log.h"
@@ -145,14 +146,6 @@ static void *xrealloc(void *p, size_t n)
 		exit(1);
 	}
 	return q;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static uint64_t mix(uint64_t a, uint64_t b)
@@ -826,7 +819,7 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 		    int policy, struct result *r)
 {
 	struct fast f = { 0 };
-	double t0 = now_s();
+	double t0 = mono_s();
 
 	memset(r, 0, sizeof(*r));
 	f.cap = (uint64_t)(frac * (double)s->working_set);
@@ -850,7 +843,7 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 		run_belady(s, &f);
 	}
 	r->cost = monthly(o, s, &f);
-	r->seconds = now_s() - t0;
+	r->seconds = mono_s() - t0;
 	free(f.in);
 	free(f.fresh);
 }
@@ -1270,11 +1263,11 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	fmt = o.fmt ? o.fmt : trace_guess_fmt(o.trace);
-	t0 = now_s();
+	t0 = mono_s();
 	if (load(&s, &o))
 		return 1;
 	next_uses(&s);
-	t0 = now_s() - t0;
+	t0 = mono_s() - t0;
 	res = xrealloc(NULL, (size_t)o.nfast * sizeof(*res));
 	memset(res, 0, (size_t)o.nfast * sizeof(*res));
 	for (int i = 0; i < o.nfast; i++)
