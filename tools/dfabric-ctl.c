@@ -1601,7 +1601,8 @@ static const struct tool_cmd tool_cmds[] = {
 	{ "jobs", "[--prune]", -1, cmd_jobs,
 	  "migration jobs and their state; --prune forgets finished ones" },
 	{ "bandwidth", "[RATE] [--busy RATE]", -1, cmd_bandwidth,
-	  "show or set the migration bandwidth per tier pair" },
+	  "show or set the migration bandwidth per tier pair, and the one "
+	  "while reads or writes come in" },
 	{ "tier", "check NAME", -1, cmd_tier,
 	  "probe tier NAME: write, read back and delete a probe object" },
 	{ "top", "[-n N] [DIR]", -1, cmd_top,
