@@ -573,7 +573,7 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 		if (pl->unknown.n)
 			fu = far_of(pl, &pl->unknown.v[0], 0, now);
 		known = fk >= fu;
-		if ((known ? fk : fu) <= far) {
+		if ((known ? fk : fu) < far) {
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}

@@ -225,9 +225,14 @@ static void add_access(struct sim *s, uint32_t item, uint64_t bytes,
 	s->total_bytes += bytes;
 }
 
+/* Requests of a trace at the same time (most of the SNIA traces count
+ * whole seconds) are this far apart, in their order in the trace, as
+ * the daemon's clock would tell them apart. */
+#define TIE_NS 1000
+
 /* Reads the whole trace. The simulated clock is the trace's time made
- * non-decreasing (a few traces have requests slightly out of order), or
- * the request index times the step. */
+ * increasing (a few traces have requests slightly out of order, and
+ * ties are TIE_NS apart), or the request index times the step. */
 static int load(struct sim *s, const struct opts *o)
 {
 	struct trace *t;
@@ -250,7 +255,8 @@ static int load(struct sim *s, const struct opts *o)
 		if (s->has_time && r.time >= 0) {
 			if (t0 < 0)
 				t0 = r.time;
-			tm = r.time > clock ? r.time : clock;
+			tm = r.time > clock || s->requests == 0 ? r.time :
+			     clock + TIE_NS;
 		} else {
 			tm = (int64_t)((double)s->requests * o->step * 1e9);
 		}
