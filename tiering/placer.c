@@ -15,6 +15,13 @@
 #define CHUNK 256                      /* files forecast in one batch */
 #define READ_VICTIMS 16                /* demoted at most for one promotion
 					* on read */
+#define SHARP 4                        /* the orders' weights: their rates
+					* of regret to this power */
+#define FORGET (1.0 / 1024)            /* the regret counts lose this share
+					* at each read of a slower tier */
+#define W_MIN 0.01                     /* least weight of either order */
+#define GHOST_MIN 256                  /* items a ghost generation holds, */
+#define GHOST_MAX (1u << 18)           /*   at least and at most */
 
 /* A fast-tier item that may make room, or one due soon elsewhere. */
 struct victim {
@@ -24,11 +31,25 @@ struct victim {
 					* rhythm, else its last access */
 };
 
+/* Where a victim waits. */
+enum { V_RECENT, V_OFTEN, V_KNOWN };
+
 /* A binary heap of victims: the largest key on top, or the smallest. */
 struct vheap {
 	struct victim *v;
 	size_t n, cap;
 	int min;
+};
+
+/* Items lately demoted by one order, as hashes of (ino, off) in two
+ * generations (open addressing, 0 = empty): when the current one holds
+ * `limit`, the older is cleared and becomes the current one. */
+struct ghost {
+	uint64_t *slot[2];
+	size_t mask[2];                /* slots - 1 */
+	size_t n[2];
+	size_t limit;
+	int cur;
 };
 
 struct placer {
@@ -48,6 +69,18 @@ struct placer {
 					* due time, latest on top */
 	struct vheap unknown;          /* the others, by last access, oldest
 					* on top */
+	struct vheap often;            /* the same, by frequency key, coldest
+					* on top */
+	struct ghost ghost[2];         /* demoted lately by order V_RECENT,
+					* V_OFTEN */
+	double moves[2];               /* demotions and refusals by order,
+					* decayed */
+	double regrets[2];             /* their items read again while in the
+					* order's ghost, decayed */
+	double w_recent;               /* weight of the order by last access;
+					* by frequency: 1 - w_recent */
+	uint64_t rng;                  /* xorshift64 state */
+	double freq_hl;                /* s: half-life of the frequency key */
 	double reuse;                  /* s: mean gap of the items with gaps */
 };
 
@@ -365,6 +398,16 @@ void placer_last(struct placer *pl, struct placer_report *out)
 	pthread_mutex_unlock(&pl->lock);
 }
 
+double placer_recency_weight(struct placer *pl)
+{
+	double w;
+
+	pthread_mutex_lock(&pl->lock);
+	w = pl->w_recent;
+	pthread_mutex_unlock(&pl->lock);
+	return w;
+}
+
 void placer_counters(struct placer *pl, uint64_t *passes,
 		     uint64_t *promotions)
 {
@@ -429,12 +472,22 @@ void placer_tick(struct placer *pl)
  * a gap) is taken to come back `reuse` seconds (the mean gap of the items
  * with gaps) after now, later the longer it has been idle: now + reuse +
  * (now - last), so that among those the least recently used goes first,
- * as in LRU. Both orders hold between accesses, so two heaps keep them:
- * by due time, latest on top, and by last access, oldest on top. They are
- * rebuilt from every item at each prefetch round and grow with every
- * promotion and every write that lands on tier 0 between rounds; an item
- * taken from them is looked at again before it is moved, as it may have
- * been read or moved since. */
+ * as in LRU; or, in the order by frequency, `last` is a time that also
+ * counts how often it was read (victim_of), so that the least often read
+ * goes first, as in LFU. Which of the two gives the next victim is picked
+ * at random by weights that follow each order's regrets, as LeCaR does
+ * (learn): an item it demoted, or refused room, read again while still in
+ * its ghost. The orders hold between accesses, so three heaps keep them:
+ * by due time, latest on top, by last access and by frequency, oldest on
+ * top. They are rebuilt from every item at each prefetch round and grow
+ * with every promotion and every write that lands on tier 0 between
+ * rounds; an item taken from them is looked at again before it is moved,
+ * as it may have been read or moved since.
+ *
+ * dfabric-sim -C at 10%, by last access alone and with both orders:
+ * ps missed 0.67 and 0.53, multi2 0.59 and 0.55, msr-cambridge1 0.45 and
+ * 0.29, but cpp 0.25 and 0.34, multi1 0.57 and 0.67, sprite 0.19 and
+ * 0.22; the other timed traces stay within 0.001. */
 
 static int vh_above(const struct vheap *h, size_t a, size_t b)
 {
@@ -504,9 +557,14 @@ static void vh_pop(struct vheap *h)
  * its last access. On block traces with time (dfabric-sim), keying by a
  * mean of irregular gaps, bursts between long pauses, missed far more
  * than recency does (cloudPhysics at 10%: 0.40 against 0.04): those
- * items go by recency, as in LRU. */
-static int victim_of(const struct placer_file *pf, int64_t now,
-		     struct victim *v, int *regular)
+ * items go by recency, as in LRU. *often, if not NULL, is the same victim
+ * keyed by frequency: the time of its last access moved later by
+ * freq_hl x log2 of its count decayed at that half-life, an access time
+ * that stands for its frequency and does not change between accesses
+ * (the count and its stamp move together). */
+static int victim_of(const struct placer *pl, const struct placer_file *pf,
+		     int64_t now, struct victim *v, struct victim *often,
+		     int *regular)
 {
 	int64_t due = forecast_next_access(&pf->se, now, regular);
 
@@ -518,7 +576,122 @@ static int victim_of(const struct placer_file *pf, int64_t now,
 	v->len = pf->len;
 	v->bytes = pf->tier_bytes[0];
 	v->key = due ? due : pf->se.last;
+	if (often) {
+		*often = *v;
+		if (pf->se.decayed[0] > 1.0)
+			often->key = pf->se.stamp +
+				     (int64_t)(pl->freq_hl * 1e9 *
+					       log2(pf->se.decayed[0]));
+		else
+			often->key = pf->se.last;
+	}
 	return due != 0;
+}
+
+/* ---- the ghosts ---- */
+
+static uint64_t ghost_hash(uint64_t ino, uint64_t off)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (off + 0x632be59bd9b4e019ULL);
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return h | 1;
+}
+
+static int ghost_in(const struct ghost *g, int gen, uint64_t h)
+{
+	size_t i;
+
+	if (!g->slot[gen])
+		return 0;
+	for (i = h & g->mask[gen]; g->slot[gen][i]; i = (i + 1) & g->mask[gen])
+		if (g->slot[gen][i] == h)
+			return 1;
+	return 0;
+}
+
+static int ghost_has(const struct ghost *g, uint64_t ino, uint64_t off)
+{
+	uint64_t h = ghost_hash(ino, off);
+
+	return ghost_in(g, 0, h) || ghost_in(g, 1, h);
+}
+
+/* Notes (ino, off); `limit`: how many items a generation holds if a new
+ * one starts now. Without memory for one, nothing is noted. */
+static void ghost_add(struct ghost *g, uint64_t ino, uint64_t off,
+		      size_t limit)
+{
+	uint64_t h = ghost_hash(ino, off);
+	int c = g->cur;
+	size_t i, slots = 16;
+
+	if (ghost_in(g, c, h))
+		return;
+	if (!g->slot[c] || g->n[c] >= g->limit) {
+		uint64_t *ns;
+
+		limit = limit < GHOST_MIN ? GHOST_MIN :
+			limit > GHOST_MAX ? GHOST_MAX : limit;
+		while (slots < 2 * limit)
+			slots *= 2;
+		if (g->slot[c])
+			c ^= 1;        /* the older generation goes */
+		ns = calloc(slots, sizeof(*ns));
+		if (!ns)
+			return;
+		free(g->slot[c]);
+		g->slot[c] = ns;
+		g->mask[c] = slots - 1;
+		g->n[c] = 0;
+		g->limit = limit;
+		g->cur = c;
+	}
+	for (i = h & g->mask[c]; g->slot[c][i]; i = (i + 1) & g->mask[c])
+		;
+	g->slot[c][i] = h;
+	g->n[c]++;
+}
+
+static void ghost_free(struct ghost *g)
+{
+	free(g->slot[0]);
+	free(g->slot[1]);
+}
+
+/* A read or write of (ino, off) on a slower tier: a regret of the order
+ * that lately demoted it or refused it room. Each order's weight follows
+ * its rate of regrets per move: the weights are the other's rate to the
+ * power SHARP over the sum of both so raised (the rates are decayed
+ * counts plus one over plus two, so that an order not yet tried is not
+ * taken for a perfect one). LeCaR moves its weights by each regret alone,
+ * which on a block trace (cloudPhysics) swung them from 0.01 to 0.99 and
+ * back every few thousand misses: the order used more gets more regrets. */
+static void learn(struct placer *pl, uint64_t ino, uint64_t off)
+{
+	double r[2], w;
+	int o;
+
+	pthread_mutex_lock(&pl->lock);
+	for (o = 0; o < 2; o++) {
+		if (ghost_has(&pl->ghost[o], ino, off))
+			pl->regrets[o] += 1;
+		r[o] = pow((pl->regrets[o] + 1) / (pl->moves[o] + 2), SHARP);
+		pl->regrets[o] *= 1 - FORGET;
+		pl->moves[o] *= 1 - FORGET;
+	}
+	w = r[V_OFTEN] / (r[V_RECENT] + r[V_OFTEN]);
+	pl->w_recent = w < W_MIN ? W_MIN : w > 1 - W_MIN ? 1 - W_MIN : w;
+	pthread_mutex_unlock(&pl->lock);
+}
+
+/* An order moved (ino, off) off tier 0 or refused it room; pl->lock held. */
+static void moved(struct placer *pl, int order, uint64_t ino, uint64_t off)
+{
+	pl->moves[order] += 1;
+	ghost_add(&pl->ghost[order], ino, off, pl->unknown.n + pl->known.n);
 }
 
 /* How far away, at now, the next access of a victim is taken to be. */
@@ -530,31 +703,77 @@ static double far_of(const struct placer *pl, const struct victim *v,
 	return 2.0 * (double)now + pl->reuse * 1e9 - (double)v->key;
 }
 
-/* Remembers a fast-tier item among the victims; takes pl->lock. */
-static void remember(struct placer *pl, const struct victim *v, int known)
+static struct vheap *heap_of(struct placer *pl, int where)
+{
+	return where == V_KNOWN ? &pl->known :
+	       where == V_OFTEN ? &pl->often : &pl->unknown;
+}
+
+/* Remembers a fast-tier item in heap `where`; takes pl->lock. */
+static void remember(struct placer *pl, const struct victim *v, int where)
 {
 	int rc;
 
 	pthread_mutex_lock(&pl->lock);
-	rc = vh_push(known ? &pl->known : &pl->unknown, v);
+	rc = vh_push(heap_of(pl, where), v);
 	pthread_mutex_unlock(&pl->lock);
 	if (rc < 0)
 		log_warn("placer: out of memory for the fast tier's victims");
 }
 
-/* Demotes to tier 1 the fast-tier items whose next access is farther
- * than `far` until `need` more bytes fit below tier 0's high watermark
- * (*used: its bytes used, kept up to date); at most READ_VICTIMS moves.
+/* Remembers a fast-tier item where it belongs: by due time if known, else
+ * in both orders. */
+static void remember_item(struct placer *pl, const struct victim *v,
+			  const struct victim *often, int known)
+{
+	if (known) {
+		remember(pl, v, V_KNOWN);
+		return;
+	}
+	remember(pl, v, V_RECENT);
+	remember(pl, often, V_OFTEN);
+}
+
+/* The order the next victim without a rhythm comes from: by last access
+ * with probability w_recent (LeCaR picks at random, so that neither
+ * order's mistakes go unseen); the other one if this one is empty. With
+ * pl->lock held. */
+static int pick_order(struct placer *pl)
+{
+	uint64_t x = pl->rng;
+	int o;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	pl->rng = x;
+	o = (double)(x >> 11) * 0x1.0p-53 < pl->w_recent ? V_RECENT : V_OFTEN;
+	if (!heap_of(pl, o)->n)
+		o = o == V_RECENT ? V_OFTEN : V_RECENT;
+	return o;
+}
+
+/* Demotes to tier 1 the fast-tier items whose next access is no nearer
+ * than the newcomer's, far[o] in order o (V_RECENT, V_OFTEN; for one due
+ * at a known time both are that time), until `need` more bytes fit below
+ * tier 0's high watermark (*used: its bytes used, kept up to date); at
+ * most READ_VICTIMS moves. By last access every item is older than a
+ * newcomer read now; by frequency, only the items read less often than
+ * it make room, as TinyLFU admits. When the order picked refuses it room,
+ * `who` (if not NULL, the item that wants the room) counts as a move of
+ * that order's.
  * It picks them all first: when those that may go would not free enough,
  * none goes (they are put back among the victims). Returns 1 when the
  * bytes fit. */
 static int make_room(struct placer *pl, const struct score_tier *t0,
-		     double *used, uint64_t need, double far, int64_t now)
+		     double *used, uint64_t need, const double far[2],
+		     int64_t now,
+		     const struct victim *who)
 {
 	double room = t0->high_watermark * (double)t0->capacity;
 	struct pick {
 		struct victim v;
-		int known;
+		int where;
 		uint64_t off, len;
 	} pick[READ_VICTIMS];
 	double freed = 0;
@@ -563,48 +782,73 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 	while (*used - freed + (double)need > room && n < READ_VICTIMS &&
 	       looks++ < 4 * READ_VICTIMS) {
 		struct placer_file vf;
-		struct victim v, w;
+		struct victim v, w, wo, *mine;
+		struct vheap *h;
 		double fk = -INFINITY, fu = -INFINITY;
-		int known, now_known, regular;
+		int where, order, now_known, regular;
 
 		pthread_mutex_lock(&pl->lock);
 		if (pl->known.n)
 			fk = far_of(pl, &pl->known.v[0], 1, now);
-		if (pl->unknown.n)
-			fu = far_of(pl, &pl->unknown.v[0], 0, now);
-		known = fk >= fu;
-		if ((known ? fk : fu) < far) {
+		order = pick_order(pl);
+		h = heap_of(pl, order);
+		if (h->n)
+			fu = far_of(pl, &h->v[0], 0, now);
+		where = fk >= fu ? V_KNOWN : order;
+		if ((where == V_KNOWN ? fk : fu) < far[order]) {
+			if (who)
+				moved(pl, order, who->ino, who->off);
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}
-		v = known ? pl->known.v[0] : pl->unknown.v[0];
-		vh_pop(known ? &pl->known : &pl->unknown);
+		h = heap_of(pl, where);
+		v = h->v[0];
+		vh_pop(h);
 		pthread_mutex_unlock(&pl->lock);
 		if (pl->h.file(pl->h.arg, v.ino, v.off, &vf) < 0 ||
 		    !vf.tier_bytes[0] || vf.pol.pin == 0 ||
 		    pl->h.busy(pl->h.arg, v.ino))
 			continue;
-		now_known = victim_of(&vf, now, &w, &regular);
-		if (now_known != known || w.key != v.key) {
-			/* read since: back in, where it belongs now */
-			remember(pl, &w, now_known);
+		for (k = 0; k < n; k++)
+			if (pick[k].v.ino == v.ino && pick[k].off == vf.off)
+				break;
+		if (k < n)
+			continue;      /* picked already, from the other order */
+		now_known = victim_of(pl, &vf, now, &w, &wo, &regular);
+		mine = where == V_OFTEN ? &wo : &w;
+		if (now_known != (where == V_KNOWN) || mine->key != v.key) {
+			/* Read since: back in, where it belongs now, once.
+			 * An item that lost its rhythm goes into both orders;
+			 * one that found one goes into known by its entry by
+			 * last access; else it goes back into this heap. */
+			if (where == V_KNOWN && !now_known)
+				remember_item(pl, &w, &wo, 0);
+			else if (!now_known || where == V_KNOWN)
+				remember(pl, mine, where);
+			else if (where == V_RECENT)
+				remember(pl, &w, V_KNOWN);
 			continue;
 		}
-		pick[n++] = (struct pick){ w, known, vf.off, vf.len };
+		pick[n++] = (struct pick){ *mine, where, vf.off, vf.len };
 		freed += (double)vf.tier_bytes[0];
 	}
 	if (*used - freed + (double)need > room) {
 		for (k = 0; k < n; k++)
-			remember(pl, &pick[k].v, pick[k].known);
+			remember(pl, &pick[k].v, pick[k].where);
 		return 0;
 	}
 	for (k = 0; k < n; k++) {
 		if (pl->h.migrate(pl->h.arg, pick[k].v.ino, pick[k].off,
 				  pick[k].len, 1, 0.0) < 0) {
-			remember(pl, &pick[k].v, pick[k].known);
+			remember(pl, &pick[k].v, pick[k].where);
 			continue;
 		}
 		*used -= (double)pick[k].v.bytes;
+		if (pick[k].where == V_KNOWN)
+			continue;
+		pthread_mutex_lock(&pl->lock);
+		moved(pl, pick[k].where, pick[k].v.ino, pick[k].v.off);
+		pthread_mutex_unlock(&pl->lock);
 	}
 	return *used + (double)need <= room;
 }
@@ -614,7 +858,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 {
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
-	struct victim v;
+	struct victim v, vo;
 	int n, i, rc, known = 0, regular;
 	int64_t id, now = 0;
 	int cache = pl->p.pred && pl->p.cache;
@@ -642,16 +886,20 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	}
 	if (cache) {
 		now = clock_of(pl);
-		known = victim_of(&pf, now, &v, &regular);
-		v.bytes = pf.bytes;
+		learn(pl, ino, pf.off);
+		known = victim_of(pl, &pf, now, &v, &vo, &regular);
+		v.bytes = vo.bytes = pf.bytes;
 		if ((i >= tier || i >= n) && pf.pol.pin < 0 &&
 		    score_allowed(tiers, n, 0, &pf.pol, NULL, 0)) {
-			double used = (double)tiers[0].used;
+			double used = (double)tiers[0].used, far[2];
 
+			far[V_RECENT] = known ? (double)v.key :
+					far_of(pl, &v, 0, now);
+			far[V_OFTEN] = known ? (double)v.key :
+				       far_of(pl, &vo, 0, now);
 			if (make_room(pl, &tiers[0], &used,
-				      pf.bytes - pf.tier_bytes[0],
-				      known ? (double)v.key :
-				      (double)now + pl->reuse * 1e9, now))
+				      pf.bytes - pf.tier_bytes[0], far, now,
+				      known ? NULL : &v))
 				i = 0;
 		}
 	}
@@ -664,7 +912,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	pl->promotions++;
 	pthread_mutex_unlock(&pl->lock);
 	if (cache && i == 0)
-		remember(pl, &v, known);
+		remember_item(pl, &v, &vo, known);
 	/* In cache mode this is every miss: not worth a line each. */
 	df_log(cache ? LOG_DEBUG : LOG_INFO,
 	       "placer: inode %llu %s on tier %s at frequency %.2f: promoting it to %s",
@@ -683,7 +931,7 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		    double freq)
 {
 	struct placer_file pf;
-	struct victim v;
+	struct victim v, vo;
 	int known, regular, rc;
 
 	if (!pl->p.pred || !pl->p.cache)
@@ -697,8 +945,8 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		return rc == -ENOENT ? 0 : rc;
 	if (!pf.tier_bytes[0] || pf.pol.pin == 0)
 		return 0;
-	known = victim_of(&pf, clock_of(pl), &v, &regular);
-	remember(pl, &v, known);
+	known = victim_of(pl, &pf, clock_of(pl), &v, &vo, &regular);
+	remember_item(pl, &v, &vo, known);
 	return 0;
 }
 
@@ -708,7 +956,7 @@ struct round {
 	const struct score_tier *tiers;
 	int ntiers;
 	int64_t now, until;
-	struct vheap known, unknown;   /* the fast tier's items */
+	struct vheap known, unknown, often; /* the fast tier's items */
 	struct victim *cand;           /* items due soon elsewhere */
 	size_t ncand, capcand;
 	double gaps;                   /* sum of the mean gaps seen, s */
@@ -718,19 +966,24 @@ struct round {
 static int round_collect(void *arg, const struct placer_file *pf)
 {
 	struct round *r = arg;
-	struct victim v;
-	int known, regular;
+	struct victim v, vo;
+	int known, regular, rc;
 
 	if (placer_home(pf, r->ntiers) < 0)
 		return 0;
-	known = victim_of(pf, r->now, &v, &regular);
+	known = victim_of(r->pl, pf, r->now, &v, &vo, &regular);
 	if (pf->se.gaps && pf->se.gap_mean > 0) {
 		r->gaps += pf->se.gap_mean;
 		r->ngaps++;
 	}
-	if (pf->tier_bytes[0] == pf->bytes)
-		return pf->pol.pin == 0 ? 0 :
-		       vh_push(known ? &r->known : &r->unknown, &v);
+	if (pf->tier_bytes[0] == pf->bytes) {
+		if (pf->pol.pin == 0)
+			return 0;
+		if (known)
+			return vh_push(&r->known, &v);
+		rc = vh_push(&r->unknown, &v);
+		return rc < 0 ? rc : vh_push(&r->often, &vo);
+	}
 	if (!regular || v.key > r->until || pf->pol.pin >= 0 ||
 	    !score_allowed(r->tiers, r->ntiers, 0, &pf->pol, NULL, 0))
 		return 0;
@@ -761,6 +1014,7 @@ int placer_prefetch(struct placer *pl)
 	if (!pl->p.pred || !pl->p.cache)
 		return 0;
 	r.unknown.min = 1;
+	r.often.min = 1;
 	rc = pl->h.tiers(pl->h.arg, tiers);
 	if (rc < 2)
 		return rc < 0 ? rc : 0;
@@ -771,6 +1025,7 @@ int placer_prefetch(struct placer *pl)
 	if (rc < 0) {
 		free(r.known.v);
 		free(r.unknown.v);
+		free(r.often.v);
 		free(r.cand);
 		return rc;
 	}
@@ -781,11 +1036,15 @@ int placer_prefetch(struct placer *pl)
 	old = pl->unknown;
 	pl->unknown = r.unknown;
 	r.unknown = old;
+	old = pl->often;
+	pl->often = r.often;
+	r.often = old;
 	if (r.ngaps)
 		pl->reuse = r.gaps / (double)r.ngaps;
 	pthread_mutex_unlock(&pl->lock);
 	free(r.known.v);
 	free(r.unknown.v);
+	free(r.often.v);
 	if (r.ncand)   /* r.cand is NULL when there are none */
 		qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
 	used = (double)tiers[0].used;
@@ -794,15 +1053,17 @@ int placer_prefetch(struct placer *pl)
 
 		if (pl->h.busy(pl->h.arg, c->ino))
 			continue;
-		if (!make_room(pl, &tiers[0], &used, c->bytes, (double)c->key,
-			       r.now))
+		double far[2] = { (double)c->key, (double)c->key };
+
+		if (!make_room(pl, &tiers[0], &used, c->bytes, far, r.now,
+			       NULL))
 			break;  /* the rest are due later still */
 		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
 				  1000.0) < 0)
 			continue;
 		used += (double)c->bytes;
 		moved++;
-		remember(pl, c, 1);
+		remember(pl, c, V_KNOWN);
 	}
 	pthread_mutex_lock(&pl->lock);
 	pl->prefetched += (uint64_t)moved;
@@ -884,8 +1145,16 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 	pl->p = *p;
 	pl->h = *h;
 	pl->unknown.min = 1;
-	if (p->pred)
-		pl->reuse = predictor_params(p->pred)->predict.horizon[1];
+	pl->often.min = 1;
+	pl->w_recent = 0.5;
+	pl->rng = 0x2545f4914f6cdd1dULL;
+	if (p->pred) {
+		const struct predict_params *pp =
+			&predictor_params(p->pred)->predict;
+
+		pl->reuse = pp->horizon[1];
+		pl->freq_hl = pp->series.half_life[0];
+	}
 	pthread_mutex_init(&pl->pass_lock, NULL);
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -919,5 +1188,8 @@ void placer_close(struct placer *pl)
 	pthread_mutex_destroy(&pl->pass_lock);
 	free(pl->known.v);
 	free(pl->unknown.v);
+	free(pl->often.v);
+	ghost_free(&pl->ghost[0]);
+	ghost_free(&pl->ghost[1]);
 	free(pl);
 }

@@ -134,7 +134,10 @@ void placer_tick(struct placer *pl);
  * tier 0 is full the item takes the place of fast-tier items whose next
  * access is predicted farther than its own (at most 16 moves), as a
  * cache evicting by predicted reuse would: items with regular gaps are
- * due at their forecast, the others come back in recency order. */
+ * due at their forecast; the others come back in the order of their last
+ * access or of their frequency, picked at random by weights that follow
+ * how often each order's victims were read again soon after
+ * (placer_recency_weight). */
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		   double freq);
 
@@ -154,6 +157,10 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
  * on. Promotes nothing while the predictor is not trusted. Returns the
  * promotions queued (0 outside cache mode), or -errno. */
 int placer_prefetch(struct placer *pl);
+
+/* In cache mode: the probability that a victim without a rhythm is
+ * picked by last access rather than by frequency (0.5 at start). */
+double placer_recency_weight(struct placer *pl);
 
 /* Counters since start: passes and jobs queued by promotion on read. */
 void placer_counters(struct placer *pl, uint64_t *passes,

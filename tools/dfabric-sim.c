@@ -77,8 +77,10 @@ static const char usage[] =
 "  -P, --no-predict        leave out the predictive policy\n"
 "  -C, --cache             run the predictive policy in cache mode ([predict]\n"
 "                          cache = yes): every slow read or write may\n"
-"                          promote, making room by predicted reuse, and a\n"
-"                          prefetch round every bin\n"
+"                          promote, making room by predicted reuse (by last\n"
+"                          access or by frequency for data without a\n"
+"                          rhythm, weighted by how each did; the table ends\n"
+"                          with the weights), and a prefetch round every bin\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -130,6 +132,8 @@ struct result {
 	uint64_t ahead, early;         /* moves on forecasts (predictive) */
 	uint64_t scored;               /* forecasts scored (predictive) */
 	double precision;              /* of proactive promotions (scored) */
+	double recency;                /* cache mode: placer_recency_weight
+					* at the end, -1 otherwise */
 	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
@@ -783,6 +787,7 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	}
 	placer_counters(d.pl, &passes, &promotions);
 	f->res->passes = passes;
+	f->res->recency = d.pred && o->cache ? placer_recency_weight(d.pl) : -1;
 	placer_close(d.pl);
 	if (d.pred) {
 		struct predict_accuracy acc;
@@ -828,6 +833,7 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 	double t0 = mono_s();
 
 	memset(r, 0, sizeof(*r));
+	r->recency = -1;
 	f.cap = (uint64_t)(frac * (double)s->working_set);
 	f.in = xrealloc(NULL, s->nitems);
 	memset(f.in, 0, s->nitems);
@@ -935,6 +941,9 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 		       PRIu64 " demotions early; %" PRIu64 " forecasts scored, precision of proactive promotions %.3f\n",
 		       o->fast[i] * 100.0, r->ahead, r->early, r->scored,
 		       r->precision);
+		if (r->recency >= 0)
+			printf("  cache mode: victims without a rhythm picked by last access with weight %.2f at the end, by frequency %.2f\n",
+			       r->recency, 1 - r->recency);
 	}
 }
 
@@ -986,7 +995,8 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       ",\"seconds\":%.3f,\"miss_ratio\":%.6f"
 			       ",\"useful\":%" PRIu64 ",\"promoted\":%" PRIu64
 			       ",\"ahead\":%" PRIu64 ",\"early\":%" PRIu64
-			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f}",
+			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f"
+			       ",\"recency\":%.6f}",
 			       first ? "" : ",", o->fast[i],
 			       (uint64_t)(o->fast[i] * (double)s->working_set),
 			       r->policy, (double)r->hits / (double)s->nacc,
@@ -996,7 +1006,7 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       r->demotions, r->passes, r->cost, r->seconds,
 			       1.0 - (double)r->hits / (double)s->nacc,
 			       r->useful, r->promoted, r->ahead, r->early,
-			       r->scored, r->precision);
+			       r->scored, r->precision, r->recency);
 			first = 0;
 		}
 	}

@@ -7,9 +7,11 @@
 # 10 s, writes included, which takes this test that long):
 #  (a) a read of a file on hdd promotes it, at the first read, when it
 #      fits;
-#  (b) when it does not fit, the least recently used file on nvme (none of
-#      them has a forecast) is demoted to make room, and the file read is
-#      promoted; the others stay;
+#  (b) when it does not fit, a file on nvme (none of them has a forecast)
+#      is demoted to make room, and the file read is promoted; the others
+#      stay. The file that goes is the least recently used and the least
+#      often read (written once, never read), so that it goes in either
+#      order that cache mode picks victims by;
 #  (c) when those that may go would not free enough (another is pinned
 #      there), none goes: the file read stays on hdd and reads right.
 set -Eeuo pipefail
@@ -69,8 +71,8 @@ for f in a b c d; do
 done
 head -c $((6 * MiB)) /dev/urandom >"$T/e.src"
 # c, d and e first, moved to hdd by hand (a write on hdd would promote them
-# at once, as a read does); then a and b land on nvme and are read there,
-# a first: the least recently used.
+# at once, as a read does); then a and b land on nvme, and b is read there:
+# a is the least recently used and the least often read.
 for f in c d e; do
 	cp "$T/$f.src" "$DF_MNT/$f"
 	sync
@@ -82,9 +84,9 @@ for f in a b; do
 	cp "$T/$f.src" "$DF_MNT/$f"
 	sync
 	assert_eq "$(tiers_of "$DF_MNT/$f")" nvme "$f after writing it"
-	df_read_direct "$DF_MNT/$f"
-	sleep 1.2        # each read its own session, a clear order
+	sleep 1.2        # each access its own session, a clear order
 done
+df_read_direct "$DF_MNT/b"
 quiet
 # An extent is promoted at most once in 10 s, and the writes of c, d and
 # e counted as an attempt.
@@ -97,7 +99,7 @@ wait_tier "$DF_MNT/c" nvme
 assert_eq "$(tiers_of "$DF_MNT/a")" nvme "a after c came up (6 MiB fit)"
 assert_eq "$(tiers_of "$DF_MNT/b")" nvme "b after c came up"
 
-# --- (b) no room: the least recently used goes down --------------------------
+# --- (b) no room: the least recently used and least often read goes down ----
 
 df_read_direct "$DF_MNT/d"
 wait_tier "$DF_MNT/d" nvme

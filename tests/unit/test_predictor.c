@@ -361,6 +361,72 @@ static void test_cache_room_all_or_nothing(void **state)
 	predictor_close(pr);
 }
 
+/* Applies the jobs queued (each moves a whole file) and recounts the
+ * bytes on nvme; then forgets them. */
+static void apply_jobs(void)
+{
+	tiers[0].used = 0;
+	for (int k = 0; k < njobs; k++)
+		put_on(jobs_ino[k], jobs_dst[k]);
+	for (int i = 0; i < nfiles; i++)
+		tiers[0].used += files[i].tier_bytes[0];
+	njobs = 0;
+}
+
+/* File slot i read now (the profiler's bookkeeping), then, if it is on
+ * hdd, the read the placer hears of. */
+static void read_now(const struct predictor_params *pp, struct placer *pl,
+		     int i)
+{
+	series_add(&files[i].se, &pp->predict.series, clock_now, 1, 0);
+	if (files[i].tier_bytes[1])
+		placer_on_read(pl, files[i].ino, 0, 1, 1.0);
+	apply_jobs();
+}
+
+/* Cache mode learns which order to pick victims by. nvme has room for
+ * two files. Each round reads H, at uneven gaps (no rhythm), then two new
+ * files, each once. When the second comes, by last access H goes (read
+ * before the first), and is read again next round: a regret of that
+ * order. By frequency the first goes, never to be read again. So the
+ * weight of the order by last access, 0.5 at first, falls. */
+static void test_cache_learns_order(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer *pl;
+	uint64_t next = 200;
+	uint32_t s = 1;
+
+	pred_params(&pp);
+	periodic_file(&pp, 1, 1, 0);           /* slot 0: H */
+	periodic_file(&pp, 100, 1, 0);         /* slots 1, 2: read once */
+	periodic_file(&pp, 101, 1, 0);
+	put_on(1, 0);
+	put_on(100, 0);
+	tiers[0].capacity = 2 * MB + MB / 2;   /* room below 0.9: 2.25 MiB */
+	tiers[0].used = 2 * MB;
+	clock_now = T0 + 10 * NS;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_true(placer_recency_weight(pl) == 0.5);
+	for (int r = 0; r < 40; r++) {
+		s = s * 1103515245 + 12345;
+		clock_now += (s >> 16) % 2 ? 40 * NS : 3 * NS;
+		read_now(&pp, pl, 0);
+		for (int slot = 1; slot <= 2; slot++) {
+			clock_now += 2 * NS;
+			files[slot].ino = next++;
+			series_init(&files[slot].se);
+			put_on(files[slot].ino, 1);
+			read_now(&pp, pl, slot);
+		}
+	}
+	assert_true(placer_recency_weight(pl) < 0.1);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 static void test_scoring(void **state)
 {
 	struct predictor_params pp;
@@ -520,6 +586,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_ahead, setup),
 		cmocka_unit_test_setup(test_cache_mode, setup),
+		cmocka_unit_test_setup(test_cache_learns_order, setup),
 		cmocka_unit_test_setup(test_cache_room_all_or_nothing, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
