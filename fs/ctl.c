@@ -987,7 +987,10 @@ static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
 	    !cJSON_AddBoolToObject(reply, "auto", st->auto_place != 0) ||
 	    !cJSON_AddNumberToObject(reply, "interval", st->interval) ||
 	    add_u64(reply, "passes", st->passes) ||
-	    add_u64(reply, "promotions", st->promotions))
+	    add_u64(reply, "promotions", st->promotions) ||
+	    !cJSON_AddBoolToObject(reply, "cache", st->cache != 0) ||
+	    (st->cache &&
+	     !cJSON_AddNumberToObject(reply, "recency", st->recency)))
 		return -ENOMEM;
 	o = cJSON_AddObjectToObject(reply, "last");
 	if (!o || add_u64(o, "files", l->files) ||

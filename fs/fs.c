@@ -4855,15 +4855,23 @@ int fs_predict_state(struct fabric *f, struct predict_accuracy *acc,
 	return 0;
 }
 
+/* What fs_place and fs_place_status report besides the last pass. */
+static void place_state(struct fabric *f, struct fs_place_status *out)
+{
+	placer_counters(f->placer, &out->passes, &out->promotions);
+	out->auto_place = f->cfg->placement.auto_place;
+	out->interval = f->cfg->placement.interval;
+	out->cache = f->pred && f->cfg->predict.cache;
+	out->recency = placer_recency_weight(f->placer);
+}
+
 int fs_place(struct fabric *f, struct fs_place_status *out)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = placer_pass(f->placer, &out->last);
-	placer_counters(f->placer, &out->passes, &out->promotions);
-	out->auto_place = f->cfg->placement.auto_place;
-	out->interval = f->cfg->placement.interval;
+	place_state(f, out);
 	return rc;
 }
 
@@ -4871,9 +4879,7 @@ int fs_place_status(struct fabric *f, struct fs_place_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	placer_last(f->placer, &out->last);
-	placer_counters(f->placer, &out->passes, &out->promotions);
-	out->auto_place = f->cfg->placement.auto_place;
-	out->interval = f->cfg->placement.interval;
+	place_state(f, out);
 	return 0;
 }
 

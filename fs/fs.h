@@ -297,6 +297,8 @@ struct fs_place_status {
 	double interval;               /* seconds between passes */
 	uint64_t passes;               /* passes run since start */
 	uint64_t promotions;           /* jobs queued by promotion on read */
+	int cache;                     /* [predict] cache = yes (and a predictor) */
+	double recency;                /* cache mode: placer_recency_weight */
 	struct placer_report last;     /* the last pass */
 };
 /* Runs one placement pass now (whether auto is on or not). 0 or -errno. */

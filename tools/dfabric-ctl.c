@@ -1328,14 +1328,14 @@ out:
 
 static int cmd_place(struct tool_opts *o, char **argv)
 {
-	const cJSON *last, *au;
+	const cJSON *last, *au, *cache;
 	uint64_t v[9], passes, promotions;
 	static const char *const names[9] = {
 		"files", "moves", "forced", "watermark", "busy", "failed",
 		"ahead", "early", "anomalies",
 	};
 	cJSON *req, *reply = NULL;
-	double interval, when;
+	double interval, when, recency;
 	int status = 0, rc, i;
 	char ts[32];
 
@@ -1353,11 +1353,15 @@ static int cmd_place(struct tool_opts *o, char **argv)
 		goto out;
 	last = cJSON_GetObjectItemCaseSensitive(reply, "last");
 	au = cJSON_GetObjectItemCaseSensitive(reply, "auto");
+	cache = cJSON_GetObjectItemCaseSensitive(reply, "cache");
+	recency = get_num(reply, "recency");
 	interval = get_num(reply, "interval");
 	when = get_num(last, "when");
 	for (i = 0; i < 9 && !get_u64(last, names[i], &v[i]); i++)
 		;
-	if (i < 9 || !cJSON_IsBool(au) || isnan(interval) || isnan(when) ||
+	if (i < 9 || !cJSON_IsBool(au) || !cJSON_IsBool(cache) ||
+	    (cJSON_IsTrue(cache) && isnan(recency)) || isnan(interval) ||
+	    isnan(when) ||
 	    get_u64(reply, "passes", &passes) ||
 	    get_u64(reply, "promotions", &promotions)) {
 		rc = bad_reply("place");
@@ -1381,6 +1385,9 @@ static int cmd_place(struct tool_opts *o, char **argv)
 		printf("auto: off");
 	printf("; %" PRIu64 " passes, %" PRIu64 " promotions on read so far\n",
 	       passes, promotions);
+	if (cJSON_IsTrue(cache))
+		printf("cache mode: victims without a rhythm picked by last access %.0f%% of the time, by frequency %.0f%%\n",
+		       100 * recency, 100 * (1 - recency));
 out:
 	cJSON_Delete(reply);
 	cJSON_Delete(req);

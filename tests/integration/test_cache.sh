@@ -13,7 +13,8 @@
 #      often read (written once, never read), so that it goes in either
 #      order that cache mode picks victims by;
 #  (c) when those that may go would not free enough (another is pinned
-#      there), none goes: the file read stays on hdd and reads right.
+#      there), none goes: the file read stays on hdd and reads right;
+#  (d) dfabric-ctl place --status shows the weights of the two orders.
 set -Eeuo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -125,6 +126,16 @@ done
 for f in a b c d e; do
 	assert_file_eq "$DF_MNT/$f" "$T/$f.src"
 done
+
+# --- (d) the weights of the two orders in place --status -----------------------
+
+st=$(df_ctl place --status --json) || fail "place --status --json failed"
+python3 -c 'import json, sys; d = json.loads(sys.argv[1]); \
+	assert d["cache"] is True and 0.01 <= d["recency"] <= 0.99, d' "$st" ||
+	fail "place --status --json: $st"
+out=$(df_ctl place --status) || fail "place --status failed"
+grep -qE "^cache mode: victims without a rhythm picked by last access [0-9]+% of the time, by frequency [0-9]+%$" <<<"$out" ||
+	fail "place --status: $out"
 df_umount
 df_check_log
 echo "PASS"
