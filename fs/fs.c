@@ -103,6 +103,14 @@ struct inode_mem {
 	unsigned pol_set;              /* POL_* bits of the xattrs set */
 };
 
+/* An open file or directory handle is on its fabric's list until it is
+ * released. A RELEASE the kernel queued behind the last request the
+ * daemon reads (at a signal exit, or when DESTROY comes first) is never
+ * served: fs_fabric_close frees what is left. */
+struct hlink {
+	struct hlink *prev, *next;
+};
+
 struct fabric {
 	const struct cfg *cfg;         /* immutable */
 	struct meta *meta;             /* the store */
@@ -132,9 +140,11 @@ struct fabric {
 	pthread_t dirty_tid;
 	atomic_int dirty_failed;       /* the last store failed (logged once) */
 	int inodes_loaded;             /* ninodes is the count (inodes_load) */
+	struct hlink files, dirs;      /* open handles (heads); itab_lock */
 };
 
 struct fs_file {
+	struct hlink link;             /* first: on f->files */
 	struct inode_mem *im;          /* holds a ref and an open count */
 	int flags;                     /* open(2) flags */
 	uint32_t uid;                  /* who opened it, for the profiler */
@@ -148,6 +158,7 @@ struct dir_ent {
 };
 
 struct fs_dir {
+	struct hlink link;             /* first: on f->dirs */
 	uint64_t ino;                  /* the directory */
 	uint64_t parent;               /* its parent, for ".." */
 	struct dir_ent *ents;          /* snapshot taken at offset 0 */
@@ -158,6 +169,25 @@ struct fs_dir {
 
 /* ---------------------------------------------------------------- */
 /* small helpers */
+
+static void hlink_init(struct hlink *head)
+{
+	head->prev = head->next = head;
+}
+
+static void hlink_add(struct hlink *head, struct hlink *l)
+{
+	l->prev = head;
+	l->next = head->next;
+	head->next->prev = l;
+	head->next = l;
+}
+
+static void hlink_del(struct hlink *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+}
 
 static struct timespec now_ts(void)
 {
@@ -2119,6 +2149,8 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	atomic_store(&f->vclock, (uint64_t)now_ns());
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
+	hlink_init(&f->files);
+	hlink_init(&f->dirs);
 	pthread_mutex_init(&f->dirty_lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -2217,6 +2249,33 @@ fail:
 	return rc;
 }
 
+static void dir_free(struct fs_dir *d);
+
+/* Frees the handles never released (see struct hlink); their inodes go
+ * with the inode table. */
+static void free_handles(struct fabric *f)
+{
+	size_t nf = 0, nd = 0;
+
+	while (f->files.next != &f->files) {
+		struct fs_file *fh = (struct fs_file *)f->files.next;
+
+		hlink_del(&fh->link);
+		free(fh);
+		nf++;
+	}
+	while (f->dirs.next != &f->dirs) {
+		struct fs_dir *d = (struct fs_dir *)f->dirs.next;
+
+		hlink_del(&d->link);
+		dir_free(d);
+		nd++;
+	}
+	if (nf || nd)
+		log_info("%zu file and %zu directory handles were still open at exit",
+			 nf, nd);
+}
+
 void fs_fabric_close(struct fabric *f)
 {
 	size_t i;
@@ -2232,6 +2291,7 @@ void fs_fabric_close(struct fabric *f)
 	predictor_close(f->pred);
 	mig_close(f->mig);
 	profile_close(f->prof);
+	free_handles(f);
 	for (i = 0; i < ITAB_SIZE; i++) {
 		struct inode_mem *im = f->itab[i], *next;
 
@@ -3165,6 +3225,7 @@ static int file_open(struct fabric *f, const struct fs_ctx *ctx,
 	}
 	if (im->nopen++ == 0)
 		atomic_fetch_add(&f->nopen, 1);
+	hlink_add(&f->files, &fh->link);
 	pthread_mutex_unlock(&f->itab_lock);
 	if (S_ISREG(im->a.mode))
 		prof_emit(f, fh, STATS_OPEN, PROFILE_NO_EXTENT, 0, 0, -1, 0,
@@ -3631,6 +3692,7 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 	last = im->nopen == 1;
 	if (last)
 		atomic_fetch_sub(&f->nopen, 1);
+	hlink_del(&fh->link);
 	pthread_mutex_unlock(&f->itab_lock);
 	if (last)
 		for (i = 0; i < f->ntiers; i++)
@@ -3856,6 +3918,9 @@ int fs_opendir(struct fabric *f, uint64_t ino, struct fs_dir **out)
 		return rc;
 	if (!d)
 		return -ENOMEM;
+	pthread_mutex_lock(&f->itab_lock);
+	hlink_add(&f->dirs, &d->link);
+	pthread_mutex_unlock(&f->itab_lock);
 	*out = d;
 	return 0;
 }
@@ -3952,10 +4017,18 @@ out:
 
 int fs_releasedir(struct fabric *f, struct fs_dir *d)
 {
+	pthread_mutex_lock(&f->itab_lock);
+	hlink_del(&d->link);
+	pthread_mutex_unlock(&f->itab_lock);
+	dir_free(d);
+	return 0;
+}
+
+static void dir_free(struct fs_dir *d)
+{
 	dir_clear(d);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
-	return 0;
 }
 
 int fs_fsyncdir(struct fabric *f, uint64_t ino)
