@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The monotonic clock (CLOCK_MONOTONIC) in the units callers keep. */
+/* The monotonic clock (CLOCK_MONOTONIC) in the units callers keep, and
+ * the wall clock in the unix ns that access times are kept in. */
 #ifndef DF_CLOCK_H
 #define DF_CLOCK_H
 
@@ -28,6 +29,14 @@ static inline double mono_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 #endif

@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/io.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/fs.h"
 #include "tiering/migrate.h"
@@ -620,7 +621,6 @@ static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
 	struct profile *p = fs_profile(f);
 	struct top_acc a = { 0 };
 	uint64_t n = CTL_TOP_DEFAULT, size;
-	struct timespec ts;
 	cJSON *arr, *o;
 	int rc;
 
@@ -636,8 +636,7 @@ static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
 		snprintf(err, errlen, "the access profiler is not running");
 		return -ENOTSUP;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	a.now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	a.now = real_ns();
 	a.half_life = profile_half_life(p);
 	/* A few more than asked: a file may be gone before fs_where. */
 	a.max = n + 8;
@@ -649,7 +648,8 @@ static int cmd_top(struct fabric *f, const cJSON *req, cJSON *reply,
 		goto out;
 	rc = -ENOMEM;
 	if (!cJSON_AddNumberToObject(reply, "half_life_s", a.half_life) ||
-	    !cJSON_AddNumberToObject(reply, "now", (double)ts.tv_sec))
+	    !cJSON_AddNumberToObject(reply, "now",
+				     (double)(a.now / 1000000000)))
 		goto out;
 	arr = cJSON_AddArrayToObject(reply, "files");
 	if (!arr)
@@ -749,14 +749,11 @@ static int add_explain_stats(struct fabric *f, cJSON *reply,
 {
 	struct profile *p = fs_profile(f);
 	const struct access_stats *st = &pf->st;
-	struct timespec ts;
 	double fr = st->freq;
 	cJSON *o;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	if (p)
-		fr = stats_freq(st, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
-				profile_half_life(p));
+		fr = stats_freq(st, real_ns(), profile_half_life(p));
 	o = cJSON_AddObjectToObject(reply, "stats");
 	if (!o || !cJSON_AddNumberToObject(o, "frequency", fr) ||
 	    add_u64(o, "opens", st->opens) ||

@@ -52,6 +52,7 @@
 
 #include "backends/backend.h"
 #include "backends/s3.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/dcache.h"
 #include "fs/meta.h"
@@ -195,14 +196,6 @@ static struct timespec now_ts(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* One access for the profiler (tiering/profile.h); never blocks. */
@@ -1781,7 +1774,7 @@ static void item_whole(struct fabric *f, uint64_t ino,
 		memset(&out->st, 0, sizeof(out->st));
 	if (profile_series(f->prof, ino, PROFILE_NO_EXTENT, &out->se) < 0)
 		series_init(&out->se);
-	out->co_access = profile_co_access(f->prof, ino, now_ns());
+	out->co_access = profile_co_access(f->prof, ino, real_ns());
 }
 
 static void item_extent(struct fabric *f, uint64_t ino,
@@ -1799,7 +1792,7 @@ static void item_extent(struct fabric *f, uint64_t ino,
 		memset(&out->st, 0, sizeof(out->st));
 	if (profile_series(f->prof, ino, e->off, &out->se) < 0)
 		series_init(&out->se);
-	out->co_access = profile_co_access(f->prof, ino, now_ns());
+	out->co_access = profile_co_access(f->prof, ino, real_ns());
 }
 
 /* Whether file ino is placed extent by extent. */
@@ -1964,7 +1957,7 @@ static void predict_save(struct fabric *f, int force)
 
 	if (!f->pred)
 		return;
-	now = now_ns();
+	now = real_ns();
 	if (!force && now - atomic_load(&f->pred_saved) <
 	    (int64_t)PREDICT_SAVE_S * 1000000000)
 		return;
@@ -2146,7 +2139,7 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	}
 	f->cfg = c;
 	f->es = c->extent_size;
-	atomic_store(&f->vclock, (uint64_t)now_ns());
+	atomic_store(&f->vclock, (uint64_t)real_ns());
 	pthread_mutex_init(&f->ns_lock, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
 	hlink_init(&f->files);
@@ -3229,7 +3222,7 @@ static int file_open(struct fabric *f, const struct fs_ctx *ctx,
 	pthread_mutex_unlock(&f->itab_lock);
 	if (S_ISREG(im->a.mode))
 		prof_emit(f, fh, STATS_OPEN, PROFILE_NO_EXTENT, 0, 0, -1, 0,
-			  now_ns());
+			  real_ns());
 	*out = fh;
 	return 0;
 }
@@ -3459,7 +3452,7 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 	uint64_t end, pos;
 	char *p = buf;
 	int rc, due, cont = 0;
-	int64_t t = now_ns();
+	int64_t t = real_ns();
 
 	if ((rc = rdlock_ext(f, im)) < 0)
 		return rc;
@@ -3597,7 +3590,7 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 	uint64_t pos = 0, end;
 	struct stale st = { 0 };
 	ssize_t rc = 0;
-	int64_t t = now_ns();
+	int64_t t = real_ns();
 
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
@@ -4899,7 +4892,7 @@ int fs_explain(struct fabric *f, uint64_t ino, struct placer_file *pf,
 
 	if (rc < 0)
 		return rc;
-	return placer_explain(f->placer, pf, now_ns(), r);
+	return placer_explain(f->placer, pf, real_ns(), r);
 }
 
 int fs_predict(struct fabric *f, uint64_t ino, struct placer_file *pf,
@@ -4911,7 +4904,7 @@ int fs_predict(struct fabric *f, uint64_t ino, struct placer_file *pf,
 		return -ENOTSUP;
 	if ((rc = ph_item(f, ino, 1, 0, pf)) < 0)
 		return rc;
-	*now = now_ns();
+	*now = real_ns();
 	return placer_forecast(f->placer, pf, *now, fc);
 }
 
@@ -4995,7 +4988,7 @@ int fs_cost(struct fabric *f, struct fs_cost *out)
 	for (i = 0; i < f->ntiers; i++)
 		snprintf(out->tiers[i].name, sizeof(out->tiers[i].name), "%s",
 			 f->tiers[i].cfg->name);
-	c.now = now_ns();
+	c.now = real_ns();
 	rc = ph_files(f, cost_file, &c);
 	for (i = 0; i < f->ntiers; i++)
 		out->total += out->tiers[i].cost;

@@ -170,14 +170,6 @@ const char *mig_state_name(uint32_t state)
 	}
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static bool job_done(const struct meta_job *j)
 {
 	return j->state == META_JOB_CLEANED || j->state == META_JOB_ROLLED_BACK;
@@ -191,7 +183,7 @@ static int job_store(struct migrator *m, struct meta_job *j, int sync)
 
 	if (!b)
 		return -ENOMEM;
-	j->updated = now_ns();
+	j->updated = real_ns();
 	meta_put_job(b, j);
 	rc = meta_commit(m->p.meta, b, sync);
 	meta_batch_free(b);
@@ -1300,7 +1292,7 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 	jr->j.len = len;
 	jr->j.dst_tier = m->p.tiers[dst].id;
 	jr->j.priority = priority;
-	jr->j.created = now_ns();
+	jr->j.created = real_ns();
 	rc = job_store(m, &jr->j, 0);
 	if (rc < 0) {
 		pthread_mutex_unlock(&m->lock);

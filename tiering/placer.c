@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "tiering/placer.h"
 #include "tiering/predictor.h"
@@ -105,17 +106,9 @@ struct pass {
 	uint64_t anomalies;
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t clock_of(const struct placer *pl)
 {
-	return pl->h.now ? pl->h.now(pl->h.arg) : now_ns();
+	return pl->h.now ? pl->h.now(pl->h.arg) : real_ns();
 }
 
 int placer_home(const struct placer_file *pf, int ntiers)
@@ -1050,11 +1043,10 @@ int placer_prefetch(struct placer *pl)
 	used = (double)tiers[0].used;
 	for (k = 0; k < r.ncand && predictor_trusted(pl->p.pred); k++) {
 		struct victim *c = &r.cand[k];
+		double far[2] = { (double)c->key, (double)c->key };
 
 		if (pl->h.busy(pl->h.arg, c->ino))
 			continue;
-		double far[2] = { (double)c->key, (double)c->key };
-
 		if (!make_room(pl, &tiers[0], &used, c->bytes, far, r.now,
 			       NULL))
 			break;  /* the rest are due later still */
