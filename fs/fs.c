@@ -4929,6 +4929,8 @@ static void place_state(struct fabric *f, struct fs_place_status *out)
 	out->interval = f->cfg->placement.interval;
 	out->cache = f->pred && f->cfg->predict.cache;
 	out->recency = placer_recency_weight(f->placer);
+	out->known = placer_known_weight(f->placer);
+	out->precision = placer_prefetch_precision(f->placer);
 }
 
 int fs_place(struct fabric *f, struct fs_place_status *out)

@@ -299,6 +299,8 @@ struct fs_place_status {
 	uint64_t promotions;           /* jobs queued by promotion on read */
 	int cache;                     /* [predict] cache = yes (and a predictor) */
 	double recency;                /* cache mode: placer_recency_weight */
+	double known;                  /* placer_known_weight */
+	double precision;              /* placer_prefetch_precision */
 	struct placer_report last;     /* the last pass */
 };
 /* Runs one placement pass now (whether auto is on or not). 0 or -errno. */

@@ -16,10 +16,19 @@
 #define CHUNK 256                      /* files forecast in one batch */
 #define READ_VICTIMS 16                /* demoted at most for one promotion
 					* on read */
+#define TRIM_ROUNDS 4096               /* of READ_VICTIMS, at most, to bring
+					* tier 0 under its high watermark */
 #define SHARP 4                        /* the orders' weights: their rates
 					* of regret to this power */
 #define FORGET (1.0 / 1024)            /* the regret counts lose this share
 					* at each read of a slower tier */
+#define JUDGE_FORGET (1.0 / 256)       /* the prefetch counts lose this
+					* share at each judgement */
+#define WATCH_MAX (1u << 16)           /* prefetched items watched at most */
+#define PROBE 8                        /* rounds per prefetching one while
+					* prefetches are not read */
+#define PRIOR 2.0                      /* moves the order by due time is
+					* taken to have at the rate of all */
 #define W_MIN 0.01                     /* least weight of either order */
 #define GHOST_MIN 256                  /* items a ghost generation holds, */
 #define GHOST_MAX (1u << 18)           /*   at least and at most */
@@ -32,8 +41,16 @@ struct victim {
 					* rhythm, else its last access */
 };
 
-/* Where a victim waits. */
-enum { V_RECENT, V_OFTEN, V_KNOWN };
+/* Where a victim waits: the three orders (V_RECENT, V_OFTEN hold the
+ * items without a rhythm), and the items with one by the first two. */
+enum { V_RECENT, V_OFTEN, V_KNOWN, V_RECENT_K, V_OFTEN_K, V_HEAPS };
+
+/* The order a heap's victims are in, V_RECENT, V_OFTEN or V_KNOWN. */
+static int order_of(int where)
+{
+	return where == V_RECENT_K ? V_RECENT :
+	       where == V_OFTEN_K ? V_OFTEN : where;
+}
 
 /* A binary heap of victims: the largest key on top, or the smallest. */
 struct vheap {
@@ -47,6 +64,8 @@ struct vheap {
  * `limit`, the older is cleared and becomes the current one. */
 struct ghost {
 	uint64_t *slot[2];
+	int64_t *val[2];               /* by slot, if vals */
+	int vals;
 	size_t mask[2];                /* slots - 1 */
 	size_t n[2];
 	size_t limit;
@@ -66,23 +85,36 @@ struct placer {
 	uint64_t passes;               /* passes run */
 	uint64_t promotions;           /* jobs queued by placer_on_read */
 	uint64_t prefetched;           /* jobs queued by placer_prefetch */
-	struct vheap known;            /* fast-tier items with a rhythm, by
-					* due time, latest on top */
-	struct vheap unknown;          /* the others, by last access, oldest
-					* on top */
-	struct vheap often;            /* the same, by frequency key, coldest
-					* on top */
-	struct ghost ghost[2];         /* demoted lately by order V_RECENT,
-					* V_OFTEN */
-	double moves[2];               /* demotions and refusals by order,
+	uint64_t demoted;              /* jobs queued to make room on tier 0 */
+	struct vheap heap[V_HEAPS];    /* the fast-tier items: V_KNOWN by
+					* due time, latest on top; the others
+					* by last access or frequency key,
+					* oldest on top */
+	struct ghost ghost[3];         /* demoted lately by order (V_*) */
+	double moves[3];               /* demotions and refusals by order,
 					* decayed */
-	double regrets[2];             /* their items read again while in the
+	double regrets[3];             /* their items read again while in the
 					* order's ghost, decayed */
 	double w_recent;               /* weight of the order by last access;
 					* by frequency: 1 - w_recent */
+	double w_known;                /* the order by due time is asked for
+					* victims when >= 0.5 */
+	double precision;              /* the share of prefetched items read
+					* by their judgement */
+	struct watch *watch;           /* prefetched items not yet judged */
+	size_t nwatch, capwatch;
+	double useful, judged;         /* prefetched items read, judged;
+					* decayed */
+	uint64_t rounds;               /* prefetch rounds */
 	uint64_t rng;                  /* xorshift64 state */
 	double freq_hl;                /* s: half-life of the frequency key */
 	double reuse;                  /* s: mean gap of the items with gaps */
+};
+
+/* A prefetched item: read since `at`, when judged at `until`, or not. */
+struct watch {
+	uint64_t ino, off;
+	int64_t at, until;
 };
 
 /* What a pass collects: the items for score_plan and what they are. */
@@ -286,6 +318,8 @@ static int collect(void *arg, const struct placer_file *pf)
 	return ps->nchunk == CHUNK ? flush_chunk(ps) : 0;
 }
 
+static int trim_fast(struct placer *pl);
+
 static int run_pass(struct placer *pl, struct placer_report *rep)
 {
 	struct pass ps = { .pl = pl };
@@ -325,6 +359,15 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		uint64_t ino = w->ino;
 		int64_t id;
 
+		/* In cache mode, tier 0 gives room in the cache's order: a
+		 * pass demotes off it only what a policy forces (trim_fast
+		 * below takes it back under its high watermark). Its score
+		 * would demote what the cache keeps, down to the low
+		 * watermark. Its promotions stay: they bring up what is hot
+		 * by the score's longer memory and the cache refused. */
+		if (pl->p.pred && pl->p.cache && moves[k].why != 1 &&
+		    moves[k].from == 0)
+			continue;
 		/* One job per file at a time: a file whose extents move
 		 * separately has its other moves at the next pass. */
 		if (pl->h.busy(pl->h.arg, ino)) {
@@ -346,6 +389,8 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		rep->ahead += moves[k].why == 4;
 		rep->early += moves[k].why == 5;
 	}
+	if (pl->p.pred && pl->p.cache)
+		rep->watermark += (uint64_t)trim_fast(pl);
 	rc = 0;
 out:
 	rep->when = clock_of(pl);
@@ -389,6 +434,26 @@ void placer_last(struct placer *pl, struct placer_report *out)
 	pthread_mutex_lock(&pl->lock);
 	*out = pl->last;
 	pthread_mutex_unlock(&pl->lock);
+}
+
+double placer_known_weight(struct placer *pl)
+{
+	double w;
+
+	pthread_mutex_lock(&pl->lock);
+	w = pl->w_known;
+	pthread_mutex_unlock(&pl->lock);
+	return w;
+}
+
+double placer_prefetch_precision(struct placer *pl)
+{
+	double w;
+
+	pthread_mutex_lock(&pl->lock);
+	w = pl->precision;
+	pthread_mutex_unlock(&pl->lock);
+	return w;
 }
 
 double placer_recency_weight(struct placer *pl)
@@ -459,23 +524,30 @@ void placer_tick(struct placer *pl)
  *
  * The fast tier is then run as a cache that evicts by predicted reuse:
  * every read or write of data on a slower tier promotes it, and the item
- * whose next access is the farthest away makes room. An item with a
- * rhythm (regular gaps, forecast_next_access) is due at a known time;
- * one without (irregular gaps, one session only, or overdue by more than
- * a gap) is taken to come back `reuse` seconds (the mean gap of the items
- * with gaps) after now, later the longer it has been idle: now + reuse +
- * (now - last), so that among those the least recently used goes first,
- * as in LRU; or, in the order by frequency, `last` is a time that also
- * counts how often it was read (victim_of), so that the least often read
- * goes first, as in LFU. Which of the two gives the next victim is picked
- * at random by weights that follow each order's regrets, as LeCaR does
+ * whose next access is the farthest away makes room. Every item is
+ * taken to come back `reuse` seconds (the mean gap of the items with
+ * gaps) after now, later the longer it has been idle: now + reuse +
+ * (now - last), so that the least recently used goes first, as in LRU;
+ * or, in the order by frequency, `last` is a time that also counts how
+ * often it was read (victim_of), so that the least often read goes
+ * first, as in LFU. Which of the two gives the next victim is picked at
+ * random by weights that follow each order's regrets, as LeCaR does
  * (learn): an item it demoted, or refused room, read again while still in
- * its ghost. The orders hold between accesses, so three heaps keep them:
- * by due time, latest on top, by last access and by frequency, oldest on
- * top. They are rebuilt from every item at each prefetch round and grow
- * with every promotion and every write that lands on tier 0 between
+ * its ghost. An item with a rhythm (regular gaps, forecast_next_access)
+ * is also due at a known time: while the order by due time regrets no
+ * more than the other two (w_known >= 0.5), those items make room by it
+ * and only by it. Its regrets are items read again before half the time
+ * to when they were due had passed (a correct forecast brings them back
+ * when due, which is no mistake). Without such a test, cpp at 10% missed
+ * 0.34 where LRU misses 0.24. The orders hold between accesses, so heaps
+ * keep them: by due time, latest on top, and by last access and by
+ * frequency, oldest on top, each for the items with a rhythm and for the
+ * others. They are rebuilt from every item at each prefetch round and
+ * grow with every promotion and every write that lands on tier 0 between
  * rounds; an item taken from them is looked at again before it is moved,
- * as it may have been read or moved since.
+ * as it may have been read or moved since. Prefetches are judged (read
+ * by the time they were due and as long again, or not); while fewer than
+ * half are read, one round in PROBE prefetches.
  *
  * dfabric-sim -C at 10%, by last access alone and with both orders:
  * ps missed 0.67 and 0.53, multi2 0.59 and 0.55, msr-cambridge1 0.45 and
@@ -546,39 +618,34 @@ static void vh_pop(struct vheap *h)
 	}
 }
 
-/* pf as a victim: its due time if its gaps are regular (known = 1), or
- * its last access. On block traces with time (dfabric-sim), keying by a
- * mean of irregular gaps, bursts between long pauses, missed far more
- * than recency does (cloudPhysics at 10%: 0.40 against 0.04): those
- * items go by recency, as in LRU. *often, if not NULL, is the same victim
- * keyed by frequency: the time of its last access moved later by
- * freq_hl x log2 of its count decayed at that half-life, an access time
- * that stands for its frequency and does not change between accesses
- * (the count and its stamp move together). */
+/* pf as a victim in each order, v[V_RECENT], v[V_OFTEN], v[V_KNOWN]:
+ * keyed by its last access; by frequency, the time of its last access
+ * moved later by freq_hl x log2 of its count decayed at that half-life,
+ * an access time that stands for its frequency and does not change
+ * between accesses (the count and its stamp move together); by its due
+ * time if its gaps are regular (returns 1), else 0 there. On block traces
+ * with time (dfabric-sim), keying by a mean of irregular gaps, bursts
+ * between long pauses, missed far more than recency does (cloudPhysics at
+ * 10%: 0.40 against 0.04): those items go by the other two orders only. */
 static int victim_of(const struct placer *pl, const struct placer_file *pf,
-		     int64_t now, struct victim *v, struct victim *often,
-		     int *regular)
+		     int64_t now, struct victim v[3])
 {
-	int64_t due = forecast_next_access(&pf->se, now, regular);
+	int regular;
+	int64_t due = forecast_next_access(&pf->se, now, &regular);
 
-	if (!*regular)
-		due = 0;
-
-	v->ino = pf->ino;
-	v->off = pf->off;
-	v->len = pf->len;
-	v->bytes = pf->tier_bytes[0];
-	v->key = due ? due : pf->se.last;
-	if (often) {
-		*often = *v;
-		if (pf->se.decayed[0] > 1.0)
-			often->key = pf->se.stamp +
-				     (int64_t)(pl->freq_hl * 1e9 *
-					       log2(pf->se.decayed[0]));
-		else
-			often->key = pf->se.last;
-	}
-	return due != 0;
+	v[V_RECENT].ino = pf->ino;
+	v[V_RECENT].off = pf->off;
+	v[V_RECENT].len = pf->len;
+	v[V_RECENT].bytes = pf->tier_bytes[0];
+	v[V_RECENT].key = pf->se.last;
+	v[V_OFTEN] = v[V_RECENT];
+	if (pf->se.decayed[0] > 1.0)
+		v[V_OFTEN].key = pf->se.stamp +
+				 (int64_t)(pl->freq_hl * 1e9 *
+					   log2(pf->se.decayed[0]));
+	v[V_KNOWN] = v[V_RECENT];
+	v[V_KNOWN].key = regular ? due : 0;
+	return regular;
 }
 
 /* ---- the ghosts ---- */
@@ -593,7 +660,8 @@ static uint64_t ghost_hash(uint64_t ino, uint64_t off)
 	return h | 1;
 }
 
-static int ghost_in(const struct ghost *g, int gen, uint64_t h)
+/* The slot of h in generation gen plus one, 0 if not there. */
+static size_t ghost_in(const struct ghost *g, int gen, uint64_t h)
 {
 	size_t i;
 
@@ -601,30 +669,46 @@ static int ghost_in(const struct ghost *g, int gen, uint64_t h)
 		return 0;
 	for (i = h & g->mask[gen]; g->slot[gen][i]; i = (i + 1) & g->mask[gen])
 		if (g->slot[gen][i] == h)
-			return 1;
+			return i + 1;
 	return 0;
 }
 
-static int ghost_has(const struct ghost *g, uint64_t ino, uint64_t off)
+/* Whether (ino, off) is in the ghost; *val (if the ghost keeps values)
+ * the value noted with it. */
+static int ghost_has(const struct ghost *g, uint64_t ino, uint64_t off,
+		     int64_t *val)
 {
 	uint64_t h = ghost_hash(ino, off);
+	size_t i;
+	int gen = g->cur;
 
-	return ghost_in(g, 0, h) || ghost_in(g, 1, h);
+	i = ghost_in(g, gen, h);
+	if (!i)
+		i = ghost_in(g, gen ^= 1, h);
+	if (i && g->val[gen])
+		*val = g->val[gen][i - 1];
+	return i != 0;
 }
 
-/* Notes (ino, off); `limit`: how many items a generation holds if a new
- * one starts now. Without memory for one, nothing is noted. */
+/* Notes (ino, off), with val if the ghost keeps values (g->vals);
+ * `limit`: how many items a generation holds if a new one starts now.
+ * Without memory for one, nothing is noted. */
 static void ghost_add(struct ghost *g, uint64_t ino, uint64_t off,
-		      size_t limit)
+		      size_t limit, int64_t val)
 {
 	uint64_t h = ghost_hash(ino, off);
 	int c = g->cur;
 	size_t i, slots = 16;
 
-	if (ghost_in(g, c, h))
+	i = ghost_in(g, c, h);
+	if (i) {
+		if (g->val[c])
+			g->val[c][i - 1] = val;
 		return;
+	}
 	if (!g->slot[c] || g->n[c] >= g->limit) {
 		uint64_t *ns;
+		int64_t *nv = NULL;
 
 		limit = limit < GHOST_MIN ? GHOST_MIN :
 			limit > GHOST_MAX ? GHOST_MAX : limit;
@@ -633,10 +717,17 @@ static void ghost_add(struct ghost *g, uint64_t ino, uint64_t off,
 		if (g->slot[c])
 			c ^= 1;        /* the older generation goes */
 		ns = calloc(slots, sizeof(*ns));
-		if (!ns)
+		if (g->vals)
+			nv = malloc(slots * sizeof(*nv));
+		if (!ns || (g->vals && !nv)) {
+			free(ns);
+			free(nv);
 			return;
+		}
 		free(g->slot[c]);
+		free(g->val[c]);
 		g->slot[c] = ns;
+		g->val[c] = nv;
 		g->mask[c] = slots - 1;
 		g->n[c] = 0;
 		g->limit = limit;
@@ -645,6 +736,8 @@ static void ghost_add(struct ghost *g, uint64_t ino, uint64_t off,
 	for (i = h & g->mask[c]; g->slot[c][i]; i = (i + 1) & g->mask[c])
 		;
 	g->slot[c][i] = h;
+	if (g->val[c])
+		g->val[c][i] = val;
 	g->n[c]++;
 }
 
@@ -652,6 +745,8 @@ static void ghost_free(struct ghost *g)
 {
 	free(g->slot[0]);
 	free(g->slot[1]);
+	free(g->val[0]);
+	free(g->val[1]);
 }
 
 /* A read or write of (ino, off) on a slower tier: a regret of the order
@@ -661,30 +756,56 @@ static void ghost_free(struct ghost *g)
  * counts plus one over plus two, so that an order not yet tried is not
  * taken for a perfect one). LeCaR moves its weights by each regret alone,
  * which on a block trace (cloudPhysics) swung them from 0.01 to 0.99 and
- * back every few thousand misses: the order used more gets more regrets. */
-static void learn(struct placer *pl, uint64_t ino, uint64_t off)
+ * back every few thousand misses: the order used more gets more regrets.
+ * The order by due time is weighed the same way against the two others
+ * together (their rates weighted as they are picked). */
+static double clamp_w(double w)
 {
-	double r[2], w;
+	return w < W_MIN ? W_MIN : w > 1 - W_MIN ? 1 - W_MIN : w;
+}
+
+static void learn(struct placer *pl, uint64_t ino, uint64_t off,
+		  int64_t now)
+{
+	double r[3], k, rest, all_r = 1, all_m = 2;
+	int64_t half = 0;
 	int o;
 
 	pthread_mutex_lock(&pl->lock);
-	for (o = 0; o < 2; o++) {
-		if (ghost_has(&pl->ghost[o], ino, off))
+	for (o = 0; o < 3; o++) {
+		if (ghost_has(&pl->ghost[o], ino, off, &half) &&
+		    (o != V_KNOWN || now < half))
 			pl->regrets[o] += 1;
-		r[o] = pow((pl->regrets[o] + 1) / (pl->moves[o] + 2), SHARP);
+		all_r += pl->regrets[o];
+		all_m += pl->moves[o];
+	}
+	/* The order by due time is not tried while it is not asked: its
+	 * rate starts from (and, forgotten, returns to) that of all. */
+	k = (pl->regrets[V_KNOWN] + PRIOR * all_r / all_m) /
+	    (pl->moves[V_KNOWN] + PRIOR);
+	for (o = 0; o < 3; o++) {
+		r[o] = (pl->regrets[o] + 1) / (pl->moves[o] + 2);
 		pl->regrets[o] *= 1 - FORGET;
 		pl->moves[o] *= 1 - FORGET;
 	}
-	w = r[V_OFTEN] / (r[V_RECENT] + r[V_OFTEN]);
-	pl->w_recent = w < W_MIN ? W_MIN : w > 1 - W_MIN ? 1 - W_MIN : w;
+	rest = pl->w_recent * r[V_RECENT] + (1 - pl->w_recent) * r[V_OFTEN];
+	pl->w_known = clamp_w(pow(rest, SHARP) /
+			      (pow(k, SHARP) + pow(rest, SHARP)));
+	for (o = 0; o < 2; o++)
+		r[o] = pow(r[o], SHARP);
+	pl->w_recent = clamp_w(r[V_OFTEN] / (r[V_RECENT] + r[V_OFTEN]));
 	pthread_mutex_unlock(&pl->lock);
 }
 
-/* An order moved (ino, off) off tier 0 or refused it room; pl->lock held. */
-static void moved(struct placer *pl, int order, uint64_t ino, uint64_t off)
+/* An order moved (ino, off) off tier 0 or refused it room; pl->lock held.
+ * For the order by due time, `half`: half way from now to when it was
+ * taken to be due. */
+static void moved(struct placer *pl, int order, uint64_t ino, uint64_t off,
+		  int64_t half)
 {
 	pl->moves[order] += 1;
-	ghost_add(&pl->ghost[order], ino, off, pl->unknown.n + pl->known.n);
+	ghost_add(&pl->ghost[order], ino, off,
+		  pl->heap[V_RECENT].n + pl->heap[V_RECENT_K].n, half);
 }
 
 /* How far away, at now, the next access of a victim is taken to be. */
@@ -698,8 +819,7 @@ static double far_of(const struct placer *pl, const struct victim *v,
 
 static struct vheap *heap_of(struct placer *pl, int where)
 {
-	return where == V_KNOWN ? &pl->known :
-	       where == V_OFTEN ? &pl->often : &pl->unknown;
+	return &pl->heap[where];
 }
 
 /* Remembers a fast-tier item in heap `where`; takes pl->lock. */
@@ -714,36 +834,36 @@ static void remember(struct placer *pl, const struct victim *v, int where)
 		log_warn("placer: out of memory for the fast tier's victims");
 }
 
-/* Remembers a fast-tier item where it belongs: by due time if known, else
- * in both orders. */
-static void remember_item(struct placer *pl, const struct victim *v,
-			  const struct victim *often, int known)
+/* Remembers a fast-tier item in the orders by last access and by
+ * frequency, and by due time if it has a rhythm (known). */
+static void remember_item(struct placer *pl, const struct victim v[3],
+			  int known)
 {
-	if (known) {
-		remember(pl, v, V_KNOWN);
-		return;
-	}
-	remember(pl, v, V_RECENT);
-	remember(pl, often, V_OFTEN);
+	remember(pl, &v[V_RECENT], known ? V_RECENT_K : V_RECENT);
+	remember(pl, &v[V_OFTEN], known ? V_OFTEN_K : V_OFTEN);
+	if (known)
+		remember(pl, &v[V_KNOWN], V_KNOWN);
 }
 
-/* The order the next victim without a rhythm comes from: by last access
- * with probability w_recent (LeCaR picks at random, so that neither
- * order's mistakes go unseen); the other one if this one is empty. With
- * pl->lock held. */
-static int pick_order(struct placer *pl)
+/* A uniform draw in [0, 1) (xorshift64); pl->lock held. */
+static double draw(struct placer *pl)
 {
 	uint64_t x = pl->rng;
-	int o;
 
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
 	pl->rng = x;
-	o = (double)(x >> 11) * 0x1.0p-53 < pl->w_recent ? V_RECENT : V_OFTEN;
-	if (!heap_of(pl, o)->n)
-		o = o == V_RECENT ? V_OFTEN : V_RECENT;
-	return o;
+	return (double)(x >> 11) * 0x1.0p-53;
+}
+
+/* The order the next victim comes from: by last access with probability
+ * w_recent, else by frequency (LeCaR picks at random, so that neither
+ * order's mistakes go unseen); the other one if this one is empty. With
+ * pl->lock held. */
+static int pick_order(struct placer *pl)
+{
+	return draw(pl) < pl->w_recent ? V_RECENT : V_OFTEN;
 }
 
 /* Demotes to tier 1 the fast-tier items whose next access is no nearer
@@ -756,10 +876,10 @@ static int pick_order(struct placer *pl)
  * `who` (if not NULL, the item that wants the room) counts as a move of
  * that order's.
  * It picks them all first: when those that may go would not free enough,
- * none goes (they are put back among the victims). Returns 1 when the
- * bytes fit. */
+ * none goes (they are put back among the victims), unless need is 0 (a
+ * trim: what it picked goes). Returns 1 when the bytes fit. */
 static int make_room(struct placer *pl, const struct score_tier *t0,
-		     double *used, uint64_t need, const double far[2],
+		     double *used, uint64_t need, const double far[3],
 		     int64_t now,
 		     const struct victim *who)
 {
@@ -775,22 +895,49 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 	while (*used - freed + (double)need > room && n < READ_VICTIMS &&
 	       looks++ < 4 * READ_VICTIMS) {
 		struct placer_file vf;
-		struct victim v, w, wo, *mine;
+		struct victim v, w[3];
 		struct vheap *h;
-		double fk = -INFINITY, fu = -INFINITY;
-		int where, order, now_known, regular;
+		double fu = -INFINITY, fo = -INFINITY, f, nf;
+		int where, order, other, known, o;
 
 		pthread_mutex_lock(&pl->lock);
-		if (pl->known.n)
-			fk = far_of(pl, &pl->known.v[0], 1, now);
 		order = pick_order(pl);
 		h = heap_of(pl, order);
 		if (h->n)
 			fu = far_of(pl, &h->v[0], 0, now);
-		where = fk >= fu ? V_KNOWN : order;
-		if ((where == V_KNOWN ? fk : fu) < far[order]) {
+		/* The items with a rhythm: by due time while that order
+		 * regrets no more than the others, else in the order picked
+		 * as the others. */
+		other = pl->w_known >= 0.5 ? V_KNOWN : order + V_RECENT_K;
+		if (heap_of(pl, other)->n)
+			fo = far_of(pl, &heap_of(pl, other)->v[0],
+				    other == V_KNOWN, now);
+		where = fo > fu ? other : order;
+		if (!pl->heap[where].n) {
+			/* None in the orders picked: any order's (the
+			 * items with a rhythm only by due time when that
+			 * order is asked). */
+			for (where = 0; where < V_HEAPS; where++)
+				if (pl->heap[where].n &&
+				    (where < V_RECENT_K || other != V_KNOWN))
+					break;
+			if (where == V_HEAPS) {
+				pthread_mutex_unlock(&pl->lock);
+				break;
+			}
+			if (order_of(where) != V_KNOWN)
+				order = order_of(where);
+		}
+		f = far_of(pl, &pl->heap[where].v[0], where == V_KNOWN, now);
+		o = order_of(where);
+		/* A newcomer with a rhythm is due at its time when the order
+		 * by due time is asked, else it is as far as its order says. */
+		nf = other == V_KNOWN && !isnan(far[V_KNOWN]) ? far[V_KNOWN] :
+		     far[o == V_KNOWN ? order : o];
+		if (f < nf) {
 			if (who)
-				moved(pl, order, who->ino, who->off);
+				moved(pl, o, who->ino, who->off,
+				      now / 2 + (int64_t)(nf / 2));
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}
@@ -806,26 +953,24 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 			if (pick[k].v.ino == v.ino && pick[k].off == vf.off)
 				break;
 		if (k < n)
-			continue;      /* picked already, from the other order */
-		now_known = victim_of(pl, &vf, now, &w, &wo, &regular);
-		mine = where == V_OFTEN ? &wo : &w;
-		if (now_known != (where == V_KNOWN) || mine->key != v.key) {
-			/* Read since: back in, where it belongs now, once.
-			 * An item that lost its rhythm goes into both orders;
-			 * one that found one goes into known by its entry by
-			 * last access; else it goes back into this heap. */
-			if (where == V_KNOWN && !now_known)
-				remember_item(pl, &w, &wo, 0);
-			else if (!now_known || where == V_KNOWN)
-				remember(pl, mine, where);
-			else if (where == V_RECENT)
-				remember(pl, &w, V_KNOWN);
+			continue;      /* picked already, from another order */
+		known = victim_of(pl, &vf, now, w);
+		o = order_of(where);
+		if (known != (where >= V_KNOWN) || w[o].key != v.key) {
+			/* Read since, or found or lost a rhythm: back in by
+			 * its key now, in the heap of this order it belongs
+			 * to now; into the one by due time once, from the
+			 * one by last access. */
+			if (o != V_KNOWN)
+				remember(pl, &w[o], known ? o + V_RECENT_K : o);
+			if (known && (o == V_KNOWN || where == V_RECENT))
+				remember(pl, &w[V_KNOWN], V_KNOWN);
 			continue;
 		}
-		pick[n++] = (struct pick){ *mine, where, vf.off, vf.len };
+		pick[n++] = (struct pick){ w[o], where, vf.off, vf.len };
 		freed += (double)vf.tier_bytes[0];
 	}
-	if (*used - freed + (double)need > room) {
+	if (need && *used - freed + (double)need > room) {
 		for (k = 0; k < n; k++)
 			remember(pl, &pick[k].v, pick[k].where);
 		return 0;
@@ -837,13 +982,41 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 			continue;
 		}
 		*used -= (double)pick[k].v.bytes;
-		if (pick[k].where == V_KNOWN)
-			continue;
 		pthread_mutex_lock(&pl->lock);
-		moved(pl, pick[k].where, pick[k].v.ino, pick[k].v.off);
+		pl->demoted++;
+		moved(pl, order_of(pick[k].where), pick[k].v.ino,
+		      pick[k].v.off, now / 2 + pick[k].v.key / 2);
 		pthread_mutex_unlock(&pl->lock);
 	}
 	return *used + (double)need <= room;
+}
+
+/* Cache mode: demotes items in the cache's order until tier 0 is below
+ * its high watermark again (writes land there). Returns how many went. */
+static int trim_fast(struct placer *pl)
+{
+	struct score_tier tiers[CFG_MAX_TIERS];
+	const double far[3] = { -INFINITY, -INFINITY, -INFINITY };
+	double used, before;
+	uint64_t was;
+	int k;
+
+	if (pl->h.tiers(pl->h.arg, tiers) < 2)
+		return 0;
+	pthread_mutex_lock(&pl->lock);
+	was = pl->demoted;
+	pthread_mutex_unlock(&pl->lock);
+	used = (double)tiers[0].used;
+	for (k = 0; k < TRIM_ROUNDS; k++) {
+		before = used;
+		if (make_room(pl, &tiers[0], &used, 0, far, clock_of(pl),
+			      NULL) || used >= before)
+			break;
+	}
+	pthread_mutex_lock(&pl->lock);
+	was = pl->demoted - was;
+	pthread_mutex_unlock(&pl->lock);
+	return (int)was;
 }
 
 static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
@@ -851,8 +1024,8 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 {
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
-	struct victim v, vo;
-	int n, i, rc, known = 0, regular;
+	struct victim v[3];
+	int n, i, rc, known = 0;
 	int64_t id, now = 0;
 	int cache = pl->p.pred && pl->p.cache;
 
@@ -879,20 +1052,20 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	}
 	if (cache) {
 		now = clock_of(pl);
-		learn(pl, ino, pf.off);
-		known = victim_of(pl, &pf, now, &v, &vo, &regular);
-		v.bytes = vo.bytes = pf.bytes;
+		learn(pl, ino, pf.off, now);
+		known = victim_of(pl, &pf, now, v);
+		v[V_RECENT].bytes = v[V_OFTEN].bytes = v[V_KNOWN].bytes =
+			pf.bytes;
 		if ((i >= tier || i >= n) && pf.pol.pin < 0 &&
 		    score_allowed(tiers, n, 0, &pf.pol, NULL, 0)) {
-			double used = (double)tiers[0].used, far[2];
+			double used = (double)tiers[0].used, far[3];
 
-			far[V_RECENT] = known ? (double)v.key :
-					far_of(pl, &v, 0, now);
-			far[V_OFTEN] = known ? (double)v.key :
-				       far_of(pl, &vo, 0, now);
+			far[V_RECENT] = far_of(pl, &v[V_RECENT], 0, now);
+			far[V_OFTEN] = far_of(pl, &v[V_OFTEN], 0, now);
+			far[V_KNOWN] = known ? (double)v[V_KNOWN].key : NAN;
 			if (make_room(pl, &tiers[0], &used,
 				      pf.bytes - pf.tier_bytes[0], far, now,
-				      known ? NULL : &v))
+				      &v[V_RECENT]))
 				i = 0;
 		}
 	}
@@ -905,7 +1078,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	pl->promotions++;
 	pthread_mutex_unlock(&pl->lock);
 	if (cache && i == 0)
-		remember_item(pl, &v, &vo, known);
+		remember_item(pl, v, known);
 	/* In cache mode this is every miss: not worth a line each. */
 	df_log(cache ? LOG_DEBUG : LOG_INFO,
 	       "placer: inode %llu %s on tier %s at frequency %.2f: promoting it to %s",
@@ -924,8 +1097,8 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		    double freq)
 {
 	struct placer_file pf;
-	struct victim v, vo;
-	int known, regular, rc;
+	struct victim v[3];
+	int known, rc;
 
 	if (!pl->p.pred || !pl->p.cache)
 		return 0;
@@ -938,8 +1111,8 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		return rc == -ENOENT ? 0 : rc;
 	if (!pf.tier_bytes[0] || pf.pol.pin == 0)
 		return 0;
-	known = victim_of(pl, &pf, clock_of(pl), &v, &vo, &regular);
-	remember_item(pl, &v, &vo, known);
+	known = victim_of(pl, &pf, clock_of(pl), v);
+	remember_item(pl, v, known);
 	return 0;
 }
 
@@ -949,8 +1122,9 @@ struct round {
 	const struct score_tier *tiers;
 	int ntiers;
 	int64_t now, until;
-	struct vheap known, unknown, often; /* the fast tier's items */
-	struct victim *cand;           /* items due soon elsewhere */
+	struct vheap heap[V_HEAPS];    /* the fast tier's items */
+	struct victim (*cand)[3];      /* items due soon elsewhere, in each
+					* order */
 	size_t ncand, capcand;
 	double gaps;                   /* sum of the mean gaps seen, s */
 	uint64_t ngaps;
@@ -959,12 +1133,12 @@ struct round {
 static int round_collect(void *arg, const struct placer_file *pf)
 {
 	struct round *r = arg;
-	struct victim v, vo;
-	int known, regular, rc;
+	struct victim v[3];
+	int known, rc, o;
 
 	if (placer_home(pf, r->ntiers) < 0)
 		return 0;
-	known = victim_of(r->pl, pf, r->now, &v, &vo, &regular);
+	known = victim_of(r->pl, pf, r->now, v);
 	if (pf->se.gaps && pf->se.gap_mean > 0) {
 		r->gaps += pf->se.gap_mean;
 		r->ngaps++;
@@ -972,27 +1146,94 @@ static int round_collect(void *arg, const struct placer_file *pf)
 	if (pf->tier_bytes[0] == pf->bytes) {
 		if (pf->pol.pin == 0)
 			return 0;
-		if (known)
-			return vh_push(&r->known, &v);
-		rc = vh_push(&r->unknown, &v);
-		return rc < 0 ? rc : vh_push(&r->often, &vo);
+		if (!known) {
+			rc = vh_push(&r->heap[V_RECENT], &v[V_RECENT]);
+			return rc ? rc : vh_push(&r->heap[V_OFTEN], &v[V_OFTEN]);
+		}
+		rc = vh_push(&r->heap[V_KNOWN], &v[V_KNOWN]);
+		if (rc == 0)
+			rc = vh_push(&r->heap[V_RECENT_K], &v[V_RECENT]);
+		return rc ? rc : vh_push(&r->heap[V_OFTEN_K], &v[V_OFTEN]);
 	}
-	if (!regular || v.key > r->until || pf->pol.pin >= 0 ||
+	if (!known || v[V_KNOWN].key > r->until || pf->pol.pin >= 0 ||
 	    !score_allowed(r->tiers, r->ntiers, 0, &pf->pol, NULL, 0))
 		return 0;
-	if (victims_grow(&r->cand, r->ncand, &r->capcand) < 0)
-		return -ENOMEM;
-	v.bytes = pf->bytes - pf->tier_bytes[0];
-	r->cand[r->ncand++] = v;
+	if (r->ncand == r->capcand) {
+		size_t cap = r->capcand ? 2 * r->capcand : 64;
+		void *p = realloc(r->cand, cap * sizeof(*r->cand));
+
+		if (!p)
+			return -ENOMEM;
+		r->cand = p;
+		r->capcand = cap;
+	}
+	for (o = 0; o < 3; o++) {
+		r->cand[r->ncand][o] = v[o];
+		r->cand[r->ncand][o].bytes = pf->bytes - pf->tier_bytes[0];
+	}
+	r->ncand++;
 	return 0;
 }
 
 static int sooner_first(const void *a, const void *b)
 {
-	int64_t x = ((const struct victim *)a)->key;
-	int64_t y = ((const struct victim *)b)->key;
+	int64_t x = ((const struct victim *)a)[V_KNOWN].key;
+	int64_t y = ((const struct victim *)b)[V_KNOWN].key;
 
 	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Judges the prefetched items whose time has come (read since they
+ * were prefetched or not) into the share of them read, precision. */
+static void judge(struct placer *pl, int64_t now)
+{
+	struct placer_file pf;
+	struct watch w;
+	size_t k = 0;
+	int read;
+
+	pthread_mutex_lock(&pl->lock);
+	while (k < pl->nwatch) {
+		if (pl->watch[k].until > now) {
+			k++;
+			continue;
+		}
+		w = pl->watch[k];
+		pl->watch[k] = pl->watch[--pl->nwatch];
+		pthread_mutex_unlock(&pl->lock);
+		read = pl->h.file(pl->h.arg, w.ino, w.off, &pf) == 0 ?
+		       pf.se.last >= w.at : -1;
+		pthread_mutex_lock(&pl->lock);
+		if (read < 0)
+			continue;      /* gone */
+		pl->useful = pl->useful * (1 - JUDGE_FORGET) + read;
+		pl->judged = pl->judged * (1 - JUDGE_FORGET) + 1;
+		pl->precision = (pl->useful + 1) / (pl->judged + 2);
+	}
+	pthread_mutex_unlock(&pl->lock);
+}
+
+/* Watches a prefetched item due at `due`: judged when as much time again
+ * has passed after it as it was fetched ahead, and one round more. */
+static void watch(struct placer *pl, const struct victim *c, int64_t now,
+		  int64_t due)
+{
+	pthread_mutex_lock(&pl->lock);
+	if (pl->nwatch == pl->capwatch && pl->capwatch < WATCH_MAX) {
+		size_t cap = pl->capwatch ? 2 * pl->capwatch : 64;
+		struct watch *nw = realloc(pl->watch, cap * sizeof(*nw));
+
+		if (nw) {
+			pl->watch = nw;
+			pl->capwatch = cap;
+		}
+	}
+	if (pl->nwatch < pl->capwatch)
+		pl->watch[pl->nwatch++] = (struct watch){
+			c->ino, c->off, now,
+			due + (due > now ? due - now : 0) +
+				(int64_t)(pl->p.prefetch * 1e9) };
+	pthread_mutex_unlock(&pl->lock);
 }
 
 int placer_prefetch(struct placer *pl)
@@ -1002,12 +1243,12 @@ int placer_prefetch(struct placer *pl)
 	struct vheap old;
 	double used;
 	size_t k;
-	int rc, moved = 0;
+	int rc, moved = 0, trusted;
 
 	if (!pl->p.pred || !pl->p.cache)
 		return 0;
-	r.unknown.min = 1;
-	r.often.min = 1;
+	for (k = 0; k < V_HEAPS; k++)
+		r.heap[k].min = k != V_KNOWN;
 	rc = pl->h.tiers(pl->h.arg, tiers);
 	if (rc < 2)
 		return rc < 0 ? rc : 0;
@@ -1016,34 +1257,37 @@ int placer_prefetch(struct placer *pl)
 	r.until = r.now + (int64_t)(pl->p.prefetch * 1e9);
 	rc = pl->h.files(pl->h.arg, round_collect, &r);
 	if (rc < 0) {
-		free(r.known.v);
-		free(r.unknown.v);
-		free(r.often.v);
+		for (k = 0; k < V_HEAPS; k++)
+			free(r.heap[k].v);
 		free(r.cand);
 		return rc;
 	}
 	pthread_mutex_lock(&pl->lock);
-	old = pl->known;
-	pl->known = r.known;
-	r.known = old;
-	old = pl->unknown;
-	pl->unknown = r.unknown;
-	r.unknown = old;
-	old = pl->often;
-	pl->often = r.often;
-	r.often = old;
+	for (k = 0; k < V_HEAPS; k++) {
+		old = pl->heap[k];
+		pl->heap[k] = r.heap[k];
+		r.heap[k] = old;
+	}
 	if (r.ngaps)
 		pl->reuse = r.gaps / (double)r.ngaps;
 	pthread_mutex_unlock(&pl->lock);
-	free(r.known.v);
-	free(r.unknown.v);
-	free(r.often.v);
+	for (k = 0; k < V_HEAPS; k++)
+		free(r.heap[k].v);
 	if (r.ncand)   /* r.cand is NULL when there are none */
 		qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
 	used = (double)tiers[0].used;
-	for (k = 0; k < r.ncand && predictor_trusted(pl->p.pred); k++) {
-		struct victim *c = &r.cand[k];
-		double far[2] = { (double)c->key, (double)c->key };
+	judge(pl, r.now);
+	/* While fewer than half the prefetched items are read, one round in
+	 * PROBE prefetches, to see if that changed. */
+	pthread_mutex_lock(&pl->lock);
+	trusted = predictor_trusted(pl->p.pred) &&
+		  (pl->precision >= 0.5 || pl->rounds % PROBE == 0);
+	pl->rounds++;
+	pthread_mutex_unlock(&pl->lock);
+	for (k = 0; k < r.ncand && trusted; k++) {
+		struct victim *c = r.cand[k];
+		double due = (double)c[V_KNOWN].key;
+		double far[3] = { due, due, due };
 
 		if (pl->h.busy(pl->h.arg, c->ino))
 			continue;
@@ -1055,7 +1299,8 @@ int placer_prefetch(struct placer *pl)
 			continue;
 		used += (double)c->bytes;
 		moved++;
-		remember(pl, c, V_KNOWN);
+		remember_item(pl, c, 1);
+		watch(pl, c, r.now, c[V_KNOWN].key);
 	}
 	pthread_mutex_lock(&pl->lock);
 	pl->prefetched += (uint64_t)moved;
@@ -1130,15 +1375,18 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 {
 	struct placer *pl = calloc(1, sizeof(*pl));
 	pthread_condattr_t ca;
-	int rc;
+	int rc, k;
 
 	if (!pl)
 		return -ENOMEM;
 	pl->p = *p;
 	pl->h = *h;
-	pl->unknown.min = 1;
-	pl->often.min = 1;
+	for (k = 0; k < V_HEAPS; k++)
+		pl->heap[k].min = k != V_KNOWN;
 	pl->w_recent = 0.5;
+	pl->w_known = 0.5;
+	pl->precision = 1.0;
+	pl->ghost[V_KNOWN].vals = 1;
 	pl->rng = 0x2545f4914f6cdd1dULL;
 	if (p->pred) {
 		const struct predict_params *pp =
@@ -1167,6 +1415,8 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 
 void placer_close(struct placer *pl)
 {
+	int k;
+
 	if (!pl)
 		return;
 	pthread_mutex_lock(&pl->lock);
@@ -1178,10 +1428,10 @@ void placer_close(struct placer *pl)
 	pthread_cond_destroy(&pl->cond);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_mutex_destroy(&pl->pass_lock);
-	free(pl->known.v);
-	free(pl->unknown.v);
-	free(pl->often.v);
-	ghost_free(&pl->ghost[0]);
-	ghost_free(&pl->ghost[1]);
+	for (k = 0; k < V_HEAPS; k++)
+		free(pl->heap[k].v);
+	for (k = 0; k < 3; k++)
+		ghost_free(&pl->ghost[k]);
+	free(pl->watch);
 	free(pl);
 }

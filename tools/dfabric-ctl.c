@@ -1335,7 +1335,7 @@ static int cmd_place(struct tool_opts *o, char **argv)
 		"ahead", "early", "anomalies",
 	};
 	cJSON *req, *reply = NULL;
-	double interval, when, recency;
+	double interval, when, recency, known, precision;
 	int status = 0, rc, i;
 	char ts[32];
 
@@ -1355,12 +1355,16 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	au = cJSON_GetObjectItemCaseSensitive(reply, "auto");
 	cache = cJSON_GetObjectItemCaseSensitive(reply, "cache");
 	recency = get_num(reply, "recency");
+	known = get_num(reply, "known");
+	precision = get_num(reply, "precision");
 	interval = get_num(reply, "interval");
 	when = get_num(last, "when");
 	for (i = 0; i < 9 && !get_u64(last, names[i], &v[i]); i++)
 		;
 	if (i < 9 || !cJSON_IsBool(au) || !cJSON_IsBool(cache) ||
-	    (cJSON_IsTrue(cache) && isnan(recency)) || isnan(interval) ||
+	    (cJSON_IsTrue(cache) &&
+	     (isnan(recency) || isnan(known) || isnan(precision))) ||
+	    isnan(interval) ||
 	    isnan(when) ||
 	    get_u64(reply, "passes", &passes) ||
 	    get_u64(reply, "promotions", &promotions)) {
@@ -1386,8 +1390,10 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	printf("; %" PRIu64 " passes, %" PRIu64 " promotions on read so far\n",
 	       passes, promotions);
 	if (cJSON_IsTrue(cache))
-		printf("cache mode: victims without a rhythm picked by last access %.0f%% of the time, by frequency %.0f%%\n",
-		       100 * recency, 100 * (1 - recency));
+		printf("cache mode: victims picked by last access %.0f%% of the time, by frequency %.0f%%; "
+		       "items with a rhythm by due time %s (weight %.2f); %.0f%% of prefetched items read\n",
+		       100 * recency, 100 * (1 - recency),
+		       known >= 0.5 ? "yes" : "no", known, 100 * precision);
 out:
 	cJSON_Delete(reply);
 	cJSON_Delete(req);

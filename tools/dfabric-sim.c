@@ -78,9 +78,10 @@ static const char usage[] =
 "  -C, --cache             run the predictive policy in cache mode ([predict]\n"
 "                          cache = yes): every slow read or write may\n"
 "                          promote, making room by predicted reuse (by last\n"
-"                          access or by frequency for data without a\n"
-"                          rhythm, weighted by how each did; the table ends\n"
-"                          with the weights), and a prefetch round every bin\n"
+"                          access or by frequency, weighted by how each\n"
+"                          did, and by due time for data with a rhythm\n"
+"                          while that does no worse; the table ends with\n"
+"                          the weights), and a prefetch round every bin\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -134,6 +135,7 @@ struct result {
 	double precision;              /* of proactive promotions (scored) */
 	double recency;                /* cache mode: placer_recency_weight
 					* at the end, -1 otherwise */
+	double known;                  /* cache mode: placer_known_weight */
 	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
@@ -788,6 +790,7 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	placer_counters(d.pl, &passes, &promotions);
 	f->res->passes = passes;
 	f->res->recency = d.pred && o->cache ? placer_recency_weight(d.pl) : -1;
+	f->res->known = d.pred && o->cache ? placer_known_weight(d.pl) : -1;
 	placer_close(d.pl);
 	if (d.pred) {
 		struct predict_accuracy acc;
@@ -834,6 +837,7 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 
 	memset(r, 0, sizeof(*r));
 	r->recency = -1;
+	r->known = -1;
 	f.cap = (uint64_t)(frac * (double)s->working_set);
 	f.in = xrealloc(NULL, s->nitems);
 	memset(f.in, 0, s->nitems);
@@ -942,8 +946,8 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 		       o->fast[i] * 100.0, r->ahead, r->early, r->scored,
 		       r->precision);
 		if (r->recency >= 0)
-			printf("  cache mode: victims without a rhythm picked by last access with weight %.2f at the end, by frequency %.2f\n",
-			       r->recency, 1 - r->recency);
+			printf("  cache mode, weights at the end: victims picked by last access %.2f, by frequency %.2f; order by due time asked too %.2f\n",
+			       r->recency, 1 - r->recency, r->known);
 	}
 }
 
@@ -996,7 +1000,7 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       ",\"useful\":%" PRIu64 ",\"promoted\":%" PRIu64
 			       ",\"ahead\":%" PRIu64 ",\"early\":%" PRIu64
 			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f"
-			       ",\"recency\":%.6f}",
+			       ",\"recency\":%.6f,\"known\":%.6f}",
 			       first ? "" : ",", o->fast[i],
 			       (uint64_t)(o->fast[i] * (double)s->working_set),
 			       r->policy, (double)r->hits / (double)s->nacc,
@@ -1006,7 +1010,7 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       r->demotions, r->passes, r->cost, r->seconds,
 			       1.0 - (double)r->hits / (double)s->nacc,
 			       r->useful, r->promoted, r->ahead, r->early,
-			       r->scored, r->precision, r->recency);
+			       r->scored, r->precision, r->recency, r->known);
 			first = 0;
 		}
 	}

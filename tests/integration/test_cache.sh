@@ -14,7 +14,8 @@
 #      order that cache mode picks victims by;
 #  (c) when those that may go would not free enough (another is pinned
 #      there), none goes: the file read stays on hdd and reads right;
-#  (d) dfabric-ctl place --status shows the weights of the two orders.
+#  (d) dfabric-ctl place --status shows the weights of the two orders,
+#      that of the order by due time and the precision of prefetches.
 set -Eeuo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -131,10 +132,11 @@ done
 
 st=$(df_ctl place --status --json) || fail "place --status --json failed"
 python3 -c 'import json, sys; d = json.loads(sys.argv[1]); \
-	assert d["cache"] is True and 0.01 <= d["recency"] <= 0.99, d' "$st" ||
+	assert d["cache"] is True and 0.01 <= d["recency"] <= 0.99, d; \
+	assert 0.01 <= d["known"] <= 0.99 and 0 < d["precision"] <= 1, d' "$st" ||
 	fail "place --status --json: $st"
 out=$(df_ctl place --status) || fail "place --status failed"
-grep -qE "^cache mode: victims without a rhythm picked by last access [0-9]+% of the time, by frequency [0-9]+%$" <<<"$out" ||
+grep -qE "^cache mode: victims picked by last access [0-9]+% of the time, by frequency [0-9]+%; items with a rhythm by due time (yes|no) \(weight [01]\.[0-9]{2}\); [0-9]+% of prefetched items read$" <<<"$out" ||
 	fail "place --status: $out"
 df_umount
 df_check_log

@@ -22,8 +22,8 @@
 #define MB        (1024ull * 1024)
 #define NS        1000000000ll
 #define T0        (1700000000ll * NS)
-#define MAXF      8
-#define MAXJ      16
+#define MAXF      32
+#define MAXJ      32
 
 static struct score_tier tiers[2];
 static struct placer_file files[MAXF];
@@ -427,6 +427,177 @@ static void test_cache_learns_order(void **state)
 	predictor_close(pr);
 }
 
+/* Cache mode: a pass leaves tier 0 to the cache's order. Ten files of
+ * 1 MiB, each read once, fill nvme (10 MiB, high watermark 0.9, low 0.8):
+ * the pass demotes only the one read longest ago, down to the high
+ * watermark, where the score's watermark demotion would take two, down
+ * to the low one. */
+static void test_cache_pass(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer_report rep;
+	struct placer *pl;
+
+	pred_params(&pp);
+	for (int i = 0; i < 10; i++) {
+		periodic_file(&pp, 20 + i, 1, 0);
+		/* read at T0 + 10 s x (i + 1): 20 is the oldest */
+		series_init(&files[i].se);
+		series_add(&files[i].se, &pp.predict.series,
+			   T0 + (int64_t)(i + 1) * 10 * NS, 1, 0);
+		put_on(20 + i, 0);
+	}
+	tiers[0].capacity = 10 * MB;
+	tiers[0].used = 10 * MB;
+	clock_now = T0 + 200 * NS;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(placer_prefetch(pl), 0);      /* notes the victims */
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(njobs, 1);
+	assert_job(0, 20, 1);
+	assert_int_equal(rep.watermark, 1);
+	placer_close(pl);
+	predictor_close(pr);
+
+	/* Without cache mode, the same pass takes tier 0 down to 8 MiB. */
+	njobs = 0;
+	put_on(20, 0);
+	p.cache = 0;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(njobs, 2);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
+/* Cache mode judges its prefetches. File 3, read every 60 s, is due in
+ * 5 s and fetched ahead. If it is not read by the time it is judged, the
+ * precision of prefetches falls below 0.5 and the next round does not
+ * fetch file 5, due in 5 s then; if it is read, it does. */
+static void test_cache_judges_prefetch(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer *pl;
+
+	for (int read = 0; read < 2; read++) {
+		setup(state);
+		pred_params(&pp);
+		periodic_file(&pp, 3, 41, 60);         /* due at 2460: hdd */
+		periodic_file(&pp, 5, 25, 105);        /* due at 2625: hdd */
+		tiers[0].capacity = 3 * MB;            /* room: 2.7 MiB */
+		clock_now = T0 + 2455 * NS;
+		pl = open_placer_on(&pp, &p, &pr);
+		assert_true(placer_prefetch_precision(pl) == 1.0);
+		assert_int_equal(placer_prefetch(pl), 1);
+		assert_int_equal(njobs, 1);
+		assert_job(0, 3, 0);
+		apply_jobs();
+		if (read) {
+			clock_now = T0 + 2460 * NS;
+			series_add(&files[0].se, &pp.predict.series, clock_now,
+				   1, 0);
+		}
+		/* judged at 2460 + 5 + 10 s; 5 is due 5 s after 2620 */
+		clock_now = T0 + 2620 * NS;
+		assert_int_equal(placer_prefetch(pl), read);
+		if (read) {
+			assert_true(placer_prefetch_precision(pl) > 0.5);
+			assert_job(0, 5, 0);
+		} else {
+			assert_true(placer_prefetch_precision(pl) < 0.5);
+			assert_int_equal(njobs, 0);
+		}
+		placer_close(pl);
+		predictor_close(pr);
+	}
+}
+
+/* Sets file slot i's history to reads at the times given (s after T0). */
+static void reads_at(const struct predictor_params *pp, int i,
+		     const int *at, int n)
+{
+	series_init(&files[i].se);
+	for (int k = 0; k < n; k++)
+		series_add(&files[i].se, &pp->predict.series,
+			   T0 + (int64_t)at[k] * NS, 1, 0);
+}
+
+/* Cache mode checks the order by due time against its victims. Each
+ * round, a newcomer read once displaces a file on nvme read every
+ * 1000 s, due latest; that file is read again 10 s later, long before
+ * half way to when it was due: a regret of that order. Its weight falls
+ * below 0.5, and from the next round on a newcomer displaces by last
+ * access the file read longest ago. If each is read after it was due
+ * instead, the weight stays at 0.5 or more and the file due latest goes
+ * each round. */
+static void test_cache_known_regrets(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer *pl;
+
+	for (int late = 0; late < 2; late++) {
+		int t = 10000;
+
+		setup(state);
+		pred_params(&pp);
+		for (int k = 0; k < 3; k++) {  /* small gaps, long ago */
+			int at[4] = { 0, 2, 4, 6 };
+
+			periodic_file(&pp, 40 + k, 1, 0);
+			reads_at(&pp, k, at, 4);
+		}
+		tiers[0].capacity = 2 * MB + MB / 2;   /* room: 2.25 MiB */
+		clock_now = T0 + (int64_t)t * NS;
+		pl = open_placer_on(&pp, &p, &pr);
+		for (int r = 0; r < 6; r++) {
+			int kat[4] = { t - 3001, t - 2001, t - 1001, t - 1 };
+			int uat[1] = { t - 5 };
+			int ks = nfiles, us = nfiles + 1, ns = nfiles + 2;
+
+			periodic_file(&pp, 100 + r, 1, 0);     /* K, nvme */
+			reads_at(&pp, ks, kat, 4);
+			periodic_file(&pp, 200 + r, 1, 0);     /* U, nvme */
+			reads_at(&pp, us, uat, 1);
+			periodic_file(&pp, 300 + r, 1, 0);     /* N, hdd */
+			for (int i = 0; i < nfiles - 3; i++)
+				put_on(files[i].ino, 1);
+			put_on(100 + r, 0);
+			put_on(200 + r, 0);
+			apply_jobs();
+			clock_now = T0 + (int64_t)t * NS;
+			assert_int_equal(placer_prefetch(pl), 0);
+			reads_at(&pp, ns, &t, 1);
+			assert_int_equal(placer_on_read(pl, 300 + r, 0, 1, 1.0), 1);
+			assert_int_equal(njobs, 2);
+			if (late || r == 0) {
+				assert_job(0, 100 + r, 1);     /* K goes */
+			} else {
+				assert_true(placer_known_weight(pl) < 0.5);
+				assert_job(0, 200 + r, 1);     /* U goes */
+			}
+			assert_job(1, 300 + r, 0);
+			apply_jobs();
+			/* K read again, early or after it was due */
+			t += late ? 1100 : 10;
+			clock_now = T0 + (int64_t)t * NS;
+			reads_at(&pp, ks, &t, 1);
+			placer_on_read(pl, 100 + r, 0, 1, 1.0);
+			njobs = 0;
+			t += 5000;
+		}
+		if (late)
+			assert_true(placer_known_weight(pl) >= 0.5);
+		placer_close(pl);
+		predictor_close(pr);
+	}
+}
+
 static void test_scoring(void **state)
 {
 	struct predictor_params pp;
@@ -588,6 +759,9 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_mode, setup),
 		cmocka_unit_test_setup(test_cache_learns_order, setup),
 		cmocka_unit_test_setup(test_cache_room_all_or_nothing, setup),
+		cmocka_unit_test_setup(test_cache_pass, setup),
+		cmocka_unit_test_setup(test_cache_judges_prefetch, setup),
+		cmocka_unit_test_setup(test_cache_known_regrets, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
