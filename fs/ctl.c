@@ -987,9 +987,9 @@ static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
 	    add_u64(reply, "promotions", st->promotions) ||
 	    !cJSON_AddBoolToObject(reply, "cache", st->cache != 0) ||
 	    (st->cache &&
-	     (!cJSON_AddNumberToObject(reply, "recency", st->recency) ||
-	      !cJSON_AddNumberToObject(reply, "known", st->known) ||
-	      !cJSON_AddNumberToObject(reply, "precision", st->precision))))
+	     (!cJSON_AddNumberToObject(reply, "recency", st->w.recency) ||
+	      !cJSON_AddNumberToObject(reply, "known", st->w.known) ||
+	      !cJSON_AddNumberToObject(reply, "precision", st->w.precision))))
 		return -ENOMEM;
 	o = cJSON_AddObjectToObject(reply, "last");
 	if (!o || add_u64(o, "files", l->files) ||

@@ -4928,9 +4928,7 @@ static void place_state(struct fabric *f, struct fs_place_status *out)
 	out->auto_place = f->cfg->placement.auto_place;
 	out->interval = f->cfg->placement.interval;
 	out->cache = f->pred && f->cfg->predict.cache;
-	out->recency = placer_recency_weight(f->placer);
-	out->known = placer_known_weight(f->placer);
-	out->precision = placer_prefetch_precision(f->placer);
+	placer_weights(f->placer, &out->w);
 }
 
 int fs_place(struct fabric *f, struct fs_place_status *out)

@@ -436,34 +436,13 @@ void placer_last(struct placer *pl, struct placer_report *out)
 	pthread_mutex_unlock(&pl->lock);
 }
 
-double placer_known_weight(struct placer *pl)
+void placer_weights(struct placer *pl, struct placer_weights *out)
 {
-	double w;
-
 	pthread_mutex_lock(&pl->lock);
-	w = pl->w_known;
+	out->recency = pl->w_recent;
+	out->known = pl->w_known;
+	out->precision = pl->precision;
 	pthread_mutex_unlock(&pl->lock);
-	return w;
-}
-
-double placer_prefetch_precision(struct placer *pl)
-{
-	double w;
-
-	pthread_mutex_lock(&pl->lock);
-	w = pl->precision;
-	pthread_mutex_unlock(&pl->lock);
-	return w;
-}
-
-double placer_recency_weight(struct placer *pl)
-{
-	double w;
-
-	pthread_mutex_lock(&pl->lock);
-	w = pl->w_recent;
-	pthread_mutex_unlock(&pl->lock);
-	return w;
 }
 
 void placer_counters(struct placer *pl, uint64_t *passes,

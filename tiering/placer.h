@@ -136,9 +136,8 @@ void placer_tick(struct placer *pl);
  * cache evicting by predicted reuse would: all items come back in the
  * order of their last access or of their frequency, picked at random by
  * weights that follow how often each order's victims were read again
- * soon after (placer_recency_weight); items with regular gaps are due at
- * their forecast instead while that order does no worse
- * (placer_known_weight). */
+ * soon after; items with regular gaps are due at their forecast instead
+ * while that order does no worse (placer_weights). */
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		   double freq);
 
@@ -159,20 +158,25 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
  * promotions queued (0 outside cache mode), or -errno. */
 int placer_prefetch(struct placer *pl);
 
-/* In cache mode: the probability that a victim without a rhythm is
- * picked by last access rather than by frequency (0.5 at start). */
-double placer_recency_weight(struct placer *pl);
+/* What cache mode has learned. */
+struct placer_weights {
+	double recency;                /* the probability that a victim is
+					* picked by last access rather than by
+					* frequency (0.5 at start) */
+	double known;                  /* the weight of the order by due time
+					* against the two others, from its
+					* regrets (its victims read again
+					* before half way to when they were
+					* due) and theirs: items with a rhythm
+					* make room by due time while it is at
+					* least 0.5 (at start) */
+	double precision;              /* the share of prefetched items read
+					* by the time they are judged (decayed;
+					* 1 at start): below 0.5, one prefetch
+					* round in 8 fetches */
+};
 
-/* In cache mode: the weight of the order by due time against the two
- * others, from its regrets (its victims read again before half way to
- * the time they were due) and theirs. Items with a rhythm make room by
- * due time while it is at least 0.5 (at start), else as the others. */
-double placer_known_weight(struct placer *pl);
-
-/* In cache mode: the share of prefetched items read by the time they are
- * judged (decayed; 1 at start). Below 0.5, one prefetch round in 8
- * fetches. */
-double placer_prefetch_precision(struct placer *pl);
+void placer_weights(struct placer *pl, struct placer_weights *out);
 
 /* Counters since start: passes and jobs queued by promotion on read. */
 void placer_counters(struct placer *pl, uint64_t *passes,

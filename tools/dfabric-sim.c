@@ -133,9 +133,8 @@ struct result {
 	uint64_t ahead, early;         /* moves on forecasts (predictive) */
 	uint64_t scored;               /* forecasts scored (predictive) */
 	double precision;              /* of proactive promotions (scored) */
-	double recency;                /* cache mode: placer_recency_weight
-					* at the end, -1 otherwise */
-	double known;                  /* cache mode: placer_known_weight */
+	double recency, known;         /* cache mode: placer_weights at the
+					* end, -1 otherwise */
 	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
@@ -789,8 +788,15 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	}
 	placer_counters(d.pl, &passes, &promotions);
 	f->res->passes = passes;
-	f->res->recency = d.pred && o->cache ? placer_recency_weight(d.pl) : -1;
-	f->res->known = d.pred && o->cache ? placer_known_weight(d.pl) : -1;
+	if (d.pred && o->cache) {
+		struct placer_weights w;
+
+		placer_weights(d.pl, &w);
+		f->res->recency = w.recency;
+		f->res->known = w.known;
+	} else {
+		f->res->recency = f->res->known = -1;
+	}
 	placer_close(d.pl);
 	if (d.pred) {
 		struct predict_accuracy acc;

@@ -230,6 +230,14 @@ static void put_on(uint64_t ino, int where)
 		}
 }
 
+static struct placer_weights weights(struct placer *pl)
+{
+	struct placer_weights w;
+
+	placer_weights(pl, &w);
+	return w;
+}
+
 /* Opens a predictor (*pr) with pp, and a placer with p on it. */
 static struct placer *open_placer_on(struct predictor_params *pp,
 				     struct placer_params *p,
@@ -409,7 +417,7 @@ static void test_cache_learns_order(void **state)
 	tiers[0].used = 2 * MB;
 	clock_now = T0 + 10 * NS;
 	pl = open_placer_on(&pp, &p, &pr);
-	assert_true(placer_recency_weight(pl) == 0.5);
+	assert_true(weights(pl).recency == 0.5);
 	for (int r = 0; r < 40; r++) {
 		s = s * 1103515245 + 12345;
 		clock_now += (s >> 16) % 2 ? 40 * NS : 3 * NS;
@@ -422,7 +430,7 @@ static void test_cache_learns_order(void **state)
 			read_now(&pp, pl, slot);
 		}
 	}
-	assert_true(placer_recency_weight(pl) < 0.1);
+	assert_true(weights(pl).recency < 0.1);
 	placer_close(pl);
 	predictor_close(pr);
 }
@@ -491,7 +499,7 @@ static void test_cache_judges_prefetch(void **state)
 		tiers[0].capacity = 3 * MB;            /* room: 2.7 MiB */
 		clock_now = T0 + 2455 * NS;
 		pl = open_placer_on(&pp, &p, &pr);
-		assert_true(placer_prefetch_precision(pl) == 1.0);
+		assert_true(weights(pl).precision == 1.0);
 		assert_int_equal(placer_prefetch(pl), 1);
 		assert_int_equal(njobs, 1);
 		assert_job(0, 3, 0);
@@ -505,10 +513,10 @@ static void test_cache_judges_prefetch(void **state)
 		clock_now = T0 + 2620 * NS;
 		assert_int_equal(placer_prefetch(pl), read);
 		if (read) {
-			assert_true(placer_prefetch_precision(pl) > 0.5);
+			assert_true(weights(pl).precision > 0.5);
 			assert_job(0, 5, 0);
 		} else {
-			assert_true(placer_prefetch_precision(pl) < 0.5);
+			assert_true(weights(pl).precision < 0.5);
 			assert_int_equal(njobs, 0);
 		}
 		placer_close(pl);
@@ -578,7 +586,7 @@ static void test_cache_known_regrets(void **state)
 			if (late || r == 0) {
 				assert_job(0, 100 + r, 1);     /* K goes */
 			} else {
-				assert_true(placer_known_weight(pl) < 0.5);
+				assert_true(weights(pl).known < 0.5);
 				assert_job(0, 200 + r, 1);     /* U goes */
 			}
 			assert_job(1, 300 + r, 0);
@@ -592,7 +600,7 @@ static void test_cache_known_regrets(void **state)
 			t += 5000;
 		}
 		if (late)
-			assert_true(placer_known_weight(pl) >= 0.5);
+			assert_true(weights(pl).known >= 0.5);
 		placer_close(pl);
 		predictor_close(pr);
 	}
