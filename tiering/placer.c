@@ -105,6 +105,7 @@ struct placer {
 	size_t nwatch, capwatch;
 	double useful, judged;         /* prefetched items read, judged;
 					* decayed */
+	uint64_t n_judged, n_read;     /* the same since start */
 	uint64_t rounds;               /* prefetch rounds */
 	uint64_t rng;                  /* xorshift64 state */
 	double freq_hl;                /* s: half-life of the frequency key */
@@ -442,6 +443,8 @@ void placer_weights(struct placer *pl, struct placer_weights *out)
 	out->recency = pl->w_recent;
 	out->known = pl->w_known;
 	out->precision = pl->precision;
+	out->judged = pl->n_judged;
+	out->read = pl->n_read;
 	pthread_mutex_unlock(&pl->lock);
 }
 
@@ -1185,6 +1188,8 @@ static void judge(struct placer *pl, int64_t now)
 		pthread_mutex_lock(&pl->lock);
 		if (read < 0)
 			continue;      /* gone */
+		pl->n_judged++;
+		pl->n_read += (uint64_t)read;
 		pl->useful = pl->useful * (1 - JUDGE_FORGET) + read;
 		pl->judged = pl->judged * (1 - JUDGE_FORGET) + 1;
 		pl->precision = (pl->useful + 1) / (pl->judged + 2);

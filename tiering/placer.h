@@ -174,6 +174,8 @@ struct placer_weights {
 					* by the time they are judged (decayed;
 					* 1 at start): below 0.5, one prefetch
 					* round in 8 fetches */
+	uint64_t judged, read;         /* prefetched items judged since
+					* start, and of those read */
 };
 
 void placer_weights(struct placer *pl, struct placer_weights *out);

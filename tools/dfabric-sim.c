@@ -135,6 +135,8 @@ struct result {
 	double precision;              /* of proactive promotions (scored) */
 	double recency, known;         /* cache mode: placer_weights at the
 					* end, -1 otherwise */
+	uint64_t judged, read;         /* cache mode: prefetched items judged
+					* (read by their time or not), read */
 	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
@@ -794,6 +796,8 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		placer_weights(d.pl, &w);
 		f->res->recency = w.recency;
 		f->res->known = w.known;
+		f->res->judged = w.judged;
+		f->res->read = w.read;
 	} else {
 		f->res->recency = f->res->known = -1;
 	}
@@ -952,8 +956,10 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 		       o->fast[i] * 100.0, r->ahead, r->early, r->scored,
 		       r->precision);
 		if (r->recency >= 0)
-			printf("  cache mode, weights at the end: victims picked by last access %.2f, by frequency %.2f; order by due time asked too %.2f\n",
-			       r->recency, 1 - r->recency, r->known);
+			printf("  cache mode, weights at the end: victims picked by last access %.2f, by frequency %.2f; order by due time %.2f (asked from 0.5); "
+			       "%" PRIu64 " prefetched items judged, %" PRIu64 " of them read\n",
+			       r->recency, 1 - r->recency, r->known, r->judged,
+			       r->read);
 	}
 }
 
@@ -1006,7 +1012,8 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       ",\"useful\":%" PRIu64 ",\"promoted\":%" PRIu64
 			       ",\"ahead\":%" PRIu64 ",\"early\":%" PRIu64
 			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f"
-			       ",\"recency\":%.6f,\"known\":%.6f}",
+			       ",\"recency\":%.6f,\"known\":%.6f"
+			       ",\"judged\":%" PRIu64 ",\"read\":%" PRIu64 "}",
 			       first ? "" : ",", o->fast[i],
 			       (uint64_t)(o->fast[i] * (double)s->working_set),
 			       r->policy, (double)r->hits / (double)s->nacc,
@@ -1016,7 +1023,8 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       r->demotions, r->passes, r->cost, r->seconds,
 			       1.0 - (double)r->hits / (double)s->nacc,
 			       r->useful, r->promoted, r->ahead, r->early,
-			       r->scored, r->precision, r->recency, r->known);
+			       r->scored, r->precision, r->recency, r->known,
+			       r->judged, r->read);
 			first = 0;
 		}
 	}

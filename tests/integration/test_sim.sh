@@ -195,4 +195,21 @@ python3 -c 'import json,sys; r={x["policy"]:x for x in json.load(open(sys.argv[1
 	assert w < 0.5, "recency weight %.2f" % w' "$T/hotscan.json" ||
 	fail "cache mode did not learn to keep the hot set"
 
+# 10. Cache mode on a loop: 400 blocks read in order, 30 times. LRU at 10%
+#     misses every read, Belady 0.9 of them. Fetched ahead by their rhythm
+#     (the next 0.1 s of the loop, 100 reads, where 40 fit), reads can be
+#     hits only a prefetching cache gets: predict must miss 0.05 less than
+#     Belady, keep the order by due time (weight >= 0.5), and most of the
+#     prefetched items it judged must have been read.
+awk 'BEGIN { for (r = 0; r < 30; r++) for (i = 0; i < 400; i++) print i }' >"$T/loop.trace"
+"$SIM" --json --cache --extent 4K --interval 1 --fast 10% "$T/loop.trace" >"$T/loop.json"
+check "$T/loop.json"
+python3 -c 'import json,sys; r={x["policy"]:x for x in json.load(open(sys.argv[1]))["results"]}; \
+	p, b = r["predict"]["miss_ratio"], r["Belady"]["miss_ratio"]; \
+	k, j, n = r["predict"]["known"], r["predict"]["judged"], r["predict"]["read"]; \
+	assert p < b - 0.05, "predict %.4f, Belady %.4f" % (p, b); \
+	assert k >= 0.5, "due-time weight %.2f" % k; \
+	assert j > 100 and n <= j and n > 0.8 * j, "judged %d, read %d" % (j, n)' "$T/loop.json" ||
+	fail "cache mode did not fetch a loop ahead"
+
 echo "PASS [$NAME]"
