@@ -37,8 +37,8 @@
 struct victim {
 	uint64_t ino, off, len;        /* what a move moves */
 	uint64_t bytes;                /* bytes it frees or needs on tier 0 */
-	int64_t key;                   /* its due time (unix ns) if it has a
-					* rhythm, else its last access */
+	int64_t key;                   /* unix ns, by the order it is in
+					* (victim_of) */
 };
 
 /* Where a victim waits: the three orders (V_RECENT, V_OFTEN hold the
@@ -550,28 +550,31 @@ static void vh_swap(struct vheap *h, size_t a, size_t b)
 }
 
 /* Room for one more victim in *v, which holds n of *cap. */
-static int victims_grow(struct victim **v, size_t n, size_t *cap)
+/* The array p of *cap elements of `size` bytes, room for n + 1 of them:
+ * p itself when there is, else p grown to twice the size (at least 64);
+ * NULL without memory (p is left as it was). */
+static void *grow_array(void *p, size_t n, size_t *cap, size_t size)
 {
 	size_t c;
-	struct victim *nv;
+	void *np;
 
 	if (n < *cap)
-		return 0;
-	c = *cap ? *cap * 2 : 256;
-	nv = realloc(*v, c * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = c;
-	return 0;
+		return p;
+	c = *cap ? *cap * 2 : 64;
+	np = realloc(p, c * size);
+	if (np)
+		*cap = c;
+	return np;
 }
 
 static int vh_push(struct vheap *h, const struct victim *v)
 {
+	struct victim *nv = grow_array(h->v, h->n, &h->cap, sizeof(*nv));
 	size_t i;
 
-	if (victims_grow(&h->v, h->n, &h->cap) < 0)
+	if (!nv)
 		return -ENOMEM;
+	h->v = nv;
 	i = h->n++;
 	h->v[i] = *v;
 	while (i > 0 && vh_above(h, i, (i - 1) / 2)) {
@@ -841,17 +844,17 @@ static double draw(struct placer *pl)
 
 /* The order the next victim comes from: by last access with probability
  * w_recent, else by frequency (LeCaR picks at random, so that neither
- * order's mistakes go unseen); the other one if this one is empty. With
- * pl->lock held. */
+ * order's mistakes go unseen). With pl->lock held. */
 static int pick_order(struct placer *pl)
 {
 	return draw(pl) < pl->w_recent ? V_RECENT : V_OFTEN;
 }
 
 /* Demotes to tier 1 the fast-tier items whose next access is no nearer
- * than the newcomer's, far[o] in order o (V_RECENT, V_OFTEN; for one due
- * at a known time both are that time), until `need` more bytes fit below
- * tier 0's high watermark (*used: its bytes used, kept up to date); at
+ * than the newcomer's, far[o] in order o (V_RECENT, V_OFTEN, V_KNOWN:
+ * its due time, NAN for one without a rhythm), until `need` more bytes
+ * fit below tier 0's high watermark (*used: its bytes used, kept up to
+ * date); at
  * most READ_VICTIMS moves. By last access every item is older than a
  * newcomer read now; by frequency, only the items read less often than
  * it make room, as TinyLFU admits. When the order picked refuses it room,
@@ -937,7 +940,6 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 		if (k < n)
 			continue;      /* picked already, from another order */
 		known = victim_of(pl, &vf, now, w);
-		o = order_of(where);
 		if (known != (where >= V_KNOWN) || w[o].key != v.key) {
 			/* Read since, or found or lost a rhythm: back in by
 			 * its key now, in the heap of this order it belongs
@@ -1115,7 +1117,7 @@ struct round {
 static int round_collect(void *arg, const struct placer_file *pf)
 {
 	struct round *r = arg;
-	struct victim v[3];
+	struct victim v[3], (*cand)[3];
 	int known, rc, o;
 
 	if (placer_home(pf, r->ntiers) < 0)
@@ -1140,15 +1142,10 @@ static int round_collect(void *arg, const struct placer_file *pf)
 	if (!known || v[V_KNOWN].key > r->until || pf->pol.pin >= 0 ||
 	    !score_allowed(r->tiers, r->ntiers, 0, &pf->pol, NULL, 0))
 		return 0;
-	if (r->ncand == r->capcand) {
-		size_t cap = r->capcand ? 2 * r->capcand : 64;
-		void *p = realloc(r->cand, cap * sizeof(*r->cand));
-
-		if (!p)
-			return -ENOMEM;
-		r->cand = p;
-		r->capcand = cap;
-	}
+	cand = grow_array(r->cand, r->ncand, &r->capcand, sizeof(*cand));
+	if (!cand)
+		return -ENOMEM;
+	r->cand = cand;
 	for (o = 0; o < 3; o++) {
 		r->cand[r->ncand][o] = v[o];
 		r->cand[r->ncand][o].bytes = pf->bytes - pf->tier_bytes[0];
@@ -1202,16 +1199,13 @@ static void judge(struct placer *pl, int64_t now)
 static void watch(struct placer *pl, const struct victim *c, int64_t now,
 		  int64_t due)
 {
-	pthread_mutex_lock(&pl->lock);
-	if (pl->nwatch == pl->capwatch && pl->capwatch < WATCH_MAX) {
-		size_t cap = pl->capwatch ? 2 * pl->capwatch : 64;
-		struct watch *nw = realloc(pl->watch, cap * sizeof(*nw));
+	struct watch *nw;
 
-		if (nw) {
-			pl->watch = nw;
-			pl->capwatch = cap;
-		}
-	}
+	pthread_mutex_lock(&pl->lock);
+	if (pl->nwatch < WATCH_MAX &&
+	    (nw = grow_array(pl->watch, pl->nwatch, &pl->capwatch,
+			     sizeof(*nw))))
+		pl->watch = nw;
 	if (pl->nwatch < pl->capwatch)
 		pl->watch[pl->nwatch++] = (struct watch){
 			c->ino, c->off, now,
