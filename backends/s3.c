@@ -204,6 +204,9 @@ struct s3 {
 	size_t cache_bytes;            /* bytes of ready blocks */
 	size_t cache_max;              /* limit */
 	uint64_t next_token;           /* fetch tokens */
+	uint64_t forget_gen;           /* bumped by every forget: a trailer
+					* or prefetch fetched across one is
+					* not cached */
 	struct ra_job *qhead, *qtail;  /* readahead queue */
 	struct ra_job *pqhead, *pqtail; /* prefetch queue, served first */
 	struct be_ext pf_busy[RA_WORKERS_MAX]; /* copies being prefetched */
@@ -743,9 +746,13 @@ static void l3_map(S3Status st, struct s3_res *rs)
 		if (!rs->net)
 			rs->net = NET_TIMEOUT;
 		break;
+	case S3StatusInternalError:
+		/* libs3 2.0's answer to most libcurl failures: a connection
+		 * reset, a server that closed without a reply. */
+		rs->net = NET_OTHER;
+		break;
 	case S3StatusAbortedByCallback:
 	case S3StatusOutOfMemory:
-	case S3StatusInternalError:
 		if (!rs->lstop)
 			rs->net = NET_LOCAL;
 		break;
@@ -881,6 +888,13 @@ static void l3_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 	if (rs->net == NET_TIMEOUT)
 		return;
 	l3_map(io.status, rs);
+	/* libs3 takes a body cut short (CURLE_PARTIAL_FILE) for a success. */
+	if (rq->op == OP_GET && io.status == S3StatusOK && rs->got < rs->size) {
+		rs->net = NET_OTHER;
+		snprintf(rs->detail, sizeof(rs->detail),
+			 "body cut short: %zu of %" PRIu64 " bytes", rs->got, rs->size);
+		return;
+	}
 	if (rq->op == OP_LIST && io.status == S3StatusAbortedByCallback && rs->lstop) {
 		rs->http = 200;
 		rs->net = NET_NONE;
@@ -1260,6 +1274,7 @@ static void cache_forget(struct s3 *s, uint64_t ino, uint64_t off, uint64_t ver)
 			break;
 		}
 	}
+	s->forget_gen++;
 	/* pending blocks too: their fetches then fill nothing */
 	for (uint32_t b = 0; b < BE_S3_MAX_EXTENT / BE_S3_BLOCK; b++) {
 		struct blk_ent *e = blk_find_id(s, ino, off, ver, b);
@@ -1289,11 +1304,12 @@ static struct meta_ent *meta_lookup(struct s3 *s, const struct be_ext *x)
 }
 
 /* Parses and verifies the trailer of copy x (object `key`, `size` bytes)
- * from buf, its last w bytes, and caches it. Returns a referenced entry in
- * *out, or -errno (-EIO for a bad object, logged). */
+ * from buf, its last w bytes, and caches it unless a forget came since
+ * forget_gen was gen (then the entry serves the caller alone). Returns a
+ * referenced entry in *out, or -errno (-EIO for a bad object, logged). */
 static int meta_install(struct s3 *s, const struct be_ext *x, const char *key,
 			const unsigned char *buf, uint64_t w, uint64_t size,
-			struct meta_ent **out)
+			uint64_t gen, struct meta_ent **out)
 {
 	struct meta_ent *m = NULL, *old;
 	const unsigned char *f;
@@ -1357,6 +1373,14 @@ static int meta_install(struct s3 *s, const struct be_ext *x, const char *key,
 	m->refs = 2;  /* the list's and the caller's */
 
 	pthread_mutex_lock(&s->lock);
+	if (s->forget_gen != gen) {
+		/* fetched across a forget: maybe what the copy held before */
+		m->refs = 1;
+		m->dead = true;
+		pthread_mutex_unlock(&s->lock);
+		*out = m;
+		return 0;
+	}
 	/* another reader may have fetched it meanwhile: keep the first */
 	for (old = s->metas; old; old = old->next)
 		if (old->ino == m->ino && old->off == m->off && old->ver == m->ver)
@@ -1402,12 +1426,15 @@ static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
 	struct s3_req rq = { .op = OP_HEAD, .key = key };
 	struct s3_res *rs;
 	unsigned char *buf = NULL;
-	uint64_t size, w;
+	uint64_t size, w, gen;
 	int rc;
 
 	rs = malloc(sizeof(*rs));
 	if (!rs)
 		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	gen = s->forget_gen;
+	pthread_mutex_unlock(&s->lock);
 	rc = s3_call(s, &rq, rs);
 	if (rc < 0)
 		goto out;
@@ -1433,7 +1460,7 @@ static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
 			goto out;
 		}
 	}
-	rc = meta_install(s, x, key, buf, w, size, out);
+	rc = meta_install(s, x, key, buf, w, size, gen, out);
 out:
 	free(buf);
 	free(rs);
@@ -1676,7 +1703,7 @@ static void readahead(struct s3 *s, struct meta_ent *m, uint64_t rel,
 	}
 	if (m->last_end == UINT64_MAX || end > m->last_end || m->seq == 0)
 		m->last_end = end;
-	if (m->seq < 1 || end >= m->n || s->qstop || !s->nworkers)
+	if (m->seq < 1 || end >= m->n || s->qstop || !s->nworkers || m->dead)
 		goto out;
 	endblk = (uint32_t)((end + m->bsize - 1) / m->bsize);
 	from = m->ra_next > endblk ? m->ra_next : endblk;
@@ -1712,11 +1739,12 @@ static void prefetch_run(struct s3 *s, const struct be_ext *x)
 	struct s3_res *rs = NULL;
 	struct meta_ent *m = NULL;
 	char *buf = NULL;
-	uint64_t token = 0;
+	uint64_t token = 0, gen;
 	bool ok = true;
 	int slot = -1;
 
 	pthread_mutex_lock(&s->lock);
+	gen = s->forget_gen;
 	for (m = s->metas; m; m = m->next)
 		if (m->ino == x->ino && m->off == x->off && m->ver == x->version)
 			break;
@@ -1745,15 +1773,16 @@ static void prefetch_run(struct s3 *s, const struct be_ext *x)
 		if (w > size)
 			w = size;
 		if (meta_install(s, x, key, (unsigned char *)buf + size - w, w, size,
-				 &m) < 0) {
+				 gen, &m) < 0) {
 			m = NULL;
 			goto out;
 		}
 	}
 	pthread_mutex_lock(&s->lock);
-	if (m->last_end != UINT64_MAX || m->ra_next) {
+	if (m->last_end != UINT64_MAX || m->ra_next || m->dead ||
+	    s->forget_gen != gen) {
 		pthread_mutex_unlock(&s->lock);
-		goto out;  /* a reader came first */
+		goto out;  /* a reader came first, or a forget */
 	}
 	token = ++s->next_token;
 	for (uint32_t b = 0; b < m->nblk; b++)
@@ -2494,16 +2523,13 @@ void be_s3_drop_caches(struct backend *be)
 	while (s->metas)
 		meta_unlink_locked(s, s->metas);
 	memset(s->pf_recent, 0, sizeof(s->pf_recent));
-	for (int i = 0; i < NBUCKETS; i++) {
-		struct blk_ent **pp = &s->hash[i];
-
-		while (*pp) {
-			if ((*pp)->state == BLK_READY)
-				blk_remove(s, *pp);
-			else
-				pp = &(*pp)->hnext;
-		}
-	}
+	s->forget_gen++;
+	/* pending blocks too, as cache_forget: their fetches fill nothing
+	 * and their waiters fetch for themselves */
+	for (int i = 0; i < NBUCKETS; i++)
+		while (s->hash[i])
+			blk_remove(s, s->hash[i]);
+	pthread_cond_broadcast(&s->ccond);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -6,12 +6,16 @@
  * over libs3, v4 over libcurl), byte-exact reads in full and at random
  * ranges, zeros past the stored bytes, ranged GETs, readahead, listing,
  * free, corrupted and truncated objects, the server going away and
- * coming back, and the failures at open. */
+ * coming back, connections reset or cut short on the way (through a
+ * proxy in this file), and the failures at open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,6 +225,23 @@ static void test_roundtrip_v4(void **state)
 
 /* A 4 KiB read of a cold 4 MiB extent fetches one block, not the extent;
  * a sequential reader gets readahead. */
+/* Waits (up to 5 s) until be has sent no request for 150 ms: readahead
+ * in flight lands before a drop_caches, which would discard it and leave
+ * its bytes counted with the next reads. */
+static void quiet(struct backend *be)
+{
+	struct be_s3_stats a, b;
+	int still = 0;
+
+	be_s3_get_stats(be, &a);
+	for (int i = 0; i < 100 && still < 3; i++) {
+		usleep(50 * 1000);
+		be_s3_get_stats(be, &b);
+		still = b.requests == a.requests ? still + 1 : 0;
+		a = b;
+	}
+}
+
 static void test_ranges(void **state)
 {
 	struct backend *be = open_ok("prefix = rng/\n");
@@ -247,6 +269,7 @@ static void test_ranges(void **state)
 	assert_int_equal(a.gets, b.gets);
 
 	/* sequential: 128 KiB at a time */
+	quiet(be);
 	be_s3_drop_caches(be);
 	be_s3_get_stats(be, &a);
 	for (uint64_t o = 0; o < 4 * MIB; o += 128 * 1024)
@@ -451,6 +474,349 @@ static void test_server_down(void **state)
 	free(back);
 }
 
+/* ---------------------------------------------------------------- */
+/* A proxy between a backend and s3rver that breaks chosen requests on
+ * the way. Every connection carries one request (the proxy adds
+ * "Connection: close" to it, so a client's next request opens the next
+ * connection). A request whose request line contains px.match is
+ * counted; when px.every is n > 0, every n-th such request from the
+ * first (1st, n+1-th, ...) meets px.fault instead of the server:
+ *   PX_RESET  the connection is reset (RST) once the request is read;
+ *   PX_CUT    the server's reply goes through up to 16 bytes of its
+ *             body, then the connection closes (FIN), short of the
+ *             Content-Length it announced;
+ *   PX_DELAY  the server's reply waits a second in the proxy.
+ * Each connection has a thread of its own. */
+enum px_fault { PX_RESET, PX_CUT, PX_DELAY };
+
+static struct {
+	int lfd;                   /* listening socket */
+	int port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	const char *match;         /* substring of the request line */
+	int every;                 /* 0: no faults */
+	enum px_fault fault;
+	int seen;                  /* matching requests so far */
+	int broken;                /* of which broken */
+	int active;                /* connection threads running */
+	volatile int stop;
+} px = { .lfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void px_set(const char *match, int every, enum px_fault fault)
+{
+	pthread_mutex_lock(&px.lock);
+	px.match = match;
+	px.every = every;
+	px.fault = fault;
+	px.seen = px.broken = 0;
+	pthread_mutex_unlock(&px.lock);
+}
+
+static int px_broken(void)
+{
+	int n;
+
+	pthread_mutex_lock(&px.lock);
+	n = px.broken;
+	pthread_mutex_unlock(&px.lock);
+	return n;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Serves one client connection c. */
+static void px_one(int c)
+{
+	char *buf = malloc(65536);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)g_port) };
+	size_t have = 0, head;
+	char *end = NULL, *eol;
+	int u, fault = -1;
+	long cut = -1, sent = 0;
+	ssize_t k;
+
+	if (!buf)
+		return;
+	while (!end && have < 65535) {
+		k = recv(c, buf + have, 65535 - have, 0);
+		if (k <= 0)
+			goto out;
+		have += (size_t)k;
+		buf[have] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	if (!end)
+		goto out;
+	head = (size_t)(end - buf) + 2;  /* up to the last header's CRLF */
+	eol = strstr(buf, "\r\n");
+	pthread_mutex_lock(&px.lock);
+	if (px.every > 0 && px.match && memmem(buf, (size_t)(eol - buf), px.match,
+						strlen(px.match))) {
+		if (px.seen++ % px.every == 0) {
+			fault = (int)px.fault;
+			px.broken++;
+		}
+	}
+	pthread_mutex_unlock(&px.lock);
+	if (fault == PX_RESET) {
+		struct linger l = { 1, 0 };
+
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		goto out;
+	}
+	if ((u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto out;
+	if (connect(u, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    send_all(u, buf, head) < 0 ||
+	    send_all(u, "Connection: close\r\n", 19) < 0 ||
+	    send_all(u, buf + head, have - head) < 0) {
+		close(u);
+		goto out;
+	}
+	if (fault == PX_DELAY)
+		sleep(1);
+	/* both ways until the server closes; a cut reply stops early */
+	for (int rounds = 0; rounds < 100000; rounds++) {
+		struct pollfd p[2] = { { c, POLLIN, 0 }, { u, POLLIN, 0 } };
+
+		if (poll(p, 2, 10000) <= 0)
+			break;
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			k = recv(c, buf, 65536, 0);
+			if (k <= 0)
+				shutdown(u, SHUT_WR);
+			else if (send_all(u, buf, (size_t)k) < 0)
+				break;
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			k = recv(u, buf, 65535, 0);
+			if (k <= 0)
+				break;
+			if (fault == PX_CUT && cut < 0) {
+				/* the reply's head comes in its first piece */
+				buf[k] = '\0';
+				end = strstr(buf, "\r\n\r\n");
+				if (end)
+					cut = (long)(end - buf) + 4 + 16;
+			}
+			if (cut >= 0 && sent + k > cut) {
+				send_all(c, buf, (size_t)(cut - sent));
+				break;
+			}
+			if (send_all(c, buf, (size_t)k) < 0)
+				break;
+			sent += k;
+		}
+	}
+	close(u);
+out:
+	free(buf);
+}
+
+static void *px_conn(void *arg)
+{
+	int c = (int)(intptr_t)arg;
+
+	px_one(c);
+	close(c);
+	pthread_mutex_lock(&px.lock);
+	px.active--;
+	pthread_mutex_unlock(&px.lock);
+	return NULL;
+}
+
+static void *px_main(void *arg)
+{
+	while (!px.stop) {
+		struct pollfd p = { px.lfd, POLLIN, 0 };
+		int c;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		pthread_t t;
+		pthread_attr_t at;
+
+		c = accept4(px.lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		pthread_mutex_lock(&px.lock);
+		px.active++;
+		pthread_mutex_unlock(&px.lock);
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &at, px_conn, (void *)(intptr_t)c) != 0)
+			px_conn((void *)(intptr_t)c);
+		pthread_attr_destroy(&at);
+	}
+	return NULL;
+}
+
+/* Starts the proxy on a free port of 127.0.0.1 (px.port). 0 or -1. */
+static int px_start(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	px.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (px.lfd < 0 || bind(px.lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(px.lfd, 64) < 0 ||
+	    getsockname(px.lfd, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	px.port = ntohs(a.sin_port);
+	px.stop = 0;
+	return pthread_create(&px.thread, NULL, px_main, NULL) == 0 ? 0 : -1;
+}
+
+static void px_stop(void)
+{
+	int n = 1;
+
+	px.stop = 1;
+	pthread_join(px.thread, NULL);
+	for (int i = 0; i < 300 && n; i++) {
+		pthread_mutex_lock(&px.lock);
+		n = px.active;
+		pthread_mutex_unlock(&px.lock);
+		if (n)
+			usleep(50 * 1000);
+	}
+	assert_int_equal(n, 0);
+	close(px.lfd);
+	px.lfd = -1;
+}
+
+/* A backend on the proxy: reset or cut replies are retried and the bytes
+ * come back right; with every request broken, reads and writes fail with
+ * EIO within the retry bound and the backend goes down. With signature
+ * v2, libs3 reported a reset as an internal error and a cut reply as a
+ * success: the first was ENOMEM without a retry, the second EIO. */
+static void flaky(const char *sig)
+{
+	char extra[256], prefix[64];
+	struct backend *be;
+	struct be_s3_stats st0, st1;
+	struct be_ext x = { .ino = 21, .off = 0, .len = MIB, .version = 1 };
+	char *data = malloc(MIB), *back = malloc(MIB);
+
+	assert_non_null(data);
+	assert_non_null(back);
+	assert_int_equal(px_start(), 0);
+	snprintf(prefix, sizeof(prefix), "/flaky-%s/", sig);
+	snprintf(extra, sizeof(extra),
+		 "prefix = %s\nsignature = %s\nretries = 3\nrequest_timeout = 5\n"
+		 "connect_timeout = 2\n", prefix + 1, sig);
+	{
+		char err[CFG_ERR_MAX] = "";
+		struct cfg c;
+
+		assert_int_equal(load(extra, "creds", &c, err, sizeof(err)), 0);
+		snprintf(c.tiers[0].endpoint, sizeof(c.tiers[0].endpoint),
+			 "127.0.0.1:%d", px.port);
+		be = NULL;
+		if (be_open(&c.tiers[0], 2, &be, err, sizeof(err)) < 0)
+			fail_msg("open through the proxy: %s", err);
+	}
+	fill(data, MIB, 21);
+	be_s3_get_stats(be, &st0);
+
+	/* every other request reset: each is retried once */
+	px_set(prefix, 2, PX_RESET);
+	assert_int_equal(be->ops->ext_write(be, &x, data, MIB), 0);
+	assert_int_equal(be->ops->ext_sync(be, &x), 0);
+	be_s3_drop_caches(be);
+	memset(back, 0, MIB);
+	assert_int_equal(be->ops->ext_read(be, &x, back, MIB, 0), MIB);
+	assert_memory_equal(back, data, MIB);
+	assert_true(px_broken() >= 2);
+	be_s3_get_stats(be, &st1);
+	assert_true(st1.retries - st0.retries >= (uint64_t)px_broken());
+	assert_int_equal(be_health(be), BE_UP);
+
+	/* every other reply cut short: retried, never short bytes */
+	px_set(prefix, 2, PX_CUT);
+	for (int r = 0; r < 4; r++) {
+		uint64_t a = (uint64_t)r * 200000 + 1000, l = 150000;
+
+		be_s3_drop_caches(be);
+		memset(back, 0, l);
+		assert_int_equal(be->ops->ext_read(be, &x, back, l, a), (ssize_t)l);
+		assert_memory_equal(back, data + a, l);
+	}
+	assert_true(px_broken() >= 2);
+	assert_int_equal(be_health(be), BE_UP);
+
+	/* a prefetch whose reply comes after the copy was written again
+	 * (the server read it before): what it fetched is not cached, the
+	 * next read gets the new bytes */
+	{
+		struct be_ext x0 = { .ino = 22, .off = 0, .len = 128 * 1024, .version = 1 };
+		struct be_ext x1 = { .ino = 22, .off = 128 * 1024, .len = 128 * 1024,
+				     .version = 1 };
+		char key[BE_S3_KEY_MAX];
+
+		assert_int_equal(be->ops->ext_write(be, &x0, data, x0.len), 0);
+		assert_int_equal(be->ops->ext_write(be, &x1, data, x1.len), 0);
+		be_s3_drop_caches(be);
+		/* a sequential reader of x0, for the hint on x1 to be taken */
+		assert_int_equal(be->ops->ext_read(be, &x0, back, 65536, 0), 65536);
+		assert_int_equal(be->ops->ext_read(be, &x0, back, 65536, 65536), 65536);
+		quiet(be);
+		assert_true(be_s3_key(be, &x1, key, sizeof(key)) > 0);
+		px_set(key, 1000, PX_DELAY);
+		be->ops->ext_prefetch(be, &x1);
+		for (int i = 0; i < 100 && px_broken() == 0; i++)
+			usleep(10 * 1000);
+		assert_int_equal(px_broken(), 1);  /* its GET is in the proxy */
+		assert_int_equal(be->ops->ext_write(be, &x1, data + 4096, x1.len), 0);
+		memset(back, 0, x1.len);
+		assert_int_equal(be->ops->ext_read(be, &x1, back, x1.len, x1.off),
+				 (ssize_t)x1.len);
+		assert_memory_equal(back, data + 4096, x1.len);
+		quiet(be);
+		assert_int_equal(be->ops->ext_read(be, &x1, back, x1.len, x1.off),
+				 (ssize_t)x1.len);
+		assert_memory_equal(back, data + 4096, x1.len);
+	}
+
+	/* every request reset: EIO after the retries, then down */
+	px_set(prefix, 1, PX_RESET);
+	be_s3_drop_caches(be);
+	assert_int_equal(be->ops->ext_read(be, &x, back, 4096, 0), -EIO);
+	assert_int_equal(be_health(be), BE_DOWN);
+	assert_int_equal(be->ops->ext_write(be, &x, data, 10), -EIO);
+
+	px_set(NULL, 0, PX_RESET);
+	be->ops->destroy(be);
+	px_stop();
+	free(data);
+	free(back);
+}
+
+static void test_flaky_v2(void **state)
+{
+	flaky("v2");
+}
+
+static void test_flaky_v4(void **state)
+{
+	flaky("v4");
+}
+
 static void test_open_errors(void **state)
 {
 	char err[CFG_ERR_MAX] = "", extra[128];
@@ -511,6 +877,8 @@ int main(void)
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_server_down),
+		cmocka_unit_test(test_flaky_v2),
+		cmocka_unit_test(test_flaky_v4),
 	};
 
 	log_set_level(LOG_WARNING);
