@@ -102,6 +102,12 @@ struct inode_mem {
 					* fsyncdir stores them */
 	struct score_policy pol;       /* effective policies; loaded with a */
 	unsigned pol_set;              /* POL_* bits of the xattrs set */
+	/* A migration writing its copies of [mig_off, mig_end) on tier
+	 * index mig_dst (while mig_on; mh_claim): no new extent of that
+	 * range goes there meanwhile, or the copy would land on its bytes. */
+	int mig_on;
+	int mig_dst;
+	uint64_t mig_off, mig_end;
 };
 
 /* An open file or directory handle is on its fabric's list until it is
@@ -316,6 +322,18 @@ static uint64_t next_version(struct fabric *f, uint64_t cur)
 	uint64_t v = atomic_fetch_add(&f->vclock, 1) + 1;
 
 	return v > cur ? v : cur + 1;
+}
+
+/* Raises the version clock to at least v: a version a migration hands
+ * out (the snapshot's + 1) is then never handed out again for a new
+ * extent, which could otherwise look to the migration's commit like the
+ * extent it copied. */
+static void vclock_raise(struct fabric *f, uint64_t v)
+{
+	uint64_t cur = atomic_load(&f->vclock);
+
+	while (cur < v && !atomic_compare_exchange_weak(&f->vclock, &cur, v))
+		;
 }
 
 /* Tier index of a loaded extent's tier (ext_load refused unknown ids). */
@@ -968,8 +986,10 @@ static uint64_t blocks_of(const struct inode_mem *im)
 }
 
 /* The tier for a new extent: the fastest tier with file operations below
- * its high watermark, else the fastest with room below capacity. */
-static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
+ * its high watermark, else the fastest with room below capacity; past
+ * skip_upto, and never `avoid` (-1: none). */
+static int pick_tier(struct fabric *f, uint64_t need, int skip_upto,
+		     int avoid)
 {
 	int pass, i;
 
@@ -979,7 +999,7 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 			double lim = pass == 0 ? t->cfg->high_watermark : 1.0;
 			int64_t used = atomic_load(&t->used);
 
-			if (!(t->be->ops->caps & BE_CAP_FILE))
+			if (!(t->be->ops->caps & BE_CAP_FILE) || i == avoid)
 				continue;   /* object stores take whole extents only */
 			if ((double)(used + (int64_t)need) <=
 			    lim * (double)t->cfg->capacity)
@@ -987,6 +1007,15 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto)
 		}
 	}
 	return -ENOSPC;
+}
+
+/* The tier a new extent of im at [off, off + len) must not go to: the one
+ * a migration is writing its copies of that range on, else -1. Caller
+ * holds im->lock. */
+static int claimed_tier(const struct inode_mem *im, uint64_t off, uint64_t len)
+{
+	return im->mig_on && off < im->mig_end && off + len > im->mig_off ?
+	       im->mig_dst : -1;
 }
 
 /* The tier a file is pinned to when new extents may land there: a file
@@ -1017,12 +1046,12 @@ static int ext_get_or_new(struct fabric *f, struct inode_mem *im, uint64_t coff,
 			  struct meta_extent **out)
 {
 	struct meta_extent ne = { .off = coff, .version = next_version(f, 0) };
-	int idx;
+	int idx, avoid = claimed_tier(im, coff, f->es);
 
 	if ((*out = ext_find(im, coff)))
 		return 0;
-	if ((idx = pin_tier(f, im, f->es)) < 0 &&
-	    (idx = pick_tier(f, f->es, -1)) < 0)
+	if (((idx = pin_tier(f, im, f->es)) < 0 || idx == avoid) &&
+	    (idx = pick_tier(f, f->es, -1, avoid)) < 0)
 		return idx;
 	ne.tier = f->tiers[idx].id;
 	if (!(*out = ext_insert(im, &ne)))
@@ -1144,7 +1173,7 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 	char *buf = NULL;
 	ssize_t rc = 0;
 
-	if ((to = pick_tier(f, f->es, -1)) < 0)
+	if ((to = pick_tier(f, f->es, -1, claimed_tier(im, e->off, e->len))) < 0)
 		return to;
 	dst = f->tiers[to].be;
 	if (fetch && e->len) {
@@ -1344,6 +1373,7 @@ static int mh_next(void *arg, uint64_t ino, uint64_t from, uint64_t end,
 		*out = (struct mig_snap){ .ino = ino, .off = e->off,
 					  .len = e->len, .version = e->version,
 					  .tier = ext_tier(f, e) };
+		vclock_raise(f, e->version + 1);
 		rc = 0;
 	}
 	pthread_rwlock_unlock(&im->lock);
@@ -1384,6 +1414,32 @@ static int mh_write_copy(void *arg, const struct mig_snap *s, int dst,
 	pthread_rwlock_unlock(&im->lock);
 	itab_put(f, im);
 	return rc;
+}
+
+/* Claims [off, off + len) of ino for a migration writing its copies on
+ * tier index dst (claimed_tier keeps new extents off it), or (dst -1)
+ * ends the claim. The claim holds a reference on the twin, so that it
+ * stays in the table until the end. */
+static void mh_claim(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		     int dst)
+{
+	struct fabric *f = arg;
+	struct inode_mem *im;
+	int was;
+
+	if (itab_get(f, ino, &im) < 0)
+		return;  /* gone: no new extents either */
+	pthread_rwlock_wrlock(&im->lock);
+	was = im->mig_on;
+	im->mig_on = dst >= 0;
+	im->mig_dst = dst;
+	im->mig_off = off;
+	im->mig_end = off + len;
+	pthread_rwlock_unlock(&im->lock);
+	if (dst < 0 || was)
+		itab_put(f, im);     /* this call's, when not kept */
+	if (dst < 0 && was)
+		itab_put(f, im);     /* the claim's */
 }
 
 /* Flips the extents of v still as snapshotted, under the inode's write
@@ -1670,7 +1726,7 @@ static int mig_start(struct fabric *f)
 		.meta = f->meta,
 		.host = { .arg = f, .next = mh_next, .write_copy = mh_write_copy,
 			  .commit = mh_commit, .free_copy = mh_free_copy,
-			  .free_run = mh_free_run },
+			  .free_run = mh_free_run, .claim = mh_claim },
 		.ntiers = f->ntiers,
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,
@@ -3629,7 +3685,8 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 		rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		while (rc == -ENOSPC && isnew) {
 			/* the tier's filesystem is full: try the next tier */
-			int nidx = pick_tier(f, f->es, idx);
+			int nidx = pick_tier(f, f->es, idx,
+					     claimed_tier(im, coff, f->es));
 
 			if (nidx < 0)
 				break;

@@ -69,6 +69,8 @@
 #define MIG_CHUNK      (1u << 20)      /* bytes per I/O */
 #define MIG_SLOTS      8               /* chunks in flight per worker */
 #define MIG_ALIGN      4096            /* O_DIRECT buffer and length alignment */
+#define THROTTLE_SLICE_S 0.05          /* throttle sleeps at most this long
+					* between looks at the limit */
 #define MIG_GROUP_BYTES (64u << 20)    /* bytes per group commit, about */
 #define MIG_RETRIES    5               /* restarts of an extent after a racing write */
 #define MIG_WORKERS_MAX 16             /* upper bound of p->workers */
@@ -103,6 +105,8 @@ struct migrator {
 	_Atomic int fg_inflight;       /* foreground reads and writes under way */
 	pthread_mutex_t bw_lock;       /* bw_next */
 	double bw_next[CFG_MAX_TIERS][CFG_MAX_TIERS]; /* pair's next free slot, s */
+	_Atomic uint64_t bw_gen;       /* bumped by a new limit and by stop:
+					* throttle's sleeps end */
 };
 
 /* One worker's io_uring and buffers. */
@@ -110,6 +114,8 @@ struct ring {
 	struct io_uring ring;          /* the ring */
 	bool ready;                    /* ring initialised */
 	bool registered;               /* buffers registered */
+	bool broken;                   /* a wait failed with requests in
+					 * flight: copies go through buffers */
 	void *buf[MIG_SLOTS];          /* aligned chunk buffers */
 };
 
@@ -270,24 +276,29 @@ static uint64_t rate_now(struct migrator *m)
 
 static void throttle(struct migrator *m, int src, int dst, size_t n)
 {
-	uint64_t rate = rate_now(m);
+	uint64_t rate = rate_now(m), gen;
 	double now, start, wait;
 
-	if (!rate)
+	if (!rate || __atomic_load_n(&m->stop, __ATOMIC_RELAXED))
 		return;
 	pthread_mutex_lock(&m->bw_lock);
 	now = mono_s();
 	start = m->bw_next[src][dst] > now ? m->bw_next[src][dst] : now;
 	m->bw_next[src][dst] = start + (double)n / (double)rate;
 	pthread_mutex_unlock(&m->bw_lock);
-	/* Until the end of the chunk's slot: no burst beyond the rate. */
+	/* Until the end of the chunk's slot: no burst beyond the rate. In
+	 * slices: a new limit forgets the slots booked at the old one, and
+	 * a stop waits for no slot. */
 	wait = start + (double)n / (double)rate - now;
-	if (wait > 0) {
-		struct timespec ts = { .tv_sec = (time_t)wait,
-				       .tv_nsec = (long)((wait - (time_t)wait) * 1e9) };
+	gen = atomic_load(&m->bw_gen);
+	while (wait > 0 && atomic_load(&m->bw_gen) == gen) {
+		double d = wait < THROTTLE_SLICE_S ? wait : THROTTLE_SLICE_S;
+		struct timespec ts = { .tv_sec = (time_t)d,
+				       .tv_nsec = (long)((d - (time_t)d) * 1e9) };
 
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
+		wait -= d;
 	}
 }
 
@@ -299,6 +310,7 @@ static void set_limit(struct migrator *m, _Atomic uint64_t *limit,
 	pthread_mutex_lock(&m->bw_lock);
 	memset(m->bw_next, 0, sizeof(m->bw_next));
 	pthread_mutex_unlock(&m->bw_lock);
+	atomic_fetch_add(&m->bw_gen, 1);
 }
 
 void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s)
@@ -459,8 +471,9 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		return sfd;
 	if (!verify) {
 		/* `direct` is the source's: its reads need aligned lengths
-		 * whatever the destination takes. */
-		dfd = cached ? -EINVAL : be_local_open_fd(dbe, s->ino, 1);
+		 * whatever the destination takes; the writes have the
+		 * reads' lengths, so O_DIRECT on dst only with it. */
+		dfd = cached || !direct ? -EINVAL : be_local_open_fd(dbe, s->ino, 1);
 		if (dfd == -EINVAL)
 			dfd = be_local_open_fd(dbe, s->ino, 0);
 		if (dfd < 0) {
@@ -514,7 +527,12 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			if (res < 0) {
 				if (res == -EINTR)
 					continue;
+				/* Requests still in flight would complete
+				 * into the next copy: this ring is done. */
 				rc = res;
+				r->broken = true;
+				log_warn("migration: io_uring wait failed (%s); copies "
+					 "go through buffers from now on", strerror(-res));
 				break;
 			}
 			k = (int)(uintptr_t)io_uring_cqe_get_data(cqe);
@@ -530,6 +548,13 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			if (res < 0) {
 				if (rc == 0)
 					rc = res;
+				sl[k].st = SLOT_FREE;
+				continue;
+			}
+			if (sl[k].st == SLOT_WRITING && res == 0) {
+				/* nothing written, and nothing would be */
+				if (rc == 0)
+					rc = -EIO;
 				sl[k].st = SLOT_FREE;
 				continue;
 			}
@@ -763,7 +788,8 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	struct backend *sbe = m->p.tiers[s0->tier].be, *dbe = m->p.tiers[dst].be;
 	struct be_ext dx = { .ino = s0->ino, .off = s0->off, .len = s0->len,
 			     .version = s0->version + 1 };
-	bool uring = be_is_local(sbe) && be_is_local(dbe) && r->ready;
+	bool uring = be_is_local(sbe) && be_is_local(dbe) && r->ready &&
+		     !r->broken;
 	int rc, frc, i, stale = 0;
 
 	j->state = META_JOB_COPYING;
@@ -779,6 +805,8 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 0;
+	if (h->claim)
+		h->claim(h->arg, s0->ino, s0->off, j->cur_len, dst);
 	if ((rc = copy_group(m, r, g, dst, uring, why, whylen)) < 0)
 		goto rollback;
 	crash_check(CRASH_AFTER_COPY);
@@ -842,13 +870,16 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 					 s->ino, s->off, strerror(-frc));
 		}
 	}
-	if (!stale)
-		return 0;
-	free_dst_copies(m, j, g, dst, true);
-	return -ESTALE;
+	if (stale)
+		free_dst_copies(m, j, g, dst, true);
+	if (h->claim)
+		h->claim(h->arg, s0->ino, 0, 0, -1);
+	return stale ? -ESTALE : 0;
 
 rollback:
 	free_dst_copies(m, j, g, dst, false);
+	if (h->claim)
+		h->claim(h->arg, s0->ino, 0, 0, -1);
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 1;
 	return rc;
@@ -875,7 +906,8 @@ static int gather(struct migrator *m, struct ring *r, const struct meta_job *j,
 
 			if (s.off != p->off + p->len || s.tier != p->tier)
 				break;
-		} else if (!r->ready || !be_is_local(m->p.tiers[s.tier].be) ||
+		} else if (!r->ready || r->broken ||
+			   !be_is_local(m->p.tiers[s.tier].be) ||
 			   !be_is_local(m->p.tiers[dst].be)) {
 			g->v[g->n++].s = s;
 			break;
@@ -1233,6 +1265,7 @@ void mig_close(struct migrator *m)
 	m->stop = true;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
+	atomic_fetch_add(&m->bw_gen, 1);
 	for (i = 0; i < m->nth; i++)
 		pthread_join(m->th[i], NULL);
 	for (jr = m->jobs; jr; jr = next) {

@@ -96,6 +96,12 @@ struct mig_host {
 	 * that tier now. Optional: without it, free_copy per extent. */
 	int (*free_run)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 			int tier);
+	/* Tells that copies of [off, off + len) of ino are about to be
+	 * written on tier index dst, so that no new extent of that range is
+	 * made there until the same call with dst -1, which comes once
+	 * every such copy is flipped in or freed. Optional. */
+	void (*claim)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		      int dst);
 };
 
 struct mig_tier {
