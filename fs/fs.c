@@ -1078,6 +1078,8 @@ static void ext_grow(struct fabric *f, struct meta_batch *b,
 
 	tier_account(f, b, ext_tier(f, e), (int64_t)(nlen - e->len), isnew,
 		     isnew && ext_count_on_tier(im, e->tier) == 1);
+	if (nlen != e->len)
+		e->flags &= ~META_EXT_SEALED;  /* its checksum covers less */
 	e->len = nlen;
 }
 
@@ -1372,7 +1374,9 @@ static int mh_next(void *arg, uint64_t ino, uint64_t from, uint64_t end,
 			continue;
 		*out = (struct mig_snap){ .ino = ino, .off = e->off,
 					  .len = e->len, .version = e->version,
-					  .tier = ext_tier(f, e) };
+					  .tier = ext_tier(f, e),
+					  .flags = e->flags };
+		memcpy(out->csum, e->csum, sizeof(out->csum));
 		vclock_raise(f, e->version + 1);
 		rc = 0;
 	}

@@ -707,6 +707,33 @@ static void free_dst_copies(struct migrator *m, const struct meta_job *j,
 }
 
 /* Copies every extent of g to dst, keeping each one's checksum. */
+/* The bytes read of s, with checksum sum, against the checksum s was
+ * sealed with (when it was, by the same algorithm): -EBADMSG (why
+ * filled, logged) when they differ while the extent is still the one
+ * snapshotted, its source changed on the medium; -ESTALE when a write
+ * came meanwhile (the bytes read may mix both); else 0. */
+static int check_sealed(struct migrator *m, const struct mig_snap *s,
+			const uint8_t *sum, size_t sumlen, char *why,
+			size_t whylen)
+{
+	const struct mig_host *h = &m->p.host;
+	struct mig_snap now;
+
+	if (!(s->flags & META_EXT_SEALED) ||
+	    !(s->flags & META_EXT_SHA256) != !m->p.sha256 ||
+	    memcmp(sum, s->csum, sumlen) == 0)
+		return 0;
+	if (h->next(h->arg, s->ino, s->off, s->off + 1, -1, &now) != 0 ||
+	    now.off != s->off || now.version != s->version || now.len != s->len)
+		return -ESTALE;
+	snprintf(why, whylen, "source on %s fails its sealed checksum",
+		 m->p.tiers[s->tier].be->name);
+	log_err("inode %" PRIu64 ", extent at %" PRIu64 ": %s: its bytes "
+		"changed on the medium since it was sealed; it stays there",
+		s->ino, s->off, why);
+	return -EBADMSG;
+}
+
 static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		      int dst, bool uring, char *why, size_t whylen)
 {
@@ -727,11 +754,13 @@ static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		else
 			rc = buffer_copy(m, s, dst, &c);
 		g->sumlen = csum_final(&c, g->v[i].csum);
+		if (rc == 0)
+			rc = check_sealed(m, s, g->v[i].csum, g->sumlen, why, whylen);
 		if (rc < 0) {
-			if (rc != -ESTALE)
+			if (rc != -ESTALE && rc != -EBADMSG)
 				snprintf(why, whylen, "copy from %s to %s: %s",
 					 sbe->name, dbe->name, strerror(-rc));
-			return rc;
+			return rc == -EBADMSG ? -EIO : rc;
 		}
 		if (i == 0 && g->n > 1)
 			crash_check(CRASH_MID_COPY);

@@ -53,6 +53,8 @@ struct mig_snap {
 	uint64_t len;                  /* bytes of the extent */
 	uint64_t version;              /* its version */
 	int tier;                      /* tier index holding it */
+	uint32_t flags;                /* its META_EXT_* flags */
+	uint8_t csum[META_CSUM_MAX];   /* its checksum when META_EXT_SEALED */
 };
 
 #define MIG_GROUP_MAX 16               /* extents per group commit */

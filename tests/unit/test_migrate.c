@@ -710,6 +710,46 @@ static void test_limit_lifted(void **state)
 	check_content(x);
 }
 
+/* A sealed extent whose bytes changed on the medium (not through the
+ * file system) is not moved on: the job rolls back with the reason, the
+ * extents stay where they are. An extent that fallocate grew since it
+ * was sealed is no such case: it moves. */
+static void test_source_fails_seal(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	char p[256];
+	int fd;
+
+	fab_config(x, "");
+	make_file(x);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+
+	/* the last extent (1000 bytes) grows to a whole one */
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_fallocate(x->f, fh, 0, FSIZE, ES - 1000), 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	wait_job(x, fs_migrate(x->f, x->ino, 5 * ES, ES, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+
+	/* a byte of extent 1 changes behind the file system's back */
+	tier_path(x, "hdd", p, sizeof(p));
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "?", 1, ES + 100), 1);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, 5 * ES, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EIO);
+	assert_non_null(strstr(j.reason, "sealed checksum"));
+	/* extents 0 to 4 went as one group: all stay on hdd, sealed */
+	assert_int_equal(on_tier(x, "hdd", 1), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +758,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rewrite_under_copy, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_remade_extent_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_lifted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_fails_seal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_fails_seal, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
