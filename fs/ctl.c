@@ -51,6 +51,7 @@ struct ctl_server {
 	pthread_t thread;              /* the serving thread */
 	int running;                   /* thread was started */
 	struct fabric *f;              /* what the commands act on */
+	uint64_t mnt_dev;              /* its mount's device, 0 unknown */
 	dev_t sock_dev;                /* identity of the socket we bound, */
 	ino_t sock_ino;                /* so that stop unlinks only ours */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* socket path */
@@ -1114,7 +1115,7 @@ static int check_args(const struct ctl_cmd *c, const cJSON *req, char *err,
 	size_t i;
 
 	cJSON_ArrayForEach(it, req) {
-		if (strcmp(it->string, "cmd") == 0)
+		if (strcmp(it->string, "cmd") == 0 || strcmp(it->string, "dev") == 0)
 			continue;
 		for (i = 0; c->args[i]; i++)
 			if (strcmp(it->string, c->args[i]) == 0)
@@ -1129,12 +1130,12 @@ static int check_args(const struct ctl_cmd *c, const cJSON *req, char *err,
 	return 0;
 }
 
-char *ctl_handle(struct fabric *f, const char *request)
+char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 {
 	char err[256] = "";
 	const struct ctl_cmd *c;
 	cJSON *req, *reply = NULL;
-	const cJSON *cmd;
+	const cJSON *cmd, *dev;
 	char *s = NULL;
 	int rc = -EINVAL;
 
@@ -1166,6 +1167,23 @@ char *ctl_handle(struct fabric *f, const char *request)
 	rc = check_args(c, req, err, sizeof(err));
 	if (rc < 0)
 		goto out;
+	dev = cJSON_GetObjectItemCaseSensitive(req, "dev");
+	if (dev && (!cJSON_IsNumber(dev) || !(dev->valuedouble >= 0) ||
+		    dev->valuedouble > CTL_INO_MAX ||
+		    dev->valuedouble != floor(dev->valuedouble))) {
+		snprintf(err, sizeof(err),
+			 "argument \"dev\" must be an integer from 0 to 2^53");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (dev && mnt_dev && (uint64_t)dev->valuedouble != mnt_dev) {
+		/* an inode number of another mount names another file */
+		snprintf(err, sizeof(err), "the file is not on this daemon's "
+			 "mount (device %" PRIu64 ", the mount's %" PRIu64 ")",
+			 (uint64_t)dev->valuedouble, mnt_dev);
+		rc = -EXDEV;
+		goto out;
+	}
 	rc = -ENOMEM;
 	reply = cJSON_CreateObject();
 	if (!reply || !cJSON_AddTrueToObject(reply, "ok"))
@@ -1269,7 +1287,7 @@ static void serve_client(struct ctl_server *s, int cfd, char *buf)
 			  strerror((int)-len));
 		return;
 	} else
-		reply = ctl_handle(s->f, buf);
+		reply = ctl_handle(s->f, s->mnt_dev, buf);
 	out = reply ? reply : oom;
 	rc = io_send_all(cfd, out, strlen(out));
 	if (rc == 0)
@@ -1400,8 +1418,8 @@ static void server_free(struct ctl_server *s)
 	free(s);
 }
 
-int ctl_start(const char *path, struct fabric *f, struct ctl_server **out,
-	      char *err, size_t errlen)
+int ctl_start(const char *path, struct fabric *f, uint64_t mnt_dev,
+	      struct ctl_server **out, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctl_server *s;
@@ -1424,6 +1442,7 @@ int ctl_start(const char *path, struct fabric *f, struct ctl_server **out,
 	}
 	s->lfd = s->wake[0] = s->wake[1] = -1;
 	s->f = f;
+	s->mnt_dev = mnt_dev;
 	strcpy(s->path, path);
 
 	rc = clear_path(path, &sa, err, errlen);

@@ -10,20 +10,23 @@
 #define DF_CTL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct fabric;
 struct ctl_server;
 
 /* Binds `path` (replacing a stale socket, refusing a live one or a
  * non-socket file) and starts the server thread. 0 or -errno with err. */
-int ctl_start(const char *path, struct fabric *f, struct ctl_server **out,
-	      char *err, size_t errlen);
+int ctl_start(const char *path, struct fabric *f, uint64_t mnt_dev,
+	      struct ctl_server **out, char *err, size_t errlen);
 /* Stops the thread, unlinks the socket. NULL is fine. */
 void ctl_stop(struct ctl_server *s);
 
-/* Answers one request line (without the newline) for fabric f. Returns a
- * malloc'd NUL-terminated JSON line without newline; caller frees. Used by
- * the server and by the tests. */
-char *ctl_handle(struct fabric *f, const char *request);
+/* Answers one request line (without the newline) for fabric f, mounted
+ * on device mnt_dev (0: unknown). A request may carry "dev", the device
+ * of the file it names (st_dev): one of another mount is refused (EXDEV).
+ * Returns a malloc'd NUL-terminated JSON line without newline; caller
+ * frees. Used by the server and by the tests. */
+char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -964,6 +965,47 @@ static void background_done(int fd, char status)
 	close(fd);
 }
 
+/* The device number (st_dev) of the mount on `mnt` (an absolute path),
+ * the last one there in /proc/self/mountinfo, or 0 when not found. Read
+ * from the kernel's table: a stat of the mount would be a request to
+ * this daemon, before its loop runs. */
+static uint64_t mount_dev(const char *mnt)
+{
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	char line[8192], path[4096];
+	unsigned maj, min;
+	uint64_t dev = 0;
+
+	if (!fp || !mnt[0]) {
+		if (fp)
+			fclose(fp);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		const char *p;
+		size_t n = 0;
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (octal escapes) */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, path) != 3)
+			continue;
+		for (p = path; *p; p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
+			    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+				path[n++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+						   (p[3] - '0'));
+				p += 3;
+			} else {
+				path[n++] = *p;
+			}
+		}
+		path[n] = '\0';
+		if (strcmp(path, mnt) == 0)
+			dev = (uint64_t)makedev(maj, min);
+	}
+	fclose(fp);
+	return dev;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -1048,7 +1090,8 @@ int main(int argc, char *argv[])
 		rc = 1;
 		goto out_sig;
 	}
-	rc = ctl_start(cfg.control, g_fab, &ctl, err, sizeof(err));
+	rc = ctl_start(cfg.control, g_fab, mount_dev(real_mnt), &ctl, err,
+		       sizeof(err));
 	if (rc < 0) {
 		log_err("%s", err);
 		rc = 1;

@@ -372,6 +372,14 @@ out:
 	return rc;
 }
 
+/* Adds to req the file of st: its inode number and the device of its
+ * mount, with which the daemon refuses a file of another mount. */
+static int add_file(cJSON *req, const struct stat *st)
+{
+	return cJSON_AddNumberToObject(req, "ino", (double)st->st_ino) &&
+	       cJSON_AddNumberToObject(req, "dev", (double)st->st_dev);
+}
+
 /* ---- commands ---- */
 
 static cJSON *make_req(const char *cmd)
@@ -492,7 +500,7 @@ static int cmd_where(struct tool_opts *o, char **argv)
 		return EXIT_FAILED;
 	}
 	req = make_req("where");
-	if (req && !cJSON_AddNumberToObject(req, "ino", (double)st.st_ino)) {
+	if (req && !add_file(req, &st)) {
 		cJSON_Delete(req);
 		req = NULL;
 	}
@@ -562,6 +570,7 @@ static int parse_size(const char *s, uint64_t *out)
 /* ---- migrate ---- */
 
 #define MIGRATE_MAX_JOBS 100000        /* files one command may queue */
+#define MIGRATE_MAX_STR  "100000"
 
 struct migrate_req {
 	struct tool_opts *o;           /* options */
@@ -588,7 +597,7 @@ static int queue_one(struct migrate_req *mr, const char *file)
 		mr->failed = 1;
 		return 0;
 	}
-	if (req && (!cJSON_AddNumberToObject(req, "ino", (double)ino) ||
+	if (req && (!add_file(req, &st) ||
 		    !cJSON_AddStringToObject(req, "tier", mr->tier) ||
 		    (mr->off && !cJSON_AddNumberToObject(req, "offset", (double)mr->off)) ||
 		    (mr->len != UINT64_MAX &&
@@ -610,20 +619,38 @@ static int queue_one(struct migrate_req *mr, const char *file)
 	cJSON_Delete(reply);
 	if (mr->nids == mr->cap) {
 		size_t cap = mr->cap ? mr->cap * 2 : 16;
-		uint64_t *v = realloc(mr->ids, cap * sizeof(*v));
+		uint64_t *v;
 
-		if (!v || cap > MIGRATE_MAX_JOBS) {
-			free(v == mr->ids ? NULL : v);
-			errmsg("too many files");
-			return -1;
+		if (cap > MIGRATE_MAX_JOBS)
+			cap = MIGRATE_MAX_JOBS;
+		v = cap > mr->cap ? realloc(mr->ids, cap * sizeof(*v)) : NULL;
+		if (!v) {
+			/* the job is queued; it is not waited for */
+			errmsg("%s: job %" PRIu64 " queued, but %s: the files "
+			       "after it are not", file, id, cap > mr->cap ?
+			       "out of memory" : "more than " MIGRATE_MAX_STR
+			       " files");
+			mr->failed = 1;
+			return -2;
 		}
 		mr->ids = v;
 		mr->cap = cap;
 	}
 	mr->ids[mr->nids++] = id;
-	if (json)
-		printf("{\"file\":\"%s\",\"id\":%" PRIu64 "}\n", file, id);
-	else
+	if (json) {
+		cJSON *line = cJSON_CreateObject();
+		char *text = NULL;
+
+		if (line && cJSON_AddStringToObject(line, "file", file) &&
+		    cJSON_AddNumberToObject(line, "id", (double)id))
+			text = cJSON_PrintUnformatted(line);
+		if (text)
+			printf("%s\n", text);
+		else
+			errmsg("%s: job %" PRIu64 ": out of memory", file, id);
+		free(text);
+		cJSON_Delete(line);
+	} else
 		printf("job %" PRIu64 ": %s -> %s\n", id, file, mr->tier);
 	return 0;
 }
@@ -633,7 +660,7 @@ static int walk_one(const char *path, const struct stat *st, int flag,
 {
 	if (flag != FTW_F || !S_ISREG(st->st_mode))
 		return 0;
-	return queue_one(walk_req, path) < 0 ? 1 : 0;
+	return queue_one(walk_req, path);  /* < 0: stop */
 }
 
 /* Asks the daemon for job `id` (never printing the raw reply, even with
@@ -736,7 +763,7 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 {
 	struct migrate_req mr = { .o = o, .len = UINT64_MAX };
 	const char *files[64];
-	int nfiles = 0, recursive = 0, wait = 0, rc = EXIT_OK, i;
+	int nfiles = 0, recursive = 0, wait = 0, rc = EXIT_OK, i, qrc;
 
 	for (i = 0; argv[i]; i++) {
 		if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "--recursive")) {
@@ -786,11 +813,13 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 				continue;
 			}
 			walk_req = &mr;
-			if (nftw(files[i], walk_one, 16, FTW_PHYS) != 0) {
-				rc = EXIT_UNREACHABLE;
-				goto out;
-			}
-		} else if (queue_one(&mr, files[i]) < 0) {
+			qrc = nftw(files[i], walk_one, 16, FTW_PHYS);
+		} else {
+			qrc = queue_one(&mr, files[i]);
+		}
+		if (qrc == -2)
+			break;         /* too many: wait for those queued */
+		if (qrc != 0) {
 			rc = EXIT_UNREACHABLE;
 			goto out;
 		}
@@ -1260,7 +1289,7 @@ static int file_cmd(struct tool_opts *o, const char *cmd, const char *file,
 		return EXIT_FAILED;
 	}
 	*req = make_req(cmd);
-	if (*req && !cJSON_AddNumberToObject(*req, "ino", (double)ino)) {
+	if (*req && !add_file(*req, &st)) {
 		cJSON_Delete(*req);
 		*req = NULL;
 	}

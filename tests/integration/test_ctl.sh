@@ -101,7 +101,7 @@ tier_used()
 # must get {"ok": false, "errno": 22, ...}. Then a ping must still work.
 raw_requests()
 {
-	python3 - "$1" <<'EOF'
+	python3 - "$@" <<'EOF'
 import json, socket, sys
 
 path = sys.argv[1]
@@ -153,6 +153,19 @@ if d != {"ok": True}:
 d = json.loads(ask(b'{"cmd":"where","ino":999999999}\n'))
 if d.get("ok") is not False or d.get("errno") != 2:
     sys.exit("where on a missing inode: expected ENOENT, got %r" % d)
+# The device of the file's mount: that of another mount is refused (the
+# same inode number names another file there), a malformed one too.
+ino, dev = (int(x) for x in sys.argv[2:4])
+d = json.loads(ask(b'{"cmd":"where","ino":%d,"dev":%d}\n' % (ino, dev)))
+if d.get("ok") is not True:
+    sys.exit("where with the mount's device: %r" % d)
+d = json.loads(ask(b'{"cmd":"where","ino":%d,"dev":%d}\n' % (ino, dev + 1)))
+if d.get("ok") is not False or d.get("errno") != 18 or "not on this daemon's mount" not in d.get("error", ""):
+    sys.exit("where with another device: expected EXDEV, got %r" % d)
+for bad in (b'"1"', b'-1', b'1.5'):
+    d = json.loads(ask(b'{"cmd":"ping","dev":' + bad + b'}\n'))
+    if d.get("ok") is not False or d.get("errno") != 22:
+        sys.exit("dev %r: expected EINVAL, got %r" % (bad, d))
 EOF
 }
 
@@ -218,9 +231,20 @@ assert_eq "$(jq_py "(d['tiers'][0]['files'], d['tiers'][0]['extents'])" <<<"$jso
 assert_eq "$(check_where "$DF_MNT/empty")" "" "where on an empty file"
 
 # Malformed requests are refused and the daemon keeps serving.
-raw_requests "$SOCK" || fail "malformed requests"
+raw_requests "$SOCK" $(stat -c '%i %d' "$DF_MNT/ten") || fail "malformed requests"
 run_rc rc df_ctl ping
 assert_eq "$rc" 0 "ping after malformed requests: $OUT"
+
+# migrate --json prints one JSON object per file, whatever its name.
+odd=$'q"uo\\te\nnl'
+echo x >"$DF_MNT/$odd"
+out=$(df_ctl --json migrate "$DF_MNT/$odd" --to hdd --wait) || fail "migrate --json: $out"
+python3 -c 'import json, sys
+lines = sys.stdin.read().splitlines()
+d = json.loads(lines[0])
+assert d["file"] == sys.argv[1] and d["id"] >= 1, d' "$DF_MNT/$odd" <<<"$out" ||
+	fail "migrate --json: not JSON: $out"
+rm -f "$DF_MNT/$odd"
 assert_eq "$(check_where "$DF_MNT/ten")" "nvme:10485760" "where after malformed requests"
 
 # Errors of the tool.
