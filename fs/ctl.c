@@ -3,9 +3,11 @@
  * connections on a unix socket and answers one JSON request per connection.
  *
  * DESIGN: the thread poll()s the listening socket and the read end of a
- * pipe; ctl_stop() writes a byte into the pipe and joins the thread. Clients
- * are served one at a time: each gets 2 s receive and send timeouts, so a
- * stalled client delays the others (and ctl_stop) by a few seconds at most.
+ * pipe; ctl_stop() writes a byte into the pipe and joins the thread, then
+ * waits for the clients. Each client has a thread of its own (at most
+ * CTL_CLIENTS_MAX) and deadlines for its whole request and its whole reply,
+ * so a stalled or trickling client delays neither the others nor ctl_stop
+ * by more than those.
  * A request is one line of at most CTL_REQ_MAX bytes. ctl_handle() is pure
  * request-in, reply-out and is called by the tests without the thread.
  * Commands live in one table (cmd_table) of name, accepted arguments,
@@ -39,7 +41,8 @@
 #include "tiering/profile.h"
 
 #define CTL_REQ_MAX      (64 * 1024)   /* longest request line, bytes */
-#define CTL_IO_TIMEOUT_S 2             /* per-client receive/send timeout */
+#define CTL_IO_TIMEOUT_S 2             /* a client's request and reply, at most */
+#define CTL_CLIENTS_MAX  8             /* clients served at once */
 #define CTL_BACKLOG      16            /* listen() backlog */
 #define CTL_INO_MAX      9007199254740992.0  /* 2^53: exact in a double */
 #define CTL_TOP_DEFAULT  10            /* files "top" lists without "n" */
@@ -52,6 +55,9 @@ struct ctl_server {
 	int running;                   /* thread was started */
 	struct fabric *f;              /* what the commands act on */
 	uint64_t mnt_dev;              /* its mount's device, 0 unknown */
+	pthread_mutex_t lock;          /* nclients */
+	pthread_cond_t cond;           /* a client thread ended */
+	int nclients;                  /* client threads running */
 	dev_t sock_dev;                /* identity of the socket we bound, */
 	ino_t sock_ino;                /* so that stop unlinks only ours */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* socket path */
@@ -1206,16 +1212,21 @@ out:
  * without the newline. Returns its length, -E2BIG when longer than
  * CTL_REQ_MAX, -ENODATA on EOF before any byte, or -errno (EAGAIN on
  * timeout). A last line without newline counts as a request. */
-static ssize_t read_line(int fd, char *buf)
+static ssize_t read_line(int fd, char *buf, int64_t deadline)
 {
 	size_t len = 0;
 	char *nl = NULL;
 	ssize_t n;
 
 	while (!nl && len < CTL_REQ_MAX + 1) {
-		n = recv(fd, buf + len, CTL_REQ_MAX + 1 - len, 0);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - mono_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
+			return -EAGAIN;
+		n = recv(fd, buf + len, CTL_REQ_MAX + 1 - len, MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -errno;
 		}
@@ -1259,23 +1270,41 @@ static void drain(int fd, char *buf)
 	}
 }
 
+/* Sends all of buf before the deadline: 0 or -errno (EAGAIN: too late). */
+static int send_by(int fd, const char *buf, size_t len, int64_t deadline)
+{
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int64_t left = deadline - mono_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
+			return -EAGAIN;
+		n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Serves one client: its request and the reply within CTL_IO_TIMEOUT_S
+ * in all (plus the command's own time), however it trickles. */
 static void serve_client(struct ctl_server *s, int cfd, char *buf)
 {
-	struct timeval tv = { .tv_sec = CTL_IO_TIMEOUT_S };
 	static const char oom[] =
 		"{\"ok\":false,\"errno\":12,\"error\":\"out of memory\"}";
+	int64_t deadline = mono_ms() + CTL_IO_TIMEOUT_S * 1000;
 	char *reply = NULL;
 	const char *out;
 	ssize_t len;
 	int rc;
 
-	if (setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-		log_warn("control socket %s: setsockopt: %s", s->path,
-			 strerror(errno));
-		return;
-	}
-	len = read_line(cfd, buf);
+	len = read_line(cfd, buf, deadline);
 	if (len == -ENODATA)
 		return;
 	if (len == -E2BIG)
@@ -1289,9 +1318,11 @@ static void serve_client(struct ctl_server *s, int cfd, char *buf)
 	} else
 		reply = ctl_handle(s->f, s->mnt_dev, buf);
 	out = reply ? reply : oom;
-	rc = io_send_all(cfd, out, strlen(out));
+	/* the command's time does not count against the client */
+	deadline = mono_ms() + CTL_IO_TIMEOUT_S * 1000;
+	rc = send_by(cfd, out, strlen(out), deadline);
 	if (rc == 0)
-		rc = io_send_all(cfd, "\n", 1);
+		rc = send_by(cfd, "\n", 1, deadline);
 	if (rc < 0)
 		log_debug("control socket %s: sending a reply: %s", s->path,
 			  strerror(-rc));
@@ -1300,19 +1331,76 @@ static void serve_client(struct ctl_server *s, int cfd, char *buf)
 	free(reply);
 }
 
+struct client {
+	struct ctl_server *s;
+	int fd;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct ctl_server *s = c->s;
+	char *buf = malloc(CTL_REQ_MAX + 1);
+
+	if (buf)
+		serve_client(s, c->fd, buf);
+	close(c->fd);
+	free(buf);
+	free(c);
+	pthread_mutex_lock(&s->lock);
+	s->nclients--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Serves client cfd on a thread of its own, so that a slow one holds up
+ * no other; past CTL_CLIENTS_MAX at once, one gets an error at once. */
+static void start_client(struct ctl_server *s, int cfd)
+{
+	static const char busy[] = "{\"ok\":false,\"errno\":16,"
+		"\"error\":\"too many control clients at once; try again\"}\n";
+	struct client *c = NULL;
+	pthread_attr_t at;
+	pthread_t t;
+	int full;
+
+	pthread_mutex_lock(&s->lock);
+	full = s->nclients >= CTL_CLIENTS_MAX;
+	if (!full)
+		s->nclients++;
+	pthread_mutex_unlock(&s->lock);
+	if (full) {
+		(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		return;
+	}
+	if ((c = malloc(sizeof(*c)))) {
+		c->s = s;
+		c->fd = cfd;
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &at, client_thread, c) == 0) {
+			pthread_attr_destroy(&at);
+			return;
+		}
+		pthread_attr_destroy(&at);
+		free(c);
+	}
+	log_warn("control socket %s: cannot start a client thread", s->path);
+	close(cfd);
+	pthread_mutex_lock(&s->lock);
+	s->nclients--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *ctl_thread(void *arg)
 {
 	struct ctl_server *s = arg;
 	struct pollfd pfd[2];
-	char *buf;
 	int cfd;
 
-	buf = malloc(CTL_REQ_MAX + 1);
-	if (!buf) {
-		log_err("control socket %s: out of memory; not serving",
-			s->path);
-		return NULL;
-	}
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
@@ -1339,10 +1427,8 @@ static void *ctl_thread(void *arg)
 				usleep(100 * 1000);
 			continue;
 		}
-		serve_client(s, cfd, buf);
-		close(cfd);
+		start_client(s, cfd);
 	}
-	free(buf);
 	return NULL;
 }
 
@@ -1415,6 +1501,8 @@ static void server_free(struct ctl_server *s)
 		close(s->wake[0]);
 	if (s->wake[1] >= 0)
 		close(s->wake[1]);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
 	free(s);
 }
 
@@ -1443,6 +1531,8 @@ int ctl_start(const char *path, struct fabric *f, uint64_t mnt_dev,
 	s->lfd = s->wake[0] = s->wake[1] = -1;
 	s->f = f;
 	s->mnt_dev = mnt_dev;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
 	strcpy(s->path, path);
 
 	rc = clear_path(path, &sa, err, errlen);
@@ -1504,5 +1594,10 @@ void ctl_stop(struct ctl_server *s)
 		while (n < 0 && errno == EINTR);
 		pthread_join(s->thread, NULL);
 	}
+	/* clients still being served end by their deadlines */
+	pthread_mutex_lock(&s->lock);
+	while (s->nclients > 0)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 	server_free(s);
 }

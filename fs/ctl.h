@@ -4,8 +4,9 @@
  * line, {"cmd": "NAME", ...arguments}, and reads one JSON object on one
  * line back: {"ok": true, ...} or {"ok": false, "errno": N, "error": "..."}.
  * Requests are bounded (64 KiB); a malformed one gets an error reply and
- * never harms the daemon. One thread accepts and answers, one client at a
- * time, each with a receive timeout. */
+ * never harms the daemon. One thread accepts; each client is answered on
+ * a thread of its own (at most 8 at once), and has 2 s to send its
+ * request and 2 s to read the reply. */
 #ifndef DF_CTL_H
 #define DF_CTL_H
 

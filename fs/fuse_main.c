@@ -1122,7 +1122,11 @@ int main(int argc, char *argv[])
 	rc = rc < 0 ? 1 : 0;
 	log_info("unmounting %s", o.mountpoint);
 out_ctl:
+	/* Unmounted first: the loop is gone, and a process on the mount
+	 * must not wait for the control clients to end. */
+	fuse_session_unmount(se);
 	ctl_stop(ctl);
+	goto out_sig;
 out_umount:
 	fuse_session_unmount(se);
 out_sig:

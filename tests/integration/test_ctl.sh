@@ -166,6 +166,43 @@ for bad in (b'"1"', b'-1', b'1.5'):
     d = json.loads(ask(b'{"cmd":"ping","dev":' + bad + b'}\n'))
     if d.get("ok") is not False or d.get("errno") != 22:
         sys.exit("dev %r: expected EINVAL, got %r" % (bad, d))
+# Clients that send nothing hold up no other (each cost 2 s, in turn).
+import select, time
+idle = []
+for _ in range(3):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(path)
+    idle.append(c)
+t0 = time.time()
+d = json.loads(ask(b'{"cmd":"ping"}\n'))
+if d != {"ok": True} or time.time() - t0 > 1.5:
+    sys.exit("ping behind idle clients: %r after %.1f s" % (d, time.time() - t0))
+# A client trickling a byte every 0.4 s is cut off after about 2 s in
+# all (the timeout was per receive: it could hold the server for hours).
+c = socket.socket(socket.AF_UNIX)
+c.connect(path)
+t0 = time.time()
+closed = None
+for i in range(20):
+    try:
+        c.send(b" ")
+    except OSError:
+        closed = time.time() - t0
+        break
+    time.sleep(0.4)
+    if select.select([c], [], [], 0)[0]:
+        try:
+            if c.recv(100) == b"":
+                closed = time.time() - t0
+                break
+        except OSError:
+            closed = time.time() - t0
+            break
+c.close()
+for c in idle:
+    c.close()
+if closed is None or closed > 3.5:
+    sys.exit("trickling client: still served after %s s" % closed)
 EOF
 }
 
