@@ -1132,6 +1132,26 @@ static void stale_done(struct fabric *f, struct stale *st, int committed)
 {
 	size_t i;
 
+	if (committed && st->n) {
+		/* The copies that replace them and the map that names those
+		 * durable first: a commit is not synced, and after a power
+		 * loss the map could name the copies freed here. */
+		uint64_t ino = st->x[0].ino;
+
+		for (int t = 0; t < f->ntiers && committed; t++) {
+			struct backend *be = f->tiers[t].be;
+
+			if (tier_is_file(f, t) && be->ops->sync &&
+			    be->ops->sync(be, ino) < 0)
+				committed = 0;
+		}
+		if (committed && meta_sync(f->meta) < 0)
+			committed = 0;
+		if (!committed)
+			log_warn("inode %" PRIu64 ": its old copies stay on their "
+				 "tiers (the new ones could not be made durable); "
+				 "fsck removes them", ino);
+	}
 	for (i = 0; committed && i < st->n; i++) {
 		struct backend *be = f->tiers[st->idx[i]].be;
 		int rc = be->ops->ext_free(be, &st->x[i]);
@@ -1161,21 +1181,22 @@ static void ext_account_move(struct fabric *f, struct meta_batch *b,
 }
 
 /* Brings extent e from a tier without file operations (an object store)
- * to the fastest file tier with room, before a change that needs one:
- * its bytes are copied over unless `fetch` is 0 (the caller is about to
- * overwrite all of them). The old copy goes to st. Caller holds im->lock
- * for writing; changes go into b. */
+ * to file tier `to` (-1: the fastest with room), before a change that
+ * needs one: its bytes are copied over unless `fetch` is 0 (the caller
+ * wrote all of them there already). The old copy goes to st. Caller holds
+ * im->lock for writing; changes go into b. */
 static int recall_locked(struct fabric *f, struct meta_batch *b,
 			 struct inode_mem *im, struct meta_extent *e,
-			 int fetch, struct stale *st)
+			 int fetch, int to, struct stale *st)
 {
-	int from = ext_tier(f, e), to;
+	int from = ext_tier(f, e);
 	struct be_ext old = ext_copy(im, e);
 	struct backend *src = f->tiers[from].be, *dst;
 	char *buf = NULL;
 	ssize_t rc = 0;
 
-	if ((to = pick_tier(f, f->es, -1, claimed_tier(im, e->off, e->len))) < 0)
+	if (to < 0 &&
+	    (to = pick_tier(f, f->es, -1, claimed_tier(im, e->off, e->len))) < 0)
 		return to;
 	dst = f->tiers[to].be;
 	if (fetch && e->len) {
@@ -2466,7 +2487,7 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 		if (k < im->next && im->ext[k].off < size &&
 		    im->ext[k].off + im->ext[k].len > size &&
 		    !tier_is_file(f, ext_tier(f, &im->ext[k])) &&
-		    (rc = recall_locked(f, b, im, &im->ext[k], 1, st)) < 0)
+		    (rc = recall_locked(f, b, im, &im->ext[k], 1, -1, st)) < 0)
 			return rc;
 		for (i = 0; i < f->ntiers; i++) {
 			struct backend *be = f->tiers[i].be;
@@ -3669,24 +3690,43 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 		struct meta_extent *e;
 		struct backend *be;
-		int idx, isnew;
+		int idx, isnew, written;
 
 		if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
 			rc = isnew;
 			goto out;
 		}
 		idx = ext_tier(f, e);
-		if (!tier_is_file(f, idx)) {
-			/* Into an extent on an object store: bring it back
-			 * first, unless this write covers all of it. */
-			int whole = pos <= e->off && pos + n >= e->off + e->len;
+		written = 0;
+		if (!tier_is_file(f, idx) &&
+		    pos <= e->off && pos + n >= e->off + e->len) {
+			/* Over all of an extent on an object store: the bytes
+			 * go to a file tier first, the extent follows them
+			 * there only once they did (the object stays its
+			 * copy until then). */
+			int to = -1, avoid = claimed_tier(im, e->off, e->len);
 
-			if ((rc = recall_locked(f, b, im, e, !whole, &st)) < 0)
+			rc = -ENOSPC;
+			while (rc == -ENOSPC &&
+			       (to = pick_tier(f, f->es, to, avoid)) >= 0)
+				rc = f->tiers[to].be->ops->pwrite(f->tiers[to].be,
+								  im->ino, p, n, pos);
+			if (to < 0 && rc == -ENOSPC)
+				rc = to;
+			if (rc < 0 ||
+			    (rc = recall_locked(f, b, im, e, 0, to, &st)) < 0)
+				goto out;
+			idx = to;
+			written = 1;
+		} else if (!tier_is_file(f, idx)) {
+			/* Into part of one: bring it back first. */
+			if ((rc = recall_locked(f, b, im, e, 1, -1, &st)) < 0)
 				goto out;
 			idx = ext_tier(f, e);
 		}
 		be = f->tiers[idx].be;
-		rc = be->ops->pwrite(be, im->ino, p, n, pos);
+		if (!written)
+			rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		while (rc == -ENOSPC && isnew) {
 			/* the tier's filesystem is full: try the next tier */
 			int nidx = pick_tier(f, f->es, idx,
@@ -3821,7 +3861,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 				if (whole)
 					rc = stale_add(&st, idx, ext_copy(im, e));
 				else if (s < t)
-					rc = recall_locked(f, b, im, e, 1, &st);
+					rc = recall_locked(f, b, im, e, 1, -1, &st);
 				if (rc < 0)
 					goto out;
 				idx = ext_tier(f, e);

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Writes over extents that live on an S3 tier (s3rver on 127.0.0.1,
+ * through tests/s3server; run from the top of the tree) when the file
+ * tier they come back to fails: the old bytes must survive a write that
+ * did not happen, and a full tier sends the bytes to the next one. The
+ * file tiers go through the fault-injecting backend. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backends/fault.h"
+#include "common/config.h"
+#include "fs/fs.h"
+#include "tests/unit/s3srv.h"
+
+#define ES   ((uint64_t)65536)
+#define ROOT ((uint64_t)1)
+
+static char g_dir[64];                 /* the server's directory */
+static int g_port;
+static struct backend *wrapped[3];     /* nvme, hdd, cold as opened */
+static int nwrapped;
+static const struct fs_ctx root_ctx = { .uid = 0, .gid = 0, .pid = 1 };
+
+struct fix {
+	char dir[64];
+	struct cfg cfg;
+	struct fabric *f;
+};
+
+static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static struct backend *wrap_hook(struct backend *be)
+{
+	struct backend *w = NULL;
+
+	assert_int_equal(be_fault_wrap(be, &w), 0);
+	if (nwrapped < 3)
+		wrapped[nwrapped++] = w;
+	return w;
+}
+
+static int group_setup(void **state)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (s3srv_start("test_fs_s3", "/tmp/dffs3.XXXXXX", g_dir, sizeof(g_dir),
+			&g_port) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/creds", g_dir);
+	if (!(f = fopen(path, "w")))
+		return -1;
+	fputs("access_key = S3RVER\nsecret_key = S3RVER\n", f);
+	if (fclose(f) != 0 || chmod(path, 0600) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	s3srv_run("stop", g_dir, 0);
+	return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int setup(void **state)
+{
+	struct fix *x = calloc(1, sizeof(*x));
+	char p[128];
+
+	if (!x)
+		return -1;
+	strcpy(x->dir, "/tmp/test_fs_s3.XXXXXX");
+	if (!mkdtemp(x->dir))
+		return -1;
+	snprintf(p, sizeof(p), "%s/nvme", x->dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/hdd", x->dir);
+	mkdir(p, 0700);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+
+	if (x->f)
+		fs_fabric_close(x->f);
+	be_open_hook = NULL;
+	nwrapped = 0;
+	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(x);
+	return 0;
+}
+
+static void fab_open(struct fix *x)
+{
+	char text[2048], err[CFG_ERR_MAX] = "";
+
+	snprintf(text, sizeof(text),
+		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n"
+		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 16M\n"
+		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n"
+		 "[tier.cold]\nkind = s3\nendpoint = 127.0.0.1:%d\n"
+		 "bucket = dfabric\ntls = no\ncapacity = 1G\n"
+		 "prefix = %s/\ncredentials_file = %s/creds\n",
+		 x->dir, x->dir, x->dir, g_port, strrchr(x->dir, '/') + 1, g_dir);
+	assert_int_equal(cfg_parse_string(text, "t.conf", &x->cfg, err,
+					  sizeof(err)), 0);
+	nwrapped = 0;
+	be_open_hook = wrap_hook;
+	if (fs_fabric_open(&x->cfg, &x->f, err, sizeof(err)))
+		print_error("fs_fabric_open: %s\n", err);
+	assert_non_null(x->f);
+}
+
+static void fab_reopen(struct fix *x)
+{
+	fs_fabric_close(x->f);
+	x->f = NULL;
+	fab_open(x);
+}
+
+/* A file of n extents of byte ch, moved to the S3 tier. */
+static uint64_t cold_file(struct fix *x, const char *name, int n, int ch)
+{
+	struct fs_file *fh = NULL;
+	struct stat st;
+	char *b = malloc(n * ES);
+
+	assert_non_null(b);
+	memset(b, ch, n * ES);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, name, 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, n * ES, 0), (ssize_t)(n * ES));
+	assert_int_equal(fs_release(x->f, fh), 0);
+	free(b);
+	assert_true(fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0) > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	return st.st_ino;
+}
+
+/* Bytes equal to ch in [off, off + len) of ino. */
+static int count_byte(struct fix *x, uint64_t ino, uint64_t off, uint64_t len,
+		      int ch)
+{
+	struct fs_file *fh = NULL;
+	char *b = malloc(len);
+	ssize_t n;
+	int k = 0;
+
+	assert_non_null(b);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDONLY, &fh), 0);
+	n = fs_read(x->f, fh, b, len, off);
+	for (ssize_t i = 0; i < n; i++)
+		k += b[i] == ch;
+	assert_int_equal(fs_release(x->f, fh), 0);
+	free(b);
+	return k;
+}
+
+/* Two whole S3 extents overwritten; the file tier fails the second
+ * chunk: a short write, the first extent new, the second still old, now
+ * and after a restart. Before, the second read zeros: its extent had
+ * moved to nvme, unwritten, and the partial commit freed its object. */
+static void test_whole_overwrite_fails(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	char *b = malloc(2 * ES);
+	uint64_t ino;
+
+	assert_non_null(b);
+	fab_open(x);
+	ino = cold_file(x, "f", 2, 'A');
+	memset(b, 'B', 2 * ES);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 1, 1);
+	assert_int_equal(fs_write(x->f, fh, b, 2 * ES, 0), (ssize_t)ES);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'B'), (int)ES);
+	assert_int_equal(count_byte(x, ino, ES, ES, 'A'), (int)ES);
+	fab_reopen(x);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'B'), (int)ES);
+	assert_int_equal(count_byte(x, ino, ES, ES, 'A'), (int)ES);
+	free(b);
+}
+
+/* A whole S3 extent overwritten while the first file tier is full: the
+ * bytes go to the next one. Before, the write failed with ENOSPC and the
+ * extent read zeros until the daemon forgot the file. */
+static void test_whole_overwrite_full_tier(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	char *b = malloc(ES);
+	uint64_t ino;
+
+	assert_non_null(b);
+	fab_open(x);
+	ino = cold_file(x, "f", 1, 'A');
+	memset(b, 'B', ES);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, ENOSPC, 0, 1);
+	assert_int_equal(fs_write(x->f, fh, b, ES, 0), (ssize_t)ES);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'B'), (int)ES);
+	fab_reopen(x);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'B'), (int)ES);
+
+	/* the file tier failing (EIO): the write fails, the old bytes stay */
+	ino = cold_file(x, "g", 1, 'C');
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 0, 1);
+	assert_true(fs_write(x->f, fh, b, ES, 0) < 0);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'C'), (int)ES);
+	fab_reopen(x);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'C'), (int)ES);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_whole_overwrite_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
