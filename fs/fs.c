@@ -3013,7 +3013,8 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	struct inode_mem *dir = NULL, *child = NULL;
 	struct meta_batch *b = NULL;
 	struct meta_dirent d;
-	struct timespec t = now_ts(), omtime, octime;
+	struct meta_inode odir, ochild;
+	struct timespec t = now_ts();
 	int rc, did;
 
 	if (strlen(name) > META_NAME_MAX)
@@ -3050,16 +3051,18 @@ static int remove_entry(struct fabric *f, uint64_t parent, const char *name,
 	pthread_rwlock_wrlock(&dir->lock);
 	pthread_rwlock_wrlock(&child->lock);
 	meta_del_dirent(b, parent, name);
-	omtime = dir->a.mtime;
-	octime = dir->a.ctime;
+	odir = dir->a;
+	ochild = child->a;
 	did = drop_link(f, b, child, t);
 	if (want_dir)
 		dir->a.nlink--;
 	dir_touch(f, b, dir, t, want_dir);
 	rc = commit(f, b);
 	if (rc < 0) {
-		dir->a.mtime = omtime;
-		dir->a.ctime = octime;
+		/* as before: the child keeps its link (else its last forget
+		 * would destroy a file that still has a name) */
+		dir->a = odir;
+		child->a = ochild;
 	}
 	dcache_drop(f->dcache, parent, name);
 	destroy_done(f, child, did, rc == 0);
@@ -3131,6 +3134,7 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned int flags)
 {
 	struct inode_mem *v[4] = { NULL, NULL, NULL, NULL };
+	struct meta_inode saved[4];
 	struct inode_mem *op, *np, *src, *dst;
 	struct meta_dirent sd, dd;
 	struct meta_batch *b = NULL;
@@ -3207,6 +3211,9 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	}
 	lock_distinct(v, 4, 1);
 	locked = 1;
+	for (int i = 0; i < 4; i++)
+		if (v[i])
+			saved[i] = v[i]->a;
 	sd.type = src->a.mode & S_IFMT;
 	if (flags & RENAME_EXCHANGE) {
 		dd.type = dst->a.mode & S_IFMT;
@@ -3248,6 +3255,12 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 	if (np != op)
 		meta_put_inode(b, &np->a);
 	rc = commit(f, b);
+	if (rc < 0) {
+		/* as before, in reverse: a twin may appear twice */
+		for (int i = 3; i >= 0; i--)
+			if (v[i])
+				v[i]->a = saved[i];
+	}
 	dcache_drop(f->dcache, parent, name);
 	dcache_drop(f->dcache, newparent, newname);
 	if (rc == 0) {

@@ -239,6 +239,9 @@ void meta_put_counter(struct meta_batch *b, const char *key, int64_t v);
  * bad input (EINVAL, ENAMETOOLONG, ERANGE, E2BIG, ENOMEM), in which case
  * nothing of the batch is written. The batch is left as it was. */
 int meta_commit(struct meta *m, struct meta_batch *b, int sync);
+/* Tests: while positive, a commit of a non-empty batch takes one from it
+ * and fails with -EIO, writing nothing. */
+extern _Atomic int meta_debug_fail_commits;
 /* Makes every committed batch durable (syncs the WAL). 0 or -EIO. */
 int meta_sync(struct meta *m);
 

@@ -2639,6 +2639,54 @@ static void test_corrupt_dirent_create(void **state)
 	assert_int_equal(fs_link(x->f, z, d1, "x", &st), -EIO);
 }
 
+/* A commit that fails leaves the names and links as they were: the file
+ * of a failed unlink, or of the name a failed rename would have replaced,
+ * is not destroyed at its last forget (before, its link count stayed
+ * dropped in memory, and the forget removed a file that still had a
+ * name); a failed rmdir leaves a directory that takes entries. */
+static void test_failed_commit_keeps_links(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh;
+	struct stat st;
+	uint64_t a, b, d;
+
+	fab_default(x);
+	a = mkfile(x, ROOT, "a", &fh);
+	mwrite(x, fh, 0, 1000, 1);
+	rel(x, fh);
+	b = mkfile(x, ROOT, "b", NULL);
+	d = mkdir_(x, ROOT, "d");
+
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_unlink(x->f, ROOT, "a"), -EIO);
+	assert_int_equal(getattr_(x, a).st_nlink, 1);
+	fs_forget(x->f, a, 1);
+	assert_int_equal(lookup_(x, ROOT, "a"), a);
+	fh = open_ino(x, a, O_RDONLY);
+	verify(x, fh);
+	rel(x, fh);
+
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_rename(x->f, ROOT, "a", ROOT, "b", 0), -EIO);
+	fs_forget(x->f, b, 1);
+	assert_int_equal(lookup_(x, ROOT, "b"), b);
+	assert_int_equal(getattr_(x, b).st_nlink, 1);
+	assert_int_equal(lookup_(x, ROOT, "a"), a);
+
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_rmdir(x->f, ROOT, "d"), -EIO);
+	assert_int_equal(getattr_(x, d).st_nlink, 2);
+	assert_int_equal(getattr_(x, ROOT).st_nlink, 3);
+	assert_int_equal(fs_mkdir(x->f, &root_ctx, d, "e", 0755, &st), 0);
+	assert_int_equal(meta_debug_fail_commits, 0);
+
+	fab_reopen(x);
+	assert_int_equal(lookup_(x, ROOT, "a"), a);
+	assert_int_equal(lookup_(x, ROOT, "b"), b);
+	assert_true(lookup_(x, d, "e") > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2660,6 +2708,7 @@ int main(void)
 		T(test_name_too_long),
 		T(test_unlink_open),
 		T(test_unlink_nodata),
+		T(test_failed_commit_keeps_links),
 		T(test_orphan_restart),
 		T(test_persistence),
 		T(test_xattr),
