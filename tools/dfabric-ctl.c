@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,61 @@ out:
 	return rc;
 }
 
+/* A copy of the JSON text `in` with every integer of more than 15 digits
+ * outside strings put in quotes: cJSON holds numbers as doubles, which
+ * round the daemon's 64-bit values (versions are of the order of 10^18);
+ * get_u64 reads them back from the strings. NULL when out of memory. */
+static char *quote_big_ints(const char *in)
+{
+	size_t n = strlen(in), k = 0;
+	char *out = malloc(2 * n + 1);
+	bool str = false;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		if (str) {
+			if (in[i] == '\\' && i + 1 < n)
+				out[k++] = in[i++];
+			else if (in[i] == '"')
+				str = false;
+			out[k++] = in[i++];
+			continue;
+		}
+		if (in[i] == '"') {
+			str = true;
+			out[k++] = in[i++];
+			continue;
+		}
+		while (j < n && strchr("0123456789-+.eE", in[j]))
+			j++;
+		if (j == i) {
+			out[k++] = in[i++];
+			continue;
+		}
+		if (j - i > 15 && strspn(in + i, "0123456789") == j - i) {
+			out[k++] = '"';
+			memcpy(out + k, in + i, j - i);
+			k += j - i;
+			out[k++] = '"';
+		} else {
+			memcpy(out + k, in + i, j - i);
+			k += j - i;
+		}
+		i = j;
+	}
+	out[k] = '\0';
+	return out;
+}
+
 /* Sends request `req` (a JSON object) and parses the reply. Returns an
  * exit code; on EXIT_OK *raw is the reply line (caller frees) and *reply
  * its parse (caller deletes), an object with a boolean "ok". */
 static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
 {
+	char *big;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
 	char *text = NULL, *line = NULL;
@@ -183,7 +234,9 @@ static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
 			       strerror(-e));
 		goto out;
 	}
-	r = cJSON_Parse(line);
+	big = quote_big_ints(line);
+	r = big ? cJSON_Parse(big) : NULL;
+	free(big);
 	if (!r || !cJSON_IsObject(r) ||
 	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
 		errmsg("%s: malformed reply from the daemon", o->sock_path);
@@ -242,11 +295,22 @@ out:
 
 /* ---- reading the reply ---- */
 
-/* A non-negative integer member of o, or -EINVAL. */
+/* A non-negative integer member of o, or -EINVAL; one of more than 15
+ * digits arrives as a string of them (quote_big_ints), exact. */
 static int get_u64(const cJSON *o, const char *name, uint64_t *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
+	if (cJSON_IsString(v)) {
+		const char *p = v->valuestring;
+		char *end;
+
+		if (!*p || strspn(p, "0123456789") != strlen(p))
+			return -EINVAL;
+		errno = 0;
+		*out = strtoull(p, &end, 10);
+		return errno ? -EINVAL : 0;
+	}
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
 	    v->valuedouble < 0 || v->valuedouble >= 18446744073709551616.0)
 		return -EINVAL;

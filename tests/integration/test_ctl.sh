@@ -253,6 +253,10 @@ assert_eq "$(awk '$1 ~ /^[0-9]+$/ { print $1, $2, $3, $4 ~ /^[0-9]+$/, $5 ~ /^(y
 	"0 4194304 nvme 1 1 4194304 4194304 nvme 1 1 8388608 2097152 nvme 1 1 " \
 	"where: the extent table"
 grep -q "size 10485760 (10M), 3 extents\$" <<<"$out" || fail "where: no size line"
+# versions (from a clock in ns) exceed 2^53: the table prints them exactly
+assert_eq "$(awk '$1 == "0" { print $4 }' <<<"$out")" \
+	"$(df_ctl --json where "$DF_MNT/ten" | jq_py "d['extents'][0]['version']")" \
+	"where: the version column"
 assert_eq "$(check_where "$DF_MNT/ten")" "nvme:10485760" "where --json"
 assert_eq "$(df_ctl --json where "$DF_MNT/ten" | jq_py "[(e['offset'], e['length'], e['tier']) for e in d['extents']]")" \
 	"[(0, 4194304, 'nvme'), (4194304, 4194304, 'nvme'), (8388608, 2097152, 'nvme')]" \
