@@ -2606,7 +2606,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	struct meta_batch *b;
 	struct timespec t = now_ts();
 	struct stale st = { 0 };
-	int rc;
+	int rc, partial = 0;
 
 	rc = itab_get(f, ino, &im);
 	if (rc < 0)
@@ -2632,8 +2632,12 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		}
 		if ((rc = ext_load(f, im)) < 0)
 			goto out;
-		if ((rc = do_truncate(f, b, im, attr->st_size, &st)) < 0)
+		if ((rc = do_truncate(f, b, im, attr->st_size, &st)) < 0) {
+			/* as fs_fallocate: what was done stays done */
+			if (meta_batch_count(b) && commit(f, b) == 0)
+				partial = 1;
 			goto out;
+		}
 		if (!(to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)))
 			im->a.mtime = t;
 	}
@@ -2658,7 +2662,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		attr_to_stat(&im->a, out);
 out:
 	pthread_rwlock_unlock(&im->lock);
-	stale_done(f, &st, rc == 0);
+	stale_done(f, &st, rc == 0 || partial);
 	meta_batch_free(b);
 	itab_put(f, im);
 	return rc;
@@ -3327,7 +3331,7 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 	struct meta_batch *b;
 	struct timespec t = now_ts();
 	struct stale st = { 0 };
-	int rc;
+	int rc, partial = 0;
 
 	if ((rc = ext_load(f, im)) < 0)
 		return rc;
@@ -3339,8 +3343,10 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 			im->a.mtime = im->a.ctime = t;
 		meta_put_inode(b, &im->a);
 		rc = commit(f, b);
+	} else if (meta_batch_count(b) && commit(f, b) == 0) {
+		partial = 1;  /* as fs_fallocate: the map as the tiers */
 	}
-	stale_done(f, &st, rc == 0);
+	stale_done(f, &st, rc == 0 || partial);
 	meta_batch_free(b);
 	return rc;
 }
@@ -3839,7 +3845,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 	struct meta_batch *b;
 	uint64_t end = off + len, pos;
 	struct stale st = { 0 };
-	int rc = 0, keep = mode & FALLOC_FL_KEEP_SIZE;
+	int rc = 0, keep = mode & FALLOC_FL_KEEP_SIZE, partial = 0;
 
 	if (len == 0)
 		return -EINVAL;
@@ -3927,8 +3933,13 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 	meta_put_inode(b, &im->a);
 	rc = commit(f, b);
 out:
+	/* Failed part way: what was done stays done (the tiers were
+	 * punched, the map changed in memory), so that the map on disk
+	 * says what memory says. */
+	if (rc < 0 && meta_batch_count(b) && commit(f, b) == 0)
+		partial = 1;
 	pthread_rwlock_unlock(&im->lock);
-	stale_done(f, &st, rc == 0);
+	stale_done(f, &st, rc == 0 || partial);
 	meta_batch_free(b);
 	return rc;
 }
