@@ -3727,9 +3727,12 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 
 			rc = -ENOSPC;
 			while (rc == -ENOSPC &&
-			       (to = pick_tier(f, f->es, to, avoid)) >= 0)
-				rc = f->tiers[to].be->ops->pwrite(f->tiers[to].be,
-								  im->ino, p, n, pos);
+			       (to = pick_tier(f, f->es, to, avoid)) >= 0) {
+				be = f->tiers[to].be;
+				rc = be->ops->pwrite(be, im->ino, p, n, pos);
+				if (rc < 0)  /* what it wrote of them: not ours */
+					be->ops->punch(be, im->ino, pos, n);
+			}
 			if (to < 0 && rc == -ENOSPC)
 				rc = to;
 			if (rc < 0 ||
@@ -3747,10 +3750,13 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 		if (!written)
 			rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		while (rc == -ENOSPC && isnew) {
-			/* the tier's filesystem is full: try the next tier */
+			/* the tier's filesystem is full: try the next tier,
+			 * leaving none of these bytes on this one (they would
+			 * show if the extent came back to it) */
 			int nidx = pick_tier(f, f->es, idx,
 					     claimed_tier(im, coff, f->es));
 
+			be->ops->punch(be, im->ino, pos, n);
 			if (nidx < 0)
 				break;
 			idx = nidx;
