@@ -33,6 +33,7 @@
 
 #include "common/io.h"
 #include "common/clock.h"
+#include "common/utf8.h"
 #include "common/log.h"
 #include "fs/fs.h"
 #include "tiering/migrate.h"
@@ -1203,6 +1204,10 @@ char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 out:
 	if (rc < 0)
 		s = error_reply(rc, err);
+	/* Valid UTF-8 whatever bytes came in (names, a message cut
+	 * short): JSON structure is ASCII, so this touches strings only. */
+	if (s)
+		utf8_copy(s, strlen(s) + 1, s);
 	cJSON_Delete(reply);
 	cJSON_Delete(req);
 	return s;

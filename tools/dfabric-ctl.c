@@ -24,6 +24,7 @@
 
 #include "common/config.h"
 #include "common/io.h"
+#include "common/utf8.h"
 
 #ifndef DFABRIC_VERSION
 #define DFABRIC_VERSION "0.1.0"
@@ -708,8 +709,10 @@ static int queue_one(struct migrate_req *mr, const char *file)
 		if (line && cJSON_AddStringToObject(line, "file", file) &&
 		    cJSON_AddNumberToObject(line, "id", (double)id))
 			text = cJSON_PrintUnformatted(line);
-		if (text)
+		if (text) {
+			utf8_copy(text, strlen(text) + 1, text);
 			printf("%s\n", text);
+		}
 		else
 			errmsg("%s: job %" PRIu64 ": out of memory", file, id);
 		free(text);
@@ -1198,6 +1201,7 @@ static int cmd_top(struct tool_opts *o, char **argv)
 			rc = EXIT_FAILED;
 			goto out;
 		}
+		utf8_copy(text, strlen(text) + 1, text);  /* names are bytes */
 		printf("%s\n", text);
 		free(text);
 		goto out;

@@ -166,6 +166,17 @@ for bad in (b'"1"', b'-1', b'1.5'):
     d = json.loads(ask(b'{"cmd":"ping","dev":' + bad + b'}\n'))
     if d.get("ok") is not False or d.get("errno") != 22:
         sys.exit("dev %r: expected EINVAL, got %r" % (bad, d))
+# Replies are valid UTF-8 whatever the request held: a name cut short
+# in the message, a byte that is no UTF-8.
+for req in (b'{"cmd":"a' + "\u00e9".encode() * 40 + b'"}\n',
+            b'{"cmd":"\xff"}\n', b'{"cmd":"ping","\xc3\xa9\xff":1}\n'):
+    rep = ask(req)
+    try:
+        d = json.loads(rep.decode("utf-8"))
+    except ValueError as e:
+        sys.exit("request %r: reply not UTF-8 JSON (%s): %r" % (req[:40], e, rep[:120]))
+    if d.get("ok") is not False or d.get("errno") != 22:
+        sys.exit("request %r: expected EINVAL, got %r" % (req[:40], d))
 # Clients that send nothing hold up no other (each cost 2 s, in turn).
 import select, time
 idle = []
