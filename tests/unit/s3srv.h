@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* tests/s3server VERB DIR [PORT]: "start" (on PORT when > 0, else a free
@@ -55,6 +56,26 @@ static int s3srv_start(const char *who, const char *tmpl, char *dir,
 		return -1;
 	}
 	fclose(f);
+	return 0;
+}
+
+/* s3srv_start, and a credentials file DIR/creds (mode 0600) with the
+ * server's keys. 0 or -1. */
+static inline int s3srv_start_creds(const char *who, const char *tmpl,
+				    char *dir, size_t dirlen, int *port)
+{
+	char path[4096];
+	FILE *f;
+
+	if (s3srv_start(who, tmpl, dir, dirlen, port) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/creds", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs("access_key = S3RVER\nsecret_key = S3RVER\n", f);
+	if (fclose(f) != 0 || chmod(path, 0600) < 0)
+		return -1;
 	return 0;
 }
 

@@ -60,19 +60,8 @@ static struct backend *wrap_hook(struct backend *be)
 
 static int group_setup(void **state)
 {
-	char path[PATH_MAX];
-	FILE *f;
-
-	if (s3srv_start("test_fs_s3", "/tmp/dffs3.XXXXXX", g_dir, sizeof(g_dir),
-			&g_port) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/creds", g_dir);
-	if (!(f = fopen(path, "w")))
-		return -1;
-	fputs("access_key = S3RVER\nsecret_key = S3RVER\n", f);
-	if (fclose(f) != 0 || chmod(path, 0600) < 0)
-		return -1;
-	return 0;
+	return s3srv_start_creds("test_fs_s3", "/tmp/dffs3.XXXXXX", g_dir,
+				 sizeof(g_dir), &g_port);
 }
 
 static int group_teardown(void **state)

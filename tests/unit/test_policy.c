@@ -62,20 +62,8 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 
 static int group_setup(void **state)
 {
-	char path[PATH_MAX];
-	FILE *f;
-
-	if (s3srv_start("test_policy", "/tmp/dfpol.XXXXXX", g_dir, sizeof(g_dir),
-			&g_port) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/creds", g_dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	fputs("access_key = S3RVER\nsecret_key = S3RVER\n", f);
-	if (fclose(f) || chmod(path, 0600))
-		return -1;
-	return 0;
+	return s3srv_start_creds("test_policy", "/tmp/dfpol.XXXXXX", g_dir,
+				 sizeof(g_dir), &g_port);
 }
 
 static int group_teardown(void **state)
