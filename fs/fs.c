@@ -621,7 +621,7 @@ static int itab_add_new(struct fabric *f, const struct meta_inode *a,
 			const struct score_policy *pol, unsigned set,
 			struct inode_mem **out)
 {
-	struct inode_mem *im = calloc(1, sizeof(*im));
+	struct inode_mem *im = calloc(1, sizeof(*im)), *other;
 
 	if (!im)
 		return itab_get(f, a->ino, out);
@@ -633,6 +633,16 @@ static int itab_add_new(struct fabric *f, const struct meta_inode *a,
 	im->ext_loaded = 1;  /* a new inode has no extents */
 	pthread_rwlock_init(&im->lock, NULL);
 	pthread_mutex_lock(&f->itab_lock);
+	other = itab_find_locked(f, a->ino);
+	if (other) {
+		/* Loaded from the store since the commit (an open by
+		 * number, a control command): one twin per inode. */
+		other->refs++;
+		pthread_mutex_unlock(&f->itab_lock);
+		im_free(im);
+		*out = other;
+		return 0;
+	}
 	im->hnext = f->itab[itab_hash(a->ino)];
 	f->itab[itab_hash(a->ino)] = im;
 	pthread_mutex_unlock(&f->itab_lock);
@@ -3004,6 +3014,8 @@ static void destroy_done(struct fabric *f, struct inode_mem *im, int did,
 		return;
 	if (committed) {
 		atomic_fetch_sub(&f->ninodes, 1);
+		/* as inode_destroy does: its statistics go with it */
+		profile_forget(f->prof, im->ino);
 		return;
 	}
 	pthread_mutex_lock(&f->itab_lock);
@@ -3411,11 +3423,15 @@ int fs_create(struct fabric *f, const struct fs_ctx *ctx, uint64_t parent,
 	pthread_rwlock_rdlock(&im->lock);
 	attr_to_stat(&im->a, out);
 	pthread_rwlock_unlock(&im->lock);
-	itab_add_lookup(f, im);
 	rc = file_open(f, ctx, im, flags, fh);
-	if (rc < 0)
+	if (rc < 0) {
 		itab_put(f, im);
-	return rc;
+		return rc;
+	}
+	/* only now: a failed create tells the kernel of no inode, which
+	 * then never forgets it */
+	itab_add_lookup(f, im);
+	return 0;
 }
 
 /* Takes im->lock for reading with the extents loaded. */
@@ -3807,8 +3823,10 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 	struct inode_mem *im = fh->im;
 	int last, i;
 
+	/* The count goes down where "last" is decided: two releases at
+	 * once each saw the other's open and neither was last. */
 	pthread_mutex_lock(&f->itab_lock);
-	last = im->nopen == 1;
+	last = --im->nopen == 0;
 	if (last)
 		atomic_fetch_sub(&f->nopen, 1);
 	hlink_del(&fh->link);
@@ -3817,7 +3835,7 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 		for (i = 0; i < f->ntiers; i++)
 			if (tier_is_file(f, i))
 				f->tiers[i].be->ops->forget(f->tiers[i].be, im->ino);
-	itab_release(f, im, 0, 1);
+	itab_release(f, im, 0, 0);
 	free(fh);
 	return 0;
 }

@@ -522,6 +522,8 @@ static void fold(struct profile *p, const struct profile_event *ev,
 static int flush(struct profile *p)
 {
 	struct meta_batch *b = meta_batch_new();
+	struct delkey *dels = NULL;
+	size_t ndels;
 	int rc = 0;
 
 	if (!b)
@@ -529,6 +531,11 @@ static int flush(struct profile *p)
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < p->ndels; i++)
 		meta_del_access(b, p->dels[i].ino, p->dels[i].off);
+	/* kept until the commit: a failed one must not lose them (the
+	 * records would come back at every start, never deleted) */
+	ndels = p->ndels;
+	if (ndels && (dels = malloc(ndels * sizeof(*dels))))
+		memcpy(dels, p->dels, ndels * sizeof(*dels));
 	p->ndels = 0;
 	while (p->dirty) {
 		struct pfile *f = p->dirty;
@@ -551,15 +558,20 @@ static int flush(struct profile *p)
 	pthread_mutex_unlock(&p->lock);
 	if (meta_batch_count(b)) {
 		rc = meta_commit(p->meta, b, 0);
-		if (rc < 0)
+		if (rc < 0) {
 			log_err("access profiler: cannot store statistics: %s",
 				strerror(-rc));
-		else {
+			pthread_mutex_lock(&p->lock);
+			for (size_t i = 0; dels && i < ndels; i++)
+				del_add(p, dels[i].ino, dels[i].off);
+			pthread_mutex_unlock(&p->lock);
+		} else {
 			pthread_mutex_lock(&p->lock);
 			p->flushes++;
 			pthread_mutex_unlock(&p->lock);
 		}
 	}
+	free(dels);
 	meta_batch_free(b);
 	return rc;
 }

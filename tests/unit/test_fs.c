@@ -8,6 +8,8 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <linux/falloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +31,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/meta.h"
+#include "tiering/profile.h"
 
 #define ES         ((uint64_t)65536)     /* extent_size of every test */
 #define ROOT       ((uint64_t)1)
@@ -2687,6 +2690,160 @@ static void test_failed_commit_keeps_links(void **state)
 	assert_true(lookup_(x, d, "e") > 0);
 }
 
+/* A file deleted in the same batch as its last link (it never had data)
+ * takes its access statistics with it, as one destroyed later does;
+ * before, they stayed in memory and in the store for good. */
+static void test_profile_goes_with_file(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st;
+	struct fs_file *fh;
+	uint64_t a, b;
+
+	fab_default(x);
+	a = mkfile(x, ROOT, "a", NULL);   /* an open, no data */
+	b = mkfile(x, ROOT, "b", &fh);
+	mwrite(x, fh, 0, 10, 1);
+	rel(x, fh);
+	profile_drain(fs_profile(x->f));
+	assert_int_equal(profile_get(fs_profile(x->f), a, &st), 0);
+	assert_int_equal(profile_get(fs_profile(x->f), b, &st), 0);
+	assert_int_equal(fs_unlink(x->f, ROOT, "a"), 0);
+	assert_int_equal(fs_unlink(x->f, ROOT, "b"), 0);
+	fs_forget(x->f, a, 1);
+	fs_forget(x->f, b, 1);
+	profile_drain(fs_profile(x->f));
+	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
+	assert_int_equal(profile_get(fs_profile(x->f), b, &st), -ENOENT);
+	fab_reopen(x);
+	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
+}
+
+struct opener {
+	struct fabric *f;
+	uint64_t ino;
+	int n;
+};
+
+static void *open_release(void *arg)
+{
+	struct opener *o = arg;
+
+	for (int i = 0; i < o->n; i++) {
+		struct fs_file *fh;
+
+		if (fs_open(o->f, NULL, o->ino, O_RDONLY, &fh) == 0)
+			fs_release(o->f, fh);
+	}
+	return NULL;
+}
+
+/* Two threads opening and closing one file: the count of open files
+ * comes back to 0 (two releases at once each saw the other's open, and
+ * neither counted itself last). */
+static void test_open_count_races(void **state)
+{
+	struct fix *x = *state;
+	struct opener o;
+	pthread_t t[2];
+
+	fab_default(x);
+	o.f = x->f;
+	o.ino = mkfile(x, ROOT, "a", NULL);
+	o.n = 20000;
+	assert_int_equal(pthread_create(&t[0], NULL, open_release, &o), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, open_release, &o), 0);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	assert_int_equal(status_(x).open_files, 0);
+}
+
+struct by_number {
+	struct fabric *f;
+	_Atomic uint64_t want;
+	_Atomic int stop;
+	_Atomic uint64_t got;
+	struct fs_file *fh;
+};
+
+static void *open_by_number(void *arg)
+{
+	struct by_number *d = arg;
+
+	while (!atomic_load(&d->stop)) {
+		uint64_t w = atomic_load(&d->want);
+		struct fs_file *fh;
+
+		if (w && fs_open(d->f, NULL, w, O_RDWR, &fh) == 0) {
+			d->fh = fh;
+			atomic_store(&d->got, w);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* An open by inode number (as control commands and jobs do) racing with
+ * the create of that inode finds the one twin the create makes: a write
+ * through it shows in getattr. Before, the create added a second twin
+ * beside one loaded from the store meanwhile. */
+static void test_one_twin_per_inode(void **state)
+{
+	struct fix *x = *state;
+	struct by_number d = { 0 };
+	struct stat st;
+	char name[32];
+	uint64_t first;
+	pthread_t t;
+
+	fab_default(x);
+	first = mknod_(x, ROOT, "first");
+	d.f = x->f;
+	for (int i = 0; i < 2000; i++) {
+		uint64_t ino;
+
+		atomic_store(&d.got, 0);
+		atomic_store(&d.want, first + 1 + (uint64_t)i);
+		atomic_store(&d.stop, 0);
+		assert_int_equal(pthread_create(&t, NULL, open_by_number, &d), 0);
+		snprintf(name, sizeof(name), "f%d", i);
+		ino = mknod_(x, ROOT, name);
+		assert_int_equal(ino, first + 1 + (uint64_t)i);
+		atomic_store(&d.stop, 1);
+		pthread_join(t, NULL);
+		if (atomic_load(&d.got) != ino)
+			continue;
+		assert_int_equal(fs_write(x->f, d.fh, "hello", 5, 0), 5);
+		assert_int_equal(fs_getattr(x->f, ino, &st), 0);
+		assert_int_equal(st.st_size, 5);
+		assert_int_equal(fs_release(x->f, d.fh), 0);
+	}
+}
+
+/* A statistics flush whose commit fails keeps the deletes of forgotten
+ * files for the next one: before, they were dropped, and the records of
+ * deleted files came back at every start. */
+static void test_profile_delete_survives_failed_flush(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st;
+	struct fs_file *fh;
+	uint64_t a;
+
+	fab_default(x);
+	a = mkfile(x, ROOT, "a", &fh);
+	mwrite(x, fh, 0, 10, 1);
+	rel(x, fh);
+	assert_true(profile_drain(fs_profile(x->f)) >= 0);
+	assert_int_equal(fs_unlink(x->f, ROOT, "a"), 0);
+	fs_forget(x->f, a, 1);   /* destroyed: its statistics to delete */
+	meta_debug_fail_commits = 1;
+	assert_int_equal(profile_drain(fs_profile(x->f)), -EIO);
+	assert_true(profile_drain(fs_profile(x->f)) >= 0);
+	fab_reopen(x);
+	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2709,6 +2866,10 @@ int main(void)
 		T(test_unlink_open),
 		T(test_unlink_nodata),
 		T(test_failed_commit_keeps_links),
+		T(test_profile_goes_with_file),
+		T(test_open_count_races),
+		T(test_one_twin_per_inode),
+		T(test_profile_delete_survives_failed_flush),
 		T(test_orphan_restart),
 		T(test_persistence),
 		T(test_xattr),
