@@ -42,7 +42,8 @@ struct be_s3_stats {
 	uint64_t prefetches;   /* copies read ahead on a hint (ext_prefetch) */
 };
 
-/* Counters of an S3 backend since it was opened. */
+/* Counters of an S3 backend since it was opened; zeros when be is not an
+ * s3 backend itself (a wrapper in front of one). */
 void be_s3_get_stats(struct backend *be, struct be_s3_stats *out);
 
 /* Forgets every cached trailer and block (tests: the next read goes to
