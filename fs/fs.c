@@ -1177,6 +1177,14 @@ static void stale_done(struct fabric *f, struct stale *st, int committed)
 	memset(st, 0, sizeof(*st));
 }
 
+/* After a change failed part way: commits what it did so far (the tiers
+ * were changed, and the map in memory with them), so that the map on
+ * disk says what memory says. 1 when it did. */
+static int commit_partial(struct fabric *f, struct meta_batch *b)
+{
+	return meta_batch_count(b) && commit(f, b) == 0;
+}
+
 /* Moves the accounting of extent e from tier index `from` to e's tier. */
 static void ext_account_move(struct fabric *f, struct meta_batch *b,
 			     struct inode_mem *im, const struct meta_extent *e,
@@ -2643,9 +2651,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		if ((rc = ext_load(f, im)) < 0)
 			goto out;
 		if ((rc = do_truncate(f, b, im, attr->st_size, &st)) < 0) {
-			/* as fs_fallocate: what was done stays done */
-			if (meta_batch_count(b) && commit(f, b) == 0)
-				partial = 1;
+			partial = commit_partial(f, b);
 			goto out;
 		}
 		if (!(to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)))
@@ -3355,8 +3361,8 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 			im->a.mtime = im->a.ctime = t;
 		meta_put_inode(b, &im->a);
 		rc = commit(f, b);
-	} else if (meta_batch_count(b) && commit(f, b) == 0) {
-		partial = 1;  /* as fs_fallocate: the map as the tiers */
+	} else {
+		partial = commit_partial(f, b);
 	}
 	stale_done(f, &st, rc == 0 || partial);
 	meta_batch_free(b);
@@ -3725,37 +3731,25 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 		struct meta_extent *e;
 		struct backend *be;
-		int idx, isnew, written;
+		int idx, isnew, whole;
 
 		if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
 			rc = isnew;
 			goto out;
 		}
 		idx = ext_tier(f, e);
-		written = 0;
-		if (!tier_is_file(f, idx) &&
-		    pos <= e->off && pos + n >= e->off + e->len) {
+		whole = !tier_is_file(f, idx) && pos <= e->off &&
+			pos + n >= e->off + e->len;
+		if (whole) {
 			/* Over all of an extent on an object store: the bytes
 			 * go to a file tier first, the extent follows them
-			 * there only once they did (the object stays its
-			 * copy until then). */
-			int to = -1, avoid = claimed_tier(im, e->off, e->len);
-
-			rc = -ENOSPC;
-			while (rc == -ENOSPC &&
-			       (to = pick_tier(f, f->es, to, avoid)) >= 0) {
-				be = f->tiers[to].be;
-				rc = be->ops->pwrite(be, im->ino, p, n, pos);
-				if (rc < 0)  /* what it wrote of them: not ours */
-					be->ops->punch(be, im->ino, pos, n);
-			}
-			if (to < 0 && rc == -ENOSPC)
-				rc = to;
-			if (rc < 0 ||
-			    (rc = recall_locked(f, b, im, e, 0, to, &st)) < 0)
+			 * there only once they are (the object stays its copy
+			 * until then). */
+			if ((idx = pick_tier(f, f->es, -1,
+					     claimed_tier(im, coff, f->es))) < 0) {
+				rc = idx;
 				goto out;
-			idx = to;
-			written = 1;
+			}
 		} else if (!tier_is_file(f, idx)) {
 			/* Into part of one: bring it back first. */
 			if ((rc = recall_locked(f, b, im, e, 1, -1, &st)) < 0)
@@ -3763,9 +3757,8 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 			idx = ext_tier(f, e);
 		}
 		be = f->tiers[idx].be;
-		if (!written)
-			rc = be->ops->pwrite(be, im->ino, p, n, pos);
-		while (rc == -ENOSPC && isnew) {
+		rc = be->ops->pwrite(be, im->ino, p, n, pos);
+		while (rc == -ENOSPC && (isnew || whole)) {
 			/* the tier's filesystem is full: try the next tier,
 			 * leaving none of these bytes on this one (they would
 			 * show if the extent came back to it) */
@@ -3776,15 +3769,20 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 			if (nidx < 0)
 				break;
 			idx = nidx;
-			e->tier = f->tiers[idx].id;
+			if (isnew)
+				e->tier = f->tiers[idx].id;
 			be = f->tiers[idx].be;
 			rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		}
 		if (rc < 0) {
 			if (isnew)
 				ext_drop_new(im, e);
+			else if (whole)  /* what it wrote of them: not ours */
+				be->ops->punch(be, im->ino, pos, n);
 			goto out;
 		}
+		if (whole && (rc = recall_locked(f, b, im, e, 0, idx, &st)) < 0)
+			goto out;
 		prof_emit(f, fh, STATS_WRITE, coff, pos, n, idx, pos != off, t);
 		ext_grow(f, b, im, e, pos + n, isnew);
 		e->version = next_version(f, e->version);
@@ -3956,12 +3954,10 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 	im->a.mtime = im->a.ctime = now_ts();
 	meta_put_inode(b, &im->a);
 	rc = commit(f, b);
+	goto done;
 out:
-	/* Failed part way: what was done stays done (the tiers were
-	 * punched, the map changed in memory), so that the map on disk
-	 * says what memory says. */
-	if (rc < 0 && meta_batch_count(b) && commit(f, b) == 0)
-		partial = 1;
+	partial = commit_partial(f, b);
+done:
 	pthread_rwlock_unlock(&im->lock);
 	stale_done(f, &st, rc == 0 || partial);
 	meta_batch_free(b);
