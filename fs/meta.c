@@ -38,9 +38,9 @@
 #include "fs/meta.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2063,9 +2063,9 @@ void meta_put_counter(struct meta_batch *b, const char *key, int64_t v)
 	counter_op(b, OP_PUT, key, v);
 }
 
-/* The refusal of a failed batch was logged when the put failed. */
 _Atomic int meta_debug_fail_commits;
 
+/* The refusal of a failed batch was logged when the put failed. */
 int meta_commit(struct meta *m, struct meta_batch *b, int sync)
 {
 	rocksdb_writebatch_t *wb;

@@ -706,10 +706,9 @@ static void free_dst_copies(struct migrator *m, const struct meta_job *j,
 	}
 }
 
-/* Copies every extent of g to dst, keeping each one's checksum. */
 /* The bytes read of s, with checksum sum, against the checksum s was
- * sealed with (when it was, by the same algorithm): -EBADMSG (why
- * filled, logged) when they differ while the extent is still the one
+ * sealed with (when it was, by the same algorithm): -EIO (why filled,
+ * logged) when they differ while the extent is still the one
  * snapshotted, its source changed on the medium; -ESTALE when a write
  * came meanwhile (the bytes read may mix both); else 0. */
 static int check_sealed(struct migrator *m, const struct mig_snap *s,
@@ -731,9 +730,10 @@ static int check_sealed(struct migrator *m, const struct mig_snap *s,
 	log_err("inode %" PRIu64 ", extent at %" PRIu64 ": %s: its bytes "
 		"changed on the medium since it was sealed; it stays there",
 		s->ino, s->off, why);
-	return -EBADMSG;
+	return -EIO;
 }
 
+/* Copies every extent of g to dst, keeping each one's checksum. */
 static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		      int dst, bool uring, char *why, size_t whylen)
 {
@@ -754,14 +754,15 @@ static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		else
 			rc = buffer_copy(m, s, dst, &c);
 		g->sumlen = csum_final(&c, g->v[i].csum);
-		if (rc == 0)
-			rc = check_sealed(m, s, g->v[i].csum, g->sumlen, why, whylen);
 		if (rc < 0) {
-			if (rc != -ESTALE && rc != -EBADMSG)
+			if (rc != -ESTALE)
 				snprintf(why, whylen, "copy from %s to %s: %s",
 					 sbe->name, dbe->name, strerror(-rc));
-			return rc == -EBADMSG ? -EIO : rc;
+			return rc;
 		}
+		if ((rc = check_sealed(m, s, g->v[i].csum, g->sumlen, why,
+				       whylen)) < 0)
+			return rc;
 		if (i == 0 && g->n > 1)
 			crash_check(CRASH_MID_COPY);
 	}

@@ -522,21 +522,18 @@ static void fold(struct profile *p, const struct profile_event *ev,
 static int flush(struct profile *p)
 {
 	struct meta_batch *b = meta_batch_new();
-	struct delkey *dels = NULL;
 	size_t ndels;
 	int rc = 0;
 
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->ndels; i++)
-		meta_del_access(b, p->dels[i].ino, p->dels[i].off);
-	/* kept until the commit: a failed one must not lose them (the
-	 * records would come back at every start, never deleted) */
+	/* The deletes stay listed until their commit: after a failed one
+	 * the records would come back at every start, never deleted. More
+	 * may join them meanwhile. */
 	ndels = p->ndels;
-	if (ndels && (dels = malloc(ndels * sizeof(*dels))))
-		memcpy(dels, p->dels, ndels * sizeof(*dels));
-	p->ndels = 0;
+	for (size_t i = 0; i < ndels; i++)
+		meta_del_access(b, p->dels[i].ino, p->dels[i].off);
 	while (p->dirty) {
 		struct pfile *f = p->dirty;
 
@@ -561,17 +558,15 @@ static int flush(struct profile *p)
 		if (rc < 0) {
 			log_err("access profiler: cannot store statistics: %s",
 				strerror(-rc));
-			pthread_mutex_lock(&p->lock);
-			for (size_t i = 0; dels && i < ndels; i++)
-				del_add(p, dels[i].ino, dels[i].off);
-			pthread_mutex_unlock(&p->lock);
 		} else {
 			pthread_mutex_lock(&p->lock);
 			p->flushes++;
+			memmove(p->dels, p->dels + ndels,
+				(p->ndels - ndels) * sizeof(*p->dels));
+			p->ndels -= ndels;
 			pthread_mutex_unlock(&p->lock);
 		}
 	}
-	free(dels);
 	meta_batch_free(b);
 	return rc;
 }
