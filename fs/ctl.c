@@ -1142,7 +1142,8 @@ char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 	char err[256] = "";
 	const struct ctl_cmd *c;
 	cJSON *req, *reply = NULL;
-	const cJSON *cmd, *dev;
+	const cJSON *cmd;
+	uint64_t dev = 0;
 	char *s = NULL;
 	int rc = -EINVAL;
 
@@ -1174,20 +1175,14 @@ char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 	rc = check_args(c, req, err, sizeof(err));
 	if (rc < 0)
 		goto out;
-	dev = cJSON_GetObjectItemCaseSensitive(req, "dev");
-	if (dev && (!cJSON_IsNumber(dev) || !(dev->valuedouble >= 0) ||
-		    dev->valuedouble > CTL_INO_MAX ||
-		    dev->valuedouble != floor(dev->valuedouble))) {
-		snprintf(err, sizeof(err),
-			 "argument \"dev\" must be an integer from 0 to 2^53");
-		rc = -EINVAL;
+	if ((rc = get_u64_arg(req, "dev", &dev, err, sizeof(err))) < 0)
 		goto out;
-	}
-	if (dev && mnt_dev && (uint64_t)dev->valuedouble != mnt_dev) {
+	if (cJSON_GetObjectItemCaseSensitive(req, "dev") && mnt_dev &&
+	    dev != mnt_dev) {
 		/* an inode number of another mount names another file */
 		snprintf(err, sizeof(err), "the file is not on this daemon's "
 			 "mount (device %" PRIu64 ", the mount's %" PRIu64 ")",
-			 (uint64_t)dev->valuedouble, mnt_dev);
+			 dev, mnt_dev);
 		rc = -EXDEV;
 		goto out;
 	}
@@ -1341,6 +1336,15 @@ struct client {
 	int fd;
 };
 
+/* A client thread, or its start, is done. */
+static void client_done(struct ctl_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->nclients--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *client_thread(void *arg)
 {
 	struct client *c = arg;
@@ -1352,10 +1356,7 @@ static void *client_thread(void *arg)
 	close(c->fd);
 	free(buf);
 	free(c);
-	pthread_mutex_lock(&s->lock);
-	s->nclients--;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	client_done(s);
 	return NULL;
 }
 
@@ -1394,10 +1395,7 @@ static void start_client(struct ctl_server *s, int cfd)
 	}
 	log_warn("control socket %s: cannot start a client thread", s->path);
 	close(cfd);
-	pthread_mutex_lock(&s->lock);
-	s->nclients--;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	client_done(s);
 }
 
 static void *ctl_thread(void *arg)

@@ -635,7 +635,6 @@ static int parse_size(const char *s, uint64_t *out)
 /* ---- migrate ---- */
 
 #define MIGRATE_MAX_JOBS 100000        /* files one command may queue */
-#define MIGRATE_MAX_STR  "100000"
 
 struct migrate_req {
 	struct tool_opts *o;           /* options */
@@ -691,10 +690,14 @@ static int queue_one(struct migrate_req *mr, const char *file)
 		v = cap > mr->cap ? realloc(mr->ids, cap * sizeof(*v)) : NULL;
 		if (!v) {
 			/* the job is queued; it is not waited for */
-			errmsg("%s: job %" PRIu64 " queued, but %s: the files "
-			       "after it are not", file, id, cap > mr->cap ?
-			       "out of memory" : "more than " MIGRATE_MAX_STR
-			       " files");
+			if (cap > mr->cap)
+				errmsg("%s: job %" PRIu64 " queued, but out of "
+				       "memory: the files after it are not",
+				       file, id);
+			else
+				errmsg("%s: job %" PRIu64 " queued, but more than "
+				       "%d files: the files after it are not",
+				       file, id, MIGRATE_MAX_JOBS);
 			mr->failed = 1;
 			return -2;
 		}
