@@ -561,9 +561,11 @@ static int flush(struct profile *p)
 		} else {
 			pthread_mutex_lock(&p->lock);
 			p->flushes++;
-			memmove(p->dels, p->dels + ndels,
-				(p->ndels - ndels) * sizeof(*p->dels));
-			p->ndels -= ndels;
+			if (ndels) {
+				memmove(p->dels, p->dels + ndels,
+					(p->ndels - ndels) * sizeof(*p->dels));
+				p->ndels -= ndels;
+			}
 			pthread_mutex_unlock(&p->lock);
 		}
 	}
