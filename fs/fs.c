@@ -2624,6 +2624,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	struct meta_batch *b;
 	struct timespec t = now_ts();
 	struct stale st = { 0 };
+	struct meta_inode old;
 	int rc, partial = 0;
 
 	rc = itab_get(f, ino, &im);
@@ -2657,6 +2658,9 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		if (!(to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)))
 			im->a.mtime = t;
 	}
+	/* A failed commit takes the attributes back (the size, once the
+	 * tiers were cut, stays as they are). */
+	old = im->a;
 	if (to_set & FS_SET_MODE)
 		im->a.mode = (im->a.mode & S_IFMT) | (attr->st_mode & 07777);
 	if (to_set & FS_SET_UID)
@@ -2676,6 +2680,8 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	rc = commit(f, b);
 	if (rc == 0)
 		attr_to_stat(&im->a, out);
+	else
+		im->a = old;
 out:
 	pthread_rwlock_unlock(&im->lock);
 	stale_done(f, &st, rc == 0 || partial);
@@ -4317,6 +4323,7 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 {
 	struct score_policy np, nopin;
 	struct inode_mem *im;
+	struct meta_inode old;
 	struct meta_batch *b;
 	unsigned bit = 1u << which, nset;
 	char why[128];
@@ -4383,11 +4390,14 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 
 		meta_put_xattr(b, ino, pol_names[which], w, strlen(w));
 	}
+	old = im->a;
 	im->a.flags |= META_INODE_XATTRS | META_INODE_POLICY;
 	im->a.ctime = now_ts();
 	meta_put_inode(b, &im->a);
-	if ((rc = commit(f, b)) < 0)
+	if ((rc = commit(f, b)) < 0) {
+		im->a = old;
 		goto out;
+	}
 	im->pol = np;
 	im->pol_set = nset;
 	/* A pin moves the file now; a class only when it is somewhere the
@@ -4554,11 +4564,14 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	else if (rc == -ENODATA && (flags & XATTR_REPLACE))
 		rc = -ENODATA;
 	else if (rc >= 0 || rc == -ENODATA) {
+		struct meta_inode old = im->a;
+
 		meta_put_xattr(b, ino, name, value, size);
 		im->a.flags |= META_INODE_XATTRS;
 		im->a.ctime = now_ts();
 		meta_put_inode(b, &im->a);
-		rc = commit(f, b);
+		if ((rc = commit(f, b)) < 0)
+			im->a = old;
 	} else if (rc == -EUCLEAN) {
 		rc = -EIO;
 	}
@@ -4768,10 +4781,13 @@ int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	pthread_rwlock_wrlock(&im->lock);
 	rc = im->destroyed ? -ENOENT : meta_get_xattr(f->meta, ino, name, NULL, 0);
 	if (rc >= 0) {
+		struct meta_inode old = im->a;
+
 		meta_del_xattr(b, ino, name);
 		im->a.ctime = now_ts();
 		meta_put_inode(b, &im->a);
-		rc = commit(f, b);
+		if ((rc = commit(f, b)) < 0)
+			im->a = old;
 	} else if (rc == -EUCLEAN) {
 		rc = -EIO;
 	}

@@ -2690,6 +2690,56 @@ static void test_failed_commit_keeps_links(void **state)
 	assert_true(lookup_(x, d, "e") > 0);
 }
 
+/* A chmod, chown, utimens, setxattr, removexattr or policy change whose
+ * commit fails leaves the attributes in memory as they were: before, the
+ * new mode (and ctime) stayed in force until a restart although the call
+ * had failed and the store kept the old ones. */
+static void test_failed_commit_keeps_attrs(void **state)
+{
+	struct fix *x = *state;
+	struct stat at, st, before;
+	uint64_t a;
+
+	fab_default(x);
+	a = mkfile(x, ROOT, "a", NULL);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, a, "user.k", "1", 1, 0), 0);
+	before = getattr_(x, a);
+	usleep(2000);   /* any new ctime differs */
+
+	memset(&at, 0, sizeof(at));
+	at.st_mode = 0600;
+	at.st_uid = 1234;
+	at.st_mtim.tv_sec = 1000000000;
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_setattr(x->f, &root_ctx, a, &at, FS_SET_MODE |
+				    FS_SET_UID | FS_SET_MTIME, NULL, &st), -EIO);
+	st = getattr_(x, a);
+	assert_int_equal(st.st_mode, before.st_mode);
+	assert_int_equal(st.st_uid, before.st_uid);
+	assert_int_equal(st.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(st.st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, a, "user.n", "2", 1, 0), -EIO);
+	assert_int_equal(getattr_(x, a).st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, a, "user.k"), -EIO);
+	assert_int_equal(getattr_(x, a).st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, a, "user.dfabric.class",
+				     "private", 7, 0), -EIO);
+	assert_int_equal(getattr_(x, a).st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+	assert_int_equal(meta_debug_fail_commits, 0);
+
+	/* and what succeeds afterwards still changes them */
+	assert_int_equal(fs_setattr(x->f, &root_ctx, a, &at, FS_SET_MODE, NULL,
+				    &st), 0);
+	assert_int_equal(getattr_(x, a).st_mode & 07777, 0600);
+	fab_reopen(x);
+	assert_int_equal(getattr_(x, a).st_mode & 07777, 0600);
+	assert_int_equal(getattr_(x, a).st_uid, before.st_uid);
+}
+
 /* A file deleted in the same batch as its last link (it never had data)
  * takes its access statistics with it, as one destroyed later does;
  * before, they stayed in memory and in the store for good. */
@@ -2870,6 +2920,7 @@ int main(void)
 		T(test_unlink_open),
 		T(test_unlink_nodata),
 		T(test_failed_commit_keeps_links),
+		T(test_failed_commit_keeps_attrs),
 		T(test_profile_goes_with_file),
 		T(test_open_count_races),
 		T(test_one_twin_per_inode),
