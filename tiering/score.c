@@ -424,6 +424,14 @@ void score_eval(const struct score_params *p, const struct score_tier *tiers,
 		say(out, "promote %s->%s: frequency %.2f >= %.2f, total %.2f vs %.2f",
 		    tiers[cur].name, tiers[out->best].name, freq,
 		    p->promote_freq, tb->total, tc->total);
+	} else if (out->best > cur && freq >= p->promote_freq && freq > 0.0) {
+		/* Hot enough that a read (or the pass's promotions by heat)
+		 * would bring it straight back: a demotion would only make it
+		 * go down and up again. Room on a full tier is made by the
+		 * watermarks, coldest first. */
+		say(out, "stay on %s: frequency %.2f >= %.2f would promote it "
+		    "back from %s", tiers[cur].name, freq, p->promote_freq,
+		    tiers[out->best].name);
 	} else if (tb->total - tc->total < p->hysteresis - EPS) {
 		say(out, "stay on %s: %s total %.2f vs %.2f (+%.2f < %.2f)",
 		    tiers[cur].name, tiers[out->best].name, tb->total,
@@ -682,12 +690,19 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 	for (k = 0; k < nitems; k++) {
 		const struct plan_item *it = &items[k];
 
-		if (!valid_item(&c, k) || !it->forced || it->target < 0 ||
-		    it->target >= n || it->target == it->cur)
+		int to = it->target;
+
+		if (!valid_item(&c, k) || !it->forced || to < 0 || to >= n ||
+		    to == it->cur)
 			continue;
-		if (!fits(&tiers[it->target], it->bytes, 1.0))
+		/* Its best tier full: another one its policies allow, the
+		 * fastest first, rather than staying where it must not. */
+		for (int j = 0; j < n && !fits(&tiers[to], it->bytes, 1.0); j++)
+			if (j != it->cur && (it->allowed & (1u << j)))
+				to = j;
+		if (!fits(&tiers[to], it->bytes, 1.0))
 			continue;
-		if (plan_add(&c, k, it->target, 3.0, 1))
+		if (plan_add(&c, k, to, 3.0, 1))
 			goto out;
 	}
 	/* Demotions early on a forecast of a fall. */

@@ -343,6 +343,72 @@ static void test_thread_runs_passes(void **state)
 	assert_int_equal(jobs[0].ino, 80);
 }
 
+/* Moves file ino wholly to tier dst, as a finished job would. */
+static void land(uint64_t ino, int dst)
+{
+	int i, t;
+
+	for (i = 0; i < nfiles; i++)
+		if (files[i].ino == ino) {
+			for (t = 0; t < CFG_MAX_TIERS; t++)
+				files[i].tier_bytes[t] = 0;
+			files[i].tier_bytes[dst] = files[i].bytes;
+		}
+}
+
+/* A file read warmly: at least promote_freq (3) but well below what
+ * makes nvme its best tier by score, with a long history so that the
+ * score is confident. Promoted by heat at one pass, it was demoted by
+ * its score at the next, and so on at every pass. */
+static void test_no_thrash_promote_vs_score(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_file *pf;
+	struct score_result r;
+	int64_t now = now_ns();
+	int k, first, second;
+
+	pf = file(100, 1, 64 * MB, 0, 0);
+	/* 40 reads over 10 days: a steady ~4/day, decayed frequency ~5 */
+	for (k = 0; k < 40; k++)
+		stats_add(&pf->st, STATS_READ, 4096,
+			  now - 10 * 86400 * NS + k * (10 * 86400 * NS / 40),
+			  86400, 1.0);
+	assert_int_equal(placer_pass(pl, NULL), 0);
+	first = job_of(100);
+	assert_true(first >= 0);
+	land(100, first);
+	njobs = 0;
+	assert_int_equal(placer_explain(pl, &files[0], now, &r), 0);
+	assert_int_equal(r.target, -1);
+	assert_int_equal(placer_pass(pl, NULL), 0);
+	second = job_of(100);
+	/* Nothing changed between the passes: the file must stay. */
+	assert_int_equal(second, -1);
+	placer_close(pl);
+}
+
+/* A hot confidential file in s3 must come home; its best tier, nvme, is
+ * full (of a pinned file), hdd is empty. A forced move that does not fit
+ * its best tier is dropped instead of going to another allowed tier, so
+ * the file stays in s3 pass after pass. */
+static void test_forced_move_full_best_tier(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_file *pf;
+	struct placer_report rep;
+
+	tiers[0].used = tiers[0].capacity;
+	pf = file(700, 0, 10 * GB, 200, 3600);
+	pf->pol.pin = 0;
+	pf = file(701, 2, GB, 200, 3600);
+	pf->pol.cls = SCORE_CLASS_CONFIDENTIAL;
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	print_message("confidential 701 -> %d\n", job_of(701));
+	assert_int_equal(job_of(701), 1);
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +421,8 @@ int main(void)
 		cmocka_unit_test_setup(test_promote_on_read, setup),
 		cmocka_unit_test_setup(test_explain_matches_pass, setup),
 		cmocka_unit_test_setup(test_thread_runs_passes, setup),
+		cmocka_unit_test_setup(test_no_thrash_promote_vs_score, setup),
+		cmocka_unit_test_setup(test_forced_move_full_best_tier, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
