@@ -37,6 +37,8 @@
  * whose version it does not know. */
 #include "fs/meta.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -857,8 +859,25 @@ out:
 	return rc;
 }
 
-/* Reads or writes the layout version of the store. */
-static int format_check(struct meta *m, char *err, size_t errlen)
+/* Whether column family cf holds no key. */
+static int cf_empty(struct meta *m, enum meta_cf cf)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(m->db, m->ro,
+							    m->cf[cf]);
+	int empty;
+
+	rocksdb_iter_seek_to_first(it);
+	empty = !rocksdb_iter_valid(it);
+	rocksdb_iter_destroy(it);
+	return empty;
+}
+
+/* Reads or writes the layout version of the store. A store without one
+ * gets it when this open created the store, or when a crash cut its
+ * creation short (nothing but our families, no inode yet); any other is
+ * refused: a damaged store, or a RocksDB directory of something else. */
+static int format_check(struct meta *m, int created, int others,
+			char *err, size_t errlen)
 {
 	uint8_t rec[REC_MIN + SYS_BODY];
 	uint64_t v;
@@ -866,6 +885,15 @@ static int format_check(struct meta *m, char *err, size_t errlen)
 	int rc;
 
 	rc = meta_get_sys_u64(m, META_FORMAT_KEY, &v);
+	if (rc == -ENOENT && !created &&
+	    (others || !cf_empty(m, META_CF_INODES))) {
+		set_err(err, errlen,
+			"cannot open metadata store %s: it has no format record "
+			"(%s): not a dfabric store, or a damaged one", m->dir,
+			others ? "and column families of another program" :
+			"but holds inodes");
+		return -EUCLEAN;
+	}
 	if (rc == -ENOENT) {
 		enc_sys_u64(rec, META_FORMAT);
 		rocksdb_put_cf(m->db, m->wo_sync, m->cf[META_CF_DEFAULT],
@@ -932,6 +960,35 @@ static rocksdb_options_t *cf_options(rocksdb_options_t *base,
 }
 
 /* Failures are not logged: the message in err is the caller's to log. */
+/* -EUCLEAN (with a message) when directory dir holds tables or write-ahead
+ * logs of RocksDB, 0 when it holds none (or does not exist). */
+static int data_files(const char *dir, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if ((n > 4 && !strcmp(de->d_name + n - 4, ".sst")) ||
+		    (n > 4 && !strcmp(de->d_name + n - 4, ".log") &&
+		     isdigit((unsigned char)de->d_name[0]))) {
+			set_err(err, errlen,
+				"cannot open metadata store %s: it has no CURRENT "
+				"file but holds data (%s): restore CURRENT, or "
+				"move the directory away to start a new store",
+				dir, de->d_name);
+			rc = -EUCLEAN;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 {
 	struct meta *m = NULL;
@@ -945,7 +1002,7 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 	char *rerr = NULL;
 	char *current = NULL;
 	struct stat st;
-	int rc;
+	int rc, created = 0;
 
 	*out = NULL;
 	if (!dir || !*dir) {
@@ -1004,11 +1061,15 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 				dir, rerr);
 			goto out;
 		}
-		/* A new store: RocksDB creates it and our families. The
-		 * (empty) list is still allocated and freed at the end. */
+		/* No CURRENT: a new store, which RocksDB creates with our
+		 * families, unless data files are there. Then CURRENT was
+		 * lost, and a store made anew over them would delete them. */
+		if ((rc = data_files(dir, err, errlen)) < 0)
+			goto out;
 		rocksdb_free(rerr);
 		rerr = NULL;
 		nexisting = 0;
+		created = 1;
 	}
 	for (size_t i = 0; i < nexisting; i++) {
 		int ours = 0;
@@ -1059,7 +1120,7 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 	for (size_t i = META_CF_COUNT; i < total; i++)
 		rocksdb_column_family_handle_destroy(handles[i]);
 
-	rc = format_check(m, err, errlen);
+	rc = format_check(m, created, total > META_CF_COUNT, err, errlen);
 	if (rc)
 		goto out;
 	*out = m;
@@ -2075,14 +2136,14 @@ int meta_commit(struct meta *m, struct meta_batch *b, int sync)
 
 	if (b->err)
 		return b->err;
+	if (b->len == 0)
+		return sync ? meta_sync(m) : 0;
 	left = atomic_load(&meta_debug_fail_commits);
 	while (left > 0 && !atomic_compare_exchange_weak(&meta_debug_fail_commits,
 							 &left, left - 1))
 		;
 	if (left > 0)
 		return -EIO;    /* a test's fault */
-	if (b->len == 0)
-		return sync ? meta_sync(m) : 0;
 	perf_off();
 	wb = rocksdb_writebatch_create();
 	while (pos < b->len) {

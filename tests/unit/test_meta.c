@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Unit tests of the metadata store (fs/meta.c) on a real RocksDB in a
  * temporary directory per test. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1357,7 +1358,8 @@ static void test_open_errors(void **state)
 }
 
 /* Opens a closed store with RocksDB directly (every family, as RocksDB
- * requires), optionally adds a family, and puts key/val into default. */
+ * requires), optionally adds a family, and puts key/val into default
+ * (deletes key when val is NULL). */
 static void raw_store(const char *path, const char *new_cf, const char *key,
 		      const void *val, size_t len)
 {
@@ -1380,10 +1382,11 @@ static void raw_store(const char *path, const char *new_cf, const char *key,
 		assert_null(rerr);
 		rocksdb_column_family_handle_destroy(h);
 	}
-	if (key) {
+	if (key && val)
 		rocksdb_put(db, wo, key, strlen(key), val, len, &rerr);
-		assert_null(rerr);
-	}
+	else if (key)
+		rocksdb_delete(db, wo, key, strlen(key), &rerr);
+	assert_null(rerr);
 	for (int i = 0; i < 10; i++)
 		rocksdb_column_family_handle_destroy(hs[i]);
 	rocksdb_close(db);
@@ -1450,6 +1453,104 @@ static void test_open_unknown_cf(void **state)
 	commit_free(f->m, b);
 }
 
+static int count_inode(void *arg, const struct meta_inode *in)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A store whose CURRENT file is lost is damaged, not new. The first open
+ * failed, but RocksDB had been asked to create a store there: the second
+ * open then returned an empty one and its tables were deleted. */
+static void test_lost_current_refused(void **state)
+{
+	struct fix *f = *state;
+	struct meta_batch *b = nb();
+	char cur[256], err[512];
+	int n = 0;
+
+	for (uint64_t i = 2; i < 200; i++) {
+		struct meta_inode in = sample_inode(i);
+
+		meta_put_inode(b, &in);
+	}
+	commit_free(f->m, b);
+	meta_close(f->m);
+	f->m = NULL;
+	snprintf(cur, sizeof(cur), "%s/CURRENT", f->path);
+	assert_int_equal(unlink(cur), 0);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		err[0] = 0;
+		assert_int_equal(meta_open(f->path, &f->m, err, sizeof(err)),
+				 -EUCLEAN);
+		assert_null(f->m);
+		assert_non_null(strstr(err, "no CURRENT"));
+	}
+	/* nothing was deleted: a CURRENT naming the manifest brings it back */
+	{
+		struct dirent *de;
+		DIR *d = opendir(f->path);
+		FILE *fp;
+
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			if (!strncmp(de->d_name, "MANIFEST-", 9))
+				break;
+		assert_non_null(de);
+		fp = fopen(cur, "w");
+		assert_non_null(fp);
+		fprintf(fp, "%s\n", de->d_name);
+		assert_int_equal(fclose(fp), 0);
+		closedir(d);
+	}
+	reopen(f);
+	assert_int_equal(meta_list_inodes(f->m, count_inode, &n), 0);
+	assert_int_equal(n, 198);
+}
+
+/* A store without its format record is refused when it holds inodes
+ * (before, it was stamped with this build's format and used); one that
+ * holds none, as a crash between creating a store and writing the
+ * record leaves it, gets the record. */
+static void test_missing_format(void **state)
+{
+	struct fix *f = *state;
+	struct meta_inode in = sample_inode(2);
+	struct meta_batch *b;
+	char err[512] = "";
+
+	meta_close(f->m);
+	f->m = NULL;
+	raw_store(f->path, NULL, "meta.format", NULL, 0);
+	reopen(f);
+	b = nb();
+	meta_put_inode(b, &in);
+	commit_free(f->m, b);
+	meta_close(f->m);
+	f->m = NULL;
+	raw_store(f->path, NULL, "meta.format", NULL, 0);
+	assert_int_equal(meta_open(f->path, &f->m, err, sizeof(err)),
+			 -EUCLEAN);
+	assert_null(f->m);
+	assert_non_null(strstr(err, "no format record"));
+}
+
+/* The test hook fails a commit of a non-empty batch, as meta.h says: an
+ * empty one (fsync's) used it up before. */
+static void test_fail_hook_skips_empty(void **state)
+{
+	struct fix *f = *state;
+	struct meta_batch *b = nb();
+	int left;
+
+	meta_debug_fail_commits = 1;
+	assert_int_equal(meta_commit(f->m, b, 1), 0);
+	left = meta_debug_fail_commits;
+	meta_debug_fail_commits = 0;
+	meta_batch_free(b);
+	assert_int_equal(left, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1476,6 +1577,9 @@ int main(void)
 		T(test_open_errors),
 		T(test_open_format),
 		T(test_open_unknown_cf),
+		T(test_lost_current_refused),
+		T(test_missing_format),
+		T(test_fail_hook_skips_empty),
 #undef T
 	};
 
