@@ -1052,15 +1052,19 @@ static int local_ext_free(struct backend *be, const struct be_ext *x)
 	return local_punch(be, x->ino, x->off, len);
 }
 
-/* Writes, reads back and removes a probe file under the tier root. */
+/* Writes, reads back and removes a probe file under the tier root; a
+ * name of its own for each probe, so that two at once (two control
+ * clients) do not truncate and remove each other's. */
 static int local_probe(struct backend *be, char *msg, size_t msglen)
 {
+	static _Atomic unsigned seq;
 	struct local *lc = lc_of(be);
-	static const char name[] = ".dfabric-probe";
-	char buf[4096], back[4096];
+	char name[48], buf[4096], back[4096];
 	struct timespec t0, t1, t2;
 	int fd, rc = 0;
 
+	snprintf(name, sizeof(name), ".dfabric-probe.%u",
+		 atomic_fetch_add(&seq, 1));
 	memset(buf, 0x5a, sizeof(buf));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fd = openat(lc->rootfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |

@@ -725,6 +725,45 @@ static void test_concurrent(void **state)
 	assert_true(be_local_fd_cache_count(f->be) <= 8);
 }
 
+/* Two probes at once (two `dfabric-ctl tier check`): they shared one
+ * file name, truncated and removed each other's file, and one reported
+ * a healthy tier as failing. */
+struct prober {
+	struct backend *be;
+	int failures;
+	char msg[256];
+	char first[256];               /* message of the first failure */
+};
+
+static void *probe_main(void *arg)
+{
+	struct prober *p = arg;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		if (p->be->ops->probe(p->be, p->msg, sizeof(p->msg)) != 0 &&
+		    p->failures++ == 0)
+			snprintf(p->first, sizeof(p->first), "%s", p->msg);
+	return NULL;
+}
+
+static void test_probe_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct prober p[2] = { { .be = f->be }, { .be = f->be } };
+	pthread_t th[2];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, probe_main, &p[i]), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	if (p[0].failures || p[1].failures)
+		print_error("probe failures %d/%d: %s | %s\n", p[0].failures,
+			    p[1].failures, p[0].first, p[1].first);
+	assert_int_equal(p[0].failures + p[1].failures, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +781,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocate_space_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_concurrent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
