@@ -3781,10 +3781,13 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 			rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		}
 		if (rc < 0) {
+			/* What it wrote of them before failing (a write may
+			 * fail part way) is not ours: a new extent made later
+			 * over this slot would show it. */
+			if (isnew || whole)
+				be->ops->punch(be, im->ino, pos, n);
 			if (isnew)
 				ext_drop_new(im, e);
-			else if (whole)  /* what it wrote of them: not ours */
-				be->ops->punch(be, im->ino, pos, n);
 			goto out;
 		}
 		if (whole && (rc = recall_locked(f, b, im, e, 0, idx, &st)) < 0)
