@@ -56,6 +56,11 @@ $(B)/dfabric-ctl: $(B)/tools/dfabric-ctl.o $(B)/libdfabric.a
 $(B)/dfabric-sim: $(B)/tools/dfabric-sim.o $(B)/libdfabric.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Sees what fs_fsync syncs: ftruncate, fdatasync and fsync wrapped.
+$(B)/tests/test_fs_trunc_sync: $(B)/tests/unit/test_fs_trunc_sync.o $(B)/libdfabric.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=ftruncate64 -Wl,--wrap=fdatasync -Wl,--wrap=fsync -o $@ $^ -lcmocka $(LIBS)
+
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/libdfabric.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)

@@ -3850,17 +3850,15 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 int fs_fsync(struct fabric *f, struct fs_file *fh, int datasync)
 {
 	struct inode_mem *im = fh->im;
-	int on[CFG_MAX_TIERS] = { 0 };
 	int i, rc;
 
-	if ((rc = rdlock_ext(f, im)) < 0)
-		return rc;
-	for (i = 0; i < f->ntiers; i++)
-		on[i] = tier_is_file(f, i) &&
-			ext_count_on_tier(im, f->tiers[i].id) > 0;
-	pthread_rwlock_unlock(&im->lock);
+	/* Every file tier, not only those holding extents now: a tier the
+	 * file was cut on (truncate, punch) holds none of them but must
+	 * have the cut durable before the map that says so is (else old
+	 * bytes come back in a slot a later extent reuses). A tier with no
+	 * file for the inode costs a failed open. */
 	for (i = 0; i < f->ntiers; i++) {
-		if (!on[i])
+		if (!tier_is_file(f, i))
 			continue;
 		rc = f->tiers[i].be->ops->sync(f->tiers[i].be, im->ino);
 		if (rc < 0)
