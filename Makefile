@@ -56,6 +56,12 @@ $(B)/dfabric-ctl: $(B)/tools/dfabric-ctl.o $(B)/libdfabric.a
 $(B)/dfabric-sim: $(B)/tools/dfabric-sim.o $(B)/libdfabric.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Orders syncs of two files of one directory: openat2 (through syscall)
+# and fsync wrapped.
+$(B)/tests/test_local_dirsync: $(B)/tests/unit/test_local_dirsync.o $(B)/libdfabric.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=syscall -Wl,--wrap=fsync -o $@ $^ -lcmocka $(LIBS)
+
 # Sees what fs_fsync syncs: ftruncate, fdatasync and fsync wrapped.
 $(B)/tests/test_fs_trunc_sync: $(B)/tests/unit/test_fs_trunc_sync.o $(B)/libdfabric.a
 	@mkdir -p $(dir $@)

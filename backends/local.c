@@ -90,6 +90,12 @@ struct local {
 	 * the entries durable. Atomic access, no lock. */
 	_Atomic uint64_t dirty_yy[65536 / 64];
 	_Atomic uint64_t dirty_xx[256 / 64];
+	/* Held by a sync that clears bits and syncs directories; dsyncing
+	 * counts those under way, raised before a bit is cleared, so that a
+	 * sync that finds its bits clear while one is under way waits for
+	 * its fsync instead of returning first (sync_dirs). */
+	pthread_mutex_t dsync_lock;
+	_Atomic int dsyncing;
 };
 
 static const struct be_ops local_ops;
@@ -253,10 +259,6 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 	if (rc == -ENOENT && create) {
 		unsigned xx = (ino >> 8) & 0xff, xxyy = ino & 0xffff;
 
-		/* A new entry: the sync of this file must sync its directory
-		 * (and data/XX, which make_dirs may have just changed). */
-		atomic_fetch_or(&lc->dirty_yy[xxyy / 64], 1ULL << (xxyy % 64));
-		atomic_fetch_or(&lc->dirty_xx[xx / 64], 1ULL << (xx % 64));
 		rc = open_beneath(lc, lc->rootfd, rel, flags, 0600);
 		if (rc == -ENOENT) {
 			rc = make_dirs(lc, ino);
@@ -264,6 +266,12 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 				return rc;
 			rc = open_beneath(lc, lc->rootfd, rel, flags, 0600);
 		}
+		/* A new entry: the sync of this file must sync its directory
+		 * (and data/XX, which make_dirs may have just changed). Once
+		 * it exists: a sync of a neighbour between this and the
+		 * create would clear the bits without covering it. */
+		atomic_fetch_or(&lc->dirty_yy[xxyy / 64], 1ULL << (xxyy % 64));
+		atomic_fetch_or(&lc->dirty_xx[xx / 64], 1ULL << (xx % 64));
 	}
 	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL))
 		log_fail(lc, "open", ino, rc);
@@ -650,29 +658,40 @@ static int sync_dir(struct local *lc, const char *rel)
 /* Makes the entries of data/XX/YY and data/XX for ino durable if some were
  * created since they were last synced. The bit is cleared before the
  * fsync, so an entry created meanwhile is covered by this fsync or sets
- * the bit again. */
+ * the bit again. A sync that finds its bits clear returns at once only
+ * when no other is under way: the one that cleared them may still be in
+ * its fsync, and is waited for. */
 static int sync_dirs(struct local *lc, uint64_t ino)
 {
 	unsigned xx = (ino >> 8) & 0xff, xxyy = ino & 0xffff;
 	uint64_t ybit = 1ULL << (xxyy % 64), xbit = 1ULL << (xx % 64);
 	char rel[16];
-	int rc;
+	int rc = 0;
 
+	if (!(atomic_load(&lc->dirty_yy[xxyy / 64]) & ybit) &&
+	    !(atomic_load(&lc->dirty_xx[xx / 64]) & xbit) &&
+	    atomic_load(&lc->dsyncing) == 0)
+		return 0;
+	pthread_mutex_lock(&lc->dsync_lock);
+	atomic_fetch_add(&lc->dsyncing, 1);
 	if (atomic_fetch_and(&lc->dirty_yy[xxyy / 64], ~ybit) & ybit) {
 		snprintf(rel, sizeof(rel), "data/%02x/%02x", xx, xxyy & 0xff);
 		if ((rc = sync_dir(lc, rel)) < 0) {
 			atomic_fetch_or(&lc->dirty_yy[xxyy / 64], ybit);
-			return rc;
+			goto out;
 		}
 	}
 	if (atomic_fetch_and(&lc->dirty_xx[xx / 64], ~xbit) & xbit) {
 		snprintf(rel, sizeof(rel), "data/%02x", xx);
 		if ((rc = sync_dir(lc, rel)) < 0 || (rc = sync_dir(lc, "data")) < 0) {
 			atomic_fetch_or(&lc->dirty_xx[xx / 64], xbit);
-			return rc;
+			goto out;
 		}
 	}
-	return 0;
+out:
+	atomic_fetch_sub(&lc->dsyncing, 1);
+	pthread_mutex_unlock(&lc->dsync_lock);
+	return rc;
 }
 
 static int local_sync(struct backend *be, uint64_t ino)
@@ -965,8 +984,10 @@ static void local_free(struct local *lc, bool lock_ready)
 	}
 	if (lc->rootfd >= 0)
 		close(lc->rootfd);
-	if (lock_ready)
+	if (lock_ready) {
 		pthread_mutex_destroy(&lc->lock);
+		pthread_mutex_destroy(&lc->dsync_lock);
+	}
 	free(lc);
 }
 
@@ -1204,6 +1225,8 @@ int be_local_open(const struct cfg_tier *t, int index, struct backend **out,
 	}
 	lc->lru.lnext = lc->lru.lprev = &lc->lru;
 	rc = -pthread_mutex_init(&lc->lock, NULL);
+	if (rc == 0 && (rc = -pthread_mutex_init(&lc->dsync_lock, NULL)) < 0)
+		pthread_mutex_destroy(&lc->lock);
 	if (rc < 0) {
 		snprintf(err, errlen, "tier %s: mutex: %s", t->name,
 			 strerror(-rc));
