@@ -1253,11 +1253,11 @@ int be_is_local(const struct backend *be)
 	return be->ops == &local_ops;
 }
 
-int be_local_open_fd(struct backend *be, uint64_t ino, int direct)
+int be_local_open_fd(struct backend *be, uint64_t ino, int direct, int create)
 {
 	if (be->ops != &local_ops)
 		return -EINVAL;
-	return open_backing_flags(lc_of(be), ino, true, direct ? O_DIRECT : 0);
+	return open_backing_flags(lc_of(be), ino, create, direct ? O_DIRECT : 0);
 }
 
 int be_local_set_fd_cache_max(struct backend *be, size_t max)

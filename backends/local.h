@@ -11,10 +11,11 @@
 #include "backends/backend.h"
 
 /* A new descriptor (read-write, the caller closes it) of ino's backing
- * file, created if missing, with O_DIRECT when `direct`: for copies that
- * bypass the descriptor cache (the migrator's io_uring). -EINVAL when the
- * filesystem refuses O_DIRECT (not logged), or -errno. */
-int be_local_open_fd(struct backend *be, uint64_t ino, int direct);
+ * file, with O_DIRECT when `direct`, created if missing when `create`:
+ * for copies that bypass the descriptor cache (the migrator's io_uring).
+ * -ENOENT when it is missing and !create, -EINVAL when the filesystem
+ * refuses O_DIRECT (neither logged), or -errno. */
+int be_local_open_fd(struct backend *be, uint64_t ino, int direct, int create);
 
 /* 1 when be is a local-directory backend (be_local_open_fd works). */
 int be_is_local(const struct backend *be);

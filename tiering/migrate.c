@@ -417,7 +417,7 @@ static void submit_slot(struct ring *r, struct slot *sl, int i, int fd,
 static int short_read(struct backend *be, uint64_t ino, void *buf,
 		      struct slot *sl)
 {
-	int fd = be_local_open_fd(be, ino, 0);
+	int fd = be_local_open_fd(be, ino, 0, 0);
 	int rc = 0;
 
 	if (fd < 0)
@@ -462,10 +462,17 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	 * it too, and read back from it after the flush. */
 	bool cached = m->p.verify_cached;
 
-	sfd = verify && cached ? -EINVAL : be_local_open_fd(sbe, s->ino, 1);
+	/* Never made here: a source (or copy) whose file is gone is lost,
+	 * not an empty one to copy and seal as zeros. */
+	sfd = verify && cached ? -EINVAL : be_local_open_fd(sbe, s->ino, 1, 0);
 	if (sfd == -EINVAL) {
 		direct = 0;
-		sfd = be_local_open_fd(sbe, s->ino, 0);
+		sfd = be_local_open_fd(sbe, s->ino, 0, 0);
+	}
+	if (sfd == -ENOENT) {
+		log_err("migration: inode %" PRIu64 ": its file on tier %s is missing",
+			s->ino, sbe->name);
+		return -EIO;
 	}
 	if (sfd < 0)
 		return sfd;
@@ -473,9 +480,10 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		/* `direct` is the source's: its reads need aligned lengths
 		 * whatever the destination takes; the writes have the
 		 * reads' lengths, so O_DIRECT on dst only with it. */
-		dfd = cached || !direct ? -EINVAL : be_local_open_fd(dbe, s->ino, 1);
+		dfd = cached || !direct ? -EINVAL :
+		      be_local_open_fd(dbe, s->ino, 1, 1);
 		if (dfd == -EINVAL)
-			dfd = be_local_open_fd(dbe, s->ino, 0);
+			dfd = be_local_open_fd(dbe, s->ino, 0, 1);
 		if (dfd < 0) {
 			close(sfd);
 			return dfd;

@@ -755,6 +755,28 @@ static void test_source_fails_seal(void **state)
 	assert_int_equal(on_tier(x, "hdd", 1), 5);
 }
 
+/* A source whose tier file is gone (deleted behind the file system's
+ * back) is lost, not empty: the copy opened it creating it, copied zeros
+ * and sealed them, and the job ended CLEANED with the file reading
+ * zeros. It fails now, and the extents stay where they were. */
+static void test_missing_source_file(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+	char p[256];
+
+	fab_config(x, "");
+	make_file(x);
+	tier_path(x, "nvme", p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EIO);
+	assert_int_equal(on_tier(x, "nvme", 0), 6);
+	assert_int_equal(on_tier(x, "hdd", 0), 0);
+	assert_int_equal(access(p, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -765,6 +787,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limit_lifted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_fails_seal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_fails_seal, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_source_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
