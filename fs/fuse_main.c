@@ -800,49 +800,74 @@ static unsigned splice_max_read(void)
 	return max;
 }
 
-/* Sets the readahead of the mount's backing device info, whose FUSE
- * default is small; a larger window lets the kernel read ahead in bigger
- * requests, several in flight. Finds the device in /proc/self/mountinfo.
- * `want` is the mount point's real path. */
-static void set_read_ahead(const char *want, unsigned kb)
+/* The MAJ:MIN of the last mount on `mnt` (an absolute path) in
+ * /proc/self/mountinfo, whose mount points are octal-escaped (a space is
+ * \040). 1 when found, else 0. */
+static int mountinfo_find(const char *mnt, unsigned *maj, unsigned *min)
 {
-	char line[4096], path[128];
-	unsigned maj, min;
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	char line[8192], path[4096];
+	unsigned ma, mi;
 	int found = 0;
-	FILE *fp;
 
-	fp = fopen("/proc/self/mountinfo", "r");
-	if (!fp)
-		return;
+	if (!fp || !mnt[0]) {
+		if (fp)
+			fclose(fp);
+		return 0;
+	}
 	while (fgets(line, sizeof(line), fp)) {
-		char mnt[PATH_MAX];
+		const char *p;
+		size_t n = 0;
 
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 &&
-		    !strcmp(mnt, want))
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, path) != 3)
+			continue;
+		for (p = path; *p; p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
+			    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+				path[n++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+						   (p[3] - '0'));
+				p += 3;
+			} else {
+				path[n++] = *p;
+			}
+		}
+		path[n] = '\0';
+		if (strcmp(path, mnt) == 0) {
+			*maj = ma;
+			*min = mi;
 			found = 1;  /* the last match is the newest mount */
-		if (found == 1) {
-			snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-				 maj, min);
-			found = 2;
 		}
 	}
 	fclose(fp);
-	if (found) {
-		char val[16];
-		int n = snprintf(val, sizeof(val), "%u\n", kb);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		int ok = fd >= 0 && write(fd, val, (size_t)n) == n;
+	return found;
+}
 
-		if (!ok)
-			log_info("cannot set %s to %u: %s", path, kb, strerror(errno));
-		else
-			log_debug("%s = %u", path, kb);
-		if (fd >= 0)
-			close(fd);
-	} else {
+/* Sets the readahead of the mount's backing device info, whose FUSE
+ * default is small; a larger window lets the kernel read ahead in bigger
+ * requests, several in flight. `want` is the mount point's real path. */
+static void set_read_ahead(const char *want, unsigned kb)
+{
+	char path[128], val[16];
+	unsigned maj, min;
+	int n, fd, ok;
+
+	if (!mountinfo_find(want, &maj, &min)) {
 		log_info("cannot set the readahead of %s: not in "
 			 "/proc/self/mountinfo", want);
+		return;
 	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
+		 min);
+	n = snprintf(val, sizeof(val), "%u\n", kb);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ok = fd >= 0 && write(fd, val, (size_t)n) == n;
+	if (!ok)
+		log_info("cannot set %s to %u: %s", path, kb, strerror(errno));
+	else
+		log_debug("%s = %u", path, kb);
+	if (fd >= 0)
+		close(fd);
 }
 
 struct ra_arg {
@@ -971,39 +996,9 @@ static void background_done(int fd, char status)
  * this daemon, before its loop runs. */
 static uint64_t mount_dev(const char *mnt)
 {
-	FILE *fp = fopen("/proc/self/mountinfo", "re");
-	char line[8192], path[4096];
 	unsigned maj, min;
-	uint64_t dev = 0;
 
-	if (!fp || !mnt[0]) {
-		if (fp)
-			fclose(fp);
-		return 0;
-	}
-	while (fgets(line, sizeof(line), fp)) {
-		const char *p;
-		size_t n = 0;
-
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (octal escapes) */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, path) != 3)
-			continue;
-		for (p = path; *p; p++) {
-			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
-			    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
-				path[n++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
-						   (p[3] - '0'));
-				p += 3;
-			} else {
-				path[n++] = *p;
-			}
-		}
-		path[n] = '\0';
-		if (strcmp(path, mnt) == 0)
-			dev = (uint64_t)makedev(maj, min);
-	}
-	fclose(fp);
-	return dev;
+	return mountinfo_find(mnt, &maj, &min) ? (uint64_t)makedev(maj, min) : 0;
 }
 
 int main(int argc, char *argv[])
@@ -1014,9 +1009,10 @@ int main(int argc, char *argv[])
 	struct ctl_server *ctl = NULL;
 	struct fuse_loop_config *lc = NULL;
 	static struct cfg cfg;
-	char err[CFG_ERR_MAX + 256], fsname[PATH_MAX + 16];
+	char err[CFG_ERR_MAX + 256], fsname[2 * PATH_MAX + 16];
 	char abs_config[PATH_MAX], real_mnt[PATH_MAX] = "";
 	int rc = 1, bg_fd = -1;
+	size_t n;
 
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
 		return 2;
@@ -1046,7 +1042,14 @@ int main(int argc, char *argv[])
 	log_set_level(cfg.log_level);
 	raise_nofile();
 
-	snprintf(fsname, sizeof(fsname), "-ofsname=%s", abs_config);
+	/* libfuse splits -o at commas: those of the path are escaped. */
+	n = (size_t)snprintf(fsname, sizeof(fsname), "-ofsname=");
+	for (const char *c = abs_config; *c && n < sizeof(fsname) - 3; c++) {
+		if (*c == ',' || *c == '\\')
+			fsname[n++] = '\\';
+		fsname[n++] = *c;
+	}
+	fsname[n] = '\0';
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") < 0 ||
 	    fuse_opt_add_arg(&args, fsname) < 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=dfabric") < 0) {
