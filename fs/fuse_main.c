@@ -6,6 +6,7 @@
  * fuse_reply_err(req, errno). */
 #define FUSE_USE_VERSION 314
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -717,13 +718,14 @@ static void usage(FILE *out)
 "                     default_permissions is always on\n");
 }
 
-enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_MAX_READ };
+enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_MAX_READ,
+       KEY_MAX_THREADS, KEY_READ_AHEAD };
 
 #define OPT(t, p) { t, offsetof(struct opts, p), 1 }
 static const struct fuse_opt opt_spec[] = {
-	OPT("max_threads=%u", max_threads),
+	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
 	OPT("clone_fd", clone_fd),
-	OPT("read_ahead_kb=%u", read_ahead_kb),
+	FUSE_OPT_KEY("read_ahead_kb=", KEY_READ_AHEAD),
 	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -735,6 +737,26 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("-s", KEY_SINGLE),
 	FUSE_OPT_END
 };
+
+/* The number after the '=' of option arg: decimal digits only, at most
+ * max (sscanf's %u took "-1", "12abc" and wrapped at 2^32). 0, or -1
+ * with a message. */
+static int opt_uint(const char *arg, unsigned long max, unsigned *out)
+{
+	const char *v = strchr(arg, '=') + 1;
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end || errno || n > max) {
+		fprintf(stderr, "dfabric: -o %s: expected a number from 0 to %lu\n",
+			arg, max);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
 
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
@@ -767,8 +789,12 @@ static int opt_proc(void *data, const char *arg, int key,
 		o->single = 1;
 		return 0;
 	case KEY_MAX_READ:
-		o->max_read = strtoul(arg + strlen("max_read="), NULL, 10);
-		return 1;  /* libfuse needs it too */
+		/* libfuse needs it too */
+		return opt_uint(arg, 1u << 30, &o->max_read) < 0 ? -1 : 1;
+	case KEY_MAX_THREADS:
+		return opt_uint(arg, 65536, &o->max_threads);
+	case KEY_READ_AHEAD:
+		return opt_uint(arg, 1u << 20, &o->read_ahead_kb);
 	}
 	return 1;
 }

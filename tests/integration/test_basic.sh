@@ -141,3 +141,14 @@ df_mount -o read_ahead_kb=2048
 df_check_ra 2048 "-o read_ahead_kb=2048"
 verify "after remount"
 df_umount
+
+# A number option that is not a number in range is refused (exit 2, the
+# option named); sscanf's %u took -1, 12abc and 2^32 + 1024 before.
+for o in read_ahead_kb=-1 read_ahead_kb=12abc read_ahead_kb=4294968320 \
+	max_threads=-1 max_read=1M; do
+	rc=0
+	out=$(timeout 10 "$B/dfabric" "$DF_CONF" "$DF_MNT" -f -o "$o" 2>&1) || rc=$?
+	assert_eq "$rc" 2 "exit status with -o $o"
+	[[ $out == *"-o $o: expected a number"* ]] || fail "-o $o: $out"
+	if mountpoint -q "$DF_MNT"; then fail "-o $o: mounted"; fi
+done
