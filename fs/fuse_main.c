@@ -1040,30 +1040,39 @@ int main(int argc, char *argv[])
 	int rc = 1, bg_fd = -1;
 	size_t n;
 
-	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
-		return 2;
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0) {
+		rc = 2;
+		goto out_args;
+	}
 	if (pthread_key_create(&g_tbuf_key, free) != 0 ||
-	    pthread_key_create(&g_pipe_key, pipe_free) != 0)
-		return 1;
+	    pthread_key_create(&g_pipe_key, pipe_free) != 0) {
+		rc = 1;
+		goto out_args;
+	}
 	if (o.help) {
 		usage(stdout);
-		return 0;
+		rc = 0;
+		goto out_args;
 	}
 	if (o.version) {
 		printf("dfabric %s (libfuse %s)\n", DFABRIC_VERSION, fuse_pkgversion());
-		return 0;
+		rc = 0;
+		goto out_args;
 	}
 	if (!o.config || !o.mountpoint || o.extra) {
 		usage(stderr);
-		return 2;
+		rc = 2;
+		goto out_args;
 	}
 	if (!realpath(o.config, abs_config)) {
 		fprintf(stderr, "dfabric: %s: %s\n", o.config, strerror(errno));
-		return 1;
+		rc = 1;
+		goto out_args;
 	}
 	if (cfg_load(abs_config, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dfabric: %s\n", err);
-		return 1;
+		rc = 1;
+		goto out_args;
 	}
 	log_set_level(cfg.log_level);
 	raise_nofile();
@@ -1080,7 +1089,8 @@ int main(int argc, char *argv[])
 	    fuse_opt_add_arg(&args, fsname) < 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=dfabric") < 0) {
 		fprintf(stderr, "dfabric: out of memory\n");
-		return 1;
+		rc = 1;
+		goto out_args;
 	}
 	/* Fork before any thread exists (RocksDB starts some). */
 	if (!o.max_read && (o.max_read = splice_max_read())) {
@@ -1089,7 +1099,8 @@ int main(int argc, char *argv[])
 		snprintf(mr, sizeof(mr), "-omax_read=%u", o.max_read);
 		if (fuse_opt_add_arg(&args, mr) < 0) {
 			fprintf(stderr, "dfabric: out of memory\n");
-			return 1;
+			rc = 1;
+			goto out_args;
 		}
 	}
 	g_max_read = o.max_read;
@@ -1166,10 +1177,11 @@ out_fab:
 	fs_fabric_close(g_fab);
 out:
 	background_done(bg_fd, 1);
+	free(pthread_getspecific(g_tbuf_key));
+	pipe_free(pthread_getspecific(g_pipe_key));
+out_args:
 	fuse_opt_free_args(&args);
 	free(o.config);
 	free(o.mountpoint);
-	free(pthread_getspecific(g_tbuf_key));
-	pipe_free(pthread_getspecific(g_pipe_key));
 	return rc;
 }
