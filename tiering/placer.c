@@ -859,16 +859,20 @@ static int pick_order(struct placer *pl)
  * newcomer read now; by frequency, only the items read less often than
  * it make room, as TinyLFU admits. When the order picked refuses it room,
  * `who` (if not NULL, the item that wants the room) counts as a move of
- * that order's.
+ * that order's. Victims go to tier 1: one whose policies forbid it (a
+ * confidential file and an object store) stays; when tier 1 has no room
+ * below its high watermark for the next, no more go.
  * It picks them all first: when those that may go would not free enough,
  * none goes (they are put back among the victims), unless need is 0 (a
  * trim: what it picked goes). Returns 1 when the bytes fit. */
-static int make_room(struct placer *pl, const struct score_tier *t0,
-		     double *used, uint64_t need, const double far[3],
-		     int64_t now,
+static int make_room(struct placer *pl, const struct score_tier *tiers,
+		     int ntiers, double *used, uint64_t need,
+		     const double far[3], int64_t now,
 		     const struct victim *who)
 {
-	double room = t0->high_watermark * (double)t0->capacity;
+	const struct score_tier *t0 = &tiers[0], *t1 = &tiers[1];
+	double room = t0->high_watermark * (double)t0->capacity,
+	       room1 = t1->high_watermark * (double)t1->capacity;
 	struct pick {
 		struct victim v;
 		int where;
@@ -877,6 +881,8 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 	double freed = 0;
 	int n = 0, looks = 0, k;
 
+	if (ntiers < 2)
+		return 0;
 	while (*used - freed + (double)need > room && n < READ_VICTIMS &&
 	       looks++ < 4 * READ_VICTIMS) {
 		struct placer_file vf;
@@ -932,8 +938,14 @@ static int make_room(struct placer *pl, const struct score_tier *t0,
 		pthread_mutex_unlock(&pl->lock);
 		if (pl->h.file(pl->h.arg, v.ino, v.off, &vf) < 0 ||
 		    !vf.tier_bytes[0] || vf.pol.pin == 0 ||
+		    !score_allowed(tiers, ntiers, 1, &vf.pol, NULL, 0) ||
 		    pl->h.busy(pl->h.arg, v.ino))
 			continue;
+		if (t1->capacity &&
+		    (double)t1->used + freed + (double)vf.tier_bytes[0] > room1) {
+			remember(pl, &v, where);
+			break;     /* tier 1 is full: it waits there */
+		}
 		for (k = 0; k < n; k++)
 			if (pick[k].v.ino == v.ino && pick[k].off == vf.off)
 				break;
@@ -983,9 +995,9 @@ static int trim_fast(struct placer *pl)
 	const double far[3] = { -INFINITY, -INFINITY, -INFINITY };
 	double used, before;
 	uint64_t was;
-	int k;
+	int k, nt;
 
-	if (pl->h.tiers(pl->h.arg, tiers) < 2)
+	if ((nt = pl->h.tiers(pl->h.arg, tiers)) < 2)
 		return 0;
 	pthread_mutex_lock(&pl->lock);
 	was = pl->demoted;
@@ -993,8 +1005,8 @@ static int trim_fast(struct placer *pl)
 	used = (double)tiers[0].used;
 	for (k = 0; k < TRIM_ROUNDS; k++) {
 		before = used;
-		if (make_room(pl, &tiers[0], &used, 0, far, clock_of(pl),
-			      NULL) || used >= before)
+		if (make_room(pl, tiers, nt, &used, 0, far,
+			      clock_of(pl), NULL) || used >= before)
 			break;
 	}
 	pthread_mutex_lock(&pl->lock);
@@ -1047,7 +1059,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 			far[V_RECENT] = far_of(pl, &v[V_RECENT], 0, now);
 			far[V_OFTEN] = far_of(pl, &v[V_OFTEN], 0, now);
 			far[V_KNOWN] = known ? (double)v[V_KNOWN].key : NAN;
-			if (make_room(pl, &tiers[0], &used,
+			if (make_room(pl, tiers, n, &used,
 				      pf.bytes - pf.tier_bytes[0], far, now,
 				      &v[V_RECENT]))
 				i = 0;
@@ -1269,8 +1281,8 @@ int placer_prefetch(struct placer *pl)
 
 		if (pl->h.busy(pl->h.arg, c->ino))
 			continue;
-		if (!make_room(pl, &tiers[0], &used, c->bytes, far, r.now,
-			       NULL))
+		if (!make_room(pl, tiers, r.ntiers, &used, c->bytes, far,
+			       r.now, NULL))
 			break;  /* the rest are due later still */
 		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
 				  1000.0) < 0)

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "tiering/placer.h"
+#include "tiering/predictor.h"
 
 #define GB        (1024ull * 1024 * 1024)
 #define MB        (1024ull * 1024)
@@ -409,6 +410,80 @@ static void test_forced_move_full_best_tier(void **state)
 	placer_close(pl);
 }
 
+/* A placer in cache mode (a predictor, cache = 1). */
+static struct placer *open_cache_placer(struct predictor **pr)
+{
+	struct predictor_params pp;
+	struct placer_params p = { .interval = 0, .cache = 1, .prefetch = 10 };
+	struct placer *pl = NULL;
+
+	predictor_defaults(&pp);
+	pp.threads = 0;
+	assert_int_equal(predictor_open(&pp, pr), 0);
+	p.pred = *pr;
+	score_defaults(&p.score);
+	assert_int_equal(placer_open(&p, &host, &pl), 0);
+	return pl;
+}
+
+/* Two tiers, nvme and s3 (tier 1 is not local). nvme is full with a
+ * confidential file read an hour ago; a public file in s3 is read now.
+ * Cache mode made room by demoting to tier 1 whatever it evicted: the
+ * confidential file was queued to s3 (the engine refused the job, but
+ * the newcomer was promoted into room that never came). */
+static void test_cache_evicts_confidential_to_s3(void **state)
+{
+	struct predictor *pr;
+	struct placer *pl = open_cache_placer(&pr);
+	struct placer_file *pf;
+	int64_t now = now_ns();
+
+	ntiers = 2;
+	tier(0, "nvme", 1, 0.0002, 0.20, 1 * GB);
+	tier(1, "s3", 0, 0.040, 0.02, 1000 * GB);
+	tiers[0].used = 1 * GB;
+	pf = file(300, 0, 1 * GB, 1, 1);
+	pf->pol.cls = SCORE_CLASS_CONFIDENTIAL;
+	series_init(&pf->se);
+	pf->se.last = pf->se.stamp = now - 3600 * NS;
+	pf = file(301, 1, 64 * MB, 1, 1);
+	series_init(&pf->se);
+	pf->se.last = pf->se.stamp = now;
+	/* the fast tier's items as a prefetch round gathers them */
+	assert_true(placer_prefetch(pl) >= 0);
+	/* no room can be made: nothing moves */
+	assert_int_equal(placer_on_read(pl, 301, 0, 1, 1.0), 0);
+	assert_int_equal(job_of(300), -1);
+	assert_int_equal(job_of(301), -1);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
+/* Cache mode evicted to tier 1 without looking at its room: with hdd
+ * full, the evicted 1 GiB file was still sent there. */
+static void test_cache_evicts_into_full_tier(void **state)
+{
+	struct predictor *pr;
+	struct placer *pl = open_cache_placer(&pr);
+	struct placer_file *pf;
+	int64_t now = now_ns();
+
+	tier(0, "nvme", 1, 0.0002, 0.20, 1 * GB);
+	tiers[0].used = 1 * GB;
+	tiers[1].used = tiers[1].capacity;
+	pf = file(800, 0, 1 * GB, 1, 1);
+	series_init(&pf->se);
+	pf->se.last = pf->se.stamp = now - 3600 * NS;
+	pf = file(801, 2, 64 * MB, 1, 1);
+	series_init(&pf->se);
+	pf->se.last = pf->se.stamp = now;
+	assert_true(placer_prefetch(pl) >= 0);
+	placer_on_read(pl, 801, 0, 2, 1.0);
+	assert_int_not_equal(job_of(800), 1);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +498,8 @@ int main(void)
 		cmocka_unit_test_setup(test_thread_runs_passes, setup),
 		cmocka_unit_test_setup(test_no_thrash_promote_vs_score, setup),
 		cmocka_unit_test_setup(test_forced_move_full_best_tier, setup),
+		cmocka_unit_test_setup(test_cache_evicts_confidential_to_s3, setup),
+		cmocka_unit_test_setup(test_cache_evicts_into_full_tier, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
