@@ -287,6 +287,17 @@ static int flush_chunk(struct pass *ps)
 					fastest = i;
 			}
 		it->pinned = pf->pol.pin >= 0;
+		/* Bytes on a tier its policies forbid, besides its home (a
+		 * write that found the pinned tier full, a class set while
+		 * part of it was elsewhere): they come home. */
+		for (i = 0; i < ps->ntiers && !it->forced; i++)
+			if (i != home && pf->tier_bytes[i] &&
+			    !(it->allowed & (1u << i)))
+				it->stray += pf->tier_bytes[i];
+		if (it->stray && !it->forced) {
+			it->forced = 1;
+			it->target = home;
+		}
 		if (fc) {
 			act = act_on(pl, pf, &fc[c], home, fastest, trusted,
 				     ps->now, it);

@@ -493,6 +493,10 @@ static int plan_add(struct plan_ctx *c, size_t k, int to, double prio, int why)
 	m->priority = prio;
 	m->why = why;
 	c->moved[k] = 1;
+	if (to == it->cur) {
+		c->tiers[to].used += it->stray;
+		return 0;
+	}
 	if (c->tiers[it->cur].used >= it->bytes)
 		c->tiers[it->cur].used -= it->bytes;
 	else
@@ -691,16 +695,23 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 		const struct plan_item *it = &items[k];
 
 		int to = it->target;
+		uint64_t need = it->bytes;
 
 		if (!valid_item(&c, k) || !it->forced || to < 0 || to >= n ||
-		    to == it->cur)
+		    (to == it->cur && !it->stray))
 			continue;
+		if (to == it->cur) {
+			/* the rest of it comes home */
+			if (!fits(&tiers[to], it->stray, 1.0))
+				continue;
+			need = 0;
+		}
 		/* Its best tier full: another one its policies allow, the
 		 * fastest first, rather than staying where it must not. */
-		for (int j = 0; j < n && !fits(&tiers[to], it->bytes, 1.0); j++)
+		for (int j = 0; j < n && need && !fits(&tiers[to], need, 1.0); j++)
 			if (j != it->cur && (it->allowed & (1u << j)))
 				to = j;
-		if (!fits(&tiers[to], it->bytes, 1.0))
+		if (need && !fits(&tiers[to], need, 1.0))
 			continue;
 		if (plan_add(&c, k, to, 3.0, 1))
 			goto out;

@@ -152,6 +152,9 @@ struct plan_item {
 					* early on a forecast; 0 neither */
 	int hold;                      /* 1: not promoted by heat this pass (its
 					* access is an anomaly) */
+	uint64_t stray;                /* bytes on tiers other than cur that its
+					* policies forbid: with forced and
+					* target == cur, they move to cur */
 };
 
 struct plan_move {

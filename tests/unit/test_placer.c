@@ -484,6 +484,32 @@ static void test_cache_evicts_into_full_tier(void **state)
 	predictor_close(pr);
 }
 
+/* A confidential file mostly on nvme with one extent left in s3 (its
+ * class was set while it was there and the class's job failed, or it is
+ * pinned and a write found the pinned tier full): the pass is the
+ * backstop that brings the rest home. It looked only at the tier holding
+ * most bytes, so it never did. */
+static void test_confidential_remainder_in_s3(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_file *pf;
+	struct placer_report rep;
+
+	pf = file(400, 0, 64 * MB, 200, 3600);
+	pf->tier_bytes[0] = 60 * MB;
+	pf->tier_bytes[2] = 4 * MB;
+	pf->pol.cls = SCORE_CLASS_CONFIDENTIAL;
+	pf = file(401, 0, 64 * MB, 200, 3600);  /* pinned to nvme */
+	pf->tier_bytes[0] = 60 * MB;
+	pf->tier_bytes[1] = 4 * MB;
+	pf->pol.pin = 0;
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(job_of(400), 0);
+	assert_int_equal(rep.forced, 2);
+	assert_int_equal(job_of(401), 0);
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +526,7 @@ int main(void)
 		cmocka_unit_test_setup(test_forced_move_full_best_tier, setup),
 		cmocka_unit_test_setup(test_cache_evicts_confidential_to_s3, setup),
 		cmocka_unit_test_setup(test_cache_evicts_into_full_tier, setup),
+		cmocka_unit_test_setup(test_confidential_remainder_in_s3, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
