@@ -337,6 +337,8 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 	struct pass ps = { .pl = pl };
 	struct plan_move *moves = NULL;
 	size_t nmoves = 0, k;
+	uint32_t short_of = 0;         /* tiers a room-making demotion off
+					* did not go from */
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
@@ -371,6 +373,12 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		uint64_t ino = w->ino;
 		int64_t id;
 
+		/* A promotion the plan made room for by demotions (listed
+		 * before it) waits for the next pass when one of those did
+		 * not go: it would fill the tier past what the plan allowed. */
+		if ((moves[k].why == 3 || moves[k].why == 4) &&
+		    (short_of & (1u << moves[k].to)))
+			continue;
 		/* In cache mode, tier 0 gives room in the cache's order: a
 		 * pass demotes off it only what a policy forces (trim_fast
 		 * below takes it back under its high watermark). Its score
@@ -384,12 +392,16 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		 * separately has its other moves at the next pass. */
 		if (pl->h.busy(pl->h.arg, ino)) {
 			rep->busy++;
+			if (moves[k].why == 2)
+				short_of |= 1u << moves[k].from;
 			continue;
 		}
 		id = pl->h.migrate(pl->h.arg, ino, w->off, w->len, moves[k].to,
 				   moves[k].priority);
 		if (id < 0) {
 			rep->failed++;
+			if (moves[k].why == 2)
+				short_of |= 1u << moves[k].from;
 			log_warn("placer: cannot queue moving inode %llu to tier %s: %s",
 				 (unsigned long long)ino, ps.tiers[moves[k].to].name,
 				 strerror((int)-id));

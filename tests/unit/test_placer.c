@@ -510,6 +510,45 @@ static void test_confidential_remainder_in_s3(void **state)
 	placer_close(pl);
 }
 
+/* Bytes on tier t once every queued job has run (each job moves the
+ * whole file: off 0, len UINT64_MAX). */
+static uint64_t used_after(int t)
+{
+	uint64_t used = tiers[t].used;
+	int j, i;
+
+	for (j = 0; j < njobs; j++)
+		for (i = 0; i < nfiles; i++) {
+			if (files[i].ino != jobs[j].ino)
+				continue;
+			if (jobs[j].dst == t)
+				used += files[i].bytes - files[i].tier_bytes[t];
+			else
+				used -= files[i].tier_bytes[t];
+		}
+	return used;
+}
+
+/* The pass plans a demotion to make room and the promotion that needs
+ * that room; when the demotion was not queued (a job of that file runs,
+ * or the engine refused it) the promotion was queued anyway. nvme: 10 GiB,
+ * 8.9 GiB used by V; H (1.5 GiB) is hot in s3. */
+static void test_promotion_without_its_room(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_report rep;
+	uint64_t v = (uint64_t)(8.9 * GB);
+
+	tiers[0].used = v;
+	file(500, 0, v, 40, 3600);              /* V: warm, on nvme */
+	file(501, 2, 3 * GB / 2, 400, 3600);    /* H: hot, in s3 */
+	busy_ino = 500;
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	assert_int_equal(job_of(501), -1);
+	assert_true(used_after(0) <= tiers[0].capacity);
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +566,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_evicts_confidential_to_s3, setup),
 		cmocka_unit_test_setup(test_cache_evicts_into_full_tier, setup),
 		cmocka_unit_test_setup(test_confidential_remainder_in_s3, setup),
+		cmocka_unit_test_setup(test_promotion_without_its_room, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
