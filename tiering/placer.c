@@ -275,6 +275,7 @@ static int flush_chunk(struct pass *ps)
 		memset(it, 0, sizeof(*it));
 		it->id = ps->n;
 		it->bytes = pf->bytes;
+		memcpy(it->tier_bytes, pf->tier_bytes, sizeof(it->tier_bytes));
 		it->cur = home;
 		it->target = r.target;
 		it->forced = r.decision == SCORE_FORCED;

@@ -478,6 +478,24 @@ static int fits(const struct score_tier *t, uint64_t bytes, double frac)
 	return (double)(t->used + bytes) <= frac * (double)t->capacity;
 }
 
+/* Bytes of it on tier t: its tier_bytes, or all on cur when none is set
+ * (a caller that does not split items by tier). */
+static uint64_t bytes_on(const struct plan_item *it, int t)
+{
+	for (int i = 0; i < CFG_MAX_TIERS; i++)
+		if (it->tier_bytes[i])
+			return t >= 0 && t < CFG_MAX_TIERS ? it->tier_bytes[t] : 0;
+	return t == it->cur ? it->bytes : 0;
+}
+
+/* Bytes that moving it to tier `to` adds there. */
+static uint64_t moving(const struct plan_item *it, int to)
+{
+	uint64_t on = bytes_on(it, to);
+
+	return it->bytes > on ? it->bytes - on : 0;
+}
+
 static int plan_add(struct plan_ctx *c, size_t k, int to, double prio, int why)
 {
 	const struct plan_item *it = &c->items[k];
@@ -493,15 +511,17 @@ static int plan_add(struct plan_ctx *c, size_t k, int to, double prio, int why)
 	m->priority = prio;
 	m->why = why;
 	c->moved[k] = 1;
-	if (to == it->cur) {
-		c->tiers[to].used += it->stray;
-		return 0;
+	/* Each tier it leaves gives back what it holds of it (a file split
+	 * over tiers frees only its part of each). */
+	for (int t = 0; t < c->n; t++) {
+		uint64_t on = bytes_on(it, t);
+
+		if (t == to || !on)
+			continue;
+		c->tiers[t].used = c->tiers[t].used >= on ?
+				   c->tiers[t].used - on : 0;
 	}
-	if (c->tiers[it->cur].used >= it->bytes)
-		c->tiers[it->cur].used -= it->bytes;
-	else
-		c->tiers[it->cur].used = 0;
-	c->tiers[to].used += it->bytes;
+	c->tiers[to].used += moving(it, to);
 	return 0;
 }
 
@@ -551,7 +571,7 @@ static int plan_watermark(struct plan_ctx *c, int i, size_t *order,
 			continue;
 		for (int j = i + 1; j < c->n; j++) {
 			if (!(it->allowed & (1u << j)) ||
-			    !fits(&c->tiers[j], it->bytes,
+			    !fits(&c->tiers[j], moving(it, j),
 				  c->tiers[j].high_watermark))
 				continue;
 			if (plan_add(c, k, j, 2.0 + 1.0 / (1.0 + it->heat), 2))
@@ -587,7 +607,7 @@ static int demote_dest(const struct plan_ctx *c, size_t k, int i,
 
 	for (int j = i + 1; j < c->n; j++)
 		if ((it->allowed & (1u << j)) &&
-		    fits(&c->tiers[j], it->bytes + extra[j],
+		    fits(&c->tiers[j], moving(it, j) + extra[j],
 			 c->tiers[j].high_watermark))
 			return j;
 	return -1;
@@ -636,7 +656,7 @@ static int plan_promote(struct plan_ctx *c, const struct score_params *p,
 		memset(extra, 0, sizeof(extra));
 		nv = 0;
 		for (v = cursor[i]; v < norder &&
-		     !fits_freed(t, it->bytes, freed); v++) {
+		     !fits_freed(t, moving(it, i), freed); v++) {
 			size_t w = order[v];
 			const struct plan_item *vi = &c->items[w];
 			int j;
@@ -648,12 +668,12 @@ static int plan_promote(struct plan_ctx *c, const struct score_params *p,
 			j = demote_dest(c, w, i, extra);
 			if (j < 0)
 				continue;
-			extra[j] += vi->bytes;
-			freed += vi->bytes;
+			extra[j] += moving(vi, j);
+			freed += bytes_on(vi, i);
 			vk[nv] = w;
 			vj[nv++] = j;
 		}
-		if (!fits_freed(t, it->bytes, freed)) {
+		if (!fits_freed(t, moving(it, i), freed)) {
 			closed[i] = 1;         /* no room for this one or colder */
 			continue;
 		}
@@ -695,23 +715,18 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 		const struct plan_item *it = &items[k];
 
 		int to = it->target;
-		uint64_t need = it->bytes;
 
 		if (!valid_item(&c, k) || !it->forced || to < 0 || to >= n ||
 		    (to == it->cur && !it->stray))
 			continue;
-		if (to == it->cur) {
-			/* the rest of it comes home */
-			if (!fits(&tiers[to], it->stray, 1.0))
-				continue;
-			need = 0;
-		}
 		/* Its best tier full: another one its policies allow, the
-		 * fastest first, rather than staying where it must not. */
-		for (int j = 0; j < n && need && !fits(&tiers[to], need, 1.0); j++)
+		 * fastest first, rather than staying where it must not (the
+		 * rest of a file coming home stays with its home). */
+		for (int j = 0; j < n && to != it->cur &&
+		     !fits(&tiers[to], moving(it, to), 1.0); j++)
 			if (j != it->cur && (it->allowed & (1u << j)))
 				to = j;
-		if (need && !fits(&tiers[to], need, 1.0))
+		if (!fits(&tiers[to], moving(it, to), 1.0))
 			continue;
 		if (plan_add(&c, k, to, 3.0, 1))
 			goto out;
@@ -739,7 +754,7 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 	for (size_t o = 0; o < norder; o++) {
 		const struct plan_item *it = &items[order[o]];
 
-		if (!fits(&tiers[it->target], it->bytes,
+		if (!fits(&tiers[it->target], moving(it, it->target),
 			  tiers[it->target].high_watermark))
 			continue;
 		if (plan_add(&c, order[o], it->target, 1.0 + it->benefit, 0))

@@ -155,6 +155,8 @@ struct plan_item {
 	uint64_t stray;                /* bytes on tiers other than cur that its
 					* policies forbid: with forced and
 					* target == cur, they move to cur */
+	uint64_t tier_bytes[CFG_MAX_TIERS]; /* its bytes on each tier; all 0:
+					* all on cur */
 };
 
 struct plan_move {

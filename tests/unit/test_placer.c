@@ -549,6 +549,31 @@ static void test_promotion_without_its_room(void **state)
 	placer_close(pl);
 }
 
+/* A file split over two tiers (5 GiB nvme, 4 GiB hdd) leaves nvme: the
+ * plan took all 9 GiB off nvme's used bytes, so it promoted 8 GiB into
+ * room that was not there. nvme: 10 GiB, high watermark 9 GiB, 8 GiB used
+ * (5 of A, 3 of C pinned there). */
+static void test_split_file_accounting(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_file *pf;
+
+	tiers[0].used = 8 * GB;
+	pf = file(200, 0, 9 * GB, 200, 3600);   /* A: pinned to hdd */
+	pf->tier_bytes[0] = 5 * GB;
+	pf->tier_bytes[1] = 4 * GB;
+	pf->pol.pin = 1;
+	pf = file(201, 0, 3 * GB, 200, 3600);   /* C: pinned to nvme */
+	pf->pol.pin = 0;
+	file(202, 2, 8 * GB, 400, 3600);        /* B: hot, in s3 */
+	assert_int_equal(placer_pass(pl, NULL), 0);
+	assert_int_equal(job_of(200), 1);
+	assert_true(used_after(0) <= tiers[0].capacity);
+	assert_true((double)used_after(0) <=
+		    tiers[0].high_watermark * (double)tiers[0].capacity);
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_evicts_into_full_tier, setup),
 		cmocka_unit_test_setup(test_confidential_remainder_in_s3, setup),
 		cmocka_unit_test_setup(test_promotion_without_its_room, setup),
+		cmocka_unit_test_setup(test_split_file_accounting, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
