@@ -16,6 +16,8 @@
 #define CHUNK 256                      /* files forecast in one batch */
 #define READ_VICTIMS 16                /* demoted at most for one promotion
 					* on read */
+#define PENDING_MAX 256                /* promotions on access remembered
+					* until their jobs are done */
 #define TRIM_ROUNDS 4096               /* of READ_VICTIMS, at most, to bring
 					* tier 0 under its high watermark */
 #define SHARP 4                        /* the orders' weights: their rates
@@ -86,6 +88,12 @@ struct placer {
 	uint64_t promotions;           /* jobs queued by placer_on_read */
 	uint64_t prefetched;           /* jobs queued by placer_prefetch */
 	uint64_t demoted;              /* jobs queued to make room on tier 0 */
+	/* Promotions on access queued and not done yet (their file's job
+	 * still busy): a tier's used bytes count a move only once it is
+	 * committed, so room is checked against used plus these. A ring:
+	 * the oldest is forgotten when it is full. */
+	struct { uint64_t ino, bytes; int tier; } pend[PENDING_MAX];
+	int npend, pend_next;
 	struct vheap heap[V_HEAPS];    /* the fast-tier items: V_KNOWN by
 					* due time, latest on top; the others
 					* by last access or frequency key,
@@ -1039,9 +1047,46 @@ static int trim_fast(struct placer *pl)
 	return (int)was;
 }
 
+/* Adds to add[] the bytes of the promotions on access still under way,
+ * forgetting those whose job is done. */
+static void pending_bytes(struct placer *pl, uint64_t add[CFG_MAX_TIERS])
+{
+	int k = 0;
+
+	pthread_mutex_lock(&pl->lock);
+	while (k < pl->npend) {
+		if (!pl->h.busy(pl->h.arg, pl->pend[k].ino)) {
+			pl->pend[k] = pl->pend[--pl->npend];
+			continue;
+		}
+		add[pl->pend[k].tier] += pl->pend[k].bytes;
+		k++;
+	}
+	pthread_mutex_unlock(&pl->lock);
+}
+
+static void pending_add(struct placer *pl, uint64_t ino, int tier,
+			uint64_t bytes)
+{
+	int k;
+
+	pthread_mutex_lock(&pl->lock);
+	if (pl->npend < PENDING_MAX) {
+		k = pl->npend++;
+	} else {
+		k = pl->pend_next;
+		pl->pend_next = (pl->pend_next + 1) % PENDING_MAX;
+	}
+	pl->pend[k].ino = ino;
+	pl->pend[k].tier = tier;
+	pl->pend[k].bytes = bytes;
+	pthread_mutex_unlock(&pl->lock);
+}
+
 static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 		     int tier, double freq, int write)
 {
+	uint64_t add[CFG_MAX_TIERS] = { 0 };
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
 	struct victim v[3];
@@ -1060,7 +1105,11 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	if (n < 0)
 		return n;
 	/* The fastest tier its policies allow, if faster than where the read
-	 * went and if the file fits below that tier's high watermark. */
+	 * went and if the file fits below that tier's high watermark, with
+	 * the promotions already queued there. */
+	pending_bytes(pl, add);
+	for (i = 0; i < n; i++)
+		tiers[i].used += add[i];
 	for (i = 0; i < tier && i < n; i++) {
 		double room = tiers[i].high_watermark * (double)tiers[i].capacity;
 
@@ -1094,6 +1143,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq);
 	if (id < 0)
 		return (int)id;
+	pending_add(pl, ino, i, pf.bytes - pf.tier_bytes[i]);
 	pthread_mutex_lock(&pl->lock);
 	pl->promotions++;
 	pthread_mutex_unlock(&pl->lock);

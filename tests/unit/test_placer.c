@@ -75,8 +75,14 @@ static int h_file(void *arg, uint64_t ino, uint64_t off,
 	return -ENOENT;
 }
 
+static int queued_busy;                /* busy: every ino with a job queued */
+
 static int h_busy(void *arg, uint64_t ino)
 {
+	if (queued_busy)
+		for (int i = 0; i < njobs; i++)
+			if (jobs[i].ino == ino)
+				return 1;
 	return ino == busy_ino;
 }
 
@@ -119,6 +125,7 @@ static int setup(void **state)
 	nfiles = 0;
 	njobs = 0;
 	busy_ino = 0;
+	queued_busy = 0;
 	ntiers = 3;
 	tier(0, "nvme", 1, 0.0002, 0.20, 10 * GB);
 	tier(1, "hdd", 1, 0.008, 0.04, 100 * GB);
@@ -574,6 +581,28 @@ static void test_split_file_accounting(void **state)
 	placer_close(pl);
 }
 
+/* Promotion on read checked room against the tier's used bytes, which
+ * count only finished moves: fifteen hot 1 GiB files read in s3 within
+ * the time their jobs take were all sent to a 10 GiB nvme. Once their
+ * jobs are done (not busy), the room they took is in used. */
+static void test_on_read_overcommits(void **state)
+{
+	struct placer *pl = open_placer();
+	uint64_t to0 = 0;
+	int i;
+
+	queued_busy = 1;
+	for (i = 0; i < 15; i++)
+		file(600 + i, 2, GB, 1, 1);
+	for (i = 0; i < 15; i++)
+		placer_on_read(pl, 600 + i, 0, 2, 100.0);
+	for (i = 0; i < njobs; i++)
+		to0 += jobs[i].dst == 0;
+	assert_true(to0 * GB <= tiers[0].high_watermark * tiers[0].capacity);
+	assert_true(to0 >= 8);   /* and it did promote up to there */
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup(test_confidential_remainder_in_s3, setup),
 		cmocka_unit_test_setup(test_promotion_without_its_room, setup),
 		cmocka_unit_test_setup(test_split_file_accounting, setup),
+		cmocka_unit_test_setup(test_on_read_overcommits, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
