@@ -1607,6 +1607,13 @@ static int access_one(struct meta *m, void *ctx, const uint8_t *key,
 	}
 	ino = be64_get(key);
 	off = klen == 16 ? be64_get(key + 8) : META_ACCESS_FILE;
+	if (klen == 16 && off == META_ACCESS_FILE) {
+		/* it would pass for the file's record (8 bytes), and a
+		 * delete of it would delete that one */
+		meta_corrupt(m, META_CF_ACCESS, key, klen,
+			     "access key of an extent at the file's offset");
+		return 0;
+	}
 	/* The statistics, then (since the predictor) the history. */
 	why = dec_blob(val, vlen, REC_ACCESS, STATS_ENC_SIZE + SERIES_ENC_SIZE,
 		       &body, &n);

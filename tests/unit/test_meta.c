@@ -1551,6 +1551,40 @@ static void test_fail_hook_skips_empty(void **state)
 	assert_int_equal(left, 1);
 }
 
+struct acc_seen {
+	int n, null_file;
+};
+
+static int acc_cb(void *arg, uint64_t ino, uint64_t off,
+		  const struct access_stats *st,
+		  const struct access_series *se)
+{
+	struct acc_seen *s = arg;
+
+	s->n++;
+	if (off == META_ACCESS_FILE && !st)
+		s->null_file++;
+	return 0;
+}
+
+/* An access key of 16 bytes whose offset is UINT64_MAX was reported as
+ * the file's record (8-byte key): a caller deleting the corrupt record
+ * deleted the file's valid one and the corrupt one stayed. It is
+ * skipped as malformed now. */
+static void test_access_key_max_offset(void **state)
+{
+	struct fix *f = *state;
+	struct acc_seen s = { 0 };
+	uint8_t key[16];
+
+	be64(key, 5);
+	be64(key + 8, UINT64_MAX);
+	assert_int_equal(meta_debug_put_raw(f->m, META_CF_ACCESS, key, 16,
+					    "junk", 4), 0);
+	assert_int_equal(meta_list_access(f->m, acc_cb, &s), 0);
+	assert_int_equal(s.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1580,6 +1614,7 @@ int main(void)
 		T(test_lost_current_refused),
 		T(test_missing_format),
 		T(test_fail_hook_skips_empty),
+		T(test_access_key_max_offset),
 #undef T
 	};
 
