@@ -2051,7 +2051,16 @@ static uint8_t *sys_put_op(struct meta_batch *b, const char *key, size_t vlen)
 void meta_put_sys_blob(struct meta_batch *b, const char *key,
 		       const void *data, size_t len)
 {
-	uint8_t *p = sys_put_op(b, key, REC_MIN + 4 + len);
+	uint8_t *p;
+
+	if (len > META_SYS_BLOB_MAX) {
+		/* meta_get_sys_blob would take it for a corrupt record */
+		log_err("metadata batch: refusing sys blob %s of %zu bytes "
+			"(at most %u)", key, len, META_SYS_BLOB_MAX);
+		batch_fail(b, -E2BIG);
+		return;
+	}
+	p = sys_put_op(b, key, REC_MIN + 4 + len);
 
 	if (p)
 		enc_blob(p, REC_SYS_BLOB, data, len);

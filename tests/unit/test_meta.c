@@ -1585,6 +1585,23 @@ static void test_access_key_max_offset(void **state)
 	assert_int_equal(s.n, 0);
 }
 
+/* A blob larger than META_SYS_BLOB_MAX was stored, and read back every
+ * time as a corrupt record; its batch fails with E2BIG now. */
+static void test_sys_blob_too_big(void **state)
+{
+	struct fix *f = *state;
+	size_t len = META_SYS_BLOB_MAX + 1;
+	struct meta_batch *b = nb();
+	void *big = calloc(1, len), *out = NULL;
+
+	assert_non_null(big);
+	meta_put_sys_blob(b, "blob", big, len);
+	assert_int_equal(meta_commit(f->m, b, 0), -E2BIG);
+	meta_batch_free(b);
+	free(big);
+	assert_int_equal(meta_get_sys_blob(f->m, "blob", &out, &len), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1615,6 +1632,7 @@ int main(void)
 		T(test_missing_format),
 		T(test_fail_hook_skips_empty),
 		T(test_access_key_max_offset),
+		T(test_sys_blob_too_big),
 #undef T
 	};
 
