@@ -433,6 +433,22 @@ static struct placer *open_cache_placer(struct predictor **pr)
 	return pl;
 }
 
+/* For cache mode: a victim of 1 GiB on tier 0 read an hour ago and a
+ * newcomer of 64 MiB on tier `at` read now. Returns the victim. */
+static struct placer_file *cache_pair(uint64_t victim, uint64_t newcomer,
+				      int at)
+{
+	int64_t now = now_ns();
+	struct placer_file *pf = file(victim, 0, 1 * GB, 1, 1), *nf;
+
+	series_init(&pf->se);
+	pf->se.last = pf->se.stamp = now - 3600 * NS;
+	nf = file(newcomer, at, 64 * MB, 1, 1);
+	series_init(&nf->se);
+	nf->se.last = nf->se.stamp = now;
+	return pf;
+}
+
 /* Two tiers, nvme and s3 (tier 1 is not local). nvme is full with a
  * confidential file read an hour ago; a public file in s3 is read now.
  * Cache mode made room by demoting to tier 1 whatever it evicted: the
@@ -442,20 +458,12 @@ static void test_cache_evicts_confidential_to_s3(void **state)
 {
 	struct predictor *pr;
 	struct placer *pl = open_cache_placer(&pr);
-	struct placer_file *pf;
-	int64_t now = now_ns();
 
 	ntiers = 2;
 	tier(0, "nvme", 1, 0.0002, 0.20, 1 * GB);
 	tier(1, "s3", 0, 0.040, 0.02, 1000 * GB);
 	tiers[0].used = 1 * GB;
-	pf = file(300, 0, 1 * GB, 1, 1);
-	pf->pol.cls = SCORE_CLASS_CONFIDENTIAL;
-	series_init(&pf->se);
-	pf->se.last = pf->se.stamp = now - 3600 * NS;
-	pf = file(301, 1, 64 * MB, 1, 1);
-	series_init(&pf->se);
-	pf->se.last = pf->se.stamp = now;
+	cache_pair(300, 301, 1)->pol.cls = SCORE_CLASS_CONFIDENTIAL;
 	/* the fast tier's items as a prefetch round gathers them */
 	assert_true(placer_prefetch(pl) >= 0);
 	/* no room can be made: nothing moves */
@@ -472,18 +480,11 @@ static void test_cache_evicts_into_full_tier(void **state)
 {
 	struct predictor *pr;
 	struct placer *pl = open_cache_placer(&pr);
-	struct placer_file *pf;
-	int64_t now = now_ns();
 
 	tier(0, "nvme", 1, 0.0002, 0.20, 1 * GB);
 	tiers[0].used = 1 * GB;
 	tiers[1].used = tiers[1].capacity;
-	pf = file(800, 0, 1 * GB, 1, 1);
-	series_init(&pf->se);
-	pf->se.last = pf->se.stamp = now - 3600 * NS;
-	pf = file(801, 2, 64 * MB, 1, 1);
-	series_init(&pf->se);
-	pf->se.last = pf->se.stamp = now;
+	cache_pair(800, 801, 2);
 	assert_true(placer_prefetch(pl) >= 0);
 	placer_on_read(pl, 801, 0, 2, 1.0);
 	assert_int_not_equal(job_of(800), 1);
