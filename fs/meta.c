@@ -989,6 +989,87 @@ static int data_files(const char *dir, char *err, size_t errlen)
 	return rc;
 }
 
+/* A store on disk that lacks some of our column families: reads its
+ * format record with a read-only open first, since the open proper
+ * creates the missing families, which a store refused must not get.
+ * 0 when the open may go on: the record names this format, or there is
+ * none and the store is what a crash while creating one leaves (only our
+ * families, no inode yet); else -ENOTSUP or -EUCLEAN with a message. */
+static int preflight(struct meta *m, rocksdb_options_t *base,
+		     char **existing, size_t nexisting, char *err,
+		     size_t errlen)
+{
+	const rocksdb_options_t **cfo = calloc(nexisting, sizeof(*cfo));
+	rocksdb_column_family_handle_t **h = calloc(nexisting, sizeof(*h));
+	int dflt = -1, inodes = -1, foreign = 0, rc;
+	char *rerr = NULL;
+	uint64_t v;
+
+	if (!cfo || !h) {
+		free(cfo);
+		free(h);
+		set_err(err, errlen, "cannot open metadata store %s: out of memory",
+			m->dir);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nexisting; i++) {
+		int ours = 0;
+
+		cfo[i] = base;
+		for (int c = 0; c < META_CF_COUNT; c++)
+			ours |= !strcmp(existing[i], cf_names[c]);
+		foreign |= !ours;
+		if (!strcmp(existing[i], cf_names[META_CF_DEFAULT]))
+			dflt = (int)i;
+		if (!strcmp(existing[i], cf_names[META_CF_INODES]))
+			inodes = (int)i;
+	}
+	m->db = rocksdb_open_for_read_only_column_families(base, m->dir,
+		(int)nexisting, (const char *const *)existing, cfo, h, 0, &rerr);
+	if (rerr) {
+		rc = rocks_errno(rerr);
+		set_err(err, errlen, "cannot open metadata store %s: %s", m->dir,
+			rerr);
+		rocksdb_free(rerr);
+		m->db = NULL;
+		free(cfo);
+		free(h);
+		return rc;
+	}
+	m->cf[META_CF_DEFAULT] = dflt >= 0 ? h[dflt] : NULL;
+	m->cf[META_CF_INODES] = inodes >= 0 ? h[inodes] : NULL;
+	rc = dflt >= 0 ? meta_get_sys_u64(m, META_FORMAT_KEY, &v) : -ENOENT;
+	if (rc == 0 && v != META_FORMAT) {
+		set_err(err, errlen,
+			"cannot open metadata store %s: format version %" PRIu64
+			" is not supported (this build knows %d)",
+			m->dir, v, META_FORMAT);
+		rc = -ENOTSUP;
+	} else if (rc == -ENOENT &&
+		   (foreign || (inodes >= 0 && !cf_empty(m, META_CF_INODES)))) {
+		set_err(err, errlen,
+			"cannot open metadata store %s: it has no format record "
+			"(%s): not a dfabric store, or a damaged one", m->dir,
+			foreign ? "and column families of another program" :
+			"but holds inodes");
+		rc = -EUCLEAN;
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	} else if (rc < 0) {
+		set_err(err, errlen,
+			"cannot open metadata store %s: %s sys record %s", m->dir,
+			rc == -EUCLEAN ? "corrupt" : "cannot read", META_FORMAT_KEY);
+	}
+	for (size_t i = 0; i < nexisting; i++)
+		rocksdb_column_family_handle_destroy(h[i]);
+	rocksdb_close(m->db);
+	m->db = NULL;
+	m->cf[META_CF_DEFAULT] = m->cf[META_CF_INODES] = NULL;
+	free(cfo);
+	free(h);
+	return rc;
+}
+
 int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 {
 	struct meta *m = NULL;
@@ -1070,6 +1151,19 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 		rerr = NULL;
 		nexisting = 0;
 		created = 1;
+	}
+	for (int c = 0; c < META_CF_COUNT && nexisting; c++) {
+		size_t i = 0;
+
+		while (i < nexisting && strcmp(existing[i], cf_names[c]))
+			i++;
+		if (i == nexisting) {
+			/* the open would create it: check the store first */
+			if ((rc = preflight(m, base, existing, nexisting, err,
+					    errlen)) < 0)
+				goto out;
+			break;
+		}
 	}
 	for (size_t i = 0; i < nexisting; i++) {
 		int ours = 0;

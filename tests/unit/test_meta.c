@@ -1602,6 +1602,84 @@ static void test_sys_blob_too_big(void **state)
 	assert_int_equal(meta_get_sys_blob(f->m, "blob", &out, &len), -ENOENT);
 }
 
+/* Makes a store at path with RocksDB directly: the families named (and
+ * default), and a format record of version `format` unless it is 0. */
+static void raw_new_store(const char *path, const char *const *cfs, int n,
+			  uint64_t format)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	char *rerr = NULL;
+	rocksdb_t *db;
+
+	rocksdb_options_set_create_if_missing(o, 1);
+	db = rocksdb_open(o, path, &rerr);
+	assert_null(rerr);
+	for (int i = 0; i < n; i++) {
+		rocksdb_column_family_handle_t *h =
+			rocksdb_create_column_family(db, o, cfs[i], &rerr);
+
+		assert_null(rerr);
+		rocksdb_column_family_handle_destroy(h);
+	}
+	if (format) {
+		uint8_t rec[16];
+
+		rec[0] = 6;
+		rec[1] = 1;
+		le64(rec + 2, format);
+		seal(rec, 10);
+		rocksdb_put(db, wo, "meta.format", 11, (char *)rec, 14, &rerr);
+		assert_null(rerr);
+	}
+	rocksdb_close(db);
+	rocksdb_writeoptions_destroy(wo);
+	rocksdb_options_destroy(o);
+}
+
+static size_t cf_count(const char *path)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	char *rerr = NULL, **cfs;
+	size_t n = 0;
+
+	cfs = rocksdb_list_column_families(o, path, &n, &rerr);
+	assert_null(rerr);
+	rocksdb_list_column_families_destroy(cfs, n);
+	rocksdb_options_destroy(o);
+	return n;
+}
+
+/* A store refused (another format, or another program's) is left as it
+ * was: the open created this build's column families in it before it
+ * read the format record. One that a crash left while being created (a
+ * family or two of ours, no record) still opens. */
+static void test_refused_store_untouched(void **state)
+{
+	struct fix *f = *state;
+	static const char *const other[] = { "theirs" }, *const ours[] = { "inodes" };
+	struct meta *m = NULL;
+	char path[256], err[512] = "";
+
+	snprintf(path, sizeof(path), "%s/v99", f->dir);
+	raw_new_store(path, NULL, 0, 99);
+	assert_int_equal(meta_open(path, &m, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "format version 99"));
+	assert_int_equal(cf_count(path), 1);
+
+	snprintf(path, sizeof(path), "%s/theirs", f->dir);
+	raw_new_store(path, other, 1, 0);
+	assert_int_equal(meta_open(path, &m, err, sizeof(err)), -EUCLEAN);
+	assert_non_null(strstr(err, "another program"));
+	assert_int_equal(cf_count(path), 2);
+
+	snprintf(path, sizeof(path), "%s/half", f->dir);
+	raw_new_store(path, ours, 1, 0);
+	assert_int_equal(meta_open(path, &m, err, sizeof(err)), 0);
+	meta_close(m);
+	assert_int_equal(cf_count(path), META_CF_COUNT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1633,6 +1711,7 @@ int main(void)
 		T(test_fail_hook_skips_empty),
 		T(test_access_key_max_offset),
 		T(test_sys_blob_too_big),
+		T(test_refused_store_untouched),
 #undef T
 	};
 
