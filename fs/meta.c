@@ -872,21 +872,18 @@ static int cf_empty(struct meta *m, enum meta_cf cf)
 	return empty;
 }
 
-/* Reads or writes the layout version of the store. A store without one
- * gets it when this open created the store, or when a crash cut its
- * creation short (nothing but our families, no inode yet); any other is
- * refused: a damaged store, or a RocksDB directory of something else. */
-static int format_check(struct meta *m, int created, int others,
-			char *err, size_t errlen)
+/* What the format record read (rc, v) says of the store: 0 this format,
+ * 1 none and the store may get one (`created` by this open, or what a
+ * crash while creating one leaves: no family of another program and no
+ * inode), else -errno with a message: a damaged store, a RocksDB
+ * directory of something else, another format. m->cf[META_CF_INODES]
+ * may be NULL (no such family). */
+static int format_verdict(struct meta *m, int rc, uint64_t v, int created,
+			  int others, char *err, size_t errlen)
 {
-	uint8_t rec[REC_MIN + SYS_BODY];
-	uint64_t v;
-	char *rerr = NULL;
-	int rc;
-
-	rc = meta_get_sys_u64(m, META_FORMAT_KEY, &v);
 	if (rc == -ENOENT && !created &&
-	    (others || !cf_empty(m, META_CF_INODES))) {
+	    (others || (m->cf[META_CF_INODES] &&
+			!cf_empty(m, META_CF_INODES)))) {
 		set_err(err, errlen,
 			"cannot open metadata store %s: it has no format record "
 			"(%s): not a dfabric store, or a damaged one", m->dir,
@@ -894,7 +891,36 @@ static int format_check(struct meta *m, int created, int others,
 			"but holds inodes");
 		return -EUCLEAN;
 	}
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT)
+		return 1;
+	if (rc < 0) {
+		set_err(err, errlen,
+			"cannot open metadata store %s: %s sys record %s", m->dir,
+			rc == -EUCLEAN ? "corrupt" : "cannot read", META_FORMAT_KEY);
+		return rc;
+	}
+	if (v != META_FORMAT) {
+		set_err(err, errlen,
+			"cannot open metadata store %s: format version %" PRIu64
+			" is not supported (this build knows %d)",
+			m->dir, v, META_FORMAT);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* Reads or writes the layout version of the store (format_verdict). */
+static int format_check(struct meta *m, int created, int others,
+			char *err, size_t errlen)
+{
+	uint8_t rec[REC_MIN + SYS_BODY];
+	uint64_t v = 0;
+	char *rerr = NULL;
+	int rc;
+
+	rc = meta_get_sys_u64(m, META_FORMAT_KEY, &v);
+	rc = format_verdict(m, rc, v, created, others, err, errlen);
+	if (rc == 1) {
 		enc_sys_u64(rec, META_FORMAT);
 		rocksdb_put_cf(m->db, m->wo_sync, m->cf[META_CF_DEFAULT],
 			       META_FORMAT_KEY, strlen(META_FORMAT_KEY),
@@ -909,26 +935,7 @@ static int format_check(struct meta *m, int created, int others,
 		}
 		return 0;
 	}
-	if (rc == -EUCLEAN) {
-		set_err(err, errlen,
-			"cannot open metadata store %s: corrupt sys record %s",
-			m->dir, META_FORMAT_KEY);
-		return rc;
-	}
-	if (rc < 0) {
-		set_err(err, errlen,
-			"cannot open metadata store %s: cannot read sys record %s",
-			m->dir, META_FORMAT_KEY);
-		return rc;
-	}
-	if (v != META_FORMAT) {
-		set_err(err, errlen,
-			"cannot open metadata store %s: format version %" PRIu64
-			" is not supported (this build knows %d)",
-			m->dir, v, META_FORMAT);
-		return -ENOTSUP;
-	}
-	return 0;
+	return rc;
 }
 
 /* Column family options: the base plus what each family needs. */
@@ -1003,7 +1010,7 @@ static int preflight(struct meta *m, rocksdb_options_t *base,
 	rocksdb_column_family_handle_t **h = calloc(nexisting, sizeof(*h));
 	int dflt = -1, inodes = -1, foreign = 0, rc;
 	char *rerr = NULL;
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (!cfo || !h) {
 		free(cfo);
@@ -1039,27 +1046,9 @@ static int preflight(struct meta *m, rocksdb_options_t *base,
 	m->cf[META_CF_DEFAULT] = dflt >= 0 ? h[dflt] : NULL;
 	m->cf[META_CF_INODES] = inodes >= 0 ? h[inodes] : NULL;
 	rc = dflt >= 0 ? meta_get_sys_u64(m, META_FORMAT_KEY, &v) : -ENOENT;
-	if (rc == 0 && v != META_FORMAT) {
-		set_err(err, errlen,
-			"cannot open metadata store %s: format version %" PRIu64
-			" is not supported (this build knows %d)",
-			m->dir, v, META_FORMAT);
-		rc = -ENOTSUP;
-	} else if (rc == -ENOENT &&
-		   (foreign || (inodes >= 0 && !cf_empty(m, META_CF_INODES)))) {
-		set_err(err, errlen,
-			"cannot open metadata store %s: it has no format record "
-			"(%s): not a dfabric store, or a damaged one", m->dir,
-			foreign ? "and column families of another program" :
-			"but holds inodes");
-		rc = -EUCLEAN;
-	} else if (rc == -ENOENT) {
+	rc = format_verdict(m, rc, v, 0, foreign, err, errlen);
+	if (rc == 1)
 		rc = 0;
-	} else if (rc < 0) {
-		set_err(err, errlen,
-			"cannot open metadata store %s: %s sys record %s", m->dir,
-			rc == -EUCLEAN ? "corrupt" : "cannot read", META_FORMAT_KEY);
-	}
 	for (size_t i = 0; i < nexisting; i++)
 		rocksdb_column_family_handle_destroy(h[i]);
 	rocksdb_close(m->db);
