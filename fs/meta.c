@@ -859,6 +859,15 @@ out:
 	return rc;
 }
 
+/* The index of our column family called name, -1 for another. */
+static int cf_of(const char *name)
+{
+	for (int c = 0; c < META_CF_COUNT; c++)
+		if (!strcmp(name, cf_names[c]))
+			return c;
+	return -1;
+}
+
 /* Whether column family cf holds no key. */
 static int cf_empty(struct meta *m, enum meta_cf cf)
 {
@@ -966,7 +975,6 @@ static rocksdb_options_t *cf_options(rocksdb_options_t *base,
 	return o;
 }
 
-/* Failures are not logged: the message in err is the caller's to log. */
 /* -EUCLEAN (with a message) when directory dir holds tables or write-ahead
  * logs of RocksDB, 0 when it holds none (or does not exist). */
 static int data_files(const char *dir, char *err, size_t errlen)
@@ -1020,15 +1028,13 @@ static int preflight(struct meta *m, rocksdb_options_t *base,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nexisting; i++) {
-		int ours = 0;
+		int c = cf_of(existing[i]);
 
 		cfo[i] = base;
-		for (int c = 0; c < META_CF_COUNT; c++)
-			ours |= !strcmp(existing[i], cf_names[c]);
-		foreign |= !ours;
-		if (!strcmp(existing[i], cf_names[META_CF_DEFAULT]))
+		foreign |= c < 0;
+		if (c == META_CF_DEFAULT)
 			dflt = (int)i;
-		if (!strcmp(existing[i], cf_names[META_CF_INODES]))
+		if (c == META_CF_INODES)
 			inodes = (int)i;
 	}
 	m->db = rocksdb_open_for_read_only_column_families(base, m->dir,
@@ -1059,6 +1065,7 @@ static int preflight(struct meta *m, rocksdb_options_t *base,
 	return rc;
 }
 
+/* Failures are not logged: the message in err is the caller's to log. */
 int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 {
 	struct meta *m = NULL;
@@ -1068,7 +1075,7 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 	const char **names = NULL;
 	rocksdb_column_family_handle_t **handles = NULL;
 	char **existing = NULL;
-	size_t nexisting = 0, total = META_CF_COUNT;
+	size_t nexisting = 0, total = META_CF_COUNT, nours = 0;
 	char *rerr = NULL;
 	char *current = NULL;
 	struct stat st;
@@ -1141,27 +1148,17 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 		nexisting = 0;
 		created = 1;
 	}
-	for (int c = 0; c < META_CF_COUNT && nexisting; c++) {
-		size_t i = 0;
-
-		while (i < nexisting && strcmp(existing[i], cf_names[c]))
-			i++;
-		if (i == nexisting) {
-			/* the open would create it: check the store first */
-			if ((rc = preflight(m, base, existing, nexisting, err,
-					    errlen)) < 0)
-				goto out;
-			break;
-		}
-	}
 	for (size_t i = 0; i < nexisting; i++) {
-		int ours = 0;
-
-		for (int c = 0; c < META_CF_COUNT; c++)
-			ours |= !strcmp(existing[i], cf_names[c]);
-		if (!ours)
+		if (cf_of(existing[i]) < 0)
 			total++;
+		else
+			nours++;
 	}
+	/* A store without some of our families, which the open would
+	 * create: its format record is checked first. */
+	if (nexisting && nours < META_CF_COUNT &&
+	    (rc = preflight(m, base, existing, nexisting, err, errlen)) < 0)
+		goto out;
 	cfo = calloc(total, sizeof(*cfo));
 	names = calloc(total, sizeof(*names));
 	handles = calloc(total, sizeof(*handles));
@@ -1175,11 +1172,7 @@ int meta_open(const char *dir, struct meta **out, char *err, size_t errlen)
 		cfo[c] = cf_options(base, (enum meta_cf)c);
 	}
 	for (size_t i = 0, k = META_CF_COUNT; i < nexisting; i++) {
-		int ours = 0;
-
-		for (int c = 0; c < META_CF_COUNT; c++)
-			ours |= !strcmp(existing[i], cf_names[c]);
-		if (ours)
+		if (cf_of(existing[i]) >= 0)
 			continue;
 		log_warn("metadata store %s: unknown column family %s, opened and left alone",
 			 dir, existing[i]);
