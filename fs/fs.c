@@ -1138,6 +1138,23 @@ static int stale_add(struct stale *st, int idx, struct be_ext x)
 
 /* Frees the copies when the batch that dropped them was committed, and
  * the list in any case. */
+/* Makes ino's data durable on every file tier, not only those holding
+ * its extents now (a tier it was cut on, by truncate or punch, holds none
+ * but must have the cut durable before the map that says so: else old
+ * bytes come back in a slot a later extent reuses; a tier with no file
+ * for it costs a failed open), then the metadata log. 0 or -errno. */
+static int sync_inode(struct fabric *f, uint64_t ino)
+{
+	for (int t = 0; t < f->ntiers; t++) {
+		struct backend *be = f->tiers[t].be;
+		int rc;
+
+		if (tier_is_file(f, t) && (rc = be->ops->sync(be, ino)) < 0)
+			return rc;
+	}
+	return meta_sync(f->meta) < 0 ? -EIO : 0;
+}
+
 static void stale_done(struct fabric *f, struct stale *st, int committed)
 {
 	size_t i;
@@ -1148,15 +1165,7 @@ static void stale_done(struct fabric *f, struct stale *st, int committed)
 		 * loss the map could name the copies freed here. */
 		uint64_t ino = st->x[0].ino;
 
-		for (int t = 0; t < f->ntiers && committed; t++) {
-			struct backend *be = f->tiers[t].be;
-
-			if (tier_is_file(f, t) && be->ops->sync &&
-			    be->ops->sync(be, ino) < 0)
-				committed = 0;
-		}
-		if (committed && meta_sync(f->meta) < 0)
-			committed = 0;
+		committed = sync_inode(f, ino) == 0;
 		if (!committed)
 			log_warn("inode %" PRIu64 ": its old copies stay on their "
 				 "tiers (the new ones could not be made durable); "
@@ -1175,6 +1184,19 @@ static void stale_done(struct fabric *f, struct stale *st, int committed)
 	free(st->x);
 	free(st->idx);
 	memset(st, 0, sizeof(*st));
+}
+
+/* Commits b with im's attributes as they are now; when that fails, im's
+ * attributes in memory go back to old (the store kept those). */
+static int commit_attrs(struct fabric *f, struct meta_batch *b,
+			struct inode_mem *im, const struct meta_inode *old)
+{
+	int rc;
+
+	meta_put_inode(b, &im->a);
+	if ((rc = commit(f, b)) < 0)
+		im->a = *old;
+	return rc;
 }
 
 /* After a change failed part way: commits what it did so far (the tiers
@@ -2676,12 +2698,8 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	else if (to_set & FS_SET_MTIME)
 		im->a.mtime = attr->st_mtim;
 	im->a.ctime = (to_set & FS_SET_CTIME) ? attr->st_ctim : t;
-	meta_put_inode(b, &im->a);
-	rc = commit(f, b);
-	if (rc == 0)
+	if ((rc = commit_attrs(f, b, im, &old)) == 0)
 		attr_to_stat(&im->a, out);
-	else
-		im->a = old;
 out:
 	pthread_rwlock_unlock(&im->lock);
 	stale_done(f, &st, rc == 0 || partial);
@@ -3849,22 +3867,7 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 
 int fs_fsync(struct fabric *f, struct fs_file *fh, int datasync)
 {
-	struct inode_mem *im = fh->im;
-	int i, rc;
-
-	/* Every file tier, not only those holding extents now: a tier the
-	 * file was cut on (truncate, punch) holds none of them but must
-	 * have the cut durable before the map that says so is (else old
-	 * bytes come back in a slot a later extent reuses). A tier with no
-	 * file for the inode costs a failed open. */
-	for (i = 0; i < f->ntiers; i++) {
-		if (!tier_is_file(f, i))
-			continue;
-		rc = f->tiers[i].be->ops->sync(f->tiers[i].be, im->ino);
-		if (rc < 0)
-			return rc;
-	}
-	return meta_sync(f->meta) < 0 ? -EIO : 0;
+	return sync_inode(f, fh->im->ino);
 }
 
 int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
@@ -4394,11 +4397,8 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 	old = im->a;
 	im->a.flags |= META_INODE_XATTRS | META_INODE_POLICY;
 	im->a.ctime = now_ts();
-	meta_put_inode(b, &im->a);
-	if ((rc = commit(f, b)) < 0) {
-		im->a = old;
+	if ((rc = commit_attrs(f, b, im, &old)) < 0)
 		goto out;
-	}
 	im->pol = np;
 	im->pol_set = nset;
 	/* A pin moves the file now; a class only when it is somewhere the
@@ -4570,9 +4570,7 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		meta_put_xattr(b, ino, name, value, size);
 		im->a.flags |= META_INODE_XATTRS;
 		im->a.ctime = now_ts();
-		meta_put_inode(b, &im->a);
-		if ((rc = commit(f, b)) < 0)
-			im->a = old;
+		rc = commit_attrs(f, b, im, &old);
 	} else if (rc == -EUCLEAN) {
 		rc = -EIO;
 	}
@@ -4786,9 +4784,7 @@ int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 
 		meta_del_xattr(b, ino, name);
 		im->a.ctime = now_ts();
-		meta_put_inode(b, &im->a);
-		if ((rc = commit(f, b)) < 0)
-			im->a = old;
+		rc = commit_attrs(f, b, im, &old);
 	} else if (rc == -EUCLEAN) {
 		rc = -EIO;
 	}
