@@ -301,12 +301,10 @@ static int flush_chunk(struct pass *ps)
 		 * part of it was elsewhere): they come home. */
 		for (i = 0; i < ps->ntiers && !it->forced; i++)
 			if (i != home && pf->tier_bytes[i] &&
-			    !(it->allowed & (1u << i)))
-				it->stray += pf->tier_bytes[i];
-		if (it->stray && !it->forced) {
-			it->forced = 1;
-			it->target = home;
-		}
+			    !(it->allowed & (1u << i))) {
+				it->forced = 1;
+				it->target = home;
+			}
 		if (fc) {
 			act = act_on(pl, pf, &fc[c], home, fastest, trusted,
 				     ps->now, it);

@@ -717,7 +717,7 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 		int to = it->target;
 
 		if (!valid_item(&c, k) || !it->forced || to < 0 || to >= n ||
-		    (to == it->cur && !it->stray))
+		    (to == it->cur && !moving(it, to)))
 			continue;
 		/* Its best tier full: another one its policies allow, the
 		 * fastest first, rather than staying where it must not (the

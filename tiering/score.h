@@ -142,7 +142,11 @@ struct plan_item {
 	uint64_t bytes;                /* its size */
 	int cur;                       /* tier index holding it */
 	int target;                    /* score_eval's target, -1 stay */
-	int forced;                    /* score_eval decided SCORE_FORCED */
+	int forced;                    /* a policy demands the move (score_eval
+					* decided SCORE_FORCED, or some bytes
+					* are on a tier it forbids: with target
+					* == cur, those on other tiers come to
+					* cur) */
 	double benefit;                /* score_eval's benefit */
 	double heat;                   /* decayed frequency now: victims coldest first */
 	uint32_t allowed;              /* bit i: tier i allowed by its policies */
@@ -152,9 +156,6 @@ struct plan_item {
 					* early on a forecast; 0 neither */
 	int hold;                      /* 1: not promoted by heat this pass (its
 					* access is an anomaly) */
-	uint64_t stray;                /* bytes on tiers other than cur that its
-					* policies forbid: with forced and
-					* target == cur, they move to cur */
 	uint64_t tier_bytes[CFG_MAX_TIERS]; /* its bytes on each tier; all 0:
 					* all on cur */
 };

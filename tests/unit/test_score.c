@@ -732,7 +732,7 @@ static void test_ties(void **state)
 static struct plan_item item(uint64_t id, uint64_t bytes, int cur, int target,
 			     double benefit, double heat)
 {
-	struct plan_item it = { id, bytes, cur, target, 0, benefit, heat, 3, 0, 0, 0, 0, { 0 } };
+	struct plan_item it = { id, bytes, cur, target, 0, benefit, heat, 3, 0, 0, 0, { 0 } };
 
 	return it;
 }
