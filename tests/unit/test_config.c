@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "tmpdir.h"
 
 #define NAME "test.conf"
 
@@ -94,14 +95,9 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
-	return nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_root);
 }
 
 /* `tmpl` with every '@' replaced by the temporary directory; caller frees. */

@@ -34,6 +34,7 @@
 #include "fs/fs.h"
 #include "fs/meta.h"
 #include "tiering/profile.h"
+#include "tmpdir.h"
 
 #define ES         ((uint64_t)65536)     /* extent_size of every test */
 #define ROOT       ((uint64_t)1)
@@ -60,35 +61,21 @@ static const struct fs_ctx root_ctx = { .uid = 0, .gid = 0, .pid = 1 };
 /* ---------------------------------------------------------------- */
 /* fixture */
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fix *x = calloc(1, sizeof(*x));
-	char p[128];
 
 	if (!x)
 		return -1;
 	strcpy(x->dir, "/tmp/test_fs.XXXXXX");
 	x->model = calloc(1, MODEL_MAX);
 	x->buf = calloc(1, MODEL_MAX);
-	if (!x->model || !x->buf || !mkdtemp(x->dir))
+	if (!x->model || !x->buf || tmpdir_tiers(x->dir) < 0)
 		goto fail;
-	snprintf(p, sizeof(p), "%s/nvme", x->dir);
-	if (mkdir(p, 0700))
-		goto fail_rm;
-	snprintf(p, sizeof(p), "%s/hdd", x->dir);
-	if (mkdir(p, 0700))
-		goto fail_rm;
 	*state = x;
 	return 0;
-fail_rm:
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 fail:
+	tmpdir_remove(x->dir);
 	free(x->model);
 	free(x->buf);
 	free(x);
@@ -115,7 +102,7 @@ static int teardown(void **state)
 	struct fix *x = *state;
 
 	fab_close(x);
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(x->dir);
 	free(x->w);
 	free(x->model);
 	free(x->buf);

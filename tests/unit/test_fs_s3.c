@@ -27,6 +27,7 @@
 #include "common/config.h"
 #include "fs/fs.h"
 #include "tests/unit/s3srv.h"
+#include "tmpdir.h"
 
 #define ES   ((uint64_t)65536)
 #define ROOT ((uint64_t)1)
@@ -42,11 +43,6 @@ struct fix {
 	struct cfg cfg;
 	struct fabric *f;
 };
-
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static struct backend *wrap_hook(struct backend *be)
 {
@@ -67,23 +63,21 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	s3srv_run("stop", g_dir, 0);
-	return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_dir);
 }
 
 static int setup(void **state)
 {
 	struct fix *x = calloc(1, sizeof(*x));
-	char p[128];
 
 	if (!x)
 		return -1;
 	strcpy(x->dir, "/tmp/test_fs_s3.XXXXXX");
-	if (!mkdtemp(x->dir))
+	if (tmpdir_tiers(x->dir) < 0) {
+		tmpdir_remove(x->dir);
+		free(x);
 		return -1;
-	snprintf(p, sizeof(p), "%s/nvme", x->dir);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/hdd", x->dir);
-	mkdir(p, 0700);
+	}
 	*state = x;
 	return 0;
 }
@@ -96,7 +90,7 @@ static int teardown(void **state)
 		fs_fabric_close(x->f);
 	be_open_hook = NULL;
 	nwrapped = 0;
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(x->dir);
 	free(x);
 	return 0;
 }

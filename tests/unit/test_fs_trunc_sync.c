@@ -24,6 +24,7 @@
 
 #include "common/config.h"
 #include "fs/fs.h"
+#include "tmpdir.h"
 
 int __real_ftruncate64(int fd, off_t len);
 int __real_fdatasync(int fd);
@@ -71,16 +72,10 @@ int __wrap_fsync(int fd)
 	return rc;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void test_truncate_then_fsync(void **state)
 {
 	static const struct fs_ctx root = { .uid = 0, .gid = 0, .pid = 1 };
-	char dir[64] = "/tmp/test_fs_trunc.XXXXXX", text[1024], p[128],
+	char dir[64] = "/tmp/test_fs_trunc.XXXXXX", text[1024],
 	     err[CFG_ERR_MAX] = "";
 	static struct cfg cfg;
 	struct fabric *f = NULL;
@@ -88,11 +83,7 @@ static void test_truncate_then_fsync(void **state)
 	struct stat st, a, out;
 	static uint8_t buf[65536];
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(p, sizeof(p), "%s/nvme", dir);
-	assert_int_equal(mkdir(p, 0700), 0);
-	snprintf(p, sizeof(p), "%s/hdd", dir);
-	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(tmpdir_tiers(dir), 0);
 	snprintf(text, sizeof(text),
 		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n\n"
 		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 16M\n\n"
@@ -118,7 +109,7 @@ static void test_truncate_then_fsync(void **state)
 	assert_true(g_synced_after);
 	fs_release(f, fh);
 	fs_fabric_close(f);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(dir);
 }
 
 int main(void)

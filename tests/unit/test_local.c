@@ -21,6 +21,7 @@
 #include "backends/backend.h"
 #include "backends/local.h"
 #include "common/config.h"
+#include "tmpdir.h"
 
 #define GiB (1024ULL * 1024 * 1024)
 #define MiB (1024ULL * 1024)
@@ -31,17 +32,6 @@ struct fx {
 	struct cfg_tier tier;          /* config of the tier */
 	struct backend *be;            /* backend open on dir */
 };
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int setup(void **state)
 {
@@ -61,7 +51,7 @@ static int setup(void **state)
 	f->tier.capacity = GiB;
 	if (be_local_open(&f->tier, 0, &f->be, err, sizeof(err)) != 0) {
 		fprintf(stderr, "be_local_open: %s\n", err);
-		rm_tree(f->dir);
+		tmpdir_remove(f->dir);
 		free(f);
 		return -1;
 	}
@@ -75,7 +65,7 @@ static int teardown(void **state)
 
 	if (f->be)
 		f->be->ops->destroy(f->be);
-	rm_tree(f->dir);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -522,7 +512,7 @@ static void symlink_cases(struct fx *f)
 	assert_int_equal(slurp(target, buf, sizeof(buf)), 8);
 	assert_string_equal(buf, "original");
 
-	rm_tree(outside);
+	tmpdir_remove(outside);
 }
 
 static void test_symlink_openat2(void **state)
@@ -572,7 +562,7 @@ static void test_open_errors(void **state)
 	assert_true(be_local_open(&t, 1, &be, err, sizeof(err)) < 0);
 	assert_null(be);
 	assert_true(strlen(err) > 0);
-	rm_tree(outside);
+	tmpdir_remove(outside);
 
 	/* A good second tier: data/ is made with mode 0700. */
 	snprintf(t.path, sizeof(t.path), "%s/tier3", f->dir);

@@ -32,6 +32,7 @@
 #include "backends/backend.h"
 #include "backends/local.h"
 #include "common/config.h"
+#include "tmpdir.h"
 
 #define GiB (1024ULL * 1024 * 1024)
 
@@ -118,12 +119,6 @@ int __wrap_fsync(int fd)
 	return rc;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct cfg_tier t;
@@ -160,7 +155,7 @@ static int teardown(void **state)
 {
 	g_be->ops->destroy(g_be);
 	g_be = NULL;
-	nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(g_dir);
 	return 0;
 }
 

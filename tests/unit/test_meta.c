@@ -21,18 +21,13 @@
 #include <xxhash.h>
 
 #include "fs/meta.h"
+#include "tmpdir.h"
 
 struct fix {
 	char dir[64];                  /* mkdtemp directory of the test */
 	char path[128];                /* the store, dir/meta */
 	struct meta *m;                /* the open store */
 };
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -49,7 +44,7 @@ static int setup(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/meta", f->dir);
 	if (meta_open(f->path, &f->m, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
-		nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		tmpdir_remove(f->dir);
 		free(f);
 		return -1;
 	}
@@ -62,7 +57,7 @@ static int teardown(void **state)
 	struct fix *f = *state;
 
 	meta_close(f->m);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

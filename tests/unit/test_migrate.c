@@ -29,6 +29,7 @@
 #include "fs/fs.h"
 #include "fs/meta.h"
 #include "tiering/migrate.h"
+#include "tmpdir.h"
 
 #define ES        ((uint64_t)65536)
 #define ROOT      ((uint64_t)1)
@@ -59,26 +60,18 @@ static struct backend *wrap_hook(struct backend *be)
 	return w;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fix *x = calloc(1, sizeof(*x));
-	char p[128];
 
 	if (!x)
 		return -1;
 	strcpy(x->dir, "/tmp/test_mig.XXXXXX");
-	if (!mkdtemp(x->dir))
+	if (tmpdir_tiers(x->dir) < 0) {
+		tmpdir_remove(x->dir);
+		free(x);
 		return -1;
-	snprintf(p, sizeof(p), "%s/nvme", x->dir);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/hdd", x->dir);
-	mkdir(p, 0700);
+	}
 	x->mode = "";
 	*state = x;
 	return 0;
@@ -104,7 +97,7 @@ static int teardown(void **state)
 	be_open_hook = NULL;
 	nwrapped = 0;
 	mig_debug_crash_at(NULL);
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(x->dir);
 	free(x);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include "fs/meta.h"
 #include "tests/unit/s3srv.h"
 #include "tiering/score.h"
+#include "tmpdir.h"
 
 #define ES      ((uint64_t)65536)
 #define ROOT    ((uint64_t)1)
@@ -54,12 +55,6 @@ struct fix {
 static const struct fs_ctx root_ctx = { .uid = 0, .gid = 0, .pid = 1 };
 static const struct fs_ctx user_ctx = { .uid = 1000, .gid = 1000, .pid = 2 };
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
 	return s3srv_start_creds("test_policy", "/tmp/dfpol.XXXXXX", g_dir,
@@ -69,28 +64,22 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	s3srv_run("stop", g_dir, 0);
-	return nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(g_dir);
 }
 
 static int setup(void **state)
 {
 	struct fix *x = calloc(1, sizeof(*x));
-	char p[128];
 
 	if (!x)
 		return -1;
 	strcpy(x->dir, "/tmp/test_policy.XXXXXX");
-	if (!mkdtemp(x->dir))
-		goto fail;
-	snprintf(p, sizeof(p), "%s/nvme", x->dir);
-	if (mkdir(p, 0700))
-		goto fail;
-	snprintf(p, sizeof(p), "%s/hdd", x->dir);
-	if (mkdir(p, 0700))
+	if (tmpdir_tiers(x->dir) < 0)
 		goto fail;
 	*state = x;
 	return 0;
 fail:
+	tmpdir_remove(x->dir);
 	free(x);
 	return -1;
 }
@@ -101,7 +90,7 @@ static int teardown(void **state)
 
 	if (x->f)
 		fs_fabric_close(x->f);
-	nftw(x->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(x->dir);
 	free(x);
 	return 0;
 }
