@@ -88,10 +88,10 @@ struct placer {
 	uint64_t promotions;           /* jobs queued by placer_on_read */
 	uint64_t prefetched;           /* jobs queued by placer_prefetch */
 	uint64_t demoted;              /* jobs queued to make room on tier 0 */
-	/* Promotions on access queued and not done yet (their file's job
-	 * still busy): a tier's used bytes count a move only once it is
-	 * committed, so room is checked against used plus these. A ring:
-	 * the oldest is forgotten when it is full. */
+	/* Promotions (on access and by prefetch) queued and not done yet
+	 * (their file's job still busy): a tier's used bytes count a move
+	 * only once it is committed, so room is checked against used plus
+	 * these. A ring: the oldest is forgotten when it is full. */
 	struct { uint64_t ino, bytes; int tier; } pend[PENDING_MAX];
 	int npend, pend_next;
 	struct vheap heap[V_HEAPS];    /* the fast-tier items: V_KNOWN by
@@ -1045,8 +1045,8 @@ static int trim_fast(struct placer *pl)
 	return (int)was;
 }
 
-/* Adds to add[] the bytes of the promotions on access still under way,
- * forgetting those whose job is done. */
+/* Adds to add[] the bytes of the promotions (on access and by prefetch)
+ * still under way, forgetting those whose job is done. */
 static void pending_bytes(struct placer *pl, uint64_t add[CFG_MAX_TIERS])
 {
 	int k = 0;
@@ -1337,7 +1337,12 @@ int placer_prefetch(struct placer *pl)
 		free(r.heap[k].v);
 	if (r.ncand)   /* r.cand is NULL when there are none */
 		qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
-	used = (double)tiers[0].used;
+	{
+		uint64_t add[CFG_MAX_TIERS] = { 0 };
+
+		pending_bytes(pl, add);
+		used = (double)(tiers[0].used + add[0]);
+	}
 	judge(pl, r.now);
 	/* While fewer than half the prefetched items are read, one round in
 	 * PROBE prefetches, to see if that changed. */
@@ -1359,6 +1364,7 @@ int placer_prefetch(struct placer *pl)
 		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
 				  1000.0) < 0)
 			continue;
+		pending_add(pl, c->ino, 0, c->bytes);
 		used += (double)c->bytes;
 		moved++;
 		remember_item(pl, c, 1);

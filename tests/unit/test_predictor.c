@@ -75,8 +75,14 @@ static int h_file_count(void *arg, uint64_t ino, uint64_t off,
 	return -ENOENT;
 }
 
+static int queued_busy;                /* busy: every ino with a job queued */
+
 static int h_busy(void *arg, uint64_t ino)
 {
+	if (queued_busy)
+		for (int i = 0; i < njobs; i++)
+			if (jobs_ino[i] == ino)
+				return 1;
 	return 0;
 }
 
@@ -117,6 +123,7 @@ static int setup(void **state)
 	memset(counts, 0, sizeof(counts));
 	nfiles = 0;
 	njobs = 0;
+	queued_busy = 0;
 	return 0;
 }
 
@@ -534,6 +541,48 @@ static void reads_at(const struct predictor_params *pp, int i,
 			   T0 + (int64_t)at[k] * NS, 1, 0);
 }
 
+/* Cache mode: the room a prefetch round takes counts until its job is
+ * done. nvme has room for one more 1 MiB file; a round prefetches file
+ * 3 (due in 5 s), and while that job runs, a read of file 5 on hdd was
+ * promoted too, into room the prefetch had taken: a read sees the
+ * promotions on access still under way, and those of prefetch were not
+ * among them. Conversely, a round counts the promotions on access under
+ * way: with the room taken by a read's promotion, nothing is
+ * prefetched. */
+static void test_cache_prefetch_room(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer *pl;
+
+	pred_params(&pp);
+	periodic_file(&pp, 3, 41, 60);         /* due at 2460: on hdd */
+	periodic_file(&pp, 5, 25, 100);        /* due at 2500: on hdd */
+	tiers[0].capacity = 3 * MB;            /* room below 0.9: 2.7 MiB */
+	tiers[0].used = MB;                    /* of no file here */
+	clock_now = T0 + 2455 * NS;
+	queued_busy = 1;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(placer_prefetch(pl), 1);
+	assert_int_equal(njobs, 1);
+	assert_job(0, 3, 0);
+	assert_int_equal(placer_on_read(pl, 5, 0, 1, 1.0), 0);
+	assert_int_equal(njobs, 1);
+	placer_close(pl);
+	predictor_close(pr);
+
+	njobs = 0;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(placer_on_read(pl, 5, 0, 1, 1.0), 1);
+	assert_int_equal(njobs, 1);
+	assert_job(0, 5, 0);
+	assert_int_equal(placer_prefetch(pl), 0);
+	assert_int_equal(njobs, 1);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 /* Cache mode checks the order by due time against its victims. Each
  * round, a newcomer read once displaces a file on nvme read every
  * 1000 s, due latest; that file is read again 10 s later, long before
@@ -770,6 +819,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_pass, setup),
 		cmocka_unit_test_setup(test_cache_judges_prefetch, setup),
 		cmocka_unit_test_setup(test_cache_known_regrets, setup),
+		cmocka_unit_test_setup(test_cache_prefetch_room, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
