@@ -87,8 +87,8 @@ struct be_ops {
 	 * for reading, *avail (<= len) counts the bytes from off that lie
 	 * within the file (the rest read as zeros) and *pin is to be given
 	 * back to ext_unpin, which must be called and keeps fd open until
-	 * then. Returns 0, -ENOENT when the copy was never written (all
-	 * zeros; nothing to unpin), or -errno. */
+	 * then. Returns 0 or -errno (-EIO when the copy is missing, as
+	 * ext_read; nothing to unpin). */
 	int (*ext_pin)(struct backend *be, const struct be_ext *x, uint64_t off,
 		       size_t len, int *fd, size_t *avail, void **pin);
 	void (*ext_unpin)(struct backend *be, void *pin);

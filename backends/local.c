@@ -477,10 +477,13 @@ static struct local *lc_of(struct backend *be)
 	return be->priv;
 }
 
-static ssize_t local_pread(struct backend *be, uint64_t ino, void *buf,
-			   size_t len, uint64_t off)
+static int copy_missing(struct local *lc, uint64_t ino);
+
+/* Reads as local_pread; with `copy`, for a copy of an extent, which
+ * implies the file (a missing one is EIO). */
+static ssize_t read_at(struct local *lc, uint64_t ino, void *buf,
+		       size_t len, uint64_t off, bool copy)
 {
-	struct local *lc = lc_of(be);
 	struct fd_ent *e = NULL;
 	size_t done = 0;
 	ssize_t rc;
@@ -490,6 +493,8 @@ static ssize_t local_pread(struct backend *be, uint64_t ino, void *buf,
 	if (len == 0)
 		return 0;
 	rc = fdc_get(lc, ino, false, &e);
+	if (rc == -ENOENT && copy)
+		return copy_missing(lc, ino);
 	if (rc == -ENOENT) {
 		/* Never written: all zeros. */
 		memset(buf, 0, len);
@@ -520,6 +525,12 @@ static ssize_t local_pread(struct backend *be, uint64_t ino, void *buf,
 out:
 	fdc_put(lc, e);
 	return rc;
+}
+
+static ssize_t local_pread(struct backend *be, uint64_t ino, void *buf,
+			   size_t len, uint64_t off)
+{
+	return read_at(lc_of(be), ino, buf, len, off, false);
 }
 
 static ssize_t local_pwrite(struct backend *be, uint64_t ino, const void *buf,
@@ -1001,10 +1012,22 @@ static void local_destroy(struct backend *be)
 
 /* ---- extent operations: the copy lives at its logical offset ---------- */
 
+/* A copy of an extent on this tier implies the inode's file: its
+ * extents are written there before the map names the tier. A file that
+ * is gone was removed behind the file system's back; reading it as
+ * zeros would hand out wrong bytes. */
+static int copy_missing(struct local *lc, uint64_t ino)
+{
+	log_err("local %s: inode %" PRIu64 " has an extent here but no file "
+		"(removed outside dfabric?): reads of it fail with EIO",
+		lc->path, ino);
+	return -EIO;
+}
+
 static ssize_t local_ext_read(struct backend *be, const struct be_ext *x,
 			      void *buf, size_t len, uint64_t off)
 {
-	return local_pread(be, x->ino, buf, len, off);
+	return read_at(lc_of(be), x->ino, buf, len, off, true);
 }
 
 static int local_ext_pin(struct backend *be, const struct be_ext *x,
@@ -1019,7 +1042,7 @@ static int local_ext_pin(struct backend *be, const struct be_ext *x,
 	if (len > (size_t)INT64_MAX || off > (uint64_t)INT64_MAX - len)
 		return -EINVAL;
 	if ((rc = fdc_get(lc, x->ino, false, &e)) < 0)
-		return rc;
+		return rc == -ENOENT ? copy_missing(lc, x->ino) : rc;
 	/* The file grows while other extents are written, never shrinks
 	 * under the caller (a truncate changes the extent). */
 	if (fstat(e->fd, &st) < 0) {

@@ -3556,11 +3556,9 @@ static int seg_ext(struct fabric *f, struct rd_segs *s, int idx,
 	if (s && be->ops->ext_pin && s->n + 3 <= FS_SEGS_MAX &&
 	    s->npin < FS_SEGS_MAX) {
 		rc = be->ops->ext_pin(be, x, pos, in, &fd, &avail, &pin);
-		if (rc == -ENOENT)
-			avail = 0;  /* never written: zeros, nothing lent */
-		else if (rc < 0)
+		if (rc < 0)
 			return rc;
-		else if (!avail)
+		if (!avail)
 			/* All past the file's end: zeros, nothing to hold. */
 			be->ops->ext_unpin(be, pin);
 		else {

@@ -2922,6 +2922,48 @@ static void test_profile_delete_survives_failed_flush(void **state)
 	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
 }
 
+/* A tier file removed behind the file system's back, while the map
+ * still names the tier for the extents: reads returned zeros (the local
+ * kind took a missing file for one never written), by fs_read and by
+ * fs_read_reply. They fail with EIO, and the map is left as it was. */
+static void test_missing_tier_file(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh;
+	uint64_t ino;
+	char p[PATH_MAX + 64];
+	uint8_t *scratch;
+	struct collected c = { 0 };
+
+	fab_default(x);
+	ino = mkfile(x, ROOT, "f", &fh);
+	mwrite(x, fh, 0, 3 * ES / 2, 1);
+	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
+	rel(x, fh);
+	fab_reopen(x);                 /* no descriptor of it kept open */
+	assert_true(backing_exists(x, T_NVME, ino));
+	snprintf(p, sizeof(p), "%s/data/%02x/%02x/%016" PRIx64,
+		 x->cfg.tiers[T_NVME].path, (unsigned)((ino >> 8) & 0xff),
+		 (unsigned)(ino & 0xff), ino);
+	assert_int_equal(unlink(p), 0);
+
+	fh = open_ino(x, ino, O_RDONLY);
+	assert_int_equal(fs_read(x->f, fh, x->buf, 4096, 0), -EIO);
+	assert_int_equal(fs_read(x->f, fh, x->buf, 100000, 0), -EIO);
+	scratch = malloc(2 * ES);
+	c.out = malloc(2 * ES);
+	assert_non_null(scratch);
+	assert_non_null(c.out);
+	c.buf = scratch;
+	assert_int_equal(fs_read_reply(x->f, fh, scratch, 2 * ES, 0,
+				       read_collect, &c), -EIO);
+	assert_int_equal(c.calls, 0);
+	free(scratch);
+	free(c.out);
+	rel(x, fh);
+	assert_int_equal(getattr_(x, ino).st_size, 3 * ES / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2959,6 +3001,7 @@ int main(void)
 		T(test_corrupt_extent),
 		T(test_corrupt_dirent),
 		T(test_corrupt_dirent_create),
+		T(test_missing_tier_file),
 #undef T
 	};
 

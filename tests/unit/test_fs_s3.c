@@ -256,12 +256,49 @@ static void test_punch_fails_part_way(void **state)
 	assert_int_equal(st.tiers[2].used, used);
 }
 
+/* A migration from a local tier to S3 whose source file was removed
+ * behind the file system's back: the copy (through buffers, not the
+ * ring) read the missing file as zeros and sealed them in S3, and the
+ * file read zeros from then on. The job rolls back with EIO instead. */
+static void test_missing_source_to_s3(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	struct stat st;
+	char *b = malloc(2 * ES), p[256];
+	int64_t id;
+
+	assert_non_null(b);
+	fab_open(x);
+	memset(b, 'E', 2 * ES);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "m", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, 2 * ES, 0), (ssize_t)(2 * ES));
+	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	fab_reopen(x);                 /* no descriptor of it kept open */
+	snprintf(p, sizeof(p), "%s/nvme/data/%02x/%02x/%016" PRIx64, x->dir,
+		 (unsigned)((st.st_ino >> 8) & 0xff),
+		 (unsigned)(st.st_ino & 0xff), (uint64_t)st.st_ino);
+	assert_int_equal(unlink(p), 0);
+	id = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0);
+	assert_true(id > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EIO);
+	assert_int_equal(count_byte(x, st.st_ino, 0, 2 * ES, 0), 0);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_source_to_s3, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

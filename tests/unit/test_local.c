@@ -225,7 +225,8 @@ static void test_zeros(void **state)
 }
 
 /* ext_pin lends the file's descriptor: the bytes at the extent's offsets
- * are the file's, those past its end are counted out of avail. */
+ * are the file's, those past its end are counted out of avail. Without
+ * a file, ext_pin and ext_read fail: the copy is missing. */
 static void test_ext_pin(void **state)
 {
 	struct fx *f = *state;
@@ -235,9 +236,10 @@ static void test_ext_pin(void **state)
 	void *pin = NULL;
 	int fd = -1;
 
-	/* never written: nothing to lend, all zeros */
+	/* no file: a copy named by the map is missing, EIO as ext_read */
 	assert_int_equal(f->be->ops->ext_pin(f->be, &x, 0, 4096, &fd, &avail,
-					     &pin), -ENOENT);
+					     &pin), -EIO);
+	assert_int_equal(f->be->ops->ext_read(f->be, &x, buf, 4096, 0), -EIO);
 	write_pattern(f, 90, 4096, 4096);
 	assert_int_equal(f->be->ops->ext_pin(f->be, &x, 0, 3 * 4096, &fd,
 					     &avail, &pin), 0);
