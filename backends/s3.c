@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libs3.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -456,9 +458,42 @@ static void curl_slot_fini(struct s3_slot *sl)
 	sl->curl = NULL;
 }
 
+static const struct s3_transport libs3_transport;
+
+/* The "Date" and "Authorization" headers of a signature v2 listing (the
+ * libs3 transport sends its listings through curl: libs3 takes a reply
+ * cut short for a complete one). */
+static struct curl_slist *v2_list_headers(const struct s3 *s,
+					  struct curl_slist *hdrs)
+{
+	char date[64], sts[128 + CFG_S3_BUCKET_MAX], hdr[128 + CFG_S3_SECRET_MAX];
+	unsigned char mac[EVP_MAX_MD_SIZE], b64[4 * EVP_MAX_MD_SIZE / 3 + 4];
+	unsigned int mlen = 0;
+	struct curl_slist *h;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(sts, sizeof(sts), "GET\n\n\n%s\n/%s/", date, s->cfg.bucket);
+	if (!HMAC(EVP_sha1(), s->sk, (int)strlen(s->sk), (const unsigned char *)sts,
+		  strlen(sts), mac, &mlen))
+		return hdrs;
+	EVP_EncodeBlock(b64, mac, (int)mlen);
+	snprintf(hdr, sizeof(hdr), "Date: %s", date);
+	if ((h = curl_slist_append(hdrs, hdr)))
+		hdrs = h;
+	snprintf(hdr, sizeof(hdr), "Authorization: AWS %s:%s", s->ak, b64);
+	if ((h = curl_slist_append(hdrs, hdr)))
+		hdrs = h;
+	explicit_bzero(hdr, sizeof(hdr));
+	return hdrs;
+}
+
 static void curl_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 		     struct s3_res *rs, int64_t timeout_ms)
 {
+	bool v2 = s->tp == &libs3_transport;
 	struct curl_io io = { .rq = rq, .rs = rs, .c = sl->curl };
 	struct curl_slist *hdrs = NULL, *h;
 	char url[sizeof(s->base_url) + 3 * BE_S3_KEY_MAX + 64], range[64];
@@ -473,7 +508,7 @@ static void curl_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 
 		/* query parameters sorted, as the v4 canonical request wants */
 		snprintf(url, sizeof(url), "%s%s?%s%s%smax-keys=%d&prefix=%s",
-			 s->base_url, s->cfg.addressing == CFG_S3_VIRTUAL ? "/" : "",
+			 s->base_url, s->cfg.addressing == CFG_S3_VIRTUAL || v2 ? "/" : "",
 			 m ? "marker=" : "", m ? m : "", m ? "&" : "", rq->maxkeys,
 			 p ? p : "");
 		curl_free(p);
@@ -485,13 +520,18 @@ static void curl_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(s->cfg.connect_timeout * 1000));
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
-	curl_easy_setopt(c, CURLOPT_USERNAME, s->ak);
-	curl_easy_setopt(c, CURLOPT_PASSWORD, s->sk);
-	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
+	if (v2) {
+		hdrs = v2_list_headers(s, hdrs);
+	} else {
+		curl_easy_setopt(c, CURLOPT_USERNAME, s->ak);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, s->sk);
+		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &io);
-	h = curl_slist_append(hdrs, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-	if (h)
+	/* v4 signs it; a v2 signature would have to cover it (x-amz-) */
+	if (!v2 && (h = curl_slist_append(hdrs,
+				  "x-amz-content-sha256: UNSIGNED-PAYLOAD")))
 		hdrs = h;
 	h = curl_slist_append(hdrs, "Expect:");
 	if (h)
@@ -575,8 +615,14 @@ static void curl_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 	    !(rq->roff == 0 && rs->got == rq->rlen)) {
 		rs->overflow = true;  /* the range was ignored */
 	}
-	if (rq->op == OP_LIST)
-		list_parse(rq, rs, io.body ? io.body : "");
+	if (rq->op == OP_LIST) {
+		if (!io.body || !strstr(io.body, "</ListBucketResult>")) {
+			rs->net = NET_OTHER;
+			snprintf(rs->detail, sizeof(rs->detail), "listing cut short");
+			goto out;
+		}
+		list_parse(rq, rs, io.body);
+	}
 out:
 	curl_slist_free_all(hdrs);
 	free(io.body);
@@ -597,6 +643,7 @@ struct l3_io {
 	struct s3_res *rs;             /* its result */
 	size_t sent;                   /* PUT: bytes handed over */
 	bool done;                     /* the complete callback ran */
+	bool connected;                /* a byte went or came: past connecting */
 	S3Status status;               /* its status */
 };
 
@@ -604,6 +651,7 @@ static S3Status l3_props_cb(const S3ResponseProperties *p, void *arg)
 {
 	struct l3_io *io = arg;
 
+	io->connected = true;
 	io->rs->size = p->contentLength;
 	return S3StatusOK;
 }
@@ -637,6 +685,7 @@ static int l3_put_cb(int size, char *buf, void *arg)
 	const struct s3_req *rq = io->rq;
 	size_t want = (size_t)size, done = 0;
 
+	io->connected = true;
 	while (done < want && io->sent < rq->blen + rq->tlen) {
 		size_t k;
 
@@ -767,13 +816,20 @@ static void l3_map(S3Status st, struct s3_res *rs)
 		snprintf(rs->detail, sizeof(rs->detail), "libs3: %s", S3_get_status_name(st));
 }
 
+/* A libs3 request context, and a curl handle for the listings. */
 static int l3_slot_init(struct s3 *s, struct s3_slot *sl)
 {
-	return S3_create_request_context(&sl->ctx) == S3StatusOK ? 0 : -ENOMEM;
+	if (curl_slot_init(s, sl) < 0)
+		return -ENOMEM;
+	if (S3_create_request_context(&sl->ctx) == S3StatusOK)
+		return 0;
+	curl_slot_fini(sl);
+	return -ENOMEM;
 }
 
 static void l3_slot_fini(struct s3_slot *sl)
 {
+	curl_slot_fini(sl);
 	if (sl->ctx)
 		S3_destroy_request_context(sl->ctx);
 	sl->ctx = NULL;
@@ -781,13 +837,19 @@ static void l3_slot_fini(struct s3_slot *sl)
 
 /* Runs the requests of ctx until io->done or the deadline; then aborts
  * them (their complete callback reports S3StatusInterrupted). */
-static void l3_drive(struct s3_slot *sl, struct l3_io *io, int64_t deadline)
+static void l3_drive(struct s3_slot *sl, struct l3_io *io, int64_t deadline,
+		     int64_t conn_deadline)
 {
 	while (!io->done) {
 		fd_set r, w, x;
 		int maxfd = -1, remaining = 0;
-		int64_t left = deadline - mono_ms(), t;
+		int64_t now = mono_ms(), left = deadline - now, t;
 
+		/* libs3 has no connect timeout: until the connection carries
+		 * a byte (a descriptor waits to read, or a callback ran), the
+		 * request is connecting, bounded by connect_timeout */
+		if (!io->connected && now >= conn_deadline && left > 0)
+			left = 0;
 		if (left <= 0) {
 			io->rs->net = NET_TIMEOUT;
 			snprintf(io->rs->detail, sizeof(io->rs->detail), "request timed out");
@@ -814,11 +876,16 @@ static void l3_drive(struct s3_slot *sl, struct l3_io *io, int64_t deadline)
 		FD_ZERO(&w);
 		FD_ZERO(&x);
 		S3_get_request_context_fdsets(sl->ctx, &r, &w, &x, &maxfd);
+		for (int fd = 0; fd <= maxfd && !io->connected; fd++)
+			if (FD_ISSET(fd, &r))
+				io->connected = true;
 		t = S3_get_request_context_timeout(sl->ctx);
 		if (t < 0 || t > 50)
 			t = 50;
 		if (t > left)
 			t = left;
+		if (!io->connected && t > conn_deadline - now)
+			t = conn_deadline - now > 0 ? conn_deadline - now : 0;
 		if (maxfd >= 0) {
 			struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t)(t * 1000) };
 
@@ -849,6 +916,10 @@ static void l3_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 	S3ListBucketHandler lh = { rh, l3_list_cb };
 	S3RequestContext *ctx = sl->ctx;
 
+	if (rq->op == OP_LIST) {
+		curl_run(s, sl, rq, rs, timeout_ms);
+		return;
+	}
 	if (!ctx && S3_create_request_context(&sl->ctx) == S3StatusOK)
 		ctx = sl->ctx;
 	if (!ctx) {
@@ -874,7 +945,12 @@ static void l3_run(struct s3 *s, struct s3_slot *sl, const struct s3_req *rq,
 			       &lh, &io);
 		break;
 	}
-	l3_drive(sl, &io, mono_ms() + (timeout_ms > 0 ? timeout_ms : 1));
+	{
+		int64_t t0 = mono_ms();
+
+		l3_drive(sl, &io, t0 + (timeout_ms > 0 ? timeout_ms : 1),
+			 t0 + (int64_t)s->cfg.connect_timeout * 1000);
+	}
 	if (!io.done) {
 		if (!rs->net)
 			rs->net = NET_TIMEOUT;
@@ -953,7 +1029,10 @@ static int classify(const struct s3_res *rs)
 		return CL_RETRY;
 	if (rs->http >= 200 && rs->http < 300)
 		return CL_OK;
-	if (rs->http >= 500 || rs->http == 429 || strcmp(rs->code, "SlowDown") == 0)
+	if (rs->http >= 500 || rs->http == 429 || strcmp(rs->code, "SlowDown") == 0 ||
+	    strcmp(rs->code, "RequestTimeout") == 0 ||
+	    strcmp(rs->code, "ServiceUnavailable") == 0 ||
+	    strcmp(rs->code, "InternalError") == 0)
 		return CL_RETRY;
 	return CL_FAIL;
 }
@@ -975,6 +1054,8 @@ static int res_errno(const struct s3_res *rs)
 	}
 	if (strcmp(rs->code, "EntityTooLarge") == 0 || rs->http == 413)
 		return -EFBIG;
+	if (strcmp(rs->code, "RequestTimeout") == 0)
+		return -ETIMEDOUT;
 	switch (rs->http) {
 	case 400:
 		return -EINVAL;
