@@ -285,7 +285,7 @@ static double profile_expected(const struct fc *c, double H)
 	for (t = c->now_s, end = c->now_s + H, steps = 0;
 	     t < end && steps < 24 * 366; t += seg, steps++) {
 		seg = fmin(end, (floor(t / HOUR_S) + 1) * HOUR_S) - t;
-		s = (int64_t)t;
+		s = t > 0 ? (int64_t)t : 0;  /* as stats_add bins it */
 		w = 24 * st->hour[(s / 3600) % STATS_HOURS] / hours;
 		if (days > 0 && c->since >= 14 * DAY_S)
 			w *= 7 * st->dow[(s / 86400 + 4) % STATS_DAYS] / days;
@@ -359,7 +359,8 @@ static void model_gap(const struct fc *c, int64_t *next,
 	due = (double)se->session / NS_PER_S + mean;
 	if (due < c->now_s)
 		due += ceil((c->now_s - due) / mean) * mean;
-	*next = (int64_t)llround(due * NS_PER_S);
+	/* Past the last representable ns (year 2262): unknown. */
+	*next = due * NS_PER_S < 0x1p63 ? (int64_t)llround(due * NS_PER_S) : 0;
 	per_session = (double)((uint64_t)se->reads + se->writes) /
 		      ((double)se->gaps + 1);
 	if (per_session < 1)
@@ -385,6 +386,8 @@ int64_t forecast_next_access(const struct access_series *se, int64_t now,
 	due = (double)se->session / NS_PER_S + mean;
 	/* Missed by more than a gap: the rhythm it had is no guide now. */
 	if (due + mean < (double)now / NS_PER_S)
+		return 0;
+	if (!(due * NS_PER_S < 0x1p63))
 		return 0;
 	*regular = se->gaps >= GAP_MIN_GAPS &&
 		   sqrt(se->gap_var) <= PREFETCH_MAX_CV * mean;

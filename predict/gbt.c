@@ -488,8 +488,8 @@ int gbt_load(struct gbt *g, const void *buf, size_t len)
 	int rc;
 
 	/* We save UBJSON, which opens with '{' as JSON does. Anything else
-	 * would go to XGBoost's legacy binary reader, which trusts the
-	 * sizes it reads: refused here. */
+	 * would go to XGBoost's legacy binary reader: refused here. Neither
+	 * reader checks the sizes it reads (gbt.h). */
 	if (!buf || len < 2 || *(const char *)buf != '{') {
 		fail_once(g, GBT_FAIL_LOAD, "loading a model",
 			  "not a UBJSON or JSON model");

@@ -87,7 +87,9 @@ int gbt_ready(struct gbt *g);
 /* The model as bytes (malloc'd, the caller frees; UBJSON), and back.
  * Save without a model is -ENODATA. Load of bytes XGBoost refuses, or
  * of a model with another number of features, is -EINVAL and keeps the
- * model there was. */
+ * model there was. XGBoost's readers trust the sizes inside the bytes:
+ * damaged ones (truncated, a byte flipped) can crash it, so load only
+ * bytes checked against a checksum of what save gave. */
 int gbt_save(struct gbt *g, void **buf, size_t *len);
 int gbt_load(struct gbt *g, const void *buf, size_t len);
 

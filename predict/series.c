@@ -21,6 +21,7 @@
 #define NS_PER_S 1000000000.0
 #define SERIES_ENC_VERSION 1u
 #define GAP_ALPHA 0.25                 /* EWMA weight of the newest gap */
+#define SERIES_HEAD_MAX ((int64_t)1 << 62) /* the last bin fine_bin gives */
 
 void series_defaults(struct series_params *p)
 {
@@ -44,6 +45,8 @@ static int64_t fine_bin(const struct series_params *p, int64_t now)
 {
 	double b = floor((double)now / NS_PER_S / p->bin);
 
+	if (!(b < (double)SERIES_HEAD_MAX))  /* bins of a nanosecond or less */
+		return SERIES_HEAD_MAX;
 	return b > 0 ? (int64_t)b : 0;
 }
 
@@ -82,8 +85,8 @@ static void ring_advance(uint16_t *r, size_t n, int64_t *head, int64_t to)
 	if (to - *head >= (int64_t)n) {
 		memset(r, 0, n * sizeof(*r));
 	} else {
-		for (b = *head + 1; b <= to; b++)
-			r[b % (int64_t)n] = 0;
+		for (b = 1; b <= to - *head; b++)
+			r[(*head + b) % (int64_t)n] = 0;
 	}
 	*head = to;
 }
@@ -239,7 +242,8 @@ static void ring_merge(uint16_t *ra, int64_t *ha, const uint16_t *rb,
 	}
 	if (hb > *ha)
 		ring_advance(ra, n, ha, hb);
-	for (b = hb - (int64_t)n + 1; b <= hb; b++) {
+	for (size_t i = 0; i < n; i++) {
+		b = hb - (int64_t)i;
 		if (ring_holds(n, hb, b) && ring_holds(n, *ha, b))
 			ra[b % (int64_t)n] = sat16(ra[b % (int64_t)n],
 						   rb[b % (int64_t)n]);
@@ -367,7 +371,9 @@ int series_decode(const void *buf, size_t len, struct access_series *out)
 	s.fine_head = (int64_t)v;
 	p = get(p, &v, 8);
 	s.coarse_head = (int64_t)v;
-	if (s.fine_head < -1 || s.coarse_head < -1)
+	/* No encoder writes a head past the last bin fine_bin gives. */
+	if (s.fine_head < -1 || s.coarse_head < -1 ||
+	    s.fine_head > SERIES_HEAD_MAX || s.coarse_head > SERIES_HEAD_MAX)
 		return -EUCLEAN;
 	for (i = 0; i < SERIES_FINE; i++) {
 		p = get(p, &v, 2);

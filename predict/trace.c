@@ -2,9 +2,11 @@
 /* Trace readers (trace.h). Each format is one small line parser; the
  * decompressor runs as a child writing into a pipe (exec, no shell, so a
  * path with quotes or spaces is only a path). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,7 +232,9 @@ static int u64(const char *s, int base, uint64_t *v)
 {
 	char *end;
 
-	if (*s == '\0' || *s == '-')
+	/* strtoull skips blanks and takes a sign: " -5" would be 2^64 - 5. */
+	if (!(base == 16 ? isxdigit((unsigned char)*s) :
+			   isdigit((unsigned char)*s)))
 		return -EINVAL;
 	errno = 0;
 	*v = strtoull(s, &end, base);
@@ -245,7 +249,8 @@ static int dbl(const char *s, double *v)
 
 	errno = 0;
 	*v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || *v < 0)
+	if (errno || end == s || *end != '\0' || !isfinite(*v) || *v < 0 ||
+	    *v >= (double)INT64_MAX / 1e9)
 		return -EINVAL;
 	return 0;
 }
@@ -278,6 +283,8 @@ static int p_cloudphysics(struct trace *t, char *l, struct trace_req *r)
 	if (split(l, ",", 0, f, 6) != 5 || u64(f[0], 10, &ver) ||
 	    u64(f[1], 10, &tm) || u64(f[2], 16, &op) || u64(f[3], 10, &size) ||
 	    u64(f[4], 10, &lbn))
+		return -EINVAL;
+	if (tm > (uint64_t)INT64_MAX / 1000000000u)
 		return -EINVAL;
 	if (op != 0x28 && op != 0x2a)
 		return 0;              /* not a read or write */
@@ -338,7 +345,8 @@ static int p_snia_storage(struct trace *t, char *l, struct trace_req *r)
 
 	if (split(l, ",", 0, f, 6) != 5 || u64(f[0], 10, &tm) ||
 	    u64(f[1], 10, &off) || u64(f[2], 10, &size) ||
-	    u64(f[3], 10, &type) || u64(f[4], 10, &vol) || type > 1)
+	    u64(f[3], 10, &type) || u64(f[4], 10, &vol) || type > 1 ||
+	    tm > (uint64_t)INT64_MAX / 1000000000u)
 		return -EINVAL;
 	r->time = (int64_t)tm * 1000000000LL;
 	r->volume = vol;
@@ -379,7 +387,8 @@ static int p_msr(struct trace *t, char *l, struct trace_req *r)
 		return -EINVAL;
 	if (strcmp(f[3], "Read") != 0 && strcmp(f[3], "Write") != 0)
 		return -EINVAL;
-	if ((int64_t)ticks < FILETIME_UNIX_EPOCH)
+	if (ticks < (uint64_t)FILETIME_UNIX_EPOCH ||
+	    ticks - (uint64_t)FILETIME_UNIX_EPOCH > (uint64_t)INT64_MAX / 100)
 		return -EINVAL;
 	r->time = ((int64_t)ticks - FILETIME_UNIX_EPOCH) * 100;
 	r->volume = hash_str(f[1], 0) ^ disk;

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "common/log.h"
 #include "tiering/predictor.h"
 
 #define NS 1000000000.0
 #define SAVE_MAGIC 0x52504644u         /* "DFPR" */
-#define SAVE_VERSION 1u
+#define SAVE_VERSION 2u              /* 2: an XXH64 after each model length */
 
 /* A forecast waiting for its horizon to pass (one entry per horizon, so
  * that the short one is scored, and learnt from, as often as it
@@ -400,11 +402,17 @@ size_t predictor_tick(struct predictor *pr, int64_t now,
 		 * does not call back: safe with ours held. */
 		rc = count(arg, e->ino, e->off, &c);
 		if (rc == 0) {
+			int judge = h == PREDICT_HORIZONS - 1;
+			uint64_t accessed = pr->acc.accessed;
+
 			actual = c > e->count ? (double)(c - e->count) : 0.0;
-			/* A move is judged by the longer horizon. */
+			/* A move is judged by the longer horizon, and so is
+			 * recall: an item counts once among those accessed. */
 			accuracy_add(&pr->acc, &pr->ens, &e->f, h, actual,
-				     e->act == PA_PROMOTE && h == PREDICT_HORIZONS - 1,
-				     e->act == PA_DEMOTE && h == PREDICT_HORIZONS - 1);
+				     e->act == PA_PROMOTE && judge,
+				     e->act == PA_DEMOTE && judge);
+			if (!judge)
+				pr->acc.accessed = accessed;
 			rows_add(pr, h, e->x, actual > 0 ? 1.0f : 0.0f);
 			pr->cnt.scored++;
 			scored++;
@@ -483,8 +491,10 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* Layout: magic, version, the accuracy record's length and bytes, then
- * for each horizon the length and bytes of its trees (0: none). */
+/* Layout (little-endian): magic, version, the accuracy record's length
+ * and bytes, then for each horizon the length of its trees (0: none),
+ * their XXH64 (two 32-bit halves, low first) and their bytes. Version 1
+ * had no XXH64. */
 int predictor_save(struct predictor *pr, void **out, size_t *outlen)
 {
 	uint8_t acc[PREDICT_ACC_ENC_MAX], *buf;
@@ -502,7 +512,7 @@ int predictor_save(struct predictor *pr, void **out, size_t *outlen)
 			model[h] = NULL;
 			mlen[h] = 0;
 		}
-		len += 4 + mlen[h];
+		len += 12 + mlen[h];
 	}
 	buf = malloc(len);
 	if (!buf) {
@@ -516,10 +526,14 @@ int predictor_save(struct predictor *pr, void **out, size_t *outlen)
 	memcpy(buf + 12, acc, alen);
 	off = 12 + alen;
 	for (h = 0; h < PREDICT_HORIZONS; h++) {
+		uint64_t sum = mlen[h] ? XXH64(model[h], mlen[h], 0) : 0;
+
 		put32(buf + off, (uint32_t)mlen[h]);
+		put32(buf + off + 4, (uint32_t)sum);
+		put32(buf + off + 8, (uint32_t)(sum >> 32));
 		if (mlen[h])
-			memcpy(buf + off + 4, model[h], mlen[h]);
-		off += 4 + mlen[h];
+			memcpy(buf + off + 12, model[h], mlen[h]);
+		off += 12 + mlen[h];
 		free(model[h]);
 	}
 	*out = buf;
@@ -532,24 +546,36 @@ int predictor_load(struct predictor *pr, const void *vbuf, size_t len)
 	const uint8_t *buf = vbuf;
 	struct predict_accuracy acc;
 	struct predict_ensemble ens;
-	size_t alen, off, mlen[PREDICT_HORIZONS], moff[PREDICT_HORIZONS];
+	size_t alen, off, hdr, mlen[PREDICT_HORIZONS], moff[PREDICT_HORIZONS];
+	uint32_t ver;
 	int h;
 
-	if (len < 12 || get32(buf) != SAVE_MAGIC ||
-	    get32(buf + 4) != SAVE_VERSION)
+	if (len < 12 || get32(buf) != SAVE_MAGIC)
 		return -EUCLEAN;
+	ver = get32(buf + 4);
+	if (ver != 1 && ver != SAVE_VERSION)
+		return -EUCLEAN;
+	/* Version 1 has no checksum of its own after a model's length (its
+	 * record's checksum in the store is all): read as it was. */
+	hdr = ver == 1 ? 4 : 12;
 	alen = get32(buf + 8);
 	if (alen > len - 12 || accuracy_decode(buf + 12, alen, &acc, &ens))
 		return -EUCLEAN;
 	off = 12 + alen;
 	for (h = 0; h < PREDICT_HORIZONS; h++) {
-		if (len - off < 4)
+		if (len - off < hdr)
 			return -EUCLEAN;
 		mlen[h] = get32(buf + off);
-		moff[h] = off + 4;
-		if (mlen[h] > len - off - 4)
+		moff[h] = off + hdr;
+		if (mlen[h] > len - off - hdr)
 			return -EUCLEAN;
-		off += 4 + mlen[h];
+		/* XGBoost's UBJSON reader trusts the sizes it reads: damaged
+		 * model bytes must never reach it. */
+		if (hdr == 12 && mlen[h] &&
+		    XXH64(buf + moff[h], mlen[h], 0) !=
+		    ((uint64_t)get32(buf + off + 8) << 32 | get32(buf + off + 4)))
+			return -EUCLEAN;
+		off += hdr + mlen[h];
 	}
 	pthread_mutex_lock(&pr->lock);
 	pr->acc = acc;

@@ -4,18 +4,22 @@
  * (predict/forecast.c), on synthetic histories whose answers are known:
  * a line, a nightly job, a step, noise, a file polled every 30 s. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "predict/forecast.h"
 #include "predict/series.h"
+#include "predict/trace.h"
 #include "tiering/stats.h"
 
 #define NS      1000000000LL
@@ -806,6 +810,127 @@ static void test_accuracy_encoding(void **state)
 	assert_memory_equal(&e, &d, sizeof(e));
 }
 
+/* ---- edges: corrupt heads, huge and early times, trace lines ---- */
+
+/* A head no encoder writes (INT64_MAX) was decoded; merging such a
+ * series then overflowed its loop over the bins (and spun forever). A
+ * merge with a far head still works: the newer bins win. */
+static void test_series_far_head(void **state)
+{
+	struct access_series a, b;
+	uint8_t buf[SERIES_ENC_SIZE];
+
+	series_init(&a);
+	series_init(&b);
+	series_add(&a, &SP, T0, 1, 0);
+	series_add(&b, &SP, T0, 1, 0);
+	series_encode(&b, buf);
+	for (int i = 0; i < 8; i++)   /* fine_head = INT64_MAX */
+		buf[4 + i] = i == 7 ? 0x7f : 0xff;
+	assert_int_equal(series_decode(buf, sizeof(buf), &b), -EUCLEAN);
+	b.fine_head = ((int64_t)1 << 62) - 1;
+	series_merge(&a, &b, &SP);
+	assert_int_equal(a.fine_head, b.fine_head);
+}
+
+/* A bin far smaller than a nanosecond: the bin number overflowed its
+ * conversion, the head became INT64_MIN and every later access was
+ * dropped as older than it. */
+static void test_series_tiny_bin(void **state)
+{
+	struct series_params p = SP;
+	struct access_series s;
+	uint8_t buf[SERIES_ENC_SIZE];
+
+	p.bin = 1e-10;
+	series_init(&s);
+	series_add(&s, &p, 1700000000 * NS, 1, 0);   /* in 2023 */
+	assert_true(s.fine_head > 0);
+	series_encode(&s, buf);
+	assert_int_equal(series_decode(buf, sizeof(buf), &s), 0);
+}
+
+/* Times before 1970 (a clock or trace that far back): the hour-of-day
+ * profile was indexed with a negative hour, out of bounds (the
+ * sanitizer build sees it). Forecasts stay finite. */
+static void test_before_1970(void **state)
+{
+	struct hist h;
+	struct forecast f;
+
+	hist_init(&h);
+	for (int i = 0; i < 200; i++)
+		hist_read(&h, -30 * DAY + (int64_t)i * 3 * HOUR);
+	forecast_eval(&PP, &h.st, &h.se, NULL, NULL, -5 * DAY - 7300 * NS, &f);
+	for (int k = 0; k < PREDICT_HORIZONS; k++) {
+		assert_true(isfinite(f.expected[k]) && f.expected[k] >= 0);
+		for (int m = 0; m < PM_COUNT; m++)
+			if (f.m[m].valid)
+				assert_true(isfinite(f.m[m].expected[k]));
+	}
+	assert_true(f.m[PM_GAP].valid);
+}
+
+/* Near the last time int64 ns can hold (year 2262): the next access,
+ * due after it, was INT64_MIN (1677) instead of unknown (0). */
+static void test_next_past_int64(void **state)
+{
+	struct hist h;
+	struct forecast f;
+	int64_t t0 = INT64_MAX - 7200 * NS;
+	int regular;
+
+	hist_init(&h);
+	for (int i = 0; i < 10; i++)
+		hist_read(&h, t0 + (int64_t)i * 600 * NS);
+	forecast_eval(&PP, &h.st, &h.se, NULL, NULL, INT64_MAX - NS, &f);
+	assert_true(f.next >= 0);
+	assert_true(forecast_next_access(&h.se, INT64_MAX - NS, &regular) >= 0);
+}
+
+/* One line of a trace in format fmt after a good one: the good one is
+ * read, then the line is refused with "not a ... record". */
+static void trace_refuses(int fmt, const char *good, const char *line)
+{
+	char path[] = "/tmp/test_predict.trace.XXXXXX", err[256] = "";
+	struct trace *t;
+	struct trace_req r;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n%s\n", good, line);
+	fclose(f);
+	assert_int_equal(trace_open(path, fmt, &t, err, sizeof(err)), 0);
+	assert_int_equal(trace_next(t, &r, err, sizeof(err)), 1);
+	assert_true(r.time >= 0);
+	if (trace_next(t, &r, err, sizeof(err)) >= 0)
+		fail_msg("%s: '%s' read as time %" PRId64 " offset %" PRIu64,
+			 trace_fmt_name(fmt), line, r.time, r.offset);
+	assert_non_null(strstr(err, "not a"));
+	trace_close(t);
+	unlink(path);
+}
+
+/* Numbers a trace line cannot mean: a time past what int64 ns hold
+ * (overflowed into negative times), inf and nan (an out-of-range
+ * conversion), a number with a sign or blanks before it (" -5" was read
+ * as 2^64 - 5). */
+static void test_trace_bad_numbers(void **state)
+{
+	trace_refuses(TRACE_SYSTOR, "1.5,0.001,R,1,0,4096", "inf,0.001,R,1,0,4096");
+	trace_refuses(TRACE_SYSTOR, "1.5,0.001,R,1,0,4096", "nan,0.001,R,1,0,4096");
+	trace_refuses(TRACE_SYSTOR, "1.5,0.001,R,1,0,4096", "1e19,0.001,W,1,0,4096");
+	trace_refuses(TRACE_CLOUDPHYSICS, "1,10,28,4096,8", "1,10000000000,28,4096,8");
+	trace_refuses(TRACE_CLOUDPHYSICS, "1,10,28,4096,8", "1, -5,28,4096,8");
+	trace_refuses(TRACE_CLOUDPHYSICS, "1,10,28,4096,8", "1,10,28,4096, -1");
+	trace_refuses(TRACE_SNIA_STORAGE, "10,0,8,0,1", "10000000000,0,8,0,1");
+	trace_refuses(TRACE_MSR, "128166372003061629,h,0,Read,0,4096,10",
+		      "300000000000000000,h,0,Read,0,4096,10");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,6 +954,11 @@ int main(void)
 		cmocka_unit_test(test_accuracy),
 		cmocka_unit_test(test_ensemble_update),
 		cmocka_unit_test(test_accuracy_encoding),
+		cmocka_unit_test(test_series_far_head),
+		cmocka_unit_test(test_series_tiny_bin),
+		cmocka_unit_test(test_before_1970),
+		cmocka_unit_test(test_next_past_int64),
+		cmocka_unit_test(test_trace_bad_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -767,6 +767,128 @@ static void test_save_load(void **state)
 	predictor_close(pr);
 }
 
+/* A promotion whose item was read within both horizons counts once
+ * among the items accessed: each horizon's score added it, and recall
+ * could never pass 0.5 (a perfect promotion read as 0.5). */
+static void test_recall_counts_once(void **state)
+{
+	struct predictor_params pp;
+	struct predict_accuracy a;
+	struct predictor_item it;
+	struct predictor *pr;
+	struct forecast f;
+
+	pred_params(&pp);
+	periodic_file(&pp, 7, 30, 60);
+	clock_now = T0 + 3600 * NS;
+	assert_int_equal(predictor_open(&pp, &pr), 0);
+	it = (struct predictor_item){ 7, 0, &files[0].st, &files[0].se, MB, 0 };
+	predictor_forecast(pr, &it, 1, clock_now, &f);
+	predictor_record(pr, &it, &f, clock_now, counts[0], PA_PROMOTE);
+	counts[0]++;                   /* read within the short horizon */
+	predictor_tick(pr, clock_now + 200 * NS, h_file_count, NULL);
+	predictor_state(pr, &a, NULL, NULL);
+	assert_int_equal(a.accessed, 1);
+	assert_int_equal(a.accessed_promoted, 1);
+	assert_true(accuracy_recall(&a) == 1.0);
+	predictor_close(pr);
+}
+
+/* A predictor whose trees of both horizons are trained: 32 files, every
+ * other one read after the forecast, scored, then trained at a tick. */
+static struct predictor *trained(struct predictor_params *pp)
+{
+	struct predictor_counters cnt;
+	struct predictor *pr;
+	struct forecast f;
+	int i;
+
+	pred_params(pp);
+	pp->retrain = 1;
+	for (i = 0; i < MAXF; i++)
+		periodic_file(pp, 100 + (uint64_t)i, 5 + i % 7, 60 + 10 * i);
+	clock_now = T0 + 7200 * NS;
+	assert_int_equal(predictor_open(pp, &pr), 0);
+	for (i = 0; i < MAXF; i++) {
+		struct predictor_item it = { files[i].ino, 0, &files[i].st,
+					     &files[i].se, MB, 0 };
+
+		predictor_forecast(pr, &it, 1, clock_now, &f);
+		predictor_record(pr, &it, &f, clock_now, counts[i], PA_NONE);
+		counts[i] += (uint64_t)(i % 2);
+	}
+	predictor_tick(pr, clock_now + 200 * NS, h_file_count, NULL);
+	predictor_tick(pr, clock_now + 202 * NS, h_file_count, NULL);
+	predictor_state(pr, NULL, NULL, &cnt);
+	for (i = 0; i < PREDICT_HORIZONS; i++)
+		assert_true(cnt.trees[i] > 0);
+	return pr;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Damaged tree bytes in a saved state (a byte flipped) are refused
+ * before XGBoost sees them: its reader trusts the sizes it reads and
+ * crashed the daemon at start. A state of version 1 (no checksums)
+ * still loads. */
+static void test_load_damaged_trees(void **state)
+{
+	struct predictor_params pp;
+	struct predictor_counters cnt;
+	struct predictor *pr, *pr2;
+	uint8_t *buf, *bad, *v1;
+	size_t len, off, m, k, n1;
+	void *vb;
+	int h;
+
+	pr = trained(&pp);
+	assert_int_equal(predictor_save(pr, &vb, &len), 0);
+	buf = vb;
+	assert_int_equal(le32(buf + 4), 2);
+	bad = malloc(len);
+	v1 = malloc(len);
+	assert_non_null(bad);
+	assert_non_null(v1);
+	off = 12 + le32(buf + 8);
+	m = le32(buf + off);           /* the short horizon's trees */
+	assert_true(m > 100 && off + 12 + m <= len);
+	assert_int_equal(predictor_open(&pp, &pr2), 0);
+	for (k = 1; k < 8; k++) {
+		memcpy(bad, buf, len);
+		bad[off + 12 + k * m / 8] ^= 0x40;
+		assert_int_equal(predictor_load(pr2, bad, len), -EUCLEAN);
+	}
+	predictor_state(pr2, NULL, NULL, &cnt);
+	assert_int_equal(cnt.trees[0], 0);
+
+	/* version 1: the same without the checksums */
+	memcpy(v1, buf, 12 + le32(buf + 8));
+	v1[4] = 1;
+	n1 = off;
+	for (h = 0; h < PREDICT_HORIZONS; h++) {
+		m = le32(buf + off);
+		memcpy(v1 + n1, buf + off, 4);
+		memcpy(v1 + n1 + 4, buf + off + 12, m);
+		n1 += 4 + m;
+		off += 12 + m;
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(predictor_load(pr2, v1, n1), 0);
+	predictor_state(pr2, NULL, NULL, &cnt);
+	for (h = 0; h < PREDICT_HORIZONS; h++)
+		assert_true(cnt.trees[h] > 0);
+	assert_int_equal(predictor_load(pr2, buf, len), 0);
+	free(bad);
+	free(v1);
+	free(buf);
+	predictor_close(pr2);
+	predictor_close(pr);
+}
+
 /* A file whose access in the current bin is far above its own rate is
  * held back: counted as an anomaly, not promoted. */
 static void test_anomaly_held(void **state)
@@ -823,6 +945,8 @@ int main(void)
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
+		cmocka_unit_test_setup(test_recall_counts_once, setup),
+		cmocka_unit_test_setup(test_load_damaged_trees, setup),
 		cmocka_unit_test_setup(test_anomaly_held, setup),
 	};
 
