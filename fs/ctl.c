@@ -20,6 +20,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1137,16 +1138,36 @@ static int check_args(const struct ctl_cmd *c, const cJSON *req, char *err,
 	return 0;
 }
 
+/* Whether the JSON text holds the escape \u0000: cJSON would cut the
+ * string there, and the request would act on a shorter name than the
+ * one sent. */
+static bool has_nul_escape(const char *s)
+{
+	for (; *s; s++) {
+		if (*s != '\\')
+			continue;
+		if (s[1] == 'u' && !strncmp(s + 2, "0000", 4))
+			return true;
+		if (s[1])
+			s++;           /* the escaped character */
+	}
+	return false;
+}
+
 char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 {
 	char err[256] = "";
 	const struct ctl_cmd *c;
-	cJSON *req, *reply = NULL;
+	cJSON *req = NULL, *reply = NULL;
 	const cJSON *cmd;
 	uint64_t dev = 0;
 	char *s = NULL;
 	int rc = -EINVAL;
 
+	if (has_nul_escape(request)) {
+		snprintf(err, sizeof(err), "request contains a NUL character");
+		goto out;
+	}
 	/* Text after the object is an error too. */
 	req = cJSON_ParseWithOpts(request, NULL, 1);
 	if (!req) {

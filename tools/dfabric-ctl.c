@@ -217,7 +217,9 @@ static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
 	e = io_send_all(fd, text, strlen(text));
 	if (e == 0)
 		e = io_send_all(fd, "\n", 1);
-	if (e < 0) {
+	/* The daemon may answer (EBUSY) and close before reading: its
+	 * reply is still there to read. */
+	if (e < 0 && e != -EPIPE && e != -ECONNRESET) {
 		errmsg("%s: sending the request: %s", o->sock_path,
 		       strerror(-e));
 		goto out;
@@ -728,27 +730,57 @@ static int queue_one(struct migrate_req *mr, const char *file)
 static int walk_one(const char *path, const struct stat *st, int flag,
 		    struct FTW *ftw)
 {
+	if (flag == FTW_NS || flag == FTW_DNR) {
+		errmsg("%s: cannot %s it; skipped", path,
+		       flag == FTW_NS ? "stat" : "read");
+		walk_req->failed = 1;
+		return 0;
+	}
 	if (flag != FTW_F || !S_ISREG(st->st_mode))
 		return 0;
 	return queue_one(walk_req, path);  /* < 0: stop */
 }
 
+#define JOB_GONE (-1)    /* fetch_job: the daemon no longer knows the job */
+
 /* Asks the daemon for job `id` (never printing the raw reply, even with
- * --json); *reply is the daemon's answer when EXIT_OK. */
+ * --json); *reply is the daemon's answer when EXIT_OK. JOB_GONE when the
+ * daemon knows no such job: "jobs --prune" forgot it, so it had ended. */
 static int fetch_job(struct tool_opts *o, uint64_t id, cJSON **reply)
 {
-	cJSON *req = make_req("job");
-	int json = o->json, rc;
+	cJSON *req = make_req("job"), *r = NULL;
+	const cJSON *en;
+	const char *why;
+	char *raw = NULL;
+	int rc;
 
+	*reply = NULL;
 	if (req && !cJSON_AddNumberToObject(req, "id", (double)id)) {
 		cJSON_Delete(req);
 		req = NULL;
 	}
-	o->json = 0;
-	rc = run(o, req, "job", reply);
-	o->json = json;
+	if (!req) {
+		errmsg("out of memory");
+		return EXIT_FAILED;
+	}
+	rc = request(o, req, &raw, &r);
 	cJSON_Delete(req);
-	return rc;
+	free(raw);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
+		en = cJSON_GetObjectItemCaseSensitive(r, "errno");
+		rc = cJSON_IsNumber(en) && en->valueint == ENOENT ?
+		     JOB_GONE : EXIT_FAILED;
+		why = get_str(r, "error");
+		if (rc != JOB_GONE)
+			errmsg("job %" PRIu64 ": %s", id,
+			       why ? why : "the daemon reported an error");
+		cJSON_Delete(r);
+		return rc;
+	}
+	*reply = r;
+	return EXIT_OK;
 }
 
 /* Polls the jobs until all are done, drawing one progress line. Returns
@@ -771,7 +803,11 @@ static int wait_jobs(struct tool_opts *o, const uint64_t *ids, size_t n)
 			const cJSON *j;
 			const char *state;
 
-			if ((rc = fetch_job(o, ids[i], &reply)) != EXIT_OK)
+			if ((rc = fetch_job(o, ids[i], &reply)) == JOB_GONE) {
+				finished++;  /* pruned: it had ended */
+				continue;
+			}
+			if (rc != EXIT_OK)
 				return rc;
 			j = cJSON_GetObjectItemCaseSensitive(reply, "job");
 			state = get_str(j, "state");
@@ -834,9 +870,18 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 	struct migrate_req mr = { .o = o, .len = UINT64_MAX };
 	const char *files[64];
 	int nfiles = 0, recursive = 0, wait = 0, rc = EXIT_OK, i, qrc;
+	int only_paths = 0;            /* after "--": every argument a PATH */
 
 	for (i = 0; argv[i]; i++) {
-		if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "--recursive")) {
+		if (!only_paths && !strcmp(argv[i], "--")) {
+			only_paths = 1;
+		} else if (only_paths) {
+			if (nfiles == (int)(sizeof(files) / sizeof(files[0]))) {
+				errmsg("migrate: too many arguments");
+				return EXIT_USAGE;
+			}
+			files[nfiles++] = argv[i];
+		} else if (!strcmp(argv[i], "-r") || !strcmp(argv[i], "--recursive")) {
 			recursive = 1;
 		} else if (!strcmp(argv[i], "--wait") || !strcmp(argv[i], "-w")) {
 			wait = 1;
@@ -874,7 +919,8 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < nfiles; i++) {
-		struct stat st;
+		struct stat st, lst;
+		char top[PATH_MAX];
 
 		if (stat(files[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			if (!recursive) {
@@ -883,7 +929,19 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 				continue;
 			}
 			walk_req = &mr;
-			qrc = nftw(files[i], walk_one, 16, FTW_PHYS);
+			/* nftw(FTW_PHYS) would not enter a symlink given here:
+			 * walk what it links to, through "LINK/." */
+			if (lstat(files[i], &lst) == 0 && S_ISLNK(lst.st_mode) &&
+			    snprintf(top, sizeof(top), "%s/.", files[i]) <
+			    (int)sizeof(top))
+				qrc = nftw(top, walk_one, 16, FTW_PHYS);
+			else
+				qrc = nftw(files[i], walk_one, 16, FTW_PHYS);
+			if (qrc == -1) {
+				errmsg("%s: %s", files[i], strerror(errno));
+				mr.failed = 1;
+				qrc = 0;
+			}
 		} else {
 			qrc = queue_one(&mr, files[i]);
 		}
@@ -1146,6 +1204,9 @@ static int cmd_top(struct tool_opts *o, char **argv)
 				       "1000, not '%s'", argv[i]);
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--") && argv[i + 1] && !argv[i + 2] &&
+			   !dir) {
+			dir = argv[++i];
 		} else if (argv[i][0] == '-' || dir) {
 			errmsg("usage: dfabric-ctl top [-n N] [--json] [DIR]");
 			return EXIT_USAGE;
@@ -1154,6 +1215,21 @@ static int cmd_top(struct tool_opts *o, char **argv)
 		}
 	}
 	req = make_req("top");
+	if (dir) {
+		struct stat dst;
+
+		if (stat(dir, &dst) < 0) {
+			errmsg("%s: %s", dir, strerror(errno));
+			cJSON_Delete(req);
+			return EXIT_FAILED;
+		}
+		/* DIR names inodes of this daemon only */
+		if (req && !cJSON_AddNumberToObject(req, "dev",
+						    (double)dst.st_dev)) {
+			cJSON_Delete(req);
+			req = NULL;
+		}
+	}
 	if (req && !cJSON_AddNumberToObject(req, "n", n)) {
 		cJSON_Delete(req);
 		req = NULL;
@@ -1642,6 +1718,8 @@ static int cmd_predict(struct tool_opts *o, char **argv)
 		return predict_accuracy(o);
 	if (argv[0] && argv[0][0] != '-' && !argv[1])
 		return predict_file(o, argv[0]);
+	if (argv[0] && !strcmp(argv[0], "--") && argv[1] && !argv[2])
+		return predict_file(o, argv[1]);
 	errmsg("usage: dfabric-ctl predict FILE | --accuracy [--json]");
 	return EXIT_USAGE;
 }
@@ -1864,13 +1942,22 @@ int main(int argc, char **argv)
 	}
 	/* --json may also follow the command. */
 	{
-		int w = optind + 1, r;
+		int w = optind + 1, r, dashdash = 0;
 
+		/* --json anywhere before a "--", which ends the options */
 		for (r = optind + 1; r < argc; r++) {
-			if (!strcmp(argv[r], "--json") || !strcmp(argv[r], "-j"))
-				o.json = 1;
-			else
+			if (!dashdash && !strcmp(argv[r], "--")) {
+				dashdash = 1;
+				/* commands with a fixed FILE see no "--" */
+				if (cmd->nargs >= 0)
+					continue;
 				argv[w++] = argv[r];
+			} else if (!dashdash && (!strcmp(argv[r], "--json") ||
+						 !strcmp(argv[r], "-j"))) {
+				o.json = 1;
+			} else {
+				argv[w++] = argv[r];
+			}
 		}
 		argv[w] = NULL;
 		argc = w;

@@ -130,6 +130,8 @@ bad = [b"hello\n", b"\n", b"[1,2]\n", b"42\n", b"{}\n", b'{"cmd":7}\n',
        b'{"cmd":"where","ino":0}\n', b'{"cmd":"where","ino":1.5}\n',
        b'{"cmd":"where","ino":1e300}\n', b'{"cmd":"ping","x":1}\n',
        b'{"cmd":"ping"} trailing\n', b'{"cmd":"ping"}\0\n',
+       b'{"cmd":"ping\\u0000garbage"}\n',
+       b'{"cmd":"tier-check","tier":"nvme\\u0000x"}\n',
        b'{"cmd":"ping"' + b"," * 100 + b"\n",
        b"[" * 5000 + b"\n",
        b'{"cmd":"' + b"x" * 100000 + b'"}\n']
@@ -277,6 +279,72 @@ assert_eq "$(tier_used hdd)" 0 "hdd used bytes"
 json=$(df_ctl --json status)
 assert_eq "$(jq_py "(d['tiers'][0]['files'], d['tiers'][0]['extents'])" <<<"$json")" \
 	"(1, 3)" "status --json: files and extents on nvme"
+
+# Names that begin with '-' after "--", for every kind of command.
+echo x >"$DF_MNT/-x"
+echo y >"$DF_MNT/--json"
+run_rc rc df_ctl where -- "$DF_MNT/-x"
+assert_eq "$rc" 0 "where -- PATH: $OUT"
+(cd "$DF_MNT" && "$B/dfabric-ctl" -c "$DF_CONF" --json where -- --json) >"$T/dd.json" ||
+	fail "where -- --json (a file of that name) failed"
+assert_eq "$(jq_py "[e['tier'] for e in d['extents']]" <"$T/dd.json")" "['nvme']" \
+	"where -- --json: the file's extents"
+run_rc rc df_ctl explain -- "$DF_MNT/-x"
+assert_eq "$rc" 0 "explain -- PATH: $OUT"
+run_rc rc df_ctl top -- "$DF_MNT"
+assert_eq "$rc" 0 "top -- DIR: $OUT"
+(cd "$DF_MNT" && "$B/dfabric-ctl" -c "$DF_CONF" migrate --wait --to hdd -- -x --json) ||
+	fail "migrate -- -x --json (two files of those names) failed"
+assert_eq "$(check_where "$DF_MNT/-x"):$(check_where "$DF_MNT/--json")" "hdd:2:hdd:2" \
+	"migrate after --: both files moved"
+rm -f "$DF_MNT/-x" "$DF_MNT/--json"
+
+# migrate -r on a symbolic link to a directory walks the directory (nftw
+# does not follow the link it is given: nothing was queued, exit 0).
+mkdir "$DF_MNT/sd"
+echo z >"$DF_MNT/sd/f"
+ln -s sd "$DF_MNT/sdlink"
+run_rc rc df_ctl migrate -r "$DF_MNT/sdlink" --to hdd --wait
+assert_eq "$rc" 0 "migrate -r LINK: $OUT"
+assert_eq "$(check_where "$DF_MNT/sd/f")" "hdd:2" "migrate -r LINK: the file moved"
+rm -rf "$DF_MNT/sd" "$DF_MNT/sdlink"
+
+# migrate --wait while another admin prunes the finished jobs: a job gone
+# had ended (the wait failed with "no job N", twice).
+echo s >"$DF_MNT/small"
+head -c $((8 * MiB)) /dev/urandom >"$DF_MNT/big"
+df_ctl bandwidth 2M >/dev/null || fail "bandwidth 2M"
+df_ctl migrate --wait "$DF_MNT/small" "$DF_MNT/big" --to hdd >"$T/wait.out" 2>&1 &
+waiter=$!
+for _ in $(seq 100); do
+	df_ctl --json jobs | jq_py "any(j['state'] == 'done' and j['bytes_done'] == 2 for j in d['jobs'])" |
+		grep -q True && break
+	sleep 0.1
+done
+df_ctl jobs --prune >/dev/null || fail "jobs --prune"
+wait $waiter || fail "migrate --wait with a job pruned meanwhile: $(cat "$T/wait.out")"
+df_ctl bandwidth 0 >/dev/null || fail "bandwidth 0"
+assert_eq "$(check_where "$DF_MNT/big")" "hdd:$((8 * MiB))" "the big file moved"
+rm -f "$DF_MNT/small" "$DF_MNT/big"
+
+# With every client slot taken, the tool prints the daemon's EBUSY reply
+# (the daemon answers and closes at once; the tool took the closed
+# socket for a daemon that is not there: exit 3, "Broken pipe").
+python3 - "$SOCK" "$B/dfabric-ctl" <<'EOF' || fail "tool against a full daemon"
+import socket, subprocess, sys
+held = []
+for _ in range(8):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+for _ in range(5):
+    p = subprocess.run([sys.argv[2], "-s", sys.argv[1], "ping"],
+                       capture_output=True, text=True, timeout=10)
+    if p.returncode != 1 or "too many control clients" not in p.stderr:
+        sys.exit("ping against a full daemon: exit %d, %r" % (p.returncode, p.stderr))
+for s in held:
+    s.close()
+EOF
 
 # An empty file has no extents.
 : >"$DF_MNT/empty"
