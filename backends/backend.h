@@ -68,7 +68,8 @@ struct be_ops {
 	int (*ext_free)(struct backend *be, const struct be_ext *x);
 	/* Calls cb for every extent copy stored (object stores; local kinds
 	 * may leave it NULL and use list), stopping at the first nonzero
-	 * return, which it returns. */
+	 * return, which it returns. x->len is the bytes the copy holds, 0
+	 * when its stored size fits no copy (damaged). */
 	int (*ext_list)(struct backend *be,
 			int (*cb)(const struct be_ext *x, void *arg), void *arg);
 	/* Optional (NULL: no such hint). A reader is near the end of the

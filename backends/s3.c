@@ -2223,7 +2223,7 @@ static int list_key(const char *key, uint64_t size, void *arg)
 	size_t pl = strlen(w->s->cfg.prefix);
 	const char *k = key + pl;
 	struct be_ext x;
-	uint64_t nb;
+	uint64_t nb, m;
 
 	if (strncmp(key, w->s->cfg.prefix, pl) != 0)
 		goto foreign;
@@ -2234,8 +2234,12 @@ static int list_key(const char *key, uint64_t size, void *arg)
 	    parse_hex16(k + 34, &x.version) < 0 || size < BE_S3_FOOTER)
 		goto foreign;
 	/* data bytes from the object size: size = n + 8 * ceil(n / B) + footer */
-	nb = (size - BE_S3_FOOTER + BE_S3_BLOCK + 8 - 1) / (BE_S3_BLOCK + 8);
-	x.len = size - BE_S3_FOOTER - 8 * nb;
+	m = size - BE_S3_FOOTER;
+	nb = (m + BE_S3_BLOCK + 8 - 1) / (BE_S3_BLOCK + 8);
+	x.len = m >= 8 * nb ? m - 8 * nb : 0;
+	/* a size no copy has (a damaged object): ours by name, length unknown */
+	if (x.len + 8 * ((x.len + BE_S3_BLOCK - 1) / BE_S3_BLOCK) != m)
+		x.len = 0;
 	return w->cb(&x, w->arg);
 foreign:
 	if (w->foreign++ < 10)
