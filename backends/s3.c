@@ -1521,6 +1521,10 @@ static int meta_fetch(struct s3 *s, const struct be_ext *x, const char *key,
 		goto out;
 	size = rs->size;
 	w = BE_S3_FOOTER + 8 * ((size + BE_S3_BLOCK - 1) / BE_S3_BLOCK);
+	/* no copy has a longer trailer: an object larger than any copy is
+	 * refused by meta_install, after reading no more than that */
+	if (w > BE_S3_FOOTER + 8 * (BE_S3_MAX_EXTENT / BE_S3_BLOCK))
+		w = BE_S3_FOOTER + 8 * (BE_S3_MAX_EXTENT / BE_S3_BLOCK);
 	if (w > size)
 		w = size;
 	buf = malloc(w ? w : 1);

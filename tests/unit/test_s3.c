@@ -438,6 +438,22 @@ static void test_corrupt(void **state)
 		be_s3_drop_caches(be);
 		assert_int_equal(be->ops->ext_read(be, &y, back, 10, 0), -EIO);
 	}
+	/* grown to 64 GiB (sparse): no copy is that large, so no more than a
+	 * largest copy's trailer is fetched (it was 8 bytes per 64 KiB of
+	 * the size, 8 MiB here, allocated and read before the refusal) */
+	{
+		struct be_s3_stats st0, st1;
+
+		assert_int_equal(be->ops->ext_write(be, &z, data, MIB), 0);
+		be_s3_drop_caches(be);
+		damage(be, &z, 0, NULL, 0, (off_t)64 << 30);
+		be_s3_get_stats(be, &st0);
+		assert_int_equal(be->ops->ext_read(be, &z, back, 10, 0), -EIO);
+		be_s3_get_stats(be, &st1);
+		assert_true(st1.rx_bytes - st0.rx_bytes <=
+			    BE_S3_FOOTER + 8 * (BE_S3_MAX_EXTENT / BE_S3_BLOCK));
+		damage(be, &z, 0, NULL, 0, 0);
+	}
 	assert_int_equal(be_health(be), BE_UP);
 	be->ops->destroy(be);
 	free(data);
