@@ -1536,7 +1536,6 @@ int ctl_start(const char *path, struct fabric *f, uint64_t mnt_dev,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctl_server *s;
 	struct stat st;
-	mode_t old;
 	int rc;
 
 	*out = NULL;
@@ -1569,10 +1568,11 @@ int ctl_start(const char *path, struct fabric *f, uint64_t mnt_dev,
 			 strerror(-rc));
 		goto fail;
 	}
-	/* Mode 0600 from the moment it exists, not after a window. */
-	old = umask(0177);
+	/* Mode 0600 before it listens: until then a connect is refused, so
+	 * the mode bind gives it does not matter. (No umask around bind: the
+	 * mask is the process's, and other threads create files and
+	 * directories meanwhile.) */
 	rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-	umask(old);
 	if (rc < 0) {
 		snprintf(err, errlen, "control socket %s: bind: %s", path,
 			 strerror(-rc));
