@@ -116,7 +116,9 @@ static void log_fail(const struct local *lc, const char *op, uint64_t ino,
 	char rel[LC_RELPATH_MAX];
 
 	ino_relpath(ino, rel, sizeof(rel));
-	if (rc == -ENOSPC || rc == -EDQUOT)
+	/* full, or a write past what the tier's filesystem holds (the
+	 * caller's offset): not a fault of the tier */
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG)
 		log_warn("local %s %s/%s: %s", op, lc->path, rel, strerror(-rc));
 	else
 		log_err("local %s %s/%s: %s", op, lc->path, rel, strerror(-rc));

@@ -3393,6 +3393,19 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 	return rc;
 }
 
+/* The privilege bits a change of the file's data drops when made
+ * without CAP_FSETID: set-user-ID, and set-group-ID when the group may
+ * execute (without that it marks mandatory locking), as the kernel's
+ * should_remove_suid. */
+static mode_t kill_priv_bits(mode_t mode)
+{
+	mode_t kill = mode & S_ISUID;
+
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	return kill;
+}
+
 int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	    int flags, struct fs_file **out)
 {
@@ -3405,10 +3418,21 @@ int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		itab_put(f, im);
 		return -EISDIR;
 	}
-	if ((flags & O_TRUNC) && S_ISREG(im->a.mode) &&
-	    (flags & O_ACCMODE) != O_RDONLY) {
+	/* O_TRUNC truncates whatever the access mode, as Linux does (the
+	 * kernel checked write permission: default_permissions). Without
+	 * CAP_FSETID (taken as: not root), it drops the set-user-ID bit and
+	 * the set-group-ID bit of a group-executable file, as a truncate
+	 * does: the kernel leaves both to us with an atomic O_TRUNC. */
+	if ((flags & O_TRUNC) && S_ISREG(im->a.mode)) {
+		mode_t old;
+
 		pthread_rwlock_wrlock(&im->lock);
+		old = im->a.mode;
+		if (ctx && ctx->uid != 0)
+			im->a.mode &= ~kill_priv_bits(im->a.mode);
 		rc = im->destroyed ? -ENOENT : truncate_locked(f, im, 0, 1);
+		if (rc < 0)
+			im->a.mode = old;
 		pthread_rwlock_unlock(&im->lock);
 		if (rc < 0) {
 			itab_put(f, im);
@@ -3712,21 +3736,29 @@ ssize_t fs_read_reply(struct fabric *f, struct fs_file *fh, void *buf,
 }
 
 static ssize_t write_range(struct fabric *f, struct fs_file *fh,
-			   const void *buf, size_t size, uint64_t off);
+			   const void *buf, size_t size, uint64_t off,
+			   int append);
 
-ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
-		 size_t size, uint64_t off)
+ssize_t fs_write_flags(struct fabric *f, struct fs_file *fh, const void *buf,
+		       size_t size, uint64_t off, int flags)
 {
 	ssize_t rc;
 
 	mig_foreground_begin(f->mig);
-	rc = write_range(f, fh, buf, size, off);
+	rc = write_range(f, fh, buf, size, off, flags & O_APPEND);
 	mig_foreground_end(f->mig);
 	return rc;
 }
 
+ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
+		 size_t size, uint64_t off)
+{
+	return fs_write_flags(f, fh, buf, size, off, fh->flags);
+}
+
 static ssize_t write_range(struct fabric *f, struct fs_file *fh,
-			   const void *buf, size_t size, uint64_t off)
+			   const void *buf, size_t size, uint64_t off,
+			   int append)
 {
 	struct inode_mem *im = fh->im;
 	struct meta_batch *b;
@@ -3741,7 +3773,7 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 	pthread_rwlock_wrlock(&im->lock);
 	if ((rc = ext_load(f, im)) < 0)
 		goto out;
-	if (fh->flags & O_APPEND)
+	if (append)
 		off = im->a.size;
 	if (off + size > FILE_SIZE_MAX || off + size < off) {
 		rc = -EFBIG;
@@ -4715,6 +4747,7 @@ struct xlist {
 	size_t size;                   /* its size */
 	size_t len;                    /* bytes needed so far */
 	int pol_set;                   /* POL_* bits set on the inode */
+	int trusted;                   /* list trusted.* names too */
 };
 
 static int xlist_cb(void *arg, const char *name)
@@ -4726,15 +4759,20 @@ static int xlist_cb(void *arg, const char *name)
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) &&
 	    (pol_which(name) < 0 || !(x->pol_set & (1 << pol_which(name)))))
 		return 0;
+	if (!x->trusted && !strncmp(name, "trusted.", 8))
+		return 0;
 	if (x->size && x->len + n <= x->size)
 		memcpy(x->buf + x->len, name, n);
 	x->len += n;
 	return 0;
 }
 
-ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size)
+ssize_t fs_listxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+		     char *buf, size_t size)
 {
-	struct xlist x = { buf, size, 0, 0 };
+	/* trusted.* names only to CAP_SYS_ADMIN (taken as: root), as ext4
+	 * lists them; the kernel refuses the others their values already */
+	struct xlist x = { buf, size, 0, 0, !ctx || ctx->uid == 0 };
 	int rc = pol_set_of(f, ino, NULL);
 
 	if (rc == -ENOENT)

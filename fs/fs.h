@@ -115,9 +115,16 @@ typedef void (*fs_reply_fn)(void *arg, const struct fs_seg *seg, int n);
  * called. */
 ssize_t fs_read_reply(struct fabric *f, struct fs_file *fh, void *buf,
 		      size_t size, uint64_t off, fs_reply_fn reply, void *arg);
-/* Returns size, or -errno (ENOSPC when no tier has room, EFBIG). */
+/* Returns size, or -errno (ENOSPC when no tier has room, EFBIG). With
+ * O_APPEND among the flags the file was opened with, writes at its end
+ * whatever off says. */
 ssize_t fs_write(struct fabric *f, struct fs_file *fh, const void *buf,
 		 size_t size, uint64_t off);
+/* fs_write with the flags of this request instead of those of the open:
+ * the FUSE front end passes the file's flags now (fcntl F_SETFL may have
+ * set or cleared O_APPEND since the open). */
+ssize_t fs_write_flags(struct fabric *f, struct fs_file *fh, const void *buf,
+		       size_t size, uint64_t off, int flags);
 /* Frees fh. */
 int fs_release(struct fabric *f, struct fs_file *fh);
 /* Data on its tiers and metadata in the RocksDB WAL, both durable. */
@@ -162,7 +169,8 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 /* size 0: returns the size needed. -ERANGE if it does not fit. */
 ssize_t fs_getxattr(struct fabric *f, uint64_t ino, const char *name,
 		    void *buf, size_t size);
-ssize_t fs_listxattr(struct fabric *f, uint64_t ino, char *buf, size_t size);
+ssize_t fs_listxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
+		     char *buf, size_t size);
 int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		   const char *name);
 

@@ -441,7 +441,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	ssize_t rc = fs_write(g_fab, fh_of(fi), buf, size, off);
+	ssize_t rc = fs_write_flags(g_fab, fh_of(fi), buf, size, off,
+				    fi->flags);
 
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -610,13 +611,15 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf = size ? thread_buf(size) : NULL;
+	struct fs_ctx c;
 	ssize_t rc;
 
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rc = fs_listxattr(g_fab, ino, buf, size);
+	ctx_of(req, &c);
+	rc = fs_listxattr(g_fab, &c, ino, buf, size);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (!size)

@@ -466,6 +466,11 @@ static void t_open_flags(void)
 	EQ(FST(fd).st_size, 0);
 	close(fd);
 	EQ(ST("f").st_size, 0);
+	/* O_TRUNC truncates with O_RDONLY too (Linux; the daemon did not) */
+	PUT("rt", "hello");
+	fd = OK(open("rt", O_RDONLY | O_TRUNC));
+	close(fd);
+	EQ(ST("rt").st_size, 0);
 
 	/* O_APPEND writes at the end whatever the offset. */
 	PUT("a", "abc");
@@ -479,6 +484,17 @@ static void t_open_flags(void)
 	close(fd);
 	close(fd2);
 	CONTENT("a", "abcdef12");
+	/* O_APPEND as it is at each write: cleared by fcntl, a write goes
+	 * where it is asked (it kept appending); set by fcntl, to the end */
+	PUT("ap", "hello");
+	fd = OK(open("ap", O_WRONLY | O_APPEND));
+	OK(fcntl(fd, F_SETFL, 0));
+	EQ(pwrite(fd, "Z", 1, 0), 1);
+	OK(fcntl(fd, F_SETFL, O_APPEND));
+	OK(lseek(fd, 0, SEEK_SET));
+	EQ(write(fd, "!", 1), 1);
+	close(fd);
+	CONTENT("ap", "Zello!");
 
 	/* The creation mode goes through the umask. */
 	old = umask(027);
@@ -1286,11 +1302,14 @@ static void child_perms(void)
 	ERR(access("noexec/f", F_OK), EACCES);
 	ERR(open("nowrite/x", O_CREAT | O_WRONLY, 0644), EACCES);
 
-	/* Writing or truncating someone's set-id file drops the bits. */
+	/* Writing or truncating someone's set-id file drops the bits, and
+	 * so does opening it with O_TRUNC (the bits stayed). */
 	fd = OK(open("suid", O_WRONLY));
 	EQ(write(fd, "x", 1), 1);
 	close(fd);
 	OK(truncate("suid2", 0));
+	fd = OK(open("suid3", O_WRONLY | O_TRUNC));
+	close(fd);
 }
 
 static void t_perms(void)
@@ -1313,6 +1332,8 @@ static void t_perms(void)
 	EQ(ST("suid").st_mode & 07777, 06777);
 	PUT("suid2", "x");
 	OK(chmod("suid2", 04777));
+	PUT("suid3", "x");
+	OK(chmod("suid3", 06777));
 
 	AS(UID_B, UID_B, child_perms);
 	EQ(ST("other").st_mode & 07777, 0644);
@@ -1320,12 +1341,17 @@ static void t_perms(void)
 	EQ(ST("suid").st_size, 1);
 	EQ(ST("suid2").st_mode & 07777, 0777);
 	EQ(ST("suid2").st_size, 0);
+	EQ(ST("suid3").st_mode & 07777, 0777);
+	EQ(ST("suid3").st_size, 0);
 
 	/* Root keeps the bits when writing; chown drops the set-uid bit. */
 	PUT("rsuid", "x");
 	OK(chmod("rsuid", 04755));
 	fd = OK(open("rsuid", O_WRONLY | O_APPEND));
 	EQ(write(fd, "y", 1), 1);
+	close(fd);
+	EQ(ST("rsuid").st_mode & 07777, 04755);
+	fd = OK(open("rsuid", O_WRONLY | O_TRUNC));
 	close(fd);
 	EQ(ST("rsuid").st_mode & 07777, 04755);
 	OK(chown("rsuid", UID_B, (gid_t)-1));
@@ -1607,6 +1633,19 @@ static const unsigned char acl_644[] = {
 	0x20, 0x00, 0x04, 0x00, 0xff, 0xff, 0xff, 0xff,
 };
 
+/* As another user: trusted.* names are not listed to them. */
+static void child_xattr_list(void)
+{
+	char buf[256];
+	ssize_t n = listxattr("tr", buf, sizeof(buf));
+
+	if (OK(n) >= 0) {
+		EQ(list_count(buf, n, "trusted.t"), 0);
+		EQ(list_count(buf, n, "user.u"), 1);
+		EQ(listxattr("tr", NULL, 0), n);
+	}
+}
+
 static void t_xattr(void)
 {
 	char buf[256], *list, *big, *back;
@@ -1661,6 +1700,16 @@ static void t_xattr(void)
 	EQ(getxattr("g", "user.fd", buf, sizeof(buf)), 1);
 	OK(symlink("g", "l"));
 	ERR(lsetxattr("l", "user.x", "1", 1, 0), EPERM);
+
+	/* trusted.* names are listed to root only, as ext4 does (the
+	 * kernel refuses others their values; the names were listed) */
+	PUT("tr", "x");
+	OK(setxattr("tr", "trusted.t", "1", 1, 0));
+	OK(setxattr("tr", "user.u", "1", 1, 0));
+	n = listxattr("tr", buf, sizeof(buf));
+	if (OK(n) >= 0)
+		EQ(list_count(buf, n, "trusted.t"), 1);
+	AS(UID_B, UID_B, child_xattr_list);
 
 	/* An access ACL that only restates a mode sets that mode (what
 	 * cp -a and rsync -A rely on), or is refused as unsupported. */

@@ -1972,7 +1972,7 @@ static void take_snap(struct fix *x, const uint64_t *inos, uint64_t data,
 	assert_true(x->nw <= 16);
 	memcpy(sn->w, x->w, x->nw * sizeof(*x->w));
 	sn->nw = x->nw;
-	sn->nxl = fs_listxattr(x->f, data, sn->xl, sizeof(sn->xl));
+	sn->nxl = fs_listxattr(x->f, NULL, data, sn->xl, sizeof(sn->xl));
 	assert_true(sn->nxl > 0);
 	assert_true(fs_readlink(x->f, lnk, sn->link, sizeof(sn->link)) > 0);
 	assert_int_equal(fs_opendir(x->f, ROOT, &d), 0);
@@ -2133,7 +2133,7 @@ static void test_xattr(void **state)
 	fab_default(x);
 	f = mknod_(x, ROOT, "f");
 
-	assert_int_equal(fs_listxattr(x->f, f, buf, sizeof(buf)), 0);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, buf, sizeof(buf)), 0);
 	assert_int_equal(fs_getxattr(x->f, f, "user.a", buf, sizeof(buf)), -ENODATA);
 	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.a", "hello", 5, 0), 0);
 	assert_int_equal(fs_getxattr(x->f, f, "user.a", NULL, 0), 5);
@@ -2158,18 +2158,18 @@ static void test_xattr(void **state)
 	assert_int_equal(fs_getxattr(x->f, f, "user.b", NULL, 0), 0);
 
 	/* list */
-	n = fs_listxattr(x->f, f, NULL, 0);
+	n = fs_listxattr(x->f, NULL, f, NULL, 0);
 	assert_int_equal(n, 14);               /* "user.a\0user.b\0" */
-	assert_int_equal(fs_listxattr(x->f, f, buf, 14), 14);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, buf, 14), 14);
 	assert_true(has_name(buf, 14, "user.a"));
 	assert_true(has_name(buf, 14, "user.b"));
-	assert_int_equal(fs_listxattr(x->f, f, buf, 13), -ERANGE);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, buf, 13), -ERANGE);
 
 	/* remove */
 	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.a"), 0);
 	assert_int_equal(fs_getxattr(x->f, f, "user.a", buf, sizeof(buf)), -ENODATA);
 	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.a"), -ENODATA);
-	n = fs_listxattr(x->f, f, buf, sizeof(buf));
+	n = fs_listxattr(x->f, NULL, f, buf, sizeof(buf));
 	assert_int_equal(n, 7);
 	assert_string_equal(buf, "user.b");
 
@@ -2205,7 +2205,7 @@ static void test_xattr(void **state)
 	assert_int_equal(fs_getxattr(x->f, d, "user.d", buf, sizeof(buf)), 1);
 	assert_int_equal(fs_getxattr(x->f, s, "user.s", buf, sizeof(buf)), 2);
 	assert_int_equal(fs_getxattr(x->f, d, "user.b", buf, sizeof(buf)), -ENODATA);
-	assert_int_equal(fs_listxattr(x->f, d, buf, sizeof(buf)), 7);
+	assert_int_equal(fs_listxattr(x->f, NULL, d, buf, sizeof(buf)), 7);
 	assert_string_equal(buf, "user.d");
 
 	/* they persist, and go with the inode */
@@ -2216,7 +2216,7 @@ static void test_xattr(void **state)
 	assert_int_equal(fs_unlink(x->f, ROOT, "f"), 0);
 	fs_forget(x->f, f, 1);   /* not looked up since the restart: no-op */
 	assert_int_equal(fs_getxattr(x->f, f, "user.b", NULL, 0), -ENODATA);
-	assert_int_equal(fs_listxattr(x->f, f, NULL, 0), 0);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, NULL, 0), 0);
 }
 
 static void test_xattr_dfabric(void **state)
@@ -2261,9 +2261,9 @@ static void test_xattr_dfabric(void **state)
 	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.dfabric.tier"), -EPERM);
 
 	/* never listed */
-	assert_int_equal(fs_listxattr(x->f, f, NULL, 0), 0);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, NULL, 0), 0);
 	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.mine", "1", 1, 0), 0);
-	n = fs_listxattr(x->f, f, buf, sizeof(buf));
+	n = fs_listxattr(x->f, NULL, f, buf, sizeof(buf));
 	assert_int_equal(n, 10);
 	assert_true(has_name(buf, n, "user.mine"));
 	assert_null(memmem(buf, n, "dfabric", 7));
@@ -2357,10 +2357,10 @@ static void test_listxattr_hides_stored_dfabric(void **state)
 
 	assert_int_equal(fs_getxattr(x->f, f, "user.dfabric.class", buf,
 				     sizeof(buf)), -ENODATA);
-	n = fs_listxattr(x->f, f, buf, sizeof(buf));
+	n = fs_listxattr(x->f, NULL, f, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_null(memmem(buf, n, "dfabric", 7));
-	assert_int_equal(fs_listxattr(x->f, f, NULL, 0), 10);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, NULL, 0), 10);
 }
 
 /* ---------------------------------------------------------------- */

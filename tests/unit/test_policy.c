@@ -231,7 +231,7 @@ static void test_set_get_remove(void **state)
 	assert_int_equal(get(x, f, PIN), -ENODATA);
 	assert_int_equal(get(x, f, POL), strlen("pin=none latency=standard class=public"));
 	assert_string_equal(x->buf, "pin=none latency=standard class=public");
-	assert_int_equal(fs_listxattr(x->f, f, NULL, 0), 0);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, NULL, 0), 0);
 
 	/* With and without the newline a shell adds. */
 	set_ok(x, f, PIN, "hdd\n");
@@ -248,7 +248,7 @@ static void test_set_get_remove(void **state)
 	policy_is(x, f, T_HDD, SCORE_LAT_CRITICAL, SCORE_CLASS_PRIVATE);
 
 	/* Listed when set; .policy and .tier never are. */
-	n = fs_listxattr(x->f, f, x->buf, sizeof(x->buf));
+	n = fs_listxattr(x->f, NULL, f, x->buf, sizeof(x->buf));
 	assert_int_equal(n, sizeof(PIN) + sizeof(LAT) + sizeof(CLS));
 	assert_non_null(memmem(x->buf, n, PIN, sizeof(PIN)));
 	assert_non_null(memmem(x->buf, n, LAT, sizeof(LAT)));
@@ -278,14 +278,14 @@ static void test_set_get_remove(void **state)
 	assert_int_equal(get(x, f, PIN), -ENODATA);
 	set_ok(x, f, PIN, "none");     /* no pin: no change, no error */
 	policy_is(x, f, -1, SCORE_LAT_FLEXIBLE, SCORE_CLASS_PUBLIC);
-	n = fs_listxattr(x->f, f, x->buf, sizeof(x->buf));
+	n = fs_listxattr(x->f, NULL, f, x->buf, sizeof(x->buf));
 	assert_int_equal(n, sizeof(LAT));
 	fab_reopen(x, 0);
 	policy_is(x, f, -1, SCORE_LAT_FLEXIBLE, SCORE_CLASS_PUBLIC);
 	/* The ordinary xattrs are untouched by all this. */
 	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.a", "1", 1, 0), 0);
 	assert_int_equal(get(x, f, "user.a"), 1);
-	assert_int_equal(fs_listxattr(x->f, f, NULL, 0),
+	assert_int_equal(fs_listxattr(x->f, NULL, f, NULL, 0),
 			 sizeof(LAT) + sizeof("user.a"));
 }
 
