@@ -126,6 +126,9 @@ struct be_ops {
 	/* lseek(SEEK_DATA or SEEK_HOLE) in the backing object from `off`.
 	 * Returns the offset, or -ENXIO (no data past off / missing object). */
 	int64_t (*seek)(struct backend *be, uint64_t ino, uint64_t off, int whence);
+	/* Optional. Bytes the store has allocated to the backing object of
+	 * `ino` (holes take none), or 0 when there is none; -errno. */
+	int64_t (*allocated)(struct backend *be, uint64_t ino);
 	/* Closes any cached descriptor of `ino` (last close of the file). */
 	void (*forget)(struct backend *be, uint64_t ino);
 	/* Calls cb for every inode that has a backing object, stopping at

@@ -166,6 +166,7 @@ PASS(allocate, int, (struct backend *be, uint64_t ino, uint64_t off, uint64_t le
 PASS(remove, int, (struct backend *be, uint64_t ino), (fl->inner, ino))
 PASS(seek, int64_t, (struct backend *be, uint64_t ino, uint64_t off, int whence),
      (fl->inner, ino, off, whence))
+PASS(allocated, int64_t, (struct backend *be, uint64_t ino), (fl->inner, ino))
 PASS(list, int, (struct backend *be, int (*cb)(uint64_t ino, void *arg), void *arg),
      (fl->inner, cb, arg))
 PASS(ext_list, int, (struct backend *be,
@@ -221,6 +222,7 @@ int be_fault_wrap(struct backend *inner, struct backend **out)
 		.sync = in->sync ? f_sync : NULL,
 		.remove = in->remove ? f_remove : NULL,
 		.seek = in->seek ? f_seek : NULL,
+		.allocated = in->allocated ? f_allocated : NULL,
 		.forget = in->forget ? f_forget : NULL,
 		.list = in->list ? f_list : NULL,
 		.space = f_space, .destroy = f_destroy,

@@ -767,6 +767,28 @@ out:
 	return rc;
 }
 
+static int64_t local_allocated(struct backend *be, uint64_t ino)
+{
+	struct local *lc = lc_of(be);
+	struct fd_ent *e = NULL;
+	struct stat st;
+	int64_t rc;
+
+	rc = fdc_get(lc, ino, false, &e);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (fstat(e->fd, &st) < 0) {
+		rc = -errno;
+		log_fail(lc, "fstat", ino, (int)rc);
+	} else {
+		rc = (int64_t)st.st_blocks * 512;
+	}
+	fdc_put(lc, e);
+	return rc;
+}
+
 static int64_t local_seek(struct backend *be, uint64_t ino, uint64_t off,
 			  int whence)
 {
@@ -1164,6 +1186,7 @@ static const struct be_ops local_ops = {
 	.sync = local_sync,
 	.remove = local_remove,
 	.seek = local_seek,
+	.allocated = local_allocated,
 	.forget = local_forget,
 	.list = local_list,
 	.space = local_space,

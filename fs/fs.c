@@ -985,13 +985,37 @@ static void ext_remove(struct fabric *f, struct meta_batch *b,
 		     ext_count_on_tier(im, e.tier) ? 0 : -1);
 }
 
-static uint64_t blocks_of(const struct inode_mem *im)
+static int tier_is_file(struct fabric *f, int idx)
 {
+	return !!(f->tiers[idx].be->ops->caps & BE_CAP_FILE);
+}
+
+/* st_blocks of im: on a tier that can tell (local), what its file of
+ * the inode takes there, so that holes inside extents take nothing (cp,
+ * tar -S and du look at st_blocks to find sparse files); elsewhere, and
+ * when the tier cannot say, the extents' bytes in 4 KiB units. */
+static uint64_t blocks_of(struct fabric *f, const struct inode_mem *im)
+{
+	enum { UNASKED, COUNTED, BY_LENGTH } how[CFG_MAX_TIERS] = { UNASKED };
 	uint64_t bytes = 0;
 	size_t i;
 
-	for (i = 0; i < im->next; i++)
-		bytes += (im->ext[i].len + 4095) & ~4095ULL;
+	for (i = 0; i < im->next; i++) {
+		int idx = ext_tier(f, &im->ext[i]);
+		struct backend *be = f->tiers[idx].be;
+		int64_t got;
+
+		if (how[idx] == UNASKED) {
+			how[idx] = BY_LENGTH;
+			if (tier_is_file(f, idx) && be->ops->allocated &&
+			    (got = be->ops->allocated(be, im->ino)) >= 0) {
+				bytes += (uint64_t)got;
+				how[idx] = COUNTED;
+			}
+		}
+		if (how[idx] == BY_LENGTH)
+			bytes += (im->ext[i].len + 4095) & ~4095ULL;
+	}
 	return bytes / 512;
 }
 
@@ -1094,11 +1118,6 @@ static void ext_grow(struct fabric *f, struct meta_batch *b,
 }
 
 /* Whether tier index idx has file operations. */
-static int tier_is_file(struct fabric *f, int idx)
-{
-	return !!(f->tiers[idx].be->ops->caps & BE_CAP_FILE);
-}
-
 static struct be_ext ext_copy(const struct inode_mem *im,
 			      const struct meta_extent *e)
 {
@@ -2564,7 +2583,7 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 		}
 	}
 	im->a.size = size;
-	im->a.blocks = blocks_of(im);
+	im->a.blocks = blocks_of(f, im);
 	return 0;
 }
 
@@ -3850,7 +3869,7 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 	}
 	if (end > im->a.size)
 		im->a.size = end;
-	im->a.blocks = blocks_of(im);
+	im->a.blocks = blocks_of(f, im);
 	im->a.mtime = im->a.ctime = now_ts();
 	meta_put_inode(b, &im->a);
 	rc = commit(f, b);
@@ -3861,7 +3880,7 @@ out:
 		/* a partial write: keep what reached the tiers */
 		if (pos > im->a.size)
 			im->a.size = pos;
-		im->a.blocks = blocks_of(im);
+		im->a.blocks = blocks_of(f, im);
 		im->a.mtime = im->a.ctime = now_ts();
 		meta_put_inode(b, &im->a);
 		if (commit(f, b) == 0)
@@ -3990,7 +4009,7 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 	}
 	if (!keep && end > im->a.size)
 		im->a.size = end;
-	im->a.blocks = blocks_of(im);
+	im->a.blocks = blocks_of(f, im);
 	im->a.mtime = im->a.ctime = now_ts();
 	meta_put_inode(b, &im->a);
 	rc = commit(f, b);

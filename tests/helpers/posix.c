@@ -1866,6 +1866,18 @@ static void t_seek(void)
 	RANGE(fd, 17 * MiB, MiB, 21);
 	close(fd);
 
+	/* One byte at the end of each of four 4 MiB ranges: st_blocks
+	 * counts what is allocated, not the ranges (it counted 16 MiB: cp
+	 * and tar -S took the file for one without holes, du for full) */
+	fd = OK(open("sp", O_CREAT | O_RDWR | O_TRUNC, 0644));
+	for (int k = 1; k <= 4; k++)
+		EQ(pwrite(fd, "x", 1, (off_t)k * 4 * MiB - 1), 1);
+	OK(fsync(fd));
+	if (!CHECK(FST(fd).st_blocks <= 4 * 64 * 2))
+		printf("  st_blocks of 4 bytes in 16 MiB: %lld\n",
+		       (long long)FST(fd).st_blocks);
+	close(fd);
+
 	fd = OK(open("dense", O_CREAT | O_RDWR | O_TRUNC, 0644));
 	PUTR(fd, 0, 100, 1);
 	EQ(lseek(fd, 0, SEEK_HOLE), 100);
