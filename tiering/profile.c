@@ -734,7 +734,11 @@ int profile_open(const struct profile_params *pp, struct meta *m,
 		p->sp = pp->series;
 	else
 		series_defaults(&p->sp);
-	p->scan_ns = (int64_t)(pp->scan_window > 0 ? pp->scan_window : DEF_SCAN_S) * NS;
+	/* in ns before the cast: a window under a second is not 0 */
+	p->scan_ns = (int64_t)((pp->scan_window > 0 ? pp->scan_window :
+				DEF_SCAN_S) * NS);
+	if (p->scan_ns < 1)
+		p->scan_ns = 1;
 	p->scan_min = pp->scan_min ? pp->scan_min : DEF_SCAN_MIN;
 	p->sigma = pp->scan_sigma > 0 ? pp->scan_sigma : DEF_SIGMA;
 	rc = meta_list_access(m, load_one, p);

@@ -733,6 +733,29 @@ static void test_scan(void **state)
 	assert_int_equal(c.scans, 1);
 }
 
+/* A scan window under a second (the config takes any duration above 0):
+ * it was cut to whole seconds, 0, and the first read divided by it. A
+ * window of 0.5 s: 100 files read within it are a scan. */
+static void test_scan_subsecond(void **state)
+{
+	struct fix *x = *state;
+	struct profile_params pp = { .half_life = HL, .no_thread = 1,
+				     .scan_window = 0.5, .scan_min = 20 };
+	struct profile_counters c;
+	struct profile_event e;
+	uint64_t ino;
+
+	assert_int_equal(profile_open(&pp, x->m, &x->p), 0);
+	for (ino = 1000; ino < 1100; ino++) {
+		e = ev(ino, STATS_READ, 0, 10, 0, T0 + (int64_t)ino * 1000);
+		e.pid = 51;
+		emit(x->p, e);
+	}
+	assert_true(profile_drain(x->p) > 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.scans, 1);
+}
+
 /* A file read by a process within 10 s after another has that one's
  * frequency as its co-access; read later, or by another process, none. */
 static void test_co_access(void **state)
@@ -782,6 +805,7 @@ int main(void)
 		T(test_list),
 		T(test_bad_params),
 		T(test_scan),
+		T(test_scan_subsecond),
 		T(test_co_access),
 		T(test_fabric),
 	};
