@@ -1389,6 +1389,10 @@ static int read_file(const char *path, char **buf_out, size_t *len_out)
 			break;
 		len += (size_t)n;
 	}
+	if (len > CFG_FILE_MAX) {      /* the buffer may hold up to twice */
+		rc = -EFBIG;
+		goto out;
+	}
 	buf[len] = '\0';
 	*buf_out = buf;
 	*len_out = len;

@@ -678,6 +678,25 @@ static void test_load_errors(void **state)
 	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), -EINVAL);
 	snprintf(expect, sizeof(expect), "%s:2: ", conf);
 	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
+
+	/* larger than 1 MiB, if only by a byte (comments): refused as
+	 * dfabric.conf(5) says; the check fired only past 2 MiB */
+	{
+		FILE *f;
+
+		write_file(under("etc/big.conf", conf), VALID);
+		f = fopen(conf, "a");
+		assert_non_null(f);
+		while (ftell(f) <= (1 << 20))
+			fputs("# ............................................................\n", f);
+		fclose(f);
+	}
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "larger than 1 MiB"));
+	/* and 1 MiB exactly is a config file */
+	assert_int_equal(truncate(conf, 1 << 20), 0);
+	if (cfg_load(conf, &c, err, sizeof(err)) != 0)
+		fail_msg("1 MiB: %s", err);
 }
 
 static void test_placement(void **state)
