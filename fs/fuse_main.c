@@ -1107,6 +1107,15 @@ int main(int argc, char *argv[])
 		}
 	}
 	g_max_read = o.max_read;
+	/* libfuse checks the -o options it knows here: one it does not is
+	 * a usage error, told on the terminal before the fork, and before
+	 * the metadata store is opened (or created). */
+	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	if (!se) {
+		fprintf(stderr, "dfabric: cannot start the FUSE session (bad -o option?)\n");
+		rc = 2;
+		goto out_args;
+	}
 	if (!o.foreground)
 		bg_fd = background();
 
@@ -1114,13 +1123,8 @@ int main(int argc, char *argv[])
 	if (rc < 0) {
 		log_err("%s", err);
 		rc = 1;
+		fuse_session_destroy(se);
 		goto out;
-	}
-	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
-	if (!se) {
-		log_err("cannot start the FUSE session (bad -o option?)");
-		rc = 1;
-		goto out_fab;
 	}
 	if (fuse_set_signal_handlers(se) < 0) {
 		rc = 1;
@@ -1176,7 +1180,6 @@ out_sig:
 	fuse_remove_signal_handlers(se);
 out_se:
 	fuse_session_destroy(se);
-out_fab:
 	fs_fabric_close(g_fab);
 out:
 	background_done(bg_fd, 1);

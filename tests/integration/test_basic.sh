@@ -155,6 +155,19 @@ assert_eq "$rc" 2 "dfabric without a mount point"
 rc=0; "$B/dfabric" "$T/none.conf" "$DF_MNT" >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 1 "dfabric with a config that is not there"
 
+# An -o option libfuse does not know is a usage error (exit 2), and the
+# metadata store is not created for it (it was, and the exit was 1).
+meta_dir=$(sed -n 's/^meta = //p' "$DF_CONF")
+[[ -n $meta_dir ]] || fail "no meta line in $DF_CONF"
+rm -rf "$T/other-meta"
+sed "s|^meta = .*|meta = $T/other-meta|" "$DF_CONF" >"$T/other.conf"
+rc=0
+out=$(timeout 10 "$B/dfabric" "$T/other.conf" "$DF_MNT" -f -o bogus_opt 2>&1) || rc=$?
+assert_eq "$rc" 2 "exit status with -o bogus_opt: $out"
+[[ $out == *"bogus_opt"* ]] || fail "-o bogus_opt: the option is not named: $out"
+[[ ! -e $T/other-meta ]] || fail "-o bogus_opt: the metadata store was created"
+if mountpoint -q "$DF_MNT"; then fail "-o bogus_opt: mounted"; fi
+
 # A number option that is not a number in range is refused (exit 2, the
 # option named); sscanf's %u took -1, 12abc and 2^32 + 1024 before.
 for o in read_ahead_kb=-1 read_ahead_kb=12abc read_ahead_kb=4294968320 \
