@@ -299,6 +299,21 @@ assert_eq "$(check_where "$DF_MNT/-x"):$(check_where "$DF_MNT/--json")" "hdd:2:h
 	"migrate after --: both files moved"
 rm -f "$DF_MNT/-x" "$DF_MNT/--json"
 
+# top DIR on another FUSE mount (a mergerfs here) is refused: the inode
+# numbers there name other files (it printed this daemon's hottest inodes
+# under the other mount's names). The request carries DIR's device.
+if command -v mergerfs >/dev/null; then
+	mkdir -p "$T/mfs-branch" "$T/mfs"
+	for n in 2 3 4 5 6; do echo "other $n" >"$T/mfs-branch/o$n"; done
+	mergerfs "$T/mfs-branch" "$T/mfs" || fail "mergerfs mount failed"
+	run_rc rc df_ctl top "$T/mfs"
+	fusermount3 -u "$T/mfs" || fusermount3 -uz "$T/mfs" || true
+	assert_eq "$rc" 1 "top on another FUSE mount: $OUT"
+	[[ $OUT == *"not on this daemon's mount"* ]] || fail "top on another mount: $OUT"
+else
+	echo "test_ctl: mergerfs missing, top on another mount not checked"
+fi
+
 # migrate -r on a symbolic link to a directory walks the directory (nftw
 # does not follow the link it is given: nothing was queued, exit 0).
 mkdir "$DF_MNT/sd"
