@@ -479,7 +479,17 @@ static struct local *lc_of(struct backend *be)
 	return be->priv;
 }
 
-static int copy_missing(struct local *lc, uint64_t ino);
+/* A copy of an extent on this tier implies the inode's file: its
+ * extents are written there before the map names the tier. A file that
+ * is gone was removed behind the file system's back; reading it as
+ * zeros would hand out wrong bytes. */
+static int copy_missing(struct local *lc, uint64_t ino)
+{
+	log_err("local %s: inode %" PRIu64 " has an extent here but no file "
+		"(removed outside dfabric?): reads of it fail with EIO",
+		lc->path, ino);
+	return -EIO;
+}
 
 /* Reads as local_pread; with `copy`, for a copy of an extent, which
  * implies the file (a missing one is EIO). */
@@ -1035,18 +1045,6 @@ static void local_destroy(struct backend *be)
 }
 
 /* ---- extent operations: the copy lives at its logical offset ---------- */
-
-/* A copy of an extent on this tier implies the inode's file: its
- * extents are written there before the map names the tier. A file that
- * is gone was removed behind the file system's back; reading it as
- * zeros would hand out wrong bytes. */
-static int copy_missing(struct local *lc, uint64_t ino)
-{
-	log_err("local %s: inode %" PRIu64 " has an extent here but no file "
-		"(removed outside dfabric?): reads of it fail with EIO",
-		lc->path, ino);
-	return -EIO;
-}
 
 static ssize_t local_ext_read(struct backend *be, const struct be_ext *x,
 			      void *buf, size_t len, uint64_t off)

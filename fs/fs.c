@@ -985,6 +985,7 @@ static void ext_remove(struct fabric *f, struct meta_batch *b,
 		     ext_count_on_tier(im, e.tier) ? 0 : -1);
 }
 
+/* Whether tier index idx has file operations. */
 static int tier_is_file(struct fabric *f, int idx)
 {
 	return !!(f->tiers[idx].be->ops->caps & BE_CAP_FILE);
@@ -1117,7 +1118,6 @@ static void ext_grow(struct fabric *f, struct meta_batch *b,
 	e->len = nlen;
 }
 
-/* Whether tier index idx has file operations. */
 static struct be_ext ext_copy(const struct inode_mem *im,
 			      const struct meta_extent *e)
 {
@@ -1155,8 +1155,6 @@ static int stale_add(struct stale *st, int idx, struct be_ext x)
 	return 0;
 }
 
-/* Frees the copies when the batch that dropped them was committed, and
- * the list in any case. */
 /* Makes ino's data durable on every file tier, not only those holding
  * its extents now (a tier it was cut on, by truncate or punch, holds none
  * but must have the cut durable before the map that says so: else old
@@ -1174,6 +1172,8 @@ static int sync_inode(struct fabric *f, uint64_t ino)
 	return meta_sync(f->meta) < 0 ? -EIO : 0;
 }
 
+/* Frees the copies when the batch that dropped them was committed, and
+ * the list in any case. */
 static void stale_done(struct fabric *f, struct stale *st, int committed)
 {
 	size_t i;

@@ -260,11 +260,10 @@ out:
 	return rc;
 }
 
-/* Runs one request: returns EXIT_OK with *reply set when the daemon said
- * ok; prints the raw reply with --json (and then *reply too); reports an
- * error reply as "dfabric-ctl: WHAT: error". */
-static int run(struct tool_opts *o, cJSON *req, const char *what,
-	       cJSON **reply)
+/* run, except that an error reply with errno `quiet` (0: none) is
+ * returned as -quiet without a word. */
+static int run_unless(struct tool_opts *o, cJSON *req, const char *what,
+		      cJSON **reply, int quiet)
 {
 	const cJSON *msg;
 	char *raw = NULL;
@@ -282,6 +281,11 @@ static int run(struct tool_opts *o, cJSON *req, const char *what,
 	if (o->json)
 		printf("%s\n", raw);
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
+		msg = cJSON_GetObjectItemCaseSensitive(r, "errno");
+		if (quiet && cJSON_IsNumber(msg) && msg->valueint == quiet) {
+			rc = -quiet;
+			goto out;
+		}
 		msg = cJSON_GetObjectItemCaseSensitive(r, "error");
 		errmsg("%s: %s", what, cJSON_IsString(msg) ?
 		       msg->valuestring : "the daemon reported an error");
@@ -294,6 +298,15 @@ out:
 	cJSON_Delete(r);
 	free(raw);
 	return rc;
+}
+
+/* Runs one request: returns EXIT_OK with *reply set when the daemon said
+ * ok; prints the raw reply with --json (and then *reply too); reports an
+ * error reply as "dfabric-ctl: WHAT: error". */
+static int run(struct tool_opts *o, cJSON *req, const char *what,
+	       cJSON **reply)
+{
+	return run_unless(o, req, what, reply, 0);
 }
 
 /* ---- reading the reply ---- */
@@ -439,12 +452,18 @@ out:
 	return rc;
 }
 
-/* Adds to req the file of st: its inode number and the device of its
- * mount, with which the daemon refuses a file of another mount. */
+/* Adds to req the device of st's mount, with which the daemon refuses
+ * a file or directory of another mount. */
+static int add_dev(cJSON *req, const struct stat *st)
+{
+	return cJSON_AddNumberToObject(req, "dev", (double)st->st_dev) != NULL;
+}
+
+/* Adds to req the file of st: its inode number and its device. */
 static int add_file(cJSON *req, const struct stat *st)
 {
 	return cJSON_AddNumberToObject(req, "ino", (double)st->st_ino) &&
-	       cJSON_AddNumberToObject(req, "dev", (double)st->st_dev);
+	       add_dev(req, st);
 }
 
 /* ---- commands ---- */
@@ -741,46 +760,25 @@ static int walk_one(const char *path, const struct stat *st, int flag,
 	return queue_one(walk_req, path);  /* < 0: stop */
 }
 
-#define JOB_GONE (-1)    /* fetch_job: the daemon no longer knows the job */
+#define JOB_GONE (-ENOENT) /* fetch_job: the daemon no longer knows the job */
 
 /* Asks the daemon for job `id` (never printing the raw reply, even with
  * --json); *reply is the daemon's answer when EXIT_OK. JOB_GONE when the
  * daemon knows no such job: "jobs --prune" forgot it, so it had ended. */
 static int fetch_job(struct tool_opts *o, uint64_t id, cJSON **reply)
 {
-	cJSON *req = make_req("job"), *r = NULL;
-	const cJSON *en;
-	const char *why;
-	char *raw = NULL;
-	int rc;
+	cJSON *req = make_req("job");
+	int json = o->json, rc;
 
-	*reply = NULL;
 	if (req && !cJSON_AddNumberToObject(req, "id", (double)id)) {
 		cJSON_Delete(req);
 		req = NULL;
 	}
-	if (!req) {
-		errmsg("out of memory");
-		return EXIT_FAILED;
-	}
-	rc = request(o, req, &raw, &r);
+	o->json = 0;
+	rc = run_unless(o, req, "job", reply, ENOENT);
+	o->json = json;
 	cJSON_Delete(req);
-	free(raw);
-	if (rc != EXIT_OK)
-		return rc;
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
-		en = cJSON_GetObjectItemCaseSensitive(r, "errno");
-		rc = cJSON_IsNumber(en) && en->valueint == ENOENT ?
-		     JOB_GONE : EXIT_FAILED;
-		why = get_str(r, "error");
-		if (rc != JOB_GONE)
-			errmsg("job %" PRIu64 ": %s", id,
-			       why ? why : "the daemon reported an error");
-		cJSON_Delete(r);
-		return rc;
-	}
-	*reply = r;
-	return EXIT_OK;
+	return rc;
 }
 
 /* Polls the jobs until all are done, drawing one progress line. Returns
@@ -1224,8 +1222,7 @@ static int cmd_top(struct tool_opts *o, char **argv)
 			return EXIT_FAILED;
 		}
 		/* DIR names inodes of this daemon only */
-		if (req && !cJSON_AddNumberToObject(req, "dev",
-						    (double)dst.st_dev)) {
+		if (req && !add_dev(req, &dst)) {
 			cJSON_Delete(req);
 			req = NULL;
 		}
