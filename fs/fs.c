@@ -1619,6 +1619,28 @@ static int get_rdlocked(struct fabric *f, uint64_t ino, struct inode_mem **out)
 	return rc;
 }
 
+/* After a migration freed a source: st_blocks as the tier files now
+ * take it (the copy may have kept holes the source had not, and the
+ * freed range takes nothing), stored with the inode when it changed. A
+ * failed store is not an error: the next write of the inode carries it. */
+static void refresh_blocks(struct fabric *f, struct inode_mem *im)
+{
+	struct meta_batch *b;
+	uint64_t blocks;
+
+	pthread_rwlock_wrlock(&im->lock);
+	if (!im->destroyed && im->a.nlink > 0 && im->ext_loaded &&
+	    (blocks = blocks_of(f, im)) != im->a.blocks) {
+		im->a.blocks = blocks;
+		if ((b = meta_batch_new())) {
+			meta_put_inode(b, &im->a);
+			(void)commit(f, b);
+			meta_batch_free(b);
+		}
+	}
+	pthread_rwlock_unlock(&im->lock);
+}
+
 static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 			uint64_t version, int tier)
 {
@@ -1640,6 +1662,8 @@ static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	       (tier_is_file(f, tier) || e->version == version);
 	rc = keep ? 0 : be->ops->ext_free(be, &x);
 	pthread_rwlock_unlock(&im->lock);
+	if (rc == 0 && !keep)
+		refresh_blocks(f, im);
 	itab_put(f, im);
 	return rc;
 }
@@ -1686,6 +1710,8 @@ static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 		rc = be->ops->ext_free(be, &x);
 	}
 	pthread_rwlock_unlock(&im->lock);
+	if (rc == 0)
+		refresh_blocks(f, im);
 	itab_put(f, im);
 	return rc;
 }

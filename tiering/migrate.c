@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -443,10 +444,21 @@ static int short_read(struct backend *be, uint64_t ino, void *buf,
 	return rc;
 }
 
+/* Whether the n bytes at p are all zero. */
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	return n == 0 || (c[0] == 0 && memcmp(c, c + 1, n - 1) == 0);
+}
+
 /* Copies [s->off, s->off + s->len) between two local tiers' files with
  * io_uring, hashing the bytes read into c. With `verify`, reads the copy
  * on dst back instead (O_DIRECT where it can: from the medium, not the
- * page cache) and only hashes it. */
+ * page cache) and only hashes it. The range on dst is punched first, so
+ * that a chunk of zeros (a hole of the source, or zeros written) stays a
+ * hole there and a sparse extent stays sparse; where dst cannot punch,
+ * every chunk is written. */
 static int uring_copy(struct migrator *m, struct ring *r,
 		      const struct mig_snap *s, int dst, struct csum_ctx *c,
 		      bool verify)
@@ -455,8 +467,9 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		       *dbe = m->p.tiers[dst].be;
 	struct slot sl[MIG_SLOTS] = { 0 };
 	uint64_t end = s->off + s->len, next_off = s->off, next_seq = 0,
-		 hash_seq = 0;
+		 hash_seq = 0, skipped_end = 0;
 	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1;
+	bool holes = false;
 	int prio = m->p.io_idle ? MIG_IOPRIO_IDLE : MIG_IOPRIO;
 	/* Reading back through the page cache: the copy is written through
 	 * it too, and read back from it after the flush. */
@@ -488,6 +501,8 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			close(sfd);
 			return dfd;
 		}
+		holes = fallocate(dfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)s->off, (off_t)s->len) == 0;
 	}
 	for (;;) {
 		/* Start reads into free slots. */
@@ -515,6 +530,13 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			if (verify) {
 				sl[i].st = SLOT_FREE;
 				crash_check(CRASH_MID_VERIFY);
+				i = -1;
+				continue;
+			}
+			if (holes && all_zero(r->buf[i], sl[i].len)) {
+				if (sl[i].off + sl[i].len > skipped_end)
+					skipped_end = sl[i].off + sl[i].len;
+				sl[i].st = SLOT_FREE;
 				i = -1;
 				continue;
 			}
@@ -615,6 +637,17 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	if (verify && cached)
 		posix_fadvise(sfd, (off_t)s->off, (off_t)align_up(s->len),
 			      POSIX_FADV_DONTNEED);
+	/* A chunk of zeros at the end was not written: the file reaches
+	 * the end of the extent all the same, as a written one would. */
+	if (rc == 0 && skipped_end) {
+		struct stat st;
+
+		if (fstat(dfd, &st) < 0)
+			rc = -errno;
+		else if ((uint64_t)st.st_size < skipped_end &&
+			 ftruncate(dfd, (off_t)skipped_end) < 0)
+			rc = -errno;
+	}
 	close(sfd);
 	if (dfd >= 0)
 		close(dfd);

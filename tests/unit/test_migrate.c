@@ -282,6 +282,59 @@ static void test_whole_file_and_back(void **state)
 	assert_int_equal(j.bytes_done, 0);
 }
 
+/* Extents of zeros (written as zeros) stay holes on the tier they move
+ * to, the last one too, and st_blocks follows the move: before, every
+ * extent was written whole, and st_blocks kept the count from before the
+ * migration until the next write. */
+static void test_sparse_stays_sparse(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	struct stat st;
+
+	fab_config(x, "");
+	make_file(x);
+	/* Extents 1, 2, 4 and the partial 5 all zeros; 0 and 3 data. */
+	memset(x->model + ES, 0, 2 * ES);
+	memset(x->model + 4 * ES, 0, FSIZE - 4 * ES);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, x->model, FSIZE, 0), FSIZE);
+	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_true(tier_blocks(x, "nvme") >= FSIZE);
+
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	assert_int_equal(tier_blocks(x, "nvme"), 0);
+	assert_true(tier_blocks(x, "hdd") <= 2 * ES);
+	{
+		char p[256];
+
+		tier_path(x, "hdd", p, sizeof(p));
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_size, FSIZE);   /* to the last extent's end */
+	}
+	check_content(x);
+	assert_int_equal(fs_getattr(x->f, x->ino, &st), 0);
+	assert_int_equal((uint64_t)st.st_blocks * 512, tier_blocks(x, "hdd"));
+
+	/* And back: the holes stay holes. */
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_true(tier_blocks(x, "nvme") <= 2 * ES);
+	assert_int_equal(tier_blocks(x, "hdd"), 0);
+	check_content(x);
+	assert_int_equal(fs_getattr(x->f, x->ino, &st), 0);
+	assert_int_equal((uint64_t)st.st_blocks * 512, tier_blocks(x, "nvme"));
+	/* The blocks counted after a restart too. */
+	fab_close(x);
+	fab_open(x);
+	assert_int_equal(fs_getattr(x->f, x->ino, &st), 0);
+	assert_int_equal((uint64_t)st.st_blocks * 512, tier_blocks(x, "nvme"));
+}
+
 static void test_range(void **state)
 {
 	struct fix *x = *state;
@@ -774,6 +827,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_stays_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_under_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_under_copy, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_remade_extent_version, setup, teardown),
@@ -798,6 +852,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_stays_sparse, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_flush, setup_device, teardown),
