@@ -57,6 +57,7 @@
 #define LC_CACHE_MAX      65536    /* most cached descriptors */
 #define LC_RELPATH_MAX    40       /* "data/xx/yy/" + 16 digits + NUL fits */
 #define LC_EAGAIN_TRIES   8        /* openat2 retries after EAGAIN */
+#define ZERO_RUN          (64u << 10) /* blocks of zeros a copy leaves holes */
 #define LC_DIR_FLAGS      (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define LC_FILE_FLAGS     (O_RDWR | O_NOFOLLOW | O_CLOEXEC)
 
@@ -1085,21 +1086,54 @@ static void local_ext_unpin(struct backend *be, void *pin)
 	fdc_put(lc_of(be), pin);
 }
 
+/* Whether the n bytes at p are all zero. */
+static bool all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* The copy of an extent (from an object store) written whole: the range
+ * is punched first, so that it reads as zeros past n and each ZERO_RUN
+ * block of zeros in buf needs no write and stays a hole (a sparse extent
+ * comes back sparse); the last byte is written even when zero, so that
+ * the file reaches the end of the data. Where the filesystem cannot
+ * punch, every byte is written (and an n short of the extent fails, as
+ * the rest could not be made zeros). */
 static int local_ext_write(struct backend *be, const struct be_ext *x,
 			   const void *buf, size_t n)
 {
+	const char *p = buf;
+	size_t at = 0, end;
 	ssize_t rc;
 	int prc;
+	bool holes;
 
 	if (n > x->len)
 		return -EINVAL;
-	rc = local_pwrite(be, x->ino, buf, n, x->off);
-	if (rc < 0)
-		return (int)rc;
-	/* What follows n within the extent must read as zeros. */
-	if (n < x->len && (prc = local_punch(be, x->ino, x->off + n,
-					     x->len - n)) < 0)
+	prc = local_punch(be, x->ino, x->off, x->len);
+	holes = prc == 0;
+	if (prc < 0 && (prc != -EOPNOTSUPP || n < x->len))
 		return prc;
+	while (at < n) {
+		for (end = at; end < n; end += ZERO_RUN)
+			if (holes && all_zero(p + end, n - end < ZERO_RUN ?
+						       n - end : ZERO_RUN))
+				break;
+		end = end < n ? end : n;
+		if (end > at &&
+		    (rc = local_pwrite(be, x->ino, p + at, end - at,
+				       x->off + at)) < 0)
+			return (int)rc;
+		if (end == n)
+			break;
+		/* past the block of zeros at end; the last one's last byte
+		 * is written, so that the file reaches n */
+		at = end + (n - end < ZERO_RUN ? n - end : ZERO_RUN);
+		if (at == n &&
+		    (rc = local_pwrite(be, x->ino, p + n - 1, 1,
+				       x->off + n - 1)) < 0)
+			return (int)rc;
+	}
 	return 0;
 }
 

@@ -292,12 +292,55 @@ static void test_missing_source_to_s3(void **state)
 	free(b);
 }
 
+/* An extent of zeros coming back from S3 stays a hole on the local tier,
+ * the last one too (but for its last byte), and st_blocks follows: before,
+ * every extent was written whole. */
+static void test_sparse_back_from_s3(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct stat st;
+	char *b = calloc(4, ES), p[256];
+
+	assert_non_null(b);
+	fab_open(x);
+	memset(b, 'S', ES);            /* extents 1 and 3: zeros */
+	memset(b + 2 * ES, 'S', ES);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "z", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, 4 * ES, 0), (ssize_t)(4 * ES));
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_true(fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0) > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_true(fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "nvme", 1.0) > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(count_byte(x, st.st_ino, 0, 4 * ES, 'S'), 2 * ES);
+	assert_int_equal(count_byte(x, st.st_ino, 0, 4 * ES, 0), 2 * ES);
+	snprintf(p, sizeof(p), "%s/nvme/data/%02x/%02x/%016" PRIx64, x->dir,
+		 (unsigned)((st.st_ino >> 8) & 0xff),
+		 (unsigned)(st.st_ino & 0xff), (uint64_t)st.st_ino);
+	{
+		struct stat tf, a;
+
+		assert_int_equal(stat(p, &tf), 0);
+		assert_int_equal(tf.st_size, 4 * ES);
+		/* two extents of data, one page for the last byte and
+		 * what the filesystem keeps for its map of the holes;
+		 * written whole, four extents */
+		assert_true((uint64_t)tf.st_blocks * 512 <= 2 * ES + 16384);
+		assert_int_equal(fs_getattr(x->f, st.st_ino, &a), 0);
+		assert_int_equal(a.st_blocks, tf.st_blocks);
+	}
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_back_from_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source_to_s3, setup, teardown),
 	};
 
