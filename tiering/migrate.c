@@ -164,6 +164,13 @@ static void crash_check(enum crash_at at)
 		_exit(77);
 }
 
+static _Atomic unsigned claim_delay_ms;  /* tests: wait before a claim */
+
+void mig_debug_claim_delay(unsigned ms)
+{
+	atomic_store(&claim_delay_ms, ms);
+}
+
 const char *mig_state_name(uint32_t state)
 {
 	switch (state) {
@@ -774,6 +781,19 @@ static int check_sealed(struct migrator *m, const struct mig_snap *s,
 	return -EIO;
 }
 
+/* Whether the extent that s snapshotted is no longer as it was:
+ * rewritten, truncated away, moved, or its file removed (or it cannot be
+ * told). A copy loses to that change and is tried again. */
+static bool snap_changed(struct migrator *m, const struct mig_snap *s)
+{
+	const struct mig_host *h = &m->p.host;
+	struct mig_snap now;
+
+	return h->next(h->arg, s->ino, s->off, s->off + 1, -1, &now) != 0 ||
+	       now.off != s->off || now.len != s->len ||
+	       now.version != s->version || now.tier != s->tier;
+}
+
 /* Copies every extent of g to dst, keeping each one's checksum. */
 static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		      int dst, bool uring, char *why, size_t whylen)
@@ -795,6 +815,11 @@ static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		else
 			rc = buffer_copy(m, s, dst, &c);
 		g->sumlen = csum_final(&c, g->v[i].csum);
+		/* A source that a write (a recall from an object store
+		 * frees the object) or an unlink took away is a race lost,
+		 * not a failure. */
+		if (rc < 0 && rc != -ESTALE && snap_changed(m, s))
+			rc = -ESTALE;
 		if (rc < 0) {
 			if (rc != -ESTALE)
 				snprintf(why, whylen, "copy from %s to %s: %s",
@@ -876,8 +901,19 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 0;
+	if (atomic_load(&claim_delay_ms))
+		usleep(1000u * atomic_load(&claim_delay_ms));
 	if (h->claim)
 		h->claim(h->arg, s0->ino, s0->off, j->cur_len, dst);
+	/* Claimed, no new extent of the range goes to dst; one made there
+	 * since the snapshot (a truncate and a write) must not be written
+	 * over by the copy: the snapshots must still hold. */
+	for (i = 0; i < g->n; i++) {
+		if (snap_changed(m, &g->v[i].s)) {
+			rc = -ESTALE;
+			goto rollback;
+		}
+	}
 	if ((rc = copy_group(m, r, g, dst, uring, why, whylen)) < 0)
 		goto rollback;
 	crash_check(CRASH_AFTER_COPY);

@@ -182,5 +182,8 @@ const char *mig_state_name(uint32_t state);
  * point named: "mid_copy" (a group's first extent copied), "after_copy", "after_flush", "mid_verify", "after_commit",
  * "before_clean"; NULL clears it. Returns 0 or -EINVAL. */
 int mig_debug_crash_at(const char *point);
+/* Tests: each group of extents waits ms (0: not) after its snapshot,
+ * before it claims its range, so that a write can come in between. */
+void mig_debug_claim_delay(unsigned ms);
 
 #endif

@@ -334,6 +334,70 @@ static void test_sparse_back_from_s3(void **state)
 	free(b);
 }
 
+/* A write into an extent that a migration copies from S3 recalls it to
+ * another local tier and deletes the object: the copy's next read found
+ * no object, and the job failed with EIO (and an error logged) instead of
+ * losing the race to the write. */
+static void test_write_during_copy_from_s3(void **state)
+{
+	struct fix *x = *state;
+	char text[2048], err[CFG_ERR_MAX] = "";
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	struct stat st;
+	size_t big = 4u << 20;
+	char *b = malloc(big), *r = malloc(big);
+	int64_t id;
+	int i, wrote = 0;
+
+	assert_true(b && r);
+	snprintf(text, sizeof(text),
+		 "[fabric]\nmeta = %s/meta\nextent_size = 4M\n"
+		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 64M\n"
+		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n"
+		 "[tier.cold]\nkind = s3\nendpoint = 127.0.0.1:%d\n"
+		 "bucket = dfabric\ntls = no\ncapacity = 1G\n"
+		 "prefix = %s/\ncredentials_file = %s/creds\n",
+		 x->dir, x->dir, x->dir, g_port, strrchr(x->dir, '/') + 1, g_dir);
+	assert_int_equal(cfg_parse_string(text, "t.conf", &x->cfg, err,
+					  sizeof(err)), 0);
+	assert_int_equal(fs_fabric_open(&x->cfg, &x->f, err, sizeof(err)), 0);
+	memset(b, 'A', big);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "r", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, big, 0), (ssize_t)big);
+	fs_set_bandwidth(x->f, 0);
+	id = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	/* 1 MiB/s: the copy back reads its extent in four parts, a second
+	 * apart; the write comes between two of them. */
+	fs_set_bandwidth(x->f, 1u << 20);
+	id = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "nvme", 1.0);
+	assert_true(id > 0);
+	for (i = 0; i < 5000 && !wrote; i++) {
+		if (fs_job(x->f, (uint64_t)id, &j) == 0 &&
+		    j.state == META_JOB_COPYING) {
+			usleep(1500000);
+			assert_int_equal(fs_write(x->f, fh, "ZZZZ", 4, 10), 4);
+			wrote = 1;
+		}
+		usleep(1000);
+	}
+	assert_true(wrote);
+	fs_set_bandwidth(x->f, 0);
+	assert_int_equal(fs_migrate_wait(x->f, 30000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	memcpy(b + 10, "ZZZZ", 4);
+	assert_int_equal(fs_read(x->f, fh, r, big, 0), (ssize_t)big);
+	assert_memory_equal(r, b, big);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	free(b);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_back_from_s3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_during_copy_from_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source_to_s3, setup, teardown),
 	};
 

@@ -97,6 +97,7 @@ static int teardown(void **state)
 	be_open_hook = NULL;
 	nwrapped = 0;
 	mig_debug_crash_at(NULL);
+	mig_debug_claim_delay(0);
 	tmpdir_remove(x->dir);
 	free(x);
 	return 0;
@@ -823,11 +824,61 @@ static void test_missing_source_file(void **state)
 	assert_int_equal(access(p, F_OK), -1);
 }
 
+/* A truncate and a write between a group's snapshot and its claim: the
+ * new extent lands on the destination tier (new data goes to the
+ * fastest), and the copy of the old extent was written over it; the job
+ * ended done and the write read as zeros. The snapshots are checked
+ * again once the range is claimed. */
+static void test_write_before_claim(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	struct stat a = { 0 };
+	static uint8_t nb[5000], buf[FSIZE];
+	int64_t id;
+	int i, wrote = 0;
+
+	fab_config(x, "");
+	make_file(x);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &fh), 0);
+	mig_debug_claim_delay(500);
+	id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0);
+	assert_true(id > 0);
+	for (i = 0; i < 4000 && !wrote; i++) {
+		if (fs_job(x->f, (uint64_t)id, &j) == 0 &&
+		    j.state == META_JOB_COPYING && j.cur_off == 0) {
+			assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
+						    FS_SET_SIZE, fh, &a), 0);
+			memset(nb, 0xab, sizeof(nb));
+			assert_int_equal(fs_write(x->f, fh, nb, sizeof(nb), 0),
+					 sizeof(nb));
+			wrote = 1;
+		}
+		usleep(1000);
+	}
+	assert_true(wrote);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	mig_debug_claim_delay(0);
+	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), sizeof(nb));
+	assert_memory_equal(buf, nb, sizeof(nb));
+	assert_int_equal(fs_release(x->f, fh), 0);
+	fab_close(x);
+	fab_open(x);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), sizeof(nb));
+	assert_memory_equal(buf, nb, sizeof(nb));
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_stays_sparse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_before_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_under_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_under_copy, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_remade_extent_version, setup, teardown),
@@ -853,6 +904,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_stays_sparse, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_write_before_claim, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_flush, setup_device, teardown),
