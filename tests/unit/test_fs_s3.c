@@ -95,18 +95,20 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void fab_open(struct fix *x)
+/* Opens the fabric with extents of `es` and a first tier of nvme_cap. */
+static void fab_open_es(struct fix *x, const char *es, const char *nvme_cap)
 {
 	char text[2048], err[CFG_ERR_MAX] = "";
 
 	snprintf(text, sizeof(text),
-		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n"
-		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 16M\n"
+		 "[fabric]\nmeta = %s/meta\nextent_size = %s\n"
+		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = %s\n"
 		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n"
 		 "[tier.cold]\nkind = s3\nendpoint = 127.0.0.1:%d\n"
 		 "bucket = dfabric\ntls = no\ncapacity = 1G\n"
 		 "prefix = %s/\ncredentials_file = %s/creds\n",
-		 x->dir, x->dir, x->dir, g_port, strrchr(x->dir, '/') + 1, g_dir);
+		 x->dir, es, x->dir, nvme_cap, x->dir, g_port,
+		 strrchr(x->dir, '/') + 1, g_dir);
 	assert_int_equal(cfg_parse_string(text, "t.conf", &x->cfg, err,
 					  sizeof(err)), 0);
 	nwrapped = 0;
@@ -114,6 +116,11 @@ static void fab_open(struct fix *x)
 	if (fs_fabric_open(&x->cfg, &x->f, err, sizeof(err)))
 		print_error("fs_fabric_open: %s\n", err);
 	assert_non_null(x->f);
+}
+
+static void fab_open(struct fix *x)
+{
+	fab_open_es(x, "64K", "16M");
 }
 
 static void fab_reopen(struct fix *x)
@@ -341,7 +348,6 @@ static void test_sparse_back_from_s3(void **state)
 static void test_write_during_copy_from_s3(void **state)
 {
 	struct fix *x = *state;
-	char text[2048], err[CFG_ERR_MAX] = "";
 	struct fs_file *fh = NULL;
 	struct meta_job j;
 	struct stat st;
@@ -351,17 +357,7 @@ static void test_write_during_copy_from_s3(void **state)
 	int i, wrote = 0;
 
 	assert_true(b && r);
-	snprintf(text, sizeof(text),
-		 "[fabric]\nmeta = %s/meta\nextent_size = 4M\n"
-		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 64M\n"
-		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n"
-		 "[tier.cold]\nkind = s3\nendpoint = 127.0.0.1:%d\n"
-		 "bucket = dfabric\ntls = no\ncapacity = 1G\n"
-		 "prefix = %s/\ncredentials_file = %s/creds\n",
-		 x->dir, x->dir, x->dir, g_port, strrchr(x->dir, '/') + 1, g_dir);
-	assert_int_equal(cfg_parse_string(text, "t.conf", &x->cfg, err,
-					  sizeof(err)), 0);
-	assert_int_equal(fs_fabric_open(&x->cfg, &x->f, err, sizeof(err)), 0);
+	fab_open_es(x, "4M", "64M");
 	memset(b, 'A', big);
 	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "r", 0644,
 				   O_RDWR | O_CREAT, &st, &fh), 0);

@@ -598,6 +598,47 @@ static void test_orphan_scan(void **state)
 	check_content(x);
 }
 
+/* Once job id copies the file's first extent: truncates the file (open
+ * as fh) to 0 and writes nb there. Returns 1 when it did. */
+static int rewrite_when_copying(struct fix *x, uint64_t id, struct fs_file *fh,
+				uint8_t *nb, size_t n)
+{
+	struct meta_job j;
+	struct stat a = { 0 };
+	int i;
+
+	for (i = 0; i < 4000; i++) {
+		if (fs_job(x->f, id, &j) == 0 && j.state == META_JOB_COPYING &&
+		    j.cur_off == 0) {
+			assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
+						    FS_SET_SIZE, fh, &a), 0);
+			memset(nb, 0xab, n);
+			assert_int_equal(fs_write(x->f, fh, nb, n, 0), (ssize_t)n);
+			return 1;
+		}
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The file (open as fh, which this closes) holds the n bytes nb and no
+ * more, now and after a restart. */
+static void check_rewritten(struct fix *x, struct fs_file *fh,
+			    const uint8_t *nb, size_t n)
+{
+	static uint8_t buf[FSIZE];
+
+	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), (ssize_t)n);
+	assert_memory_equal(buf, nb, n);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	fab_close(x);
+	fab_open(x);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), (ssize_t)n);
+	assert_memory_equal(buf, nb, n);
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
 /* A file truncated and written again while a migration copies its first
  * extent to the tier the file is pinned to: the new extent goes to
  * another tier meanwhile (the copy would land on its bytes), the job
@@ -607,42 +648,17 @@ static void test_rewrite_under_copy(void **state)
 {
 	struct fix *x = *state;
 	struct fs_file *fh = NULL;
-	struct meta_job j;
-	struct stat a = { 0 };
-	static uint8_t nb[5000], buf[FSIZE];
-	int i, wrote = 0;
+	static uint8_t nb[5000];
 
 	fab_config(x, "migrate_bandwidth = 64K\n");
 	make_file(x);
 	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &fh), 0);
 	assert_int_equal(fs_setxattr(x->f, &root_ctx, x->ino, "user.dfabric.pin",
 				     "hdd", 3, 0), 0);
-	for (i = 0; i < 2000 && !wrote; i++) {
-		if (fs_job(x->f, 1, &j) == 0 && j.state == META_JOB_COPYING &&
-		    j.cur_off == 0) {
-			a.st_size = 0;
-			assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
-						    FS_SET_SIZE, fh, &a), 0);
-			memset(nb, 0xab, sizeof(nb));
-			assert_int_equal(fs_write(x->f, fh, nb, sizeof(nb), 0),
-					 sizeof(nb));
-			wrote = 1;
-		}
-		usleep(1000);
-	}
-	assert_true(wrote);
+	assert_true(rewrite_when_copying(x, 1, fh, nb, sizeof(nb)));
 	fs_set_bandwidth(x->f, 0);
 	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
-	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), sizeof(nb));
-	assert_memory_equal(buf, nb, sizeof(nb));
-	assert_int_equal(fs_release(x->f, fh), 0);
-	/* and after a restart */
-	fab_close(x);
-	fab_open(x);
-	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDONLY, &fh), 0);
-	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), sizeof(nb));
-	assert_memory_equal(buf, nb, sizeof(nb));
-	assert_int_equal(fs_release(x->f, fh), 0);
+	check_rewritten(x, fh, nb, sizeof(nb));
 }
 
 /* An extent made again, on the same tier with the same length, while a
@@ -834,10 +850,8 @@ static void test_write_before_claim(void **state)
 	struct fix *x = *state;
 	struct fs_file *fh = NULL;
 	struct meta_job j;
-	struct stat a = { 0 };
-	static uint8_t nb[5000], buf[FSIZE];
+	static uint8_t nb[5000];
 	int64_t id;
-	int i, wrote = 0;
 
 	fab_config(x, "");
 	make_file(x);
@@ -847,30 +861,10 @@ static void test_write_before_claim(void **state)
 	mig_debug_claim_delay(500);
 	id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0);
 	assert_true(id > 0);
-	for (i = 0; i < 4000 && !wrote; i++) {
-		if (fs_job(x->f, (uint64_t)id, &j) == 0 &&
-		    j.state == META_JOB_COPYING && j.cur_off == 0) {
-			assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
-						    FS_SET_SIZE, fh, &a), 0);
-			memset(nb, 0xab, sizeof(nb));
-			assert_int_equal(fs_write(x->f, fh, nb, sizeof(nb), 0),
-					 sizeof(nb));
-			wrote = 1;
-		}
-		usleep(1000);
-	}
-	assert_true(wrote);
+	assert_true(rewrite_when_copying(x, (uint64_t)id, fh, nb, sizeof(nb)));
 	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
 	mig_debug_claim_delay(0);
-	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), sizeof(nb));
-	assert_memory_equal(buf, nb, sizeof(nb));
-	assert_int_equal(fs_release(x->f, fh), 0);
-	fab_close(x);
-	fab_open(x);
-	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDONLY, &fh), 0);
-	assert_int_equal(fs_read(x->f, fh, buf, FSIZE, 0), sizeof(nb));
-	assert_memory_equal(buf, nb, sizeof(nb));
-	assert_int_equal(fs_release(x->f, fh), 0);
+	check_rewritten(x, fh, nb, sizeof(nb));
 }
 
 int main(void)
