@@ -295,6 +295,14 @@ static int receive(struct loop *lp, struct worker *w)
 	atomic_store(&w->in_read, 0);
 	if (res == -EINTR)
 		return 0;
+	/* An unmount that aborts the connection while this thread takes a
+	 * request off the queue fails the read with ECONNABORTED, not the
+	 * ENODEV that libfuse turns into the session's end: the same end,
+	 * not an error. */
+	if (res == -ECONNABORTED) {
+		fuse_session_exit(lp->se);
+		res = 0;
+	}
 	if (res <= 0) {
 		pthread_mutex_lock(&lp->m);
 		end_loop_locked(lp, res < 0 ? res : 0);
