@@ -1254,16 +1254,32 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 	char *buf = NULL;
 	ssize_t rc = 0;
 
-	if (to < 0 &&
-	    (to = pick_tier(f, f->es, -1, claimed_tier(im, e->off, e->len))) < 0)
+	int avoid = claimed_tier(im, e->off, e->len);
+
+	if (to < 0 && (to = pick_tier(f, f->es, -1, avoid)) < 0)
 		return to;
 	dst = f->tiers[to].be;
 	if (fetch && e->len) {
 		if (!(buf = malloc(e->len)))
 			return -ENOMEM;
 		rc = src->ops->ext_read(src, &old, buf, e->len, e->off);
-		if (rc >= 0)
+		while (rc >= 0) {
+			int next;
+
 			rc = dst->ops->pwrite(dst, im->ino, buf, e->len, e->off);
+			if (rc >= 0)
+				break;
+			/* What it wrote before failing is not the file's: a
+			 * new extent made later in this slot would show it.
+			 * A full tier's filesystem: the next one. */
+			dst->ops->punch(dst, im->ino, e->off, e->len);
+			if (rc != -ENOSPC || (next = pick_tier(f, f->es, to,
+							       avoid)) < 0)
+				break;
+			to = next;
+			dst = f->tiers[to].be;
+			rc = 0;
+		}
 		free(buf);
 		if (rc < 0) {
 			log_warn("inode %" PRIu64 ": cannot bring its extent at %"
@@ -2577,8 +2593,11 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 		for (i = 0; i < f->ntiers; i++) {
 			struct backend *be = f->tiers[i].be;
 
-			if (!tier_is_file(f, i) ||
-			    !ext_count_on_tier(im, f->tiers[i].id))
+			/* every file tier: one without an extent of the file
+			 * may still hold bytes of it (a recall or a write
+			 * that failed part way), which a new extent made
+			 * there later must not show */
+			if (!tier_is_file(f, i))
 				continue;
 			rc = be->ops->truncate(be, im->ino, size);
 			if (rc < 0)
@@ -3812,6 +3831,7 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 	struct stale st = { 0 };
 	ssize_t rc = 0;
 	int64_t t = real_ns();
+	int committed = 0;
 
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
@@ -3902,18 +3922,25 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 	if (rc == 0)
 		rc = size;
 out:
-	if (rc < 0 && pos > off && meta_batch_count(b)) {
-		/* a partial write: keep what reached the tiers */
+	if (rc < 0 && meta_batch_count(b)) {
+		/* A partial write: keep what reached the tiers. With no byte
+		 * written, still the recall of the failed chunk's extent (in
+		 * memory it is on its new tier already, and its old copy
+		 * goes). */
 		if (pos > im->a.size)
 			im->a.size = pos;
 		im->a.blocks = blocks_of(f, im);
-		im->a.mtime = im->a.ctime = now_ts();
+		if (pos > off)
+			im->a.mtime = im->a.ctime = now_ts();
 		meta_put_inode(b, &im->a);
-		if (commit(f, b) == 0)
-			rc = pos - off;
+		if (commit(f, b) == 0) {
+			committed = 1;
+			if (pos > off)
+				rc = pos - off;
+		}
 	}
 	pthread_rwlock_unlock(&im->lock);
-	stale_done(f, &st, rc > 0);
+	stale_done(f, &st, rc > 0 || committed);
 	meta_batch_free(b);
 	return rc;
 }

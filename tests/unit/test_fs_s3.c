@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -394,9 +396,336 @@ static void test_write_during_copy_from_s3(void **state)
 	free(r);
 }
 
+
+/* Truncates ino to size. */
+static void trunc_to(struct fix *x, uint64_t ino, uint64_t size)
+{
+	struct stat a = { .st_size = (off_t)size }, out;
+
+	assert_int_equal(fs_setattr(x->f, &root_ctx, ino, &a, FS_SET_SIZE,
+				    NULL, &out), 0);
+}
+
+/* A write into part of an S3 extent whose first chunk fails on the file
+ * tier after the recall succeeded. Nothing was committed, but in memory
+ * the extent (and the tier accounting) had moved to nvme while the store
+ * still named the object: after a restart the recalled bytes stayed in
+ * nvme's file where the stored map had no extent, a truncate did not cut
+ * that tier, and a new extent made later in that slot read them instead
+ * of zeros. Now the recall is committed, and a truncate cuts every file
+ * tier. */
+static void test_recall_then_write_fails(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct fs_status s1, s2;
+	char b[100];
+	uint64_t ino;
+
+	fab_open(x);
+	ino = cold_file(x, "f", 1, 'A');
+	memset(b, 'B', sizeof(b));
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	/* call 0: the recall's copy back; call 1: the write itself */
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 1, 1);
+	assert_true(fs_write(x->f, fh, b, sizeof(b), 10) < 0);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(fs_status(x->f, &s1), 0);
+	fab_reopen(x);
+	assert_int_equal(fs_status(x->f, &s2), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'A'), (int)ES);
+	/* cut it all, then one byte at the extent's end: a new extent on
+	 * nvme whose first ES - 1 bytes must read zeros */
+	trunc_to(x, ino, 0);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, "Z", 1, ES - 1), 1);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES - 1, 0), (int)(ES - 1));
+	assert_int_equal(s1.tiers[0].used, s2.tiers[0].used);
+	assert_int_equal(s1.tiers[2].used, s2.tiers[2].used);
+	assert_int_equal(s1.tiers[2].extents, s2.tiers[2].extents);
+}
+
+/* The recall's own copy back fails part way (here a file size limit:
+ * EFBIG after half the extent). The half it wrote stayed in nvme's file,
+ * in the slot of an extent still on S3, and a new extent made there
+ * after a truncate read it instead of zeros. Now a failed copy back is
+ * punched. */
+static void test_recall_fails_part_way(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct rlimit old, lim;
+	char b[10];
+	uint64_t ino;
+	ssize_t rc;
+
+	fab_open(x);
+	ino = cold_file(x, "f", 1, 'A');
+	memset(b, 'B', sizeof(b));
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = ES / 2;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = fs_write(x->f, fh, b, sizeof(b), 10);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_true(rc < 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES, 'A'), (int)ES);
+	trunc_to(x, ino, 0);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, "Z", 1, ES - 1), 1);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES - 1, 0), (int)(ES - 1));
+}
+
+/* Sum of extent bytes and counts per tier over inos, from fs_where. */
+static void where_sum(struct fix *x, const uint64_t *inos, int n,
+		      int64_t *used, int64_t *cnt)
+{
+	struct fs_status st;
+
+	assert_int_equal(fs_status(x->f, &st), 0);
+	for (int t = 0; t < 3; t++)
+		used[t] = cnt[t] = 0;
+	for (int i = 0; i < n; i++) {
+		struct fs_where_ext *w = NULL;
+		size_t k, m = 0;
+		uint64_t size;
+
+		if (fs_where(x->f, inos[i], &w, &m, &size) < 0)
+			continue;
+		for (k = 0; k < m; k++)
+			for (int t = 0; t < 3; t++)
+				if (!strcmp(w[k].tier, st.tiers[t].name)) {
+					used[t] += (int64_t)w[k].len;
+					cnt[t]++;
+				}
+		free(w);
+	}
+}
+
+static void check_acct(struct fix *x, const uint64_t *inos, int n,
+		       const char *when)
+{
+	struct fs_status st;
+	int64_t used[3], cnt[3];
+
+	where_sum(x, inos, n, used, cnt);
+	assert_int_equal(fs_status(x->f, &st), 0);
+	for (int t = 0; t < 3; t++) {
+		if ((int64_t)st.tiers[t].used != used[t] ||
+		    (int64_t)st.tiers[t].extents != cnt[t])
+			print_message("%s: tier %s: status used %" PRId64
+				      " extents %" PRId64 ", map %" PRId64
+				      " / %" PRId64 "\n", when, st.tiers[t].name,
+				      (int64_t)st.tiers[t].used,
+				      (int64_t)st.tiers[t].extents, used[t], cnt[t]);
+		assert_int_equal((int64_t)st.tiers[t].used, used[t]);
+		assert_int_equal((int64_t)st.tiers[t].extents, cnt[t]);
+	}
+}
+
+/* Truncate, punch, zero range, allocate, whole and partial writes over
+ * S3 extents, and an unlink: the tier accounting matches the map, and the
+ * data is right, before and after two restarts. */
+static void test_sweep(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	uint64_t ino[6];
+	char *b = malloc(3 * ES), *r = malloc(3 * ES);
+	char *exp[6];
+
+	assert_true(b && r);
+	fab_open(x);
+	for (int i = 0; i < 6; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		ino[i] = cold_file(x, name, 3, 'a' + i);
+		exp[i] = malloc(3 * ES);
+		memset(exp[i], 'a' + i, 3 * ES);
+	}
+	check_acct(x, ino, 6, "after cold");
+	/* 0: truncate into ext 1, grow, write past */
+	trunc_to(x, ino[0], ES + 100);
+	check_acct(x, ino, 6, "trunc mid");
+	trunc_to(x, ino[0], 3 * ES);
+	memset(exp[0] + ES + 100, 0, 2 * ES - 100);
+	assert_int_equal(fs_open(x->f, NULL, ino[0], O_RDWR, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, "QQ", 2, 2 * ES + 5), 2);
+	memcpy(exp[0] + 2 * ES + 5, "QQ", 2);
+	assert_int_equal(fs_write(x->f, fh, "RR", 2, ES + 200), 2);
+	memcpy(exp[0] + ES + 200, "RR", 2);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	check_acct(x, ino, 6, "trunc grow write");
+	/* 1: punch partial 0/1, whole 2 */
+	assert_int_equal(fs_open(x->f, NULL, ino[1], O_RDWR, &fh), 0);
+	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_PUNCH_HOLE |
+				      FALLOC_FL_KEEP_SIZE, 100, ES + 100), 0);
+	memset(exp[1] + 100, 0, ES + 100);
+	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_PUNCH_HOLE |
+				      FALLOC_FL_KEEP_SIZE, 2 * ES, ES), 0);
+	memset(exp[1] + 2 * ES, 0, ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	check_acct(x, ino, 6, "punch");
+	/* 2: zero range, partial and whole, growing */
+	assert_int_equal(fs_open(x->f, NULL, ino[2], O_RDWR, &fh), 0);
+	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_ZERO_RANGE, ES - 10,
+				      20), 0);
+	memset(exp[2] + ES - 10, 0, 20);
+	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_ZERO_RANGE, 2 * ES,
+				      ES), 0);
+	memset(exp[2] + 2 * ES, 0, ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	check_acct(x, ino, 6, "zero");
+	/* 3: truncate at an extent's end, allocate past it */
+	trunc_to(x, ino[3], 2 * ES);
+	assert_int_equal(fs_open(x->f, NULL, ino[3], O_RDWR, &fh), 0);
+	assert_int_equal(fs_fallocate(x->f, fh, 0, 2 * ES, ES), 0);
+	memset(exp[3] + 2 * ES, 0, ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	check_acct(x, ino, 6, "allocate");
+	/* 4: whole ext 1 and part of ext 2 in one write */
+	memset(b, 'W', 2 * ES);
+	assert_int_equal(fs_open(x->f, NULL, ino[4], O_RDWR, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, ES + 10, ES), (ssize_t)(ES + 10));
+	memset(exp[4] + ES, 'W', ES + 10);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	check_acct(x, ino, 6, "write");
+	/* 5: unlink */
+	assert_int_equal(fs_unlink(x->f, ROOT, "s5"), 0);
+	fs_forget(x->f, ino[5], 1);
+	check_acct(x, ino, 5, "unlink");
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 5; i++) {
+			struct fs_file *h = NULL;
+			struct stat a;
+
+			assert_int_equal(fs_getattr(x->f, ino[i], &a), 0);
+			assert_int_equal(fs_open(x->f, NULL, ino[i], O_RDONLY, &h), 0);
+			memset(r, 0x55, 3 * ES);
+			assert_int_equal(fs_read(x->f, h, r, 3 * ES, 0),
+					 (ssize_t)(3 * ES));
+			assert_memory_equal(r, exp[i], 3 * ES);
+			assert_int_equal(fs_release(x->f, h), 0);
+		}
+		fab_reopen(x);
+		check_acct(x, ino, 5, "reopen");
+	}
+	for (int i = 0; i < 6; i++)
+		free(exp[i]);
+	free(b);
+	free(r);
+}
+
+/* As test_recall_then_write_fails, then a write into the same extent
+ * succeeds: the stored map said nvme, but the stored counters never moved
+ * (the recall's accounting went into the batch that was dropped): after
+ * a restart, status said cold held the extent and nvme nothing. */
+static void test_recall_then_write_fails_acct(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	char b[100];
+	uint64_t ino;
+
+	fab_open(x);
+	ino = cold_file(x, "f", 1, 'A');
+	memset(b, 'B', sizeof(b));
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 1, 1);
+	assert_true(fs_write(x->f, fh, b, sizeof(b), 10) < 0);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(fs_write(x->f, fh, b, sizeof(b), 10), (ssize_t)sizeof(b));
+	assert_int_equal(fs_release(x->f, fh), 0);
+	check_acct(x, &ino, 1, "before restart");
+	fab_reopen(x);
+	check_acct(x, &ino, 1, "after restart");
+}
+
+/* SEEK_DATA / SEEK_HOLE over S3 extents, and fallocate growing an S3
+ * extent past its object's bytes. */
+static void test_seek_alloc_s3(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct stat st;
+	char *b = malloc(ES), *r = malloc(ES);
+	uint64_t ino;
+
+	fab_open(x);
+	ino = cold_file(x, "f", 3, 'A');
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_lseek(x->f, fh, 0, SEEK_DATA), 0);
+	assert_int_equal(fs_lseek(x->f, fh, 10, SEEK_HOLE), 3 * ES);
+	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_PUNCH_HOLE |
+				      FALLOC_FL_KEEP_SIZE, ES, ES), 0);
+	assert_int_equal(fs_lseek(x->f, fh, 10, SEEK_HOLE), ES);
+	assert_int_equal(fs_lseek(x->f, fh, ES, SEEK_DATA), 2 * ES);
+	assert_int_equal(fs_lseek(x->f, fh, 2 * ES + 5, SEEK_DATA), 2 * ES + 5);
+	assert_int_equal(fs_release(x->f, fh), 0);
+
+	/* half an extent on S3, allocated to a whole one (keep size) */
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "g", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	memset(b, 'G', ES);
+	assert_int_equal(fs_write(x->f, fh, b, ES / 2, 0), (ssize_t)(ES / 2));
+	assert_true(fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0) > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_KEEP_SIZE, 0, ES), 0);
+	assert_int_equal(fs_fallocate(x->f, fh, 0, 0, ES), 0);
+	assert_int_equal(fs_read(x->f, fh, r, ES, 0), (ssize_t)ES);
+	memset(b + ES / 2, 0, ES / 2);
+	assert_memory_equal(r, b, ES);
+	assert_int_equal(fs_write(x->f, fh, "H", 1, ES - 1), 1);
+	b[ES - 1] = 'H';
+	assert_int_equal(fs_read(x->f, fh, r, ES, 0), (ssize_t)ES);
+	assert_memory_equal(r, b, ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	fab_reopen(x);
+	assert_int_equal(fs_open(x->f, NULL, st.st_ino, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_read(x->f, fh, r, ES, 0), (ssize_t)ES);
+	assert_memory_equal(r, b, ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	free(b);
+	free(r);
+}
+
+/* A write into part of an S3 extent while the first file tier's
+ * filesystem is full: the recall failed with ENOSPC and so did the write,
+ * though the next tier had room (a write over the whole extent went
+ * there: test_whole_overwrite_full_tier). Now the recall goes there. */
+static void test_recall_full_tier(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	uint64_t ino;
+	ssize_t rc;
+
+	fab_open(x);
+	ino = cold_file(x, "f", 1, 'A');
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, ENOSPC, 0, -1);
+	rc = fs_write(x->f, fh, "BB", 2, 10);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(rc, 2);
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_recall_full_tier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seek_alloc_s3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recall_then_write_fails_acct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recall_fails_part_way, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recall_then_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
