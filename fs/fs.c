@@ -4625,6 +4625,7 @@ int fs_policy(struct fabric *f, uint64_t ino, struct score_policy *out)
 int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		const char *name, const void *value, size_t size, int flags)
 {
+	char shown[POL_SHOW_MAX + 4];
 	struct inode_mem *im;
 	struct meta_batch *b;
 	int rc;
@@ -4648,8 +4649,12 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 				   name, ino);
 			return -EPERM;
 		}
+		/* Anyone who may write the file picks the name: as a bad
+		 * value, shown only in printable bytes (a newline in it
+		 * would make a log line of its own). */
+		pol_show(name, strlen(name), shown, sizeof(shown));
 		log_notice("setxattr on inode %" PRIu64 ": unknown attribute %s",
-			   ino, name);
+			   ino, shown);
 		return -EINVAL;
 	}
 	if ((rc = itab_get(f, ino, &im)) < 0)
@@ -4863,6 +4868,7 @@ ssize_t fs_listxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		   const char *name)
 {
+	char shown[POL_SHOW_MAX + 4];
 	struct inode_mem *im;
 	struct meta_batch *b;
 	int rc;
@@ -4872,8 +4878,9 @@ int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	if (pol_which(name) >= 0)
 		return pol_update(f, ctx, ino, pol_which(name), 0, 0, 1);
 	if (!strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		pol_show(name, strlen(name), shown, sizeof(shown));
 		log_notice("removexattr on inode %" PRIu64 ": %s cannot be removed",
-			   ino, name);
+			   ino, shown);
 		return strcmp(name, XATTR_PREFIX "tier") &&
 		       strcmp(name, XATTR_PREFIX "policy") &&
 		       strcmp(name, XATTR_PREFIX "score") &&

@@ -25,7 +25,8 @@
 #define IDLE_NS        10000000L       /* aggregator sleep when idle: 10 ms */
 #define BATCH_EVENTS   1024            /* folded per lock hold */
 #define NS             1000000000LL
-#define DEAD_SLOTS     1024            /* recently forgotten inodes remembered */
+#define DEAD_MIN       64              /* slots of the forgotten set, at least */
+#define SEEN_BITS      4096            /* bloom filter of a scan window's files */
 #define SCAN_SLOTS     64              /* processes watched for scans */
 #define DEF_SCAN_S     10              /* seconds of a scan window */
 #define DEF_SCAN_MIN   256             /* files a window must reach to be one */
@@ -79,8 +80,9 @@ struct pscan {
 	int32_t pid;
 	uint32_t uid;
 	int64_t window;                /* window number, time / scan window */
-	uint32_t files;                /* files touched in it */
-	uint64_t last_ino;             /* the last one (a change counts a file) */
+	uint32_t files;                /* files read in it, each once */
+	uint8_t seen[SEEN_BITS / 8];   /* ...which (bloom filter, 2 bits each) */
+	uint64_t last_ino;             /* the last one */
 	int64_t last_time;             /* when it read it last */
 	uint64_t prev_ino;             /* the file it read before that one */
 	int64_t prev_time;             /*   last read then */
@@ -112,7 +114,12 @@ struct profile {
 	struct pfile **tab;
 	size_t nbuckets, nfiles, nexts;
 	struct pfile *dirty;           /* dirty list */
-	uint64_t dead[DEAD_SLOTS];     /* forgotten inodes, by ino % DEAD_SLOTS */
+	uint64_t *dead;                /* forgotten inodes whose events may be
+					* queued still (open addressing, 0
+					* empty); cleared once the ring is
+					* consumed past dead_until */
+	size_t ndead, dead_cap;
+	uint64_t dead_until;           /* enq at the latest forget */
 	struct delkey *dels;           /* records to delete at the next flush */
 	size_t ndels, dcap;
 	uint64_t folded, unflushed, flushes, corrupt, promotions;
@@ -373,6 +380,30 @@ static void comm_of(int32_t pid, char *buf, size_t len)
 	fclose(fp);
 }
 
+/* A 64-bit mix of x (the finalizer of MurmurHash3). */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+/* Adds ino to a scan window's bloom filter; whether it was (or seemed)
+ * there already. */
+static int seen_add(uint8_t *seen, uint64_t ino)
+{
+	uint64_t h = mix64(ino);
+	unsigned a = (unsigned)(h % SEEN_BITS),
+		 b = (unsigned)((h >> 32) % SEEN_BITS);
+	int was = (seen[a / 8] >> (a % 8) & 1) && (seen[b / 8] >> (b % 8) & 1);
+
+	seen[a / 8] |= (uint8_t)(1u << (a % 8));
+	seen[b / 8] |= (uint8_t)(1u << (b % 8));
+	return was;
+}
+
 /* Closes a process's window: a window that was no scan joins the usual
  * counts and ends the scan it may have followed. */
 static void scan_close(struct profile *p, struct pscan *c)
@@ -421,12 +452,16 @@ static int scanning(struct profile *p, const struct profile_event *ev)
 		scan_close(p, c);
 		c->window = w;
 		c->files = 0;
+		memset(c->seen, 0, sizeof(c->seen));
 		c->scanning = 0;
 	}
-	/* Files read count (creating many files is not a scan); once it
-	 * is one, its opens are not folded either. */
+	/* Files read count (creating many files is not a scan), each once
+	 * a window: reading two by turns (cmp, a merge, a database's data
+	 * and index) is two. Once it is one, its opens are not folded
+	 * either. */
 	if (ev->op == STATS_READ && ev->ino != c->last_ino) {
-		c->files++;
+		if (!seen_add(c->seen, ev->ino))
+			c->files++;
 		c->prev_ino = c->last_ino;
 		c->prev_time = c->last_time;
 		c->last_ino = ev->ino;
@@ -444,10 +479,74 @@ static int scanning(struct profile *p, const struct profile_event *ev)
 	c->warned = 1;
 	p->scans++;
 	comm_of(ev->pid, comm, sizeof(comm));
-	log_warn("access profiler: process %d (%s, uid %u) read %u files within %lld s, far above the usual %.1f per process: treating it as a scan (a backup, an indexer, or ransomware); its reads do not make files hot until it slows down",
+	log_warn("access profiler: process %d (%s, uid %u) read %u files within %g s, far above the usual %.1f per process: treating it as a scan (a backup, an indexer, or ransomware); its reads do not make files hot until it slows down",
 		 (int)ev->pid, comm, ev->uid, c->files,
-		 (long long)(p->scan_ns / NS), p->win_mean);
+		 (double)p->scan_ns / NS, p->win_mean);
 	return 1;
+}
+
+/* Whether ino was forgotten while its events may be queued still. */
+static int dead_has(const struct profile *p, uint64_t ino)
+{
+	size_t i;
+
+	if (!p->ndead)
+		return 0;
+	for (i = mix64(ino) & (p->dead_cap - 1); p->dead[i];
+	     i = (i + 1) & (p->dead_cap - 1))
+		if (p->dead[i] == ino)
+			return 1;
+	return 0;
+}
+
+/* Notes a forgotten ino (p->lock held). Without memory to grow the set,
+ * those noted so far are given up: a stale event of theirs may bring a
+ * record back. */
+static void dead_add(struct profile *p, uint64_t ino)
+{
+	size_t i, k;
+
+	if (dead_has(p, ino))
+		return;
+	if ((p->ndead + 1) * 2 > p->dead_cap) {
+		size_t cap = p->dead_cap ? p->dead_cap * 2 : DEAD_MIN;
+		uint64_t *nd = calloc(cap, sizeof(*nd));
+
+		if (!nd && !p->dead_cap)
+			return;
+		if (!nd) {
+			memset(p->dead, 0, p->dead_cap * sizeof(*p->dead));
+			p->ndead = 0;
+		} else {
+			for (k = 0; k < p->dead_cap; k++) {
+				if (!p->dead[k])
+					continue;
+				for (i = mix64(p->dead[k]) & (cap - 1); nd[i];
+				     i = (i + 1) & (cap - 1))
+					;
+				nd[i] = p->dead[k];
+			}
+			free(p->dead);
+			p->dead = nd;
+			p->dead_cap = cap;
+		}
+	}
+	for (i = mix64(ino) & (p->dead_cap - 1); p->dead[i];
+	     i = (i + 1) & (p->dead_cap - 1))
+		;
+	p->dead[i] = ino;
+	p->ndead++;
+	p->dead_until = atomic_load(&p->enq);
+}
+
+/* Lets the forgotten go once every event queued before the latest
+ * forget is consumed (p->lock held). */
+static void dead_prune(struct profile *p)
+{
+	if (p->ndead && atomic_load(&p->deq) >= p->dead_until) {
+		memset(p->dead, 0, p->dead_cap * sizeof(*p->dead));
+		p->ndead = 0;
+	}
 }
 
 /* Folds one event; may append a promotion to pr. */
@@ -461,7 +560,7 @@ static void fold(struct profile *p, const struct profile_event *ev,
 
 	/* An event still queued when its file was forgotten: inode numbers
 	 * are never reused, so it can only be stale. */
-	if (p->dead[ev->ino % DEAD_SLOTS] == ev->ino)
+	if (dead_has(p, ev->ino))
 		return;
 	if (scanning(p, ev)) {
 		p->scan_events++;
@@ -619,6 +718,7 @@ static size_t drain_some(struct profile *p, size_t max)
 		fold(p, &ev, w, pr, &npr, sizeof(pr) / sizeof(pr[0]));
 		n++;
 	}
+	dead_prune(p);
 	p->promotions += npr;
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < npr; i++)
@@ -693,6 +793,7 @@ void profile_close(struct profile *p)
 	}
 	free(p->tab);
 	free(p->dels);
+	free(p->dead);
 	free(p->ring);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->drain_lock);
@@ -772,7 +873,7 @@ void profile_forget(struct profile *p, uint64_t ino)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	p->dead[ino % DEAD_SLOTS] = ino;
+	dead_add(p, ino);
 	f = file_find(p, ino);
 	if (f) {
 		del_add(p, ino, META_ACCESS_FILE);

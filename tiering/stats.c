@@ -9,11 +9,19 @@
 #define NS_PER_S 1000000000.0
 #define STATS_ENC_VERSION 1u
 
+/* The difference in double: stamps from a record are any int64. */
 static double decay(double freq, int64_t from, int64_t to, double half_life)
 {
 	if (to <= from || freq == 0.0)
 		return freq;
-	return freq * exp2(-((double)(to - from) / NS_PER_S) / half_life);
+	return freq * exp2(-(((double)to - (double)from) / NS_PER_S) / half_life);
+}
+
+static uint32_t sat_add32(uint32_t a, uint64_t b)
+{
+	uint64_t v = (uint64_t)a + b;
+
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 double stats_freq(const struct access_stats *s, int64_t now,
@@ -35,6 +43,12 @@ void stats_add(struct access_stats *s, enum stats_op op, uint64_t bytes,
 
 	if (now >= s->stamp) {
 		s->freq = decay(s->freq, s->stamp, now, half_life) + weight;
+		s->stamp = now;
+	} else if (s->stamp - now > STATS_CLOCK_STEP) {
+		/* The clock was set back: the sum counts from now on, else
+		 * it would not cool down before the clock was back where it
+		 * had been. */
+		s->freq += weight;
 		s->stamp = now;
 	} else {
 		/* Late event: count it as decayed to where the sum is kept. */
@@ -60,9 +74,11 @@ void stats_add(struct access_stats *s, enum stats_op op, uint64_t bytes,
 	secs = now / 1000000000;
 	if (secs < 0)
 		secs = 0;
-	s->hour[(secs / 3600) % STATS_HOURS] += n;
+	s->hour[(secs / 3600) % STATS_HOURS] =
+		sat_add32(s->hour[(secs / 3600) % STATS_HOURS], n);
 	/* 1 January 1970 was a Thursday (day 4). */
-	s->dow[(secs / 86400 + 4) % STATS_DAYS] += n;
+	s->dow[(secs / 86400 + 4) % STATS_DAYS] =
+		sat_add32(s->dow[(secs / 86400 + 4) % STATS_DAYS], n);
 }
 
 void stats_merge(struct access_stats *a, const struct access_stats *b,
@@ -84,9 +100,9 @@ void stats_merge(struct access_stats *a, const struct access_stats *b,
 	a->bytes_read += b->bytes_read;
 	a->bytes_written += b->bytes_written;
 	for (i = 0; i < STATS_HOURS; i++)
-		a->hour[i] += b->hour[i];
+		a->hour[i] = sat_add32(a->hour[i], b->hour[i]);
 	for (i = 0; i < STATS_DAYS; i++)
-		a->dow[i] += b->dow[i];
+		a->dow[i] = sat_add32(a->dow[i], b->dow[i]);
 }
 
 static uint8_t *put64(uint8_t *p, uint64_t v)
@@ -168,6 +184,11 @@ int stats_decode(const void *buf, size_t len, struct access_stats *out)
 	s.first = (int64_t)v;
 	p = get64(p, &v);
 	s.last = (int64_t)v;
+	/* times no clock of this daemon writes: before 1970, or a first
+	 * access after the last */
+	if (s.stamp < 0 || s.first < 0 || s.last < 0 ||
+	    (s.first && s.last && s.first > s.last))
+		return -EUCLEAN;
 	p = get64(p, &s.opens);
 	p = get64(p, &s.reads);
 	p = get64(p, &s.writes);

@@ -17,6 +17,9 @@
 #define STATS_HOURS 24
 #define STATS_DAYS 7
 #define STATS_ENC_SIZE 208     /* bytes of an encoded record */
+#define STATS_CLOCK_STEP (86400LL * 1000000000) /* ns an event may be late
+						  * by before the clock counts
+						  * as set back */
 
 enum stats_op {
 	STATS_OPEN = 1,                /* the file was opened */

@@ -111,6 +111,21 @@ grep -q 'user.dfabric.pin.*bad value "tape"' "$DF_LOG" ||
 	fail "no log line naming the bad pin"
 grep -q 'bad value "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\.\.\."' \
 	"$DF_LOG" || fail "a long bad value is not cut in the log"
+# an unknown name under user.dfabric. is shown as a bad value is: a
+# newline in it made a log line of the writer's choosing
+forged='dfabric 00:00:00.000 error: forged'
+assert_eq "$(setx "$f" "user.dfabric.x"$'\n'"$forged" "b'1'")" EINVAL \
+	"unknown name with a newline"
+assert_eq "$(python3 -c 'import errno, os, sys
+try:
+    os.removexattr(sys.argv[1], sys.argv[2])
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$f" "user.dfabric.y"$'\n'"$forged")" EINVAL \
+	"removing an unknown name with a newline"
+grep -q '^dfabric 00:00:00.000 error: forged' "$DF_LOG" &&
+	fail "a name under user.dfabric. wrote a line of its own in the log"
+grep -q 'unknown attribute user.dfabric.x?dfabric 00:00:00.000 error: forge' \
+	"$DF_LOG" || fail "no log line naming the unknown attribute"
 
 # (d) confidential and restricted data stay off the s3 tier
 setfattr -n $CLS -v confidential "$f"

@@ -788,6 +788,117 @@ static void test_co_access(void **state)
 	assert_float_equal(profile_co_access(x->p, 999, T0), 0, 0);
 }
 
+/* ---- found by a review ---- */
+
+/* A process that reads two files by turns (cmp a b, a merge, a database
+ * reading its data and its index) reads 2 files, not hundreds: it was
+ * taken for a scan, as every change of file counted one. */
+static void test_scan_two_files(void **state)
+{
+	struct fix *x = *state;
+	struct profile_params pp = { .half_life = HL, .no_thread = 1,
+				     .scan_window = 10, .scan_min = 20 };
+	struct profile_counters c;
+	struct profile_event e;
+	int i;
+
+	assert_int_equal(profile_open(&pp, x->m, &x->p), 0);
+	for (i = 0; i < 100; i++) {
+		e = ev(500 + (uint64_t)(i % 2), STATS_READ, (uint64_t)i * 4096,
+		       4096, 0, T0 + i * 1000000LL);
+		e.pid = 70;
+		emit(x->p, e);
+	}
+	assert_true(profile_drain(x->p) > 0);
+	profile_counters(x->p, &c);
+	assert_int_equal(c.scans, 0);
+	assert_int_equal(c.scan_events, 0);
+}
+
+/* Events still queued for a forgotten file whose slot among the forgotten
+ * (ino % 1024) another forgotten file took: the file came back, in memory
+ * and in the store, for good. */
+static void test_forget_collision(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st;
+
+	prof_open(x, 0, 0, 0);
+	emit(x->p, ev(5, STATS_READ, 0, 1, 0, T0));
+	emit(x->p, ev(5 + 1024, STATS_READ, 0, 1, 0, T0));
+	profile_forget(x->p, 5);               /* both unlinked while queued */
+	profile_forget(x->p, 5 + 1024);
+	assert_int_equal(profile_drain(x->p), 2);
+	profile_close(x->p);
+	x->p = NULL;
+	prof_open(x, 0, 0, 0);
+	assert_int_equal(profile_get(x->p, 5, &st), -ENOENT);
+}
+
+/* The clock was 30 days ahead, then set right: the frequency did not
+ * cool down until the clock was back where it had been. */
+static void test_clock_back(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st;
+	int64_t ahead = 30LL * 86400 * NS;
+	int i;
+
+	prof_open(x, 0, 0, 0);
+	for (i = 0; i < 100; i++)
+		emit(x->p, ev(600, STATS_READ, 0, 1, 0, T0 + ahead + i));
+	/* clock set back: 100 more reads, then nothing for a day */
+	for (i = 0; i < 100; i++)
+		emit(x->p, ev(600, STATS_READ, 0, 1, 0, T0 + i));
+	assert_int_equal(profile_drain(x->p), 200);
+	assert_int_equal(profile_get(x->p, 600, &st), 0);
+	/* 24 half-lives later it must have cooled down */
+	assert_true(stats_freq(&st, T0 + 86400 * NS, HL) < 1.0);
+}
+
+/* A record whose stamp no clock writes (bit rot, a torn record) decoded
+ * and then overflowed the decay: UBSan aborted; without it the frequency
+ * was inf, and stored, the record was refused at the next start. */
+static void test_extreme_stamp(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st = { .freq = 1, .stamp = INT64_MIN + 1,
+				   .first = 1, .last = 1, .reads = 1 };
+	struct meta_batch *b = meta_batch_new();
+	struct access_series se;
+
+	series_init(&se);
+	meta_put_access(b, 700, META_ACCESS_FILE, &st, &se);
+	assert_int_equal(meta_commit(x->m, b, 1), 0);
+	meta_batch_free(b);
+	prof_open(x, 0, 0, 0);
+	/* refused as corrupt: the file starts afresh */
+	assert_int_equal(profile_get(x->p, 700, &st), -ENOENT);
+	emit(x->p, ev(700, STATS_READ, 0, 1, 0, T0));
+	assert_int_equal(profile_drain(x->p), 1);
+	assert_int_equal(profile_get(x->p, 700, &st), 0);
+	assert_float_equal(st.freq, 1, 1e-9);
+	/* and the decay of any two stamps stays finite */
+	st.stamp = INT64_MIN + 1;
+	assert_true(isfinite(stats_freq(&st, INT64_MAX, HL)));
+}
+
+/* The hour and day histograms wrapped instead of saturating. */
+static void test_hist_wrap(void **state)
+{
+	struct access_stats st = { 0 };
+
+	(void)state;
+	stats_add(&st, STATS_READ, 1, T0, HL, 1);
+	for (int i = 0; i < STATS_HOURS; i++)
+		if (st.hour[i])
+			st.hour[i] = UINT32_MAX;
+	stats_add(&st, STATS_READ, 1, T0, HL, 8);
+	for (int i = 0; i < STATS_HOURS; i++)
+		if (st.hour[i])
+			assert_true(st.hour[i] == UINT32_MAX);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -808,6 +919,11 @@ int main(void)
 		T(test_scan_subsecond),
 		T(test_co_access),
 		T(test_fabric),
+		T(test_scan_two_files),
+		T(test_forget_collision),
+		T(test_clock_back),
+		T(test_extreme_stamp),
+		T(test_hist_wrap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
