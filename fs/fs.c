@@ -1118,6 +1118,22 @@ static void ext_grow(struct fabric *f, struct meta_batch *b,
 	e->len = nlen;
 }
 
+/* Before extent e grows to cover bytes up to `upto` on file tier idx:
+ * punches what lies between its end and there. The tier's file may hold
+ * bytes in that range that no extent names (a write a crash cut off
+ * before its commit, a truncate the tier did not get): they must read as
+ * zeros, not come back. */
+static int punch_gap(struct fabric *f, const struct inode_mem *im,
+		     const struct meta_extent *e, int idx, uint64_t upto)
+{
+	struct backend *be = f->tiers[idx].be;
+	uint64_t from = e->off + e->len;
+
+	if (upto <= from || !tier_is_file(f, idx))
+		return 0;
+	return be->ops->punch(be, im->ino, from, upto - from);
+}
+
 static struct be_ext ext_copy(const struct inode_mem *im,
 			      const struct meta_extent *e)
 {
@@ -3876,7 +3892,9 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 			idx = ext_tier(f, e);
 		}
 		be = f->tiers[idx].be;
-		rc = be->ops->pwrite(be, im->ino, p, n, pos);
+		rc = punch_gap(f, im, e, idx, pos);
+		if (rc == 0)
+			rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		while (rc == -ENOSPC && (isnew || whole)) {
 			/* the tier's filesystem is full: try the next tier,
 			 * leaving none of these bytes on this one (they would
@@ -3891,7 +3909,9 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 			if (isnew)
 				e->tier = f->tiers[idx].id;
 			be = f->tiers[idx].be;
-			rc = be->ops->pwrite(be, im->ino, p, n, pos);
+			rc = punch_gap(f, im, e, idx, pos);
+			if (rc == 0)
+				rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		}
 		if (rc < 0) {
 			/* What it wrote of them before failing (a write may
@@ -4047,9 +4067,12 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 				goto out;
 			}
 			be = f->tiers[ext_tier(f, e)].be;
-			/* An object store holds the extent's bytes already. */
-			rc = tier_is_file(f, ext_tier(f, e)) ?
-			     be->ops->allocate(be, im->ino, pos, n) : 0;
+			/* An object store holds the extent's bytes already.
+			 * Allocating keeps what a file holds: what the extent
+			 * grows over is punched first. */
+			rc = punch_gap(f, im, e, ext_tier(f, e), pos + n);
+			if (rc == 0 && tier_is_file(f, ext_tier(f, e)))
+				rc = be->ops->allocate(be, im->ino, pos, n);
 			if (rc < 0) {
 				if (isnew)
 					ext_drop_new(im, e);

@@ -2981,11 +2981,65 @@ static void test_missing_tier_file(void **state)
 	assert_int_equal(getattr_(x, ino).st_size, 3 * ES / 2);
 }
 
+/* Writes n bytes of 0xEE at off straight into ino's file on a tier, as a
+ * write that a crash cut off before its commit leaves them. */
+static void stale_bytes(struct fix *x, int tier, uint64_t ino, uint64_t off,
+			size_t n)
+{
+	char p[PATH_MAX + 64];
+	uint8_t *b = malloc(n);
+	int fd;
+
+	assert_non_null(b);
+	memset(b, 0xEE, n);
+	snprintf(p, sizeof(p), "%s/data/%02x/%02x/%016" PRIx64,
+		 x->cfg.tiers[tier].path, (unsigned)((ino >> 8) & 0xff),
+		 (unsigned)(ino & 0xff), ino);
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, b, n, (off_t)off), (ssize_t)n);
+	close(fd);
+	free(b);
+}
+
+/* Bytes in a tier's file that no extent names (a crash between a write
+ * to the tier and its commit leaves them past an extent's end) came back
+ * when a later write or an allocation grew the extent over them: the
+ * range between the extent's end and the new bytes read them instead of
+ * zeros. Found by a kill -9 torture test. */
+static void test_stale_tier_bytes(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh;
+	uint64_t ino;
+
+	fab_default(x);
+	ino = mkfile(x, ROOT, "f", &fh);
+	mwrite(x, fh, 0, 1000, 1);              /* extent 0: 1000 bytes */
+	mwrite(x, fh, 2 * ES, 1000, 2);         /* extent 2: 1000 bytes */
+	stale_bytes(x, T_NVME, ino, 1000, 20000);
+	stale_bytes(x, T_NVME, ino, 2 * ES + 1000, 20000);
+	/* a write further on in extent 0 */
+	mwrite(x, fh, 30000, 100, 3);
+	/* an allocation over the rest of extent 2 */
+	assert_int_equal(fs_fallocate(x->f, fh, 0, 2 * ES + 1000, ES - 1000),
+			 0);
+	mzero(x, 2 * ES + 1000, ES - 1000);
+	x->msize = 3 * ES;
+	verify(x, fh);
+	rel(x, fh);
+	fab_reopen(x);
+	fh = open_ino(x, ino, O_RDONLY);
+	verify(x, fh);
+	rel(x, fh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_extent_map),
+		T(test_stale_tier_bytes),
 		T(test_truncate),
 		T(test_fallocate),
 		T(test_lseek),
