@@ -150,6 +150,16 @@ static int f_sync(struct backend *be, uint64_t ino)
 	return fl->inner->ops->sync(fl->inner, ino);
 }
 
+static int f_truncate(struct backend *be, uint64_t ino, uint64_t size)
+{
+	struct fault *fl = fl_of(be);
+	int err = 0;
+
+	if (hit(fl, FAULT_TRUNCATE, &err) == FAULT_FAIL)
+		return -err;
+	return fl->inner->ops->truncate(fl->inner, ino, size);
+}
+
 /* The rest pass straight through. */
 #define PASS(name, ret, proto, args) \
 	static ret f_##name proto { \
@@ -159,8 +169,6 @@ static int f_sync(struct backend *be, uint64_t ino)
 
 PASS(punch, int, (struct backend *be, uint64_t ino, uint64_t off, uint64_t len),
      (fl->inner, ino, off, len))
-PASS(truncate, int, (struct backend *be, uint64_t ino, uint64_t size),
-     (fl->inner, ino, size))
 PASS(allocate, int, (struct backend *be, uint64_t ino, uint64_t off, uint64_t len),
      (fl->inner, ino, off, len))
 PASS(remove, int, (struct backend *be, uint64_t ino), (fl->inner, ino))

@@ -2593,7 +2593,7 @@ static void inode_destroy(struct fabric *f, struct inode_mem *im)
 static int do_truncate(struct fabric *f, struct meta_batch *b,
 		       struct inode_mem *im, uint64_t size, struct stale *st)
 {
-	int i, rc;
+	int rc;
 
 	if (size > FILE_SIZE_MAX)
 		return -EFBIG;
@@ -2606,19 +2606,9 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 		    !tier_is_file(f, ext_tier(f, &im->ext[k])) &&
 		    (rc = recall_locked(f, b, im, &im->ext[k], 1, -1, st)) < 0)
 			return rc;
-		for (i = 0; i < f->ntiers; i++) {
-			struct backend *be = f->tiers[i].be;
-
-			/* every file tier: one without an extent of the file
-			 * may still hold bytes of it (a recall or a write
-			 * that failed part way), which a new extent made
-			 * there later must not show */
-			if (!tier_is_file(f, i))
-				continue;
-			rc = be->ops->truncate(be, im->ino, size);
-			if (rc < 0)
-				return rc;
-		}
+		/* The tiers' files are cut once this is committed
+		 * (cut_tiers): cut before, a crash before the commit left
+		 * the old size and map over bytes that were gone. */
 		while (im->next && im->ext[im->next - 1].off >= size) {
 			struct meta_extent *e = &im->ext[im->next - 1];
 			int idx = ext_tier(f, e);
@@ -2646,6 +2636,37 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 	im->a.size = size;
 	im->a.blocks = blocks_of(f, im);
 	return 0;
+}
+
+/* After the commit of a truncate to `size` (less than the size before):
+ * cuts the file on every file tier (one without an extent of the file
+ * may still hold bytes of it, from a write or a recall that failed part
+ * way), and stores st_blocks as the tiers take it then. A cut that fails
+ * is logged, not returned: the truncate stands, and bytes it left past
+ * an extent's end are punched before that extent grows over them
+ * (punch_gap). Caller holds im->lock for writing. */
+static void cut_tiers(struct fabric *f, struct inode_mem *im, uint64_t size)
+{
+	struct meta_batch *b;
+	int i, rc;
+
+	for (i = 0; i < f->ntiers; i++) {
+		struct backend *be = f->tiers[i].be;
+
+		if (!tier_is_file(f, i))
+			continue;
+		rc = be->ops->truncate(be, im->ino, size);
+		if (rc < 0)
+			log_warn("inode %" PRIu64 ": cannot cut its file on tier %s "
+				 "to %" PRIu64 " bytes: %s", im->ino, be->name,
+				 size, strerror(-rc));
+	}
+	im->a.blocks = blocks_of(f, im);
+	if ((b = meta_batch_new())) {
+		meta_put_inode(b, &im->a);
+		(void)commit(f, b);
+		meta_batch_free(b);
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -2727,7 +2748,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	struct timespec t = now_ts();
 	struct stale st = { 0 };
 	struct meta_inode old;
-	int rc, partial = 0;
+	int rc, partial = 0, cut = 0;
 
 	rc = itab_get(f, ino, &im);
 	if (rc < 0)
@@ -2753,6 +2774,7 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		}
 		if ((rc = ext_load(f, im)) < 0)
 			goto out;
+		cut = (uint64_t)attr->st_size < im->a.size;
 		if ((rc = do_truncate(f, b, im, attr->st_size, &st)) < 0) {
 			partial = commit_partial(f, b);
 			goto out;
@@ -2760,8 +2782,9 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		if (!(to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)))
 			im->a.mtime = t;
 	}
-	/* A failed commit takes the attributes back (the size, once the
-	 * tiers were cut, stays as they are). */
+	/* A failed commit takes the attributes back (the size as
+	 * do_truncate left it in memory; the tiers are cut only once a
+	 * truncate is committed). */
 	old = im->a;
 	if (to_set & FS_SET_MODE)
 		im->a.mode = (im->a.mode & S_IFMT) | (attr->st_mode & 07777);
@@ -2778,8 +2801,11 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	else if (to_set & FS_SET_MTIME)
 		im->a.mtime = attr->st_mtim;
 	im->a.ctime = (to_set & FS_SET_CTIME) ? attr->st_ctim : t;
-	if ((rc = commit_attrs(f, b, im, &old)) == 0)
+	if ((rc = commit_attrs(f, b, im, &old)) == 0) {
+		if (cut)
+			cut_tiers(f, im, im->a.size);
 		attr_to_stat(&im->a, out);
+	}
 out:
 	pthread_rwlock_unlock(&im->lock);
 	stale_done(f, &st, rc == 0 || partial);
@@ -3453,6 +3479,7 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 	struct meta_batch *b;
 	struct timespec t = now_ts();
 	struct stale st = { 0 };
+	uint64_t was = im->a.size;
 	int rc, partial = 0;
 
 	if ((rc = ext_load(f, im)) < 0)
@@ -3465,6 +3492,8 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 			im->a.mtime = im->a.ctime = t;
 		meta_put_inode(b, &im->a);
 		rc = commit(f, b);
+		if (rc == 0 && size < was)
+			cut_tiers(f, im, size);
 	} else {
 		partial = commit_partial(f, b);
 	}

@@ -717,6 +717,53 @@ static void test_recall_full_tier(void **state)
 	assert_int_equal(fs_release(x->f, fh), 0);
 }
 
+/* A truncate whose cut of a tier's file fails: before, the tiers were
+ * cut first and the size and map committed after, so a failure on the
+ * second tier (or a kill -9 in between) left the old size and map over
+ * bytes the first cut had taken: they read as zeros. Now the truncate is
+ * committed first and the files cut after; a cut that fails is logged
+ * and the truncate stands. */
+static void test_truncate_cut_fails(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct stat st, a;
+	char *b = malloc(4 * ES);
+	uint64_t ino;
+
+	assert_non_null(b);
+	fab_open(x);
+	memset(b, 'T', 4 * ES);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "t", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	ino = st.st_ino;
+	assert_int_equal(fs_write(x->f, fh, b, 2 * ES, 0), (ssize_t)(2 * ES));
+	assert_true(fs_migrate(x->f, ino, 0, UINT64_MAX, "hdd", 1.0) > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	/* two more extents on nvme: the file is on both tiers */
+	assert_int_equal(fs_write(x->f, fh, b, 2 * ES, 2 * ES), (ssize_t)(2 * ES));
+	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
+	/* nvme (tiers in order) is cut, hdd fails */
+	be_fault_set(wrapped[1], FAULT_TRUNCATE, FAULT_FAIL, EIO, 0, -1);
+	a.st_size = (off_t)(ES / 2);
+	assert_int_equal(fs_setattr(x->f, &root_ctx, ino, &a, FS_SET_SIZE, fh,
+				    &a), 0);
+	be_fault_clear(wrapped[1]);
+	assert_int_equal(a.st_size, ES / 2);
+	assert_int_equal(count_byte(x, ino, 0, 4 * ES, 'T'), (int)(ES / 2));
+	/* grown again: zeros past the cut, though the files were not cut */
+	assert_int_equal(fs_write(x->f, fh, "E", 1, 4 * ES - 1), 1);
+	assert_int_equal(count_byte(x, ino, 0, 4 * ES, 'T'), (int)(ES / 2));
+	assert_int_equal(count_byte(x, ino, 0, 4 * ES, 0),
+			 (int)(4 * ES - ES / 2 - 1));
+	assert_int_equal(fs_release(x->f, fh), 0);
+	fab_reopen(x);
+	assert_int_equal(count_byte(x, ino, 0, 4 * ES, 'T'), (int)(ES / 2));
+	assert_int_equal(count_byte(x, ino, 0, 4 * ES, 0),
+			 (int)(4 * ES - ES / 2 - 1));
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +777,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_back_from_s3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_cut_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_during_copy_from_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source_to_s3, setup, teardown),
 	};
