@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,11 +176,28 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
+/* Set once a request other than INIT has come: the kernel sends none
+ * before it has handled the INIT reply (read_ahead_thread waits for it). */
+static pthread_mutex_t g_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_seen_cv = PTHREAD_COND_INITIALIZER;
+static _Atomic int g_seen;
+
+static void seen_request(void)
+{
+	if (atomic_load_explicit(&g_seen, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&g_seen_lock);
+	atomic_store(&g_seen, 1);
+	pthread_cond_broadcast(&g_seen_cv);
+	pthread_mutex_unlock(&g_seen_lock);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct stat st;
 	int rc = fs_lookup(g_fab, parent, name, &st);
 
+	seen_request();
 	if (rc == -ENOENT) {
 		struct fuse_entry_param e;
 
@@ -213,6 +231,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int rc = fs_getattr(g_fab, ino, &st);
 
+	seen_request();
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -468,6 +487,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct fs_dir *d;
 	int rc = fs_opendir(g_fab, ino, &d);
 
+	seen_request();
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -561,6 +581,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 	int rc = fs_statfs(g_fab, &sv);
 
+	seen_request();
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -906,20 +927,21 @@ struct ra_arg {
 
 /* The kernel sets the readahead to the smaller of its own and the INIT
  * reply's max_readahead when it handles that reply, so a value written
- * before would be cut back. A request to the daemon (a statx that must
- * ask it) is sent only once INIT has been answered and handled: then the
- * window is set. */
+ * before would be cut back. It sends no other request before: the window
+ * is set once the first lookup, getattr, opendir or statfs (the first
+ * access of the mount is one) has come. The daemon asked itself with a
+ * statx of the mount before: a kill -9 while a worker held that request
+ * left the process waiting on it for good, holding /dev/fuse and the
+ * metadata store's lock. */
 static void *read_ahead_thread(void *arg)
 {
 	struct ra_arg *a = arg;
-	struct statx stx;
 
-	if (statx(AT_FDCWD, a->mnt, AT_STATX_FORCE_SYNC, STATX_BASIC_STATS,
-		  &stx) == 0)
-		set_read_ahead(a->mnt, a->kb);
-	else
-		log_info("cannot set the readahead of %s: %s", a->mnt,
-			 strerror(errno));
+	pthread_mutex_lock(&g_seen_lock);
+	while (!atomic_load(&g_seen))
+		pthread_cond_wait(&g_seen_cv, &g_seen_lock);
+	pthread_mutex_unlock(&g_seen_lock);
+	set_read_ahead(a->mnt, a->kb);
 	free(a);
 	return NULL;
 }
