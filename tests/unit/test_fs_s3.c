@@ -406,6 +406,38 @@ static void trunc_to(struct fix *x, uint64_t ino, uint64_t size)
 				    NULL, &out), 0);
 }
 
+/* ino (all 'A', one extent) truncated to 0 and then given one byte at
+ * the extent's end: a new extent whose first ES - 1 bytes must read as
+ * zeros, whatever its tier's file held in that slot. */
+static void check_slot_zeros(struct fix *x, uint64_t ino)
+{
+	struct fs_file *fh = NULL;
+
+	assert_int_equal(count_byte(x, ino, 0, ES, 'A'), (int)ES);
+	trunc_to(x, ino, 0);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, "Z", 1, ES - 1), 1);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, ino, 0, ES - 1, 0), (int)(ES - 1));
+}
+
+/* A file of one extent in S3, open as *fh, and a write of b[100] into
+ * part of it that fails after its recall: the recall's copy back (the
+ * first pwrite on nvme) goes through, the write's own does not. */
+static uint64_t recall_then_fail(struct fix *x, struct fs_file **fh, char *b)
+{
+	uint64_t ino;
+
+	fab_open(x);
+	ino = cold_file(x, "f", 1, 'A');
+	memset(b, 'B', 100);
+	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, fh), 0);
+	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 1, 1);
+	assert_true(fs_write(x->f, *fh, b, 100, 10) < 0);
+	be_fault_clear(wrapped[0]);
+	return ino;
+}
+
 /* A write into part of an S3 extent whose first chunk fails on the file
  * tier after the recall succeeded. Nothing was committed, but in memory
  * the extent (and the tier accounting) had moved to nvme while the store
@@ -422,26 +454,12 @@ static void test_recall_then_write_fails(void **state)
 	char b[100];
 	uint64_t ino;
 
-	fab_open(x);
-	ino = cold_file(x, "f", 1, 'A');
-	memset(b, 'B', sizeof(b));
-	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
-	/* call 0: the recall's copy back; call 1: the write itself */
-	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 1, 1);
-	assert_true(fs_write(x->f, fh, b, sizeof(b), 10) < 0);
-	be_fault_clear(wrapped[0]);
+	ino = recall_then_fail(x, &fh, b);
 	assert_int_equal(fs_release(x->f, fh), 0);
 	assert_int_equal(fs_status(x->f, &s1), 0);
 	fab_reopen(x);
 	assert_int_equal(fs_status(x->f, &s2), 0);
-	assert_int_equal(count_byte(x, ino, 0, ES, 'A'), (int)ES);
-	/* cut it all, then one byte at the extent's end: a new extent on
-	 * nvme whose first ES - 1 bytes must read zeros */
-	trunc_to(x, ino, 0);
-	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
-	assert_int_equal(fs_write(x->f, fh, "Z", 1, ES - 1), 1);
-	assert_int_equal(fs_release(x->f, fh), 0);
-	assert_int_equal(count_byte(x, ino, 0, ES - 1, 0), (int)(ES - 1));
+	check_slot_zeros(x, ino);
 	assert_int_equal(s1.tiers[0].used, s2.tiers[0].used);
 	assert_int_equal(s1.tiers[2].used, s2.tiers[2].used);
 	assert_int_equal(s1.tiers[2].extents, s2.tiers[2].extents);
@@ -474,12 +492,7 @@ static void test_recall_fails_part_way(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_true(rc < 0);
 	assert_int_equal(fs_release(x->f, fh), 0);
-	assert_int_equal(count_byte(x, ino, 0, ES, 'A'), (int)ES);
-	trunc_to(x, ino, 0);
-	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
-	assert_int_equal(fs_write(x->f, fh, "Z", 1, ES - 1), 1);
-	assert_int_equal(fs_release(x->f, fh), 0);
-	assert_int_equal(count_byte(x, ino, 0, ES - 1, 0), (int)(ES - 1));
+	check_slot_zeros(x, ino);
 }
 
 /* Sum of extent bytes and counts per tier over inos, from fs_where. */
@@ -634,13 +647,7 @@ static void test_recall_then_write_fails_acct(void **state)
 	char b[100];
 	uint64_t ino;
 
-	fab_open(x);
-	ino = cold_file(x, "f", 1, 'A');
-	memset(b, 'B', sizeof(b));
-	assert_int_equal(fs_open(x->f, NULL, ino, O_RDWR, &fh), 0);
-	be_fault_set(wrapped[0], FAULT_PWRITE, FAULT_FAIL, EIO, 1, 1);
-	assert_true(fs_write(x->f, fh, b, sizeof(b), 10) < 0);
-	be_fault_clear(wrapped[0]);
+	ino = recall_then_fail(x, &fh, b);
 	assert_int_equal(fs_write(x->f, fh, b, sizeof(b), 10), (ssize_t)sizeof(b));
 	assert_int_equal(fs_release(x->f, fh), 0);
 	check_acct(x, &ino, 1, "before restart");
