@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 
 #define LC_CACHE_MIN      64       /* fewest cached descriptors */
@@ -1086,12 +1087,6 @@ static void local_ext_unpin(struct backend *be, void *pin)
 	fdc_put(lc_of(be), pin);
 }
 
-/* Whether the n bytes at p are all zero. */
-static bool all_zero(const char *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* The copy of an extent (from an object store) written whole: the range
  * is punched first, so that it reads as zeros past n and each ZERO_RUN
  * block of zeros in buf needs no write and stays a hole (a sparse extent
@@ -1116,7 +1111,7 @@ static int local_ext_write(struct backend *be, const struct be_ext *x,
 		return prc;
 	while (at < n) {
 		for (end = at; end < n; end += ZERO_RUN)
-			if (holes && all_zero(p + end, n - end < ZERO_RUN ?
+			if (holes && io_all_zero(p + end, n - end < ZERO_RUN ?
 						       n - end : ZERO_RUN))
 				break;
 		end = end < n ? end : n;

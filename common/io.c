@@ -3,6 +3,7 @@
 #include "common/io.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -21,4 +22,11 @@ int io_send_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+bool io_all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	return n == 0 || (c[0] == 0 && memcmp(c, c + 1, n - 1) == 0);
 }

@@ -1269,7 +1269,6 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 	struct backend *src = f->tiers[from].be, *dst;
 	char *buf = NULL;
 	ssize_t rc = 0;
-
 	int avoid = claimed_tier(im, e->off, e->len);
 
 	if (to < 0 && (to = pick_tier(f, f->es, -1, avoid)) < 0)
@@ -1651,25 +1650,31 @@ static int get_rdlocked(struct fabric *f, uint64_t ino, struct inode_mem **out)
 	return rc;
 }
 
-/* After a migration freed a source: st_blocks as the tier files now
- * take it (the copy may have kept holes the source had not, and the
- * freed range takes nothing), stored with the inode when it changed. A
- * failed store is not an error: the next write of the inode carries it. */
-static void refresh_blocks(struct fabric *f, struct inode_mem *im)
+/* st_blocks of im as the tier files take it now, stored with the inode
+ * when it changed. A failed store is not an error: the next write of the
+ * inode carries it. Caller holds im->lock for writing, extents loaded. */
+static void store_blocks_locked(struct fabric *f, struct inode_mem *im)
 {
 	struct meta_batch *b;
-	uint64_t blocks;
+	uint64_t blocks = blocks_of(f, im);
 
-	pthread_rwlock_wrlock(&im->lock);
-	if (!im->destroyed && im->a.nlink > 0 && im->ext_loaded &&
-	    (blocks = blocks_of(f, im)) != im->a.blocks) {
-		im->a.blocks = blocks;
-		if ((b = meta_batch_new())) {
-			meta_put_inode(b, &im->a);
-			(void)commit(f, b);
-			meta_batch_free(b);
-		}
+	if (blocks == im->a.blocks)
+		return;
+	im->a.blocks = blocks;
+	if ((b = meta_batch_new())) {
+		meta_put_inode(b, &im->a);
+		(void)commit(f, b);
+		meta_batch_free(b);
 	}
+}
+
+/* After a migration freed a source: the copy may have kept holes the
+ * source had not, and the freed range takes nothing. */
+static void refresh_blocks(struct fabric *f, struct inode_mem *im)
+{
+	pthread_rwlock_wrlock(&im->lock);
+	if (!im->destroyed && im->a.nlink > 0 && im->ext_loaded)
+		store_blocks_locked(f, im);
 	pthread_rwlock_unlock(&im->lock);
 }
 
@@ -2641,13 +2646,12 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 /* After the commit of a truncate to `size` (less than the size before):
  * cuts the file on every file tier (one without an extent of the file
  * may still hold bytes of it, from a write or a recall that failed part
- * way), and stores st_blocks as the tiers take it then. A cut that fails
+ * way), and stores st_blocks when the cut changed it. A cut that fails
  * is logged, not returned: the truncate stands, and bytes it left past
  * an extent's end are punched before that extent grows over them
  * (punch_gap). Caller holds im->lock for writing. */
 static void cut_tiers(struct fabric *f, struct inode_mem *im, uint64_t size)
 {
-	struct meta_batch *b;
 	int i, rc;
 
 	for (i = 0; i < f->ntiers; i++) {
@@ -2661,12 +2665,7 @@ static void cut_tiers(struct fabric *f, struct inode_mem *im, uint64_t size)
 				 "to %" PRIu64 " bytes: %s", im->ino, be->name,
 				 size, strerror(-rc));
 	}
-	im->a.blocks = blocks_of(f, im);
-	if ((b = meta_batch_new())) {
-		meta_put_inode(b, &im->a);
-		(void)commit(f, b);
-		meta_batch_free(b);
-	}
+	store_blocks_locked(f, im);
 }
 
 /* ---------------------------------------------------------------- */

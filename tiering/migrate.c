@@ -64,6 +64,7 @@
 
 #include "backends/local.h"
 #include "common/clock.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "crypto/csum.h"
 
@@ -451,14 +452,6 @@ static int short_read(struct backend *be, uint64_t ino, void *buf,
 	return rc;
 }
 
-/* Whether the n bytes at p are all zero. */
-static bool all_zero(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	return n == 0 || (c[0] == 0 && memcmp(c, c + 1, n - 1) == 0);
-}
-
 /* Copies [s->off, s->off + s->len) between two local tiers' files with
  * io_uring, hashing the bytes read into c. With `verify`, reads the copy
  * on dst back instead (O_DIRECT where it can: from the medium, not the
@@ -540,7 +533,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 				i = -1;
 				continue;
 			}
-			if (holes && all_zero(r->buf[i], sl[i].len)) {
+			if (holes && io_all_zero(r->buf[i], sl[i].len)) {
 				if (sl[i].off + sl[i].len > skipped_end)
 					skipped_end = sl[i].off + sl[i].len;
 				sl[i].st = SLOT_FREE;

@@ -499,12 +499,23 @@ static int dead_has(const struct profile *p, uint64_t ino)
 	return 0;
 }
 
+/* Puts ino into the open-addressing table tab of cap slots (a power of
+ * two, with a free one). */
+static void dead_put(uint64_t *tab, size_t cap, uint64_t ino)
+{
+	size_t i;
+
+	for (i = mix64(ino) & (cap - 1); tab[i]; i = (i + 1) & (cap - 1))
+		;
+	tab[i] = ino;
+}
+
 /* Notes a forgotten ino (p->lock held). Without memory to grow the set,
  * those noted so far are given up: a stale event of theirs may bring a
  * record back. */
 static void dead_add(struct profile *p, uint64_t ino)
 {
-	size_t i, k;
+	size_t k;
 
 	if (dead_has(p, ino))
 		return;
@@ -518,23 +529,15 @@ static void dead_add(struct profile *p, uint64_t ino)
 			memset(p->dead, 0, p->dead_cap * sizeof(*p->dead));
 			p->ndead = 0;
 		} else {
-			for (k = 0; k < p->dead_cap; k++) {
-				if (!p->dead[k])
-					continue;
-				for (i = mix64(p->dead[k]) & (cap - 1); nd[i];
-				     i = (i + 1) & (cap - 1))
-					;
-				nd[i] = p->dead[k];
-			}
+			for (k = 0; k < p->dead_cap; k++)
+				if (p->dead[k])
+					dead_put(nd, cap, p->dead[k]);
 			free(p->dead);
 			p->dead = nd;
 			p->dead_cap = cap;
 		}
 	}
-	for (i = mix64(ino) & (p->dead_cap - 1); p->dead[i];
-	     i = (i + 1) & (p->dead_cap - 1))
-		;
-	p->dead[i] = ino;
+	dead_put(p->dead, p->dead_cap, ino);
 	p->ndead++;
 	p->dead_until = atomic_load(&p->enq);
 }

@@ -39,7 +39,7 @@ void stats_add(struct access_stats *s, enum stats_op op, uint64_t bytes,
 	       int64_t now, double half_life, double weight)
 {
 	int64_t secs;
-	uint32_t n = weight >= 1.0 ? (uint32_t)llround(weight) : 1;
+	uint32_t n = weight >= 1.0 ? (uint32_t)llround(weight) : 1, *hour, *dow;
 
 	if (now >= s->stamp) {
 		s->freq = decay(s->freq, s->stamp, now, half_life) + weight;
@@ -74,11 +74,11 @@ void stats_add(struct access_stats *s, enum stats_op op, uint64_t bytes,
 	secs = now / 1000000000;
 	if (secs < 0)
 		secs = 0;
-	s->hour[(secs / 3600) % STATS_HOURS] =
-		sat_add32(s->hour[(secs / 3600) % STATS_HOURS], n);
+	hour = &s->hour[(secs / 3600) % STATS_HOURS];
+	*hour = sat_add32(*hour, n);
 	/* 1 January 1970 was a Thursday (day 4). */
-	s->dow[(secs / 86400 + 4) % STATS_DAYS] =
-		sat_add32(s->dow[(secs / 86400 + 4) % STATS_DAYS], n);
+	dow = &s->dow[(secs / 86400 + 4) % STATS_DAYS];
+	*dow = sat_add32(*dow, n);
 }
 
 void stats_merge(struct access_stats *a, const struct access_stats *b,
