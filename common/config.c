@@ -251,7 +251,7 @@ static const struct cfg_opt opt_table[] = {
 	  .size_min = 0, .size_max = UINT64_MAX, .def = "32M",
 	  .offset = offsetof(struct cfg, migrate_busy_bandwidth) },
 	{ .name = "migrate_jobs", .sec = SEC_FABRIC, .type = OPT_SIZE,
-	  .size_min = 1, .size_max = 16, .def = "2",
+	  .size_min = 1, .size_max = 16, .def = "4",
 	  .offset = offsetof(struct cfg, migrate_jobs) },
 	{ .name = "migrate_io_class", .sec = SEC_FABRIC, .type = OPT_ENUM,
 	  .def = "idle", .names = io_class_names,

@@ -153,7 +153,7 @@ struct cfg {
 	uint64_t migrate_bandwidth;    /* bytes/s per tier pair, default 200M; 0 = no limit */
 	uint64_t migrate_busy_bandwidth; /* the same while reads or writes come
 					  * in, default 32M; 0 = none */
-	uint64_t migrate_jobs;         /* migrations in flight, default 2 */
+	uint64_t migrate_jobs;         /* migrations in flight, default 4 */
 	int migrate_io_class;          /* enum cfg_io_class, default idle */
 	int migrate_verify;            /* enum cfg_verify, default cache */
 	int ntiers;                    /* 1..CFG_MAX_TIERS */
