@@ -1416,8 +1416,6 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 	jr = calloc(1, sizeof(*jr));
 	if (!jr)
 		return -ENOMEM;
-	pthread_mutex_lock(&m->lock);
-	jr->j.id = m->next_id++;
 	jr->j.state = META_JOB_PENDING;
 	jr->j.flags = flags;
 	jr->j.ino = ino;
@@ -1425,6 +1423,13 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 	jr->j.len = len;
 	jr->j.dst_tier = m->p.tiers[dst].id;
 	jr->j.priority = priority;
+	/* Known while the job waits behind others, so that the progress
+	 * of many jobs does not go back as they start; run_job plans again
+	 * (the file may change meanwhile). Outside m->lock: the host takes
+	 * the inode's lock. */
+	jr->j.bytes_total = plan_bytes(m, &jr->j, dst);
+	pthread_mutex_lock(&m->lock);
+	jr->j.id = m->next_id++;
 	jr->j.created = real_ns();
 	rc = job_store(m, &jr->j, 0);
 	if (rc < 0) {

@@ -867,6 +867,39 @@ static void test_write_before_claim(void **state)
 	check_rewritten(x, fh, nb, sizeof(nb));
 }
 
+/* A job still queued behind others knows its bytes: before, bytes_total
+ * stayed 0 until a worker took the job, and the progress of a migration
+ * of more files than workers went backwards as jobs started. */
+static void test_queued_bytes_total(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	struct stat st;
+	int64_t first, queued;
+
+	fab_config(x, "migrate_jobs = 1\n");
+	make_file(x);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "g", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, x->model, 3 * ES, 0), 3 * ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	/* The one worker holds f's job half a second: g's waits. */
+	mig_debug_claim_delay(500);
+	first = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+	queued = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "hdd", 0);
+	assert_true(first > 0 && queued > 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)queued, &j), 0);
+	assert_int_equal(j.state, META_JOB_PENDING);
+	assert_int_equal(j.bytes_total, 3 * ES);
+	assert_int_equal(j.bytes_done, 0);
+	mig_debug_claim_delay(0);
+	wait_job(x, queued, &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(j.bytes_total, 3 * ES);
+	assert_int_equal(j.bytes_done, 3 * ES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +914,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_fails_seal, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queued_bytes_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup, teardown),
