@@ -1630,9 +1630,11 @@ out:
 	pthread_rwlock_unlock(&im->lock);
 	meta_batch_free(b);
 	itab_put(f, im);
-	/* Durable before the engine frees the sources. */
+	/* Durable before the engine frees the sources. Written but not
+	 * synced (meta_sync logged why), the flip stands all the same:
+	 * readers may use the copies already. */
 	if (rc == 0 && meta_sync(f->meta) < 0)
-		rc = -EIO;
+		rc = MIG_COMMIT_UNSYNCED;
 	return rc;
 }
 

@@ -2217,6 +2217,17 @@ void meta_put_counter(struct meta_batch *b, const char *key, int64_t v)
 }
 
 _Atomic int meta_debug_fail_commits;
+_Atomic int meta_debug_fail_syncs;
+
+/* Takes one from a test's count of faults to come: 1 when there was one. */
+static int debug_fault(_Atomic int *left)
+{
+	int n = atomic_load(left);
+
+	while (n > 0 && !atomic_compare_exchange_weak(left, &n, n - 1))
+		;
+	return n > 0;
+}
 
 /* The refusal of a failed batch was logged when the put failed. */
 int meta_commit(struct meta *m, struct meta_batch *b, int sync)
@@ -2224,17 +2235,13 @@ int meta_commit(struct meta *m, struct meta_batch *b, int sync)
 	rocksdb_writebatch_t *wb;
 	char *rerr = NULL;
 	size_t pos = 0;
-	int rc = 0, left;
+	int rc = 0;
 
 	if (b->err)
 		return b->err;
 	if (b->len == 0)
 		return sync ? meta_sync(m) : 0;
-	left = atomic_load(&meta_debug_fail_commits);
-	while (left > 0 && !atomic_compare_exchange_weak(&meta_debug_fail_commits,
-							 &left, left - 1))
-		;
-	if (left > 0)
+	if (debug_fault(&meta_debug_fail_commits))
 		return -EIO;    /* a test's fault */
 	perf_off();
 	wb = rocksdb_writebatch_create();
@@ -2282,6 +2289,11 @@ int meta_sync(struct meta *m)
 {
 	char *rerr = NULL;
 
+	if (debug_fault(&meta_debug_fail_syncs)) {
+		log_err("metadata store %s: syncing the WAL failed: a test's "
+			"fault", m->dir);
+		return -EIO;
+	}
 	/* Without manual_wal_flush the WAL is already written; this syncs
 	 * it to the device. */
 	rocksdb_flush_wal(m->db, 1, &rerr);

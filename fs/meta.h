@@ -242,6 +242,9 @@ int meta_commit(struct meta *m, struct meta_batch *b, int sync);
 /* Tests: while positive, a commit of a non-empty batch takes one from it
  * and fails with -EIO, writing nothing. */
 extern _Atomic int meta_debug_fail_commits;
+/* Tests: while positive, a meta_sync() takes one from it and fails with
+ * -EIO, leaving what was committed applied but not synced. */
+extern _Atomic int meta_debug_fail_syncs;
 /* Makes every committed batch durable (syncs the WAL). 0 or -EIO. */
 int meta_sync(struct meta *m);
 

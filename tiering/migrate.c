@@ -89,6 +89,9 @@ struct job_rt {
 	struct meta_job j;             /* record as last published; m->lock */
 	struct job_rt *next;           /* next job by id; m->lock */
 	bool running;                  /* a worker has it; m->lock */
+	bool unsynced;                 /* failed on a commit not made durable:
+					* its record, still COMMITTED, is for
+					* the next start to clean; m->lock */
 };
 
 struct migrator {
@@ -866,7 +869,9 @@ static int verify_group(struct migrator *m, struct ring *r,
 
 /* Moves the extents of g. Returns 0 (every one moved), -ESTALE (writes
  * raced: the extents flipped stay moved, the others' copies were freed
- * and their v[].stale set; try them again) or -errno with `why` filled
+ * and their v[].stale set; try them again), MIG_COMMIT_UNSYNCED with
+ * `why` filled (the extents flipped point at their copies, but their
+ * sources stay: the flip is not durable) or -errno with `why` filled
  * (every copy freed, nothing moved). */
 static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		      struct meta_job *j, struct group *g, int dst,
@@ -941,6 +946,19 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		goto rollback;
 	}
 	job_publish(m, jr, j);
+	if (rc == MIG_COMMIT_UNSYNCED) {
+		/* Readers use the copies now, so they stay; a crash of the
+		 * machine could bring back the map before, so the sources
+		 * stay too. The record that went with the flip says
+		 * COMMITTED: the next start frees the copies that the map
+		 * does not name then. */
+		free_dst_copies(m, j, g, dst, true);
+		if (h->claim)
+			h->claim(h->arg, s0->ino, 0, 0, -1);
+		snprintf(why, whylen, "moved, but not durable: the metadata "
+			 "sync failed; old copies kept until the next start");
+		return rc;
+	}
 	crash_check(CRASH_AFTER_COMMIT);
 	crash_check(CRASH_BEFORE_CLEAN);
 	for (i = 0; i < g->n; i++)
@@ -1077,6 +1095,8 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 			goto fail;
 		}
 		rc = move_group(m, r, jr, &j, &g, dst, why, sizeof(why));
+		if (rc == MIG_COMMIT_UNSYNCED)
+			goto unsynced;
 		if (rc == -ESTALE) {
 			/* Again from the first extent a write changed. */
 			for (i = 0; i < g.n && !g.v[i].stale; i++)
@@ -1116,6 +1136,18 @@ fail:
 	else
 		log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled back: %s",
 			 j.id, j.ino, why);
+	return;
+unsynced:
+	/* Published, not stored: the record keeps saying COMMITTED. */
+	j.state = META_JOB_ROLLED_BACK;
+	j.err = EIO;
+	snprintf(j.reason, sizeof(j.reason), "%s", why);
+	pthread_mutex_lock(&m->lock);
+	jr->j = j;
+	jr->unsynced = true;
+	pthread_mutex_unlock(&m->lock);
+	log_err("migration job %" PRIu64 " (inode %" PRIu64 "): stopped: %s",
+		j.id, j.ino, why);
 }
 
 /* ---- queue and workers ------------------------------------------------- */
@@ -1378,6 +1410,12 @@ void mig_close(struct migrator *m)
 	free(m);
 }
 
+/* Whether jr may be forgotten, its record too. Caller holds m->lock. */
+static bool forgettable(const struct job_rt *jr)
+{
+	return job_done(&jr->j) && !jr->running && !jr->unsynced;
+}
+
 /* Drops the oldest finished jobs beyond MIG_KEEP_DONE. Caller holds
  * m->lock. */
 static void trim_done(struct migrator *m)
@@ -1386,9 +1424,9 @@ static void trim_done(struct migrator *m)
 	int ndone = 0;
 
 	for (jr = m->jobs; jr; jr = jr->next)
-		ndone += job_done(&jr->j);
+		ndone += forgettable(jr);
 	for (pp = &m->jobs; ndone > MIG_KEEP_DONE && (jr = *pp);) {
-		if (job_done(&jr->j) && !jr->running) {
+		if (forgettable(jr)) {
 			struct meta_batch *b = meta_batch_new();
 
 			if (b) {
@@ -1496,7 +1534,7 @@ int mig_prune(struct migrator *m)
 		return -ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	for (pp = &m->jobs; (jr = *pp);) {
-		if (job_done(&jr->j) && !jr->running) {
+		if (forgettable(jr)) {
 			meta_del_job(b, jr->j.id);
 			*pp = jr->next;
 			free(jr);

@@ -25,6 +25,12 @@
  * COMMITTED ones are cleaned, PENDING ones run again. For a group, every
  * extent of the range loses the copy the extent map does not name.
  *
+ * A commit that the metadata store applied but could not sync stops its
+ * job, reported failed: the extents point at the copies, the sources
+ * stay (a crash of the machine could bring back the map before), and
+ * the record stays COMMITTED, so the next start frees the copies that
+ * the map does not name then, and resumes the job.
+ *
  * The engine knows nothing of inode locks: what needs them goes through
  * struct mig_host, which the file operations (fs/fs.c) implement. */
 #ifndef DF_MIGRATE_H
@@ -67,7 +73,11 @@ struct mig_flip {
 	int stale;                     /* out: changed, not flipped */
 };
 
-/* What the engine asks of the file operations. All return 0 or -errno. */
+/* commit's return when it wrote its batch but could not make it durable */
+#define MIG_COMMIT_UNSYNCED 1
+
+/* What the engine asks of the file operations. All return 0 or -errno
+ * (commit MIG_COMMIT_UNSYNCED too). */
 struct mig_host {
 	void *arg;                     /* passed to every callback */
 	/* The first extent of ino with offset in [from, end) not on tier
@@ -85,7 +95,10 @@ struct mig_host {
 	 * points it at tier index dst with version s.version + 1, sealed
 	 * with v[i].csum (flags: META_EXT_SHA256 or 0), and adds its length
 	 * to j->bytes_done; the others get v[i].stale = 1. Writes j in the
-	 * same batch; durable on return. -ESTALE when every extent changed
+	 * same batch; durable on return. MIG_COMMIT_UNSYNCED when the batch
+	 * was written but could not be made durable: the extents point at
+	 * dst as for 0 (readers use the copies), but a crash of the machine
+	 * may bring back the map before. -ESTALE when every extent changed
 	 * (nothing written), -ENOENT when the file is gone. */
 	int (*commit)(void *arg, struct mig_flip *v, int n, int dst,
 		      uint32_t csum_flags, struct meta_job *j);
@@ -148,7 +161,9 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 int mig_list(struct migrator *m, meta_job_cb cb, void *arg);
 /* Copies job `id` into *out: 0 or -ENOENT. */
 int mig_get(struct migrator *m, uint64_t id, struct meta_job *out);
-/* Forgets finished and failed jobs (their records too). Returns how many. */
+/* Forgets finished and failed jobs (their records too), but for those
+ * whose record the next start needs (a commit not made durable).
+ * Returns how many. */
 int mig_prune(struct migrator *m);
 
 /* 1 when a job of ino is queued or running, else 0. */

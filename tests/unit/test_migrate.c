@@ -98,6 +98,7 @@ static int teardown(void **state)
 	nwrapped = 0;
 	mig_debug_crash_at(NULL);
 	mig_debug_claim_delay(0);
+	meta_debug_fail_syncs = 0;
 	tmpdir_remove(x->dir);
 	free(x);
 	return 0;
@@ -570,6 +571,47 @@ static void test_fault_source_eio(void **state)
 	check_content(x);
 }
 
+/* The metadata store applied a group's commit but could not sync it:
+ * the extent map names the copies on hdd, which readers use from then
+ * on, but a crash of the machine could bring back the map before. Before,
+ * the job went to rollback: reported failed by a "commit" error as if
+ * nothing had moved, and the sources were never freed, not even by a
+ * restart. Now the sources stay until the next start, which frees them
+ * (the job's record still says COMMITTED; a prune keeps it) and resumes
+ * the job to its end. */
+static void test_commit_sync_fails(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+	int64_t id;
+
+	fab_config(x, "");
+	make_file(x);
+	meta_debug_fail_syncs = 1;
+	id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+	wait_job(x, id, &j);
+	assert_int_equal(meta_debug_fail_syncs, 0);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EIO);
+	assert_non_null(strstr(j.reason, "not durable"));
+	assert_int_equal(j.bytes_done, FSIZE);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
+	assert_true(tier_blocks(x, "nvme") >= FSIZE);
+	assert_true(tier_blocks(x, "hdd") >= FSIZE);
+	assert_int_equal(fs_jobs_prune(x->f), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+
+	fab_close(x);
+	fab_open(x);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	assert_int_equal(tier_blocks(x, "nvme"), 0);
+	check_content(x);
+}
+
 /* A tier file of an inode that does not exist (left by a crash) is
  * removed at the next start; a live inode's file is kept. */
 static void test_orphan_scan(void **state)
@@ -929,6 +971,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_flush_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_verify_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_stays_sparse, setup_device, teardown),
