@@ -781,43 +781,77 @@ static int fetch_job(struct tool_opts *o, uint64_t id, cJSON **reply)
 	return rc;
 }
 
-/* Polls the jobs until all are done, drawing one progress line. Returns
+/* How a job that wait_jobs waits for ended (JOB_RUNS: not yet). */
+enum job_end { JOB_RUNS, JOB_DONE, JOB_FAILED, JOB_VANISHED };
+
+/* What wait_jobs knows of one job. */
+struct job_seen {
+	uint64_t done, total;          /* its bytes at the last poll */
+	enum job_end end;              /* how it ended */
+};
+
+/* Asks the daemon for job `id` into *sj: EXIT_OK, or what fetch_job
+ * failed with. A job it no longer knows ("jobs --prune" forgot it) had
+ * ended, but how cannot be told: JOB_VANISHED. */
+static int poll_job(struct tool_opts *o, uint64_t id, struct job_seen *sj)
+{
+	cJSON *reply = NULL;
+	const cJSON *j;
+	const char *state;
+	uint64_t v;
+	int rc = fetch_job(o, id, &reply);
+
+	if (rc == JOB_GONE) {
+		sj->end = JOB_VANISHED;
+		return EXIT_OK;
+	}
+	if (rc != EXIT_OK)
+		return rc;
+	j = cJSON_GetObjectItemCaseSensitive(reply, "job");
+	state = get_str(j, "state");
+	if (!get_u64(j, "bytes_total", &v))
+		sj->total = v;
+	if (!get_u64(j, "bytes_done", &v))
+		sj->done = v;
+	if (state && !strcmp(state, "done"))
+		sj->end = JOB_DONE;
+	else if (state && !strcmp(state, "failed"))
+		sj->end = JOB_FAILED;
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+/* Polls the jobs until all have ended, drawing one progress line; a job
+ * is asked for until it ends, so that a prune after that is no matter.
+ * A job that vanished before counts as failed, named on stderr. Returns
  * EXIT_OK when all succeeded. */
 static int wait_jobs(struct tool_opts *o, const uint64_t *ids, size_t n)
 {
+	struct job_seen *seen = calloc(n, sizeof(*seen));
 	struct timespec t0, t1;
 	int tty = isatty(STDERR_FILENO), rc = EXIT_OK;
 	size_t i;
 
+	if (!seen) {
+		errmsg("out of memory");
+		return EXIT_FAILED;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		uint64_t total = 0, done = 0, v;
+		uint64_t total = 0, done = 0;
 		size_t finished = 0, failed = 0;
 		char a[16], b[16], r[16], eta[16] = "-", bar[41];
 		double el, rate;
 
 		for (i = 0; i < n; i++) {
-			cJSON *reply = NULL;
-			const cJSON *j;
-			const char *state;
-
-			if ((rc = fetch_job(o, ids[i], &reply)) == JOB_GONE) {
-				finished++;  /* pruned: it had ended */
-				continue;
-			}
-			if (rc != EXIT_OK)
-				return rc;
-			j = cJSON_GetObjectItemCaseSensitive(reply, "job");
-			state = get_str(j, "state");
-			if (!get_u64(j, "bytes_total", &v))
-				total += v;
-			if (!get_u64(j, "bytes_done", &v))
-				done += v;
-			if (state && (!strcmp(state, "done") || !strcmp(state, "failed")))
-				finished++;
-			if (state && !strcmp(state, "failed"))
-				failed++;
-			cJSON_Delete(reply);
+			if (seen[i].end == JOB_RUNS &&
+			    (rc = poll_job(o, ids[i], &seen[i])) != EXIT_OK)
+				goto out;
+			total += seen[i].total;
+			done += seen[i].done;
+			finished += seen[i].end != JOB_RUNS;
+			failed += seen[i].end == JOB_FAILED ||
+				  seen[i].end == JOB_VANISHED;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		el = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -835,10 +869,19 @@ static int wait_jobs(struct tool_opts *o, const uint64_t *ids, size_t n)
 				tty ? "\r" : "", bar,
 				total ? (int)(done * 100 / total) : 100, a, b, r,
 				eta, finished == n ? "\n" : "");
-		if (finished == n)
-			return failed ? EXIT_FAILED : EXIT_OK;
+		if (finished == n) {
+			rc = failed ? EXIT_FAILED : EXIT_OK;
+			break;
+		}
 		usleep(200000);
 	}
+	for (i = 0; i < n; i++)
+		if (seen[i].end == JOB_VANISHED)
+			errmsg("job %" PRIu64 " vanished (pruned?): how it ended "
+			       "is unknown", ids[i]);
+out:
+	free(seen);
+	return rc;
 }
 
 /* Prints the reason of each failed job. */

@@ -15,7 +15,9 @@
 #  (f) a file moved back and forth while a writer changes it ends equal
 #      to the writer's reference copy;
 #  (g) kill -9 at a random moment of migrations of several files, five
-#      times: every file byte for byte after each remount.
+#      times: every file byte for byte after each remount;
+#  (h) migrate --wait, when a job it waits for is pruned meanwhile, says
+#      so and exits 1: how the job ended is unknown.
 set -Eeuo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -126,6 +128,57 @@ assert_eq "$(job_field "$id" bytes_done)" $((24 * MiB + 12345)) "bytes of the fi
 out=$(df_ctl jobs --prune)
 [[ $out == "forgot "*" finished jobs" ]] || fail "prune: $out"
 assert_eq "$(df_ctl jobs --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))')" 0 "jobs after prune"
+
+# --- (h) a job forgotten while --wait waits for it -------------------------------
+# dfabric-ctl is stopped between two of its requests (no socket open: a
+# request cut short would time out in the daemon) while the job is held
+# back by the limit; the job then ends and is pruned. Before, the wait
+# took the vanished job for a success and exited 0.
+head -c $((2 * MiB)) /dev/urandom >"$DF_MNT/v"
+df_ctl bandwidth 64K >/dev/null
+"$B/dfabric-ctl" -c "$DF_CONF" migrate "$DF_MNT/v" --to hdd --wait \
+	>/dev/null 2>"$T/v.err" &
+ctl=$!
+id=none
+for ((i = 0; i < 200; i++)); do
+	id=$(df_ctl jobs --json | python3 -c '
+import json, sys
+print(" ".join(str(j["id"]) for j in json.load(sys.stdin)["jobs"] if j["state"] == "copying") or "none")')
+	[[ $id != none ]] && break
+	sleep 0.05
+done
+stopped=0
+for ((i = 0; i < 200 && !stopped; i++)); do
+	kill -STOP "$ctl"
+	for ((k = 0; k < 100; k++)); do
+		[[ $(cut -d' ' -f3 "/proc/$ctl/stat") == T ]] && break
+		sleep 0.01
+	done
+	if [[ $(cut -d' ' -f3 "/proc/$ctl/stat") == T ]] &&
+	   ! ls -l "/proc/$ctl/fd" | grep -q 'socket:'; then
+		stopped=1
+	else
+		kill -CONT "$ctl"
+		sleep 0.02
+	fi
+done
+st=none
+if ((stopped)); then
+	df_ctl bandwidth 0 >/dev/null
+	for ((i = 0; i < 200; i++)); do
+		st=$(job_field "$id" state)
+		[[ $st == done ]] && break
+		sleep 0.05
+	done
+	df_ctl jobs --prune >/dev/null
+	kill -CONT "$ctl"
+fi
+rc=0; wait "$ctl" || rc=$?
+((stopped)) || fail "dfabric-ctl never stopped between two requests"
+assert_eq "$st" done "job $id before the prune"
+assert_eq "$rc" 1 "migrate --wait of a job pruned meanwhile"
+grep -q "^dfabric-ctl: job $id vanished (pruned?)" "$T/v.err" ||
+	fail "no word of the vanished job: $(cat "$T/v.err")"
 
 # --- (c) the bandwidth limit --------------------------------------------------
 df_ctl bandwidth 2M >/dev/null
