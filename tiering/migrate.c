@@ -94,6 +94,14 @@ struct job_rt {
 					* the next start to clean; m->lock */
 };
 
+/* The failure warnings of one pair of tiers: one per change of state,
+ * not one per job (every job fails alike while a tier is full). */
+struct alert {
+	int err;                       /* errno last warned of; 0: none since
+					* the pair last worked */
+	uint64_t quiet;                /* failures alike since, not logged */
+};
+
 struct migrator {
 	struct mig_params p;           /* immutable copy of the parameters */
 	pthread_mutex_t lock;          /* the fields below */
@@ -101,6 +109,9 @@ struct migrator {
 	struct job_rt *jobs;           /* every job, by id */
 	uint64_t next_id;              /* id of the next job */
 	int nrunning;                  /* jobs being run */
+	struct alert alerts[CFG_MAX_TIERS + 1][CFG_MAX_TIERS]; /* by source
+					* (CFG_MAX_TIERS: not known) and
+					* destination tier index */
 	bool stop;                     /* workers must return */
 	pthread_t th[MIG_WORKERS_MAX]; /* workers */
 	int nth;                       /* workers started */
@@ -1053,12 +1064,88 @@ static uint64_t plan_bytes(struct migrator *m, const struct meta_job *j,
 	return sum;
 }
 
+/* "from SRC to DST" (no "from" when src is -1) into buf. */
+static void pair_name(const struct migrator *m, int src, int dst, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "%s%s to %s", src < 0 ? "" : "from ",
+		 src < 0 ? "" : m->p.tiers[src].be->name,
+		 m->p.tiers[dst].be->name);
+}
+
+/* Warns that job j failed with errno err (from tier index src, -1 if not
+ * known, to dst, -1 if not configured) for reason `why`: the first of
+ * its kind since the pair last worked; those alike after it are only
+ * counted. */
+static void warn_failure(struct migrator *m, const struct meta_job *j,
+			 int src, int dst, int err, const char *why)
+{
+	struct alert *a;
+	char pair[96];
+	uint64_t quiet;
+	int was;
+
+	if (dst < 0) {
+		log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled "
+			 "back: %s", j->id, j->ino, why);
+		return;
+	}
+	a = &m->alerts[src < 0 ? CFG_MAX_TIERS : src][dst];
+	pthread_mutex_lock(&m->lock);
+	was = a->err;
+	quiet = a->quiet;
+	if (was == err) {
+		a->quiet++;
+	} else {
+		a->err = err;
+		a->quiet = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (was == err)
+		return;
+	pair_name(m, src, dst, pair, sizeof(pair));
+	if (quiet)
+		log_notice("migrations %s: %" PRIu64 " more failed alike (%s) "
+			   "since the last warning", pair, quiet, strerror(was));
+	log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled back: "
+		 "%s (the next failures alike %s are counted, not logged, until "
+		 "one works)", j->id, j->ino, why, pair);
+}
+
+/* A group moved from tier index src to dst: failures between them (and
+ * those to dst from a source not known) are warned of again, and those
+ * only counted are told. */
+static void pair_works(struct migrator *m, int src, int dst)
+{
+	int from[2] = { src, -1 }, k, was;
+	char pair[96];
+	uint64_t quiet;
+
+	for (k = 0; k < 2; k++) {
+		struct alert *a = &m->alerts[from[k] < 0 ? CFG_MAX_TIERS :
+					     from[k]][dst];
+
+		pthread_mutex_lock(&m->lock);
+		was = a->err;
+		quiet = a->quiet;
+		a->err = 0;
+		a->quiet = 0;
+		pthread_mutex_unlock(&m->lock);
+		if (!was)
+			continue;
+		pair_name(m, from[k], dst, pair, sizeof(pair));
+		log_notice("migrations %s work again; %" PRIu64 " more failed "
+			   "alike (%s) since the last warning", pair, quiet,
+			   strerror(was));
+	}
+}
+
 static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 {
 	struct meta_job j;
 	uint64_t end, pos;
 	char why[META_JOB_REASON_MAX] = "";
-	int dst, rc = 0, tries = 0, i;
+	int dst, src = -1, rc = 0, tries = 0, i;
 	struct group g;
 
 	pthread_mutex_lock(&m->lock);
@@ -1082,6 +1169,7 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 			return;
 		}
 		pthread_mutex_unlock(&m->lock);
+		src = -1;
 		rc = gather(m, r, &j, pos, end, dst, &g);
 		if (rc == -ENODATA)
 			break;
@@ -1094,6 +1182,7 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 				 strerror(-rc));
 			goto fail;
 		}
+		src = g.v[0].s.tier;
 		rc = move_group(m, r, jr, &j, &g, dst, why, sizeof(why));
 		if (rc == MIG_COMMIT_UNSYNCED)
 			goto unsynced;
@@ -1113,6 +1202,7 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 		}
 		if (rc < 0)
 			goto fail;
+		pair_works(m, src, dst);
 		tries = 0;
 		pos = g.v[g.n - 1].s.off + 1;
 	}
@@ -1134,8 +1224,7 @@ fail:
 		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): given up: %s",
 			   j.id, j.ino, why);
 	else
-		log_warn("migration job %" PRIu64 " (inode %" PRIu64 "): rolled back: %s",
-			 j.id, j.ino, why);
+		warn_failure(m, &j, src, dst, -rc, why);
 	return;
 unsynced:
 	/* Published, not stored: the record keeps saying COMMITTED. */

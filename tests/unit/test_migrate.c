@@ -571,6 +571,71 @@ static void test_fault_source_eio(void **state)
 	check_content(x);
 }
 
+/* The state of a job moving the file to `tier`, at its end. */
+static uint32_t run_to(struct fix *x, const char *tier)
+{
+	struct meta_job j;
+
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, tier, 0), &j);
+	return j.state;
+}
+
+/* Lines of file p that hold `what`. */
+static int count_lines(const char *p, const char *what)
+{
+	char line[1024];
+	FILE *fp = fopen(p, "r");
+	int n = 0;
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp))
+		n += strstr(line, what) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* Jobs failing alike (same tiers, same errno: hdd is full) are warned of
+ * once, the others counted; one that works says how many failed, and
+ * the next failure is warned of again. Before, every job logged its
+ * warning. The log (stderr) goes to a file meanwhile. */
+static void test_failures_logged_once(void **state)
+{
+	struct fix *x = *state;
+	uint32_t st[6];
+	char log[128];
+	int fd, saved, i;
+
+	be_open_hook = wrap_hook;
+	fab_config(x, "");
+	make_file(x);
+	snprintf(log, sizeof(log), "%s/log", x->dir);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+	be_fault_set(wrapped[1], FAULT_EXT_WRITE, FAULT_FAIL, ENOSPC, 0, -1);
+	for (i = 0; i < 3; i++)
+		st[i] = run_to(x, "hdd");
+	be_fault_clear(wrapped[1]);
+	st[3] = run_to(x, "hdd");
+	st[4] = run_to(x, "nvme");
+	be_fault_set(wrapped[1], FAULT_EXT_WRITE, FAULT_FAIL, ENOSPC, 0, -1);
+	st[5] = run_to(x, "hdd");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(st[i], i == 3 || i == 4 ? META_JOB_CLEANED :
+					META_JOB_ROLLED_BACK);
+	assert_int_equal(count_lines(log, "warning: "), 2);
+	assert_int_equal(count_lines(log, "No space left on device"), 3);
+	assert_int_equal(count_lines(log, "2 more failed alike"), 1);
+	check_content(x);
+}
+
 /* The metadata store applied a group's commit but could not sync it:
  * the extent map names the copies on hdd, which readers use from then
  * on, but a crash of the machine could bring back the map before. Before,
@@ -972,6 +1037,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_verify_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failures_logged_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_stays_sparse, setup_device, teardown),
