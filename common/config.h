@@ -5,7 +5,7 @@
  * Sections:
  *   [fabric]        meta, control, extent_size, log_level, checksum,
  *                   migrate_bandwidth, migrate_busy_bandwidth,
- *                   migrate_jobs, migrate_io_class,
+ *                   migrate_jobs, migrate_s3_jobs, migrate_io_class,
  *                   migrate_verify
  *   [tier.NAME]     kind, capacity, cost_gb_month, high_watermark,
  *                   low_watermark, egress_gb, cost_per_1k_get,
@@ -154,6 +154,8 @@ struct cfg {
 	uint64_t migrate_busy_bandwidth; /* the same while reads or writes come
 					  * in, default 32M; 0 = none */
 	uint64_t migrate_jobs;         /* migrations in flight, default 4 */
+	uint64_t migrate_s3_jobs;      /* those to or from an object store,
+					* on workers of their own, default 2 */
 	int migrate_io_class;          /* enum cfg_io_class, default idle */
 	int migrate_verify;            /* enum cfg_verify, default cache */
 	int ntiers;                    /* 1..CFG_MAX_TIERS */

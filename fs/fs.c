@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "backends/local.h"
 #include "backends/s3.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -1890,6 +1891,11 @@ static int mig_start(struct fabric *f)
 	for (i = 0; i < f->ntiers; i++) {
 		p.tiers[i].be = f->tiers[i].be;
 		p.tiers[i].id = f->tiers[i].id;
+		/* Moves to or from an object store wait on the network:
+		 * workers of their own keep them from holding up the
+		 * others. */
+		if (!be_is_local(f->tiers[i].be))
+			p.remote_workers = (int)f->cfg->migrate_s3_jobs;
 	}
 	return mig_open(&p, &f->mig);
 }

@@ -19,7 +19,11 @@
  *   written and read back O_DIRECT, from the medium (the disk reads every
  *   byte twice). Sources are read O_DIRECT in both. Other
  *   pairs (an object store on either side) copy through a buffer with the
- *   backends' extent operations.
+ *   backends' extent operations, on workers of their own when
+ *   p->remote_workers is set: a job is theirs when its destination, or
+ *   the tier of an extent it moves when it was queued, is not a local
+ *   file tier (plan_bytes); a job whose file changed since may still
+ *   meet the other kind of copy, which either kind of worker can do.
  * - Bandwidth: each (source, destination) tier pair has a virtual clock;
  *   a chunk of n bytes books the next n / rate seconds on it and the
  *   worker sleeps until the end of its slot. The rate is the lower of
@@ -89,6 +93,9 @@ struct job_rt {
 	struct meta_job j;             /* record as last published; m->lock */
 	struct job_rt *next;           /* next job by id; m->lock */
 	bool running;                  /* a worker has it; m->lock */
+	bool remote;                   /* for the remote workers (when there
+					* are): to or from an object store
+					* when queued; m->lock */
 	bool unsynced;                 /* failed on a commit not made durable:
 					* its record, still COMMITTED, is for
 					* the next start to clean; m->lock */
@@ -113,7 +120,12 @@ struct migrator {
 					* (CFG_MAX_TIERS: not known) and
 					* destination tier index */
 	bool stop;                     /* workers must return */
-	pthread_t th[MIG_WORKERS_MAX]; /* workers */
+	pthread_t th[2 * MIG_WORKERS_MAX]; /* workers: the local ones, then
+					* the remote ones */
+	struct worker_arg {
+		struct migrator *m;
+		int index;             /* in th[] */
+	} wa[2 * MIG_WORKERS_MAX];
 	int nth;                       /* workers started */
 	_Atomic uint64_t bandwidth;    /* bytes/s per pair, 0 = none */
 	_Atomic uint64_t busy_bw;      /* the same while the foreground is busy */
@@ -1050,15 +1062,19 @@ static int gather(struct migrator *m, struct ring *r, const struct meta_job *j,
 
 /* Sums the bytes still to move. */
 static uint64_t plan_bytes(struct migrator *m, const struct meta_job *j,
-			   int dst)
+			   int dst, bool *remote)
 {
 	const struct mig_host *h = &m->p.host;
 	uint64_t end = j->len == UINT64_MAX ? UINT64_MAX : j->off + j->len;
 	uint64_t pos = j->off, sum = 0;
 	struct mig_snap s;
 
+	if (remote)
+		*remote = !be_is_local(m->p.tiers[dst].be);
 	while (h->next(h->arg, j->ino, pos, end, dst, &s) == 0) {
 		sum += s.len;
+		if (remote && !be_is_local(m->p.tiers[s.tier].be))
+			*remote = true;
 		pos = s.off + 1;
 	}
 	return sum;
@@ -1134,9 +1150,12 @@ static void pair_works(struct migrator *m, int src, int dst)
 		if (!was)
 			continue;
 		pair_name(m, from[k], dst, pair, sizeof(pair));
-		log_notice("migrations %s work again; %" PRIu64 " more failed "
-			   "alike (%s) since the last warning", pair, quiet,
-			   strerror(was));
+		if (quiet)
+			log_notice("migrations %s work again; %" PRIu64 " more "
+				   "failed alike (%s) since the last warning",
+				   pair, quiet, strerror(was));
+		else
+			log_notice("migrations %s work again", pair);
 	}
 }
 
@@ -1158,7 +1177,7 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 		goto fail;
 	}
 	end = j.len == UINT64_MAX ? UINT64_MAX : j.off + j.len;
-	j.bytes_total = j.bytes_done + plan_bytes(m, &j, dst);
+	j.bytes_total = j.bytes_done + plan_bytes(m, &j, dst, NULL);
 	pos = j.off;
 	for (;;) {
 		pthread_mutex_lock(&m->lock);
@@ -1251,13 +1270,15 @@ static bool ino_busy(struct migrator *m, uint64_t ino)
 	return false;
 }
 
-/* The pending job to run next, or NULL. Caller holds m->lock. */
-static struct job_rt *pick(struct migrator *m)
+/* The pending job a worker (a remote one or not) runs next, or NULL.
+ * Caller holds m->lock. */
+static struct job_rt *pick(struct migrator *m, bool remote)
 {
 	struct job_rt *jr, *best = NULL;
 
 	for (jr = m->jobs; jr; jr = jr->next) {
 		if (jr->running || jr->j.state != META_JOB_PENDING ||
+		    (m->p.remote_workers && jr->remote != remote) ||
 		    ino_busy(m, jr->j.ino))
 			continue;
 		if (!best ||
@@ -1277,14 +1298,19 @@ static void lower_priority(void)
 	setpriority(PRIO_PROCESS, (id_t)tid, 10);
 }
 
+/* A worker: the remote ones (index >= p.workers) copy through the
+ * backends' extent operations and have no ring. */
 static void *worker(void *arg)
 {
-	struct migrator *m = arg;
+	struct worker_arg *wa = arg;
+	struct migrator *m = wa->m;
+	bool remote = wa->index >= m->p.workers;
 	struct ring r;
 	int rc;
 
 	lower_priority();
-	rc = ring_init(&r);
+	memset(&r, 0, sizeof(r));
+	rc = remote ? 0 : ring_init(&r);
 	if (rc < 0)
 		log_warn("migration worker: no io_uring (%s); copying through "
 			 "buffers", strerror(-rc));
@@ -1294,7 +1320,7 @@ static void *worker(void *arg)
 
 		if (m->stop)
 			break;
-		jr = pick(m);
+		jr = pick(m, remote);
 		if (!jr) {
 			pthread_cond_wait(&m->cond, &m->lock);
 			continue;
@@ -1428,8 +1454,9 @@ int mig_open(const struct mig_params *p, struct migrator **out)
 	int rc;
 
 	*out = NULL;
-	if (p->workers < 1 || p->workers > MIG_WORKERS_MAX || p->ntiers < 1 ||
-	    p->ntiers > CFG_MAX_TIERS)
+	if (p->workers < 1 || p->workers > MIG_WORKERS_MAX ||
+	    p->remote_workers < 0 || p->remote_workers > MIG_WORKERS_MAX ||
+	    p->ntiers < 1 || p->ntiers > CFG_MAX_TIERS)
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -1450,8 +1477,15 @@ int mig_open(const struct mig_params *p, struct migrator **out)
 		mig_close(m);
 		return rc;
 	}
-	for (jr = m->jobs; jr; jr = jr->next)
+	for (jr = m->jobs; jr; jr = jr->next) {
+		int dst;
+
 		recover_one(m, jr);
+		dst = tier_index(m, jr->j.dst_tier);
+		if (m->p.remote_workers && jr->j.state == META_JOB_PENDING &&
+		    dst >= 0)
+			plan_bytes(m, &jr->j, dst, &jr->remote);
+	}
 	if (p->start_workers && (rc = mig_run(m)) < 0) {
 		mig_close(m);
 		return rc;
@@ -1464,8 +1498,9 @@ int mig_run(struct migrator *m)
 {
 	int i, rc;
 
-	for (i = m->nth; i < m->p.workers; i++) {
-		rc = -pthread_create(&m->th[i], NULL, worker, m);
+	for (i = m->nth; i < m->p.workers + m->p.remote_workers; i++) {
+		m->wa[i] = (struct worker_arg){ m, i };
+		rc = -pthread_create(&m->th[i], NULL, worker, &m->wa[i]);
 		if (rc < 0) {
 			log_err("cannot start a migration worker: %s", strerror(-rc));
 			return rc;
@@ -1554,7 +1589,7 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 	 * of many jobs does not go back as they start; run_job plans again
 	 * (the file may change meanwhile). Outside m->lock: the host takes
 	 * the inode's lock. */
-	jr->j.bytes_total = plan_bytes(m, &jr->j, dst);
+	jr->j.bytes_total = plan_bytes(m, &jr->j, dst, &jr->remote);
 	pthread_mutex_lock(&m->lock);
 	jr->j.id = m->next_id++;
 	jr->j.created = real_ns();

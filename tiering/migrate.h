@@ -130,6 +130,12 @@ struct mig_params {
 	int ntiers;                    /* tiers below */
 	struct mig_tier tiers[CFG_MAX_TIERS]; /* by tier index */
 	int workers;                   /* jobs in flight */
+	int remote_workers;            /* jobs that move data to or from a
+					* tier that is not a local file tier
+					* (an object store) run on this many
+					* workers of their own, the others on
+					* `workers`; 0: every worker takes
+					* any job */
 	uint64_t bandwidth;            /* bytes/s per tier pair, 0 = no limit */
 	uint64_t busy_bandwidth;       /* the same while the foreground is
 					* busy (mig_foreground_begin()), 0 = none */

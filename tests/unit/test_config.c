@@ -220,6 +220,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.migrate_verify, CFG_VERIFY_CACHE);
 	assert_true(c.migrate_bandwidth == 200ULL << 20);
 	assert_true(c.migrate_busy_bandwidth == 32ULL << 20);
+	assert_true(c.migrate_jobs == 4);
+	assert_true(c.migrate_s3_jobs == 2);
 	assert_int_equal(c.ntiers, 1);
 	assert_true(c.tiers[0].cost_gb_month == 0.0);
 	assert_true(c.tiers[0].high_watermark == 0.90);
@@ -494,6 +496,10 @@ static const struct bad_case bad_cases[] = {
 	{ "extent too big", VALID_FABRIC "extent_size = 128M\n", 3, "extent_size = '128M'", NULL },
 	{ "log level", VALID_FABRIC "log_level = loud\n", 3, "[fabric] log_level = 'loud'",
 	  "unknown log_level; the known ones are: error, warning, notice, info, debug" },
+	{ "s3 jobs zero", VALID_FABRIC "migrate_s3_jobs = 0\n", 3,
+	  "[fabric] migrate_s3_jobs = '0'", NULL },
+	{ "s3 jobs too many", VALID_FABRIC "migrate_s3_jobs = 17\n", 3,
+	  "[fabric] migrate_s3_jobs = '17'", NULL },
 	{ "io class", VALID_FABRIC "migrate_io_class = rt\n", 3,
 	  "[fabric] migrate_io_class = 'rt'",
 	  "unknown migrate_io_class; the known ones are: idle, best-effort" },

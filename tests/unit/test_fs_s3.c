@@ -771,6 +771,58 @@ static void test_truncate_cut_fails(void **state)
 	free(b);
 }
 
+/* The server stopped by a test runs again, on its port. */
+static int teardown_restart(void **state)
+{
+	int rc = teardown(state);
+
+	if (s3srv_run("start", g_dir, g_port) < 0) {
+		fprintf(stderr, "test_fs_s3: cannot restart s3rver\n");
+		return -1;
+	}
+	return rc;
+}
+
+/* The object store goes down: a migration to it fails cleanly (rolled
+ * back with the reason, the file whole on its tier), and the queue moves
+ * on to a job between the file tiers. */
+static void test_migrate_to_s3_down(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job j;
+	struct stat st;
+	char b[3 * ES], r[3 * ES];
+	int64_t id;
+
+	fab_open(x);
+	memset(b, 'q', sizeof(b));
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "d", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
+	assert_int_equal(s3srv_run("stop", g_dir, 0), 0);
+
+	id = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0);
+	assert_true(id > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 60000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_not_equal(j.err, 0);
+	assert_non_null(strstr(j.reason, "cold"));
+	assert_int_equal(fs_read(x->f, fh, r, sizeof(r), 0), (ssize_t)sizeof(r));
+	assert_memory_equal(r, b, sizeof(b));
+
+	id = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "hdd", 1.0);
+	assert_true(id > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(fs_read(x->f, fh, r, sizeof(r), 0), (ssize_t)sizeof(r));
+	assert_memory_equal(r, b, sizeof(b));
+	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +839,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_cut_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_during_copy_from_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source_to_s3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_to_s3_down, setup, teardown_restart),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

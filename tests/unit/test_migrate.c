@@ -1007,6 +1007,69 @@ static void test_queued_bytes_total(void **state)
 	assert_int_equal(j.bytes_done, 3 * ES);
 }
 
+/* Wraps only the tier named "hdd", which then counts as an object
+ * store (not a local file tier) for the migrator. */
+static struct backend *wrap_hdd_hook(struct backend *be)
+{
+	return strcmp(be->name, "hdd") ? be : wrap_hook(be);
+}
+
+/* Moves to or from a tier that is not a local file tier (an object
+ * store) run on workers of their own: with one worker of each kind, a
+ * slow move to "hdd" (a fault wrapper, so not local) does not hold up a
+ * move between two local tiers queued after it. Before, the one worker
+ * (migrate_jobs = 1) ran them in turn. */
+static void test_remote_workers(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct meta_job a, b;
+	struct stat st;
+	char err[CFG_ERR_MAX] = "", ssd[96];
+	int64_t ida, idb;
+	int i;
+
+	snprintf(ssd, sizeof(ssd), "%s/ssd", x->dir);
+	assert_int_equal(mkdir(ssd, 0700), 0);
+	snprintf(x->text, sizeof(x->text),
+		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n"
+		 "migrate_jobs = 1\nmigrate_s3_jobs = 1\n"
+		 "migrate_bandwidth = 128K\nmigrate_busy_bandwidth = 0\n"
+		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 64M\n"
+		 "[tier.ssd]\nkind = local\npath = %s\ncapacity = 64M\n"
+		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n",
+		 x->dir, x->dir, ssd, x->dir);
+	assert_int_equal(cfg_parse_string(x->text, "t.conf", &x->cfg, err,
+					  sizeof(err)), 0);
+	be_open_hook = wrap_hdd_hook;
+	fab_open(x);
+	assert_int_equal(nwrapped, 1);
+	make_file(x);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "g", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, x->model, 4096, 0), 4096);
+	assert_int_equal(fs_release(x->f, fh), 0);
+
+	/* f to hdd: about 2.5 s at 128K/s; g to ssd: 4 KiB. */
+	ida = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+	idb = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "ssd", 0);
+	assert_true(ida > 0 && idb > 0);
+	for (i = 0; i < 150; i++) {
+		assert_int_equal(fs_job(x->f, (uint64_t)idb, &b), 0);
+		if (b.state == META_JOB_CLEANED || b.state == META_JOB_ROLLED_BACK)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(b.state, META_JOB_CLEANED);
+	assert_int_equal(fs_job(x->f, (uint64_t)ida, &a), 0);
+	assert_true(a.state != META_JOB_CLEANED &&
+		    a.state != META_JOB_ROLLED_BACK);
+	wait_job(x, ida, &a);
+	assert_int_equal(a.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1022,6 +1085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_source_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queued_bytes_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup, teardown),
