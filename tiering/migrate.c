@@ -41,10 +41,12 @@
  *   6 ms to under 1 ms; the migration kept about 60% of its pace). The
  *   thread itself stays best-effort so that its RocksDB writes and
  *   flushes, which foreground writers may wait for, are not starved.
- * - Record writes: COPYING and VERIFYING are committed unsynced (they
- *   survive a crash of the daemon); the commit that flips a group is
- *   synced by the host before the sources are freed: one device flush
- *   for the copies and one for the record per group, not per extent.
+ * - Record writes: COPYING is synced before the copy starts (a crash of
+ *   the machine must not lose what recovery frees on dst), VERIFYING
+ *   is not (it survives a crash of the daemon); the commit that flips a
+ *   group is synced by the host before the sources are freed: per group,
+ *   not per extent, one record flush before the copy, one device flush
+ *   for the copies and one record flush for the flip.
  *   Between file tiers the group's sources are then freed with one
  *   punch of the whole range (host->free_run): ext4 took about 2.5 ms per
  *   4 MiB punch here, and one of 64 MiB costs about as much as ten. */
@@ -240,12 +242,13 @@ static void job_publish(struct migrator *m, struct job_rt *jr,
 	pthread_mutex_unlock(&m->lock);
 }
 
-/* Stores and publishes; a failed store is logged (the job goes on: its
- * record is only needed after a crash, and the next store rewrites it). */
+/* Stores (durably with sync) and publishes; a failed store is logged
+ * (the job goes on: its record is only needed after a crash, and the
+ * next store rewrites it). */
 static void job_update(struct migrator *m, struct job_rt *jr,
-		       struct meta_job *j)
+		       struct meta_job *j, int sync)
 {
-	int rc = job_store(m, j, 0);
+	int rc = job_store(m, j, sync);
 
 	if (rc < 0)
 		log_warn("migration job %" PRIu64 ": cannot store its record: %s",
@@ -918,7 +921,10 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		j->flags |= MIG_JOB_GROUP;
 	else
 		j->flags &= ~(uint32_t)MIG_JOB_GROUP;
-	job_update(m, jr, j);
+	/* Durable before the first byte reaches dst: a crash of the machine
+	 * that lost this record would leave the copies in dst's file for the
+	 * inode, where no scan finds them. */
+	job_update(m, jr, j, 1);
 
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 0;
@@ -954,7 +960,7 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	crash_check(CRASH_AFTER_FLUSH);
 
 	j->state = META_JOB_VERIFYING;
-	job_update(m, jr, j);
+	job_update(m, jr, j, 0);
 	if ((rc = verify_group(m, r, g, dst, uring, why, whylen)) < 0)
 		goto rollback;
 
@@ -1184,7 +1190,7 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 		if (m->stop) {
 			pthread_mutex_unlock(&m->lock);
 			j.state = META_JOB_PENDING;
-			job_update(m, jr, &j);
+			job_update(m, jr, &j, 0);
 			return;
 		}
 		pthread_mutex_unlock(&m->lock);
@@ -1228,7 +1234,7 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 	j.state = META_JOB_CLEANED;
 	j.err = 0;
 	j.reason[0] = 0;
-	job_update(m, jr, &j);
+	job_update(m, jr, &j, 0);
 	log_info("migration job %" PRIu64 ": inode %" PRIu64 " moved to %s "
 		 "(%" PRIu64 " bytes)", j.id, j.ino, m->p.tiers[dst].be->name,
 		 j.bytes_done);
@@ -1237,7 +1243,7 @@ fail:
 	j.state = META_JOB_ROLLED_BACK;
 	j.err = -rc;
 	snprintf(j.reason, sizeof(j.reason), "%s", why);
-	job_update(m, jr, &j);
+	job_update(m, jr, &j, 0);
 	/* Losing to the file's own writers is no fault of the system. */
 	if (rc == -ESTALE)
 		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): given up: %s",
