@@ -446,13 +446,19 @@ static void test_open_file_io(void **state)
 /* ---------------------------------------------------------------- */
 /* crashes */
 
-static void crash_at(void **state, const char *point, int committed)
+/* With buffered, both tiers go through the fault wrapper (no fault set):
+ * not local file tiers, their extents move one by one through buffers
+ * (the way to and from an object store), and recover one by one. */
+static void crash_in(void **state, const char *point, int committed,
+		     int buffered)
 {
 	struct fix *x = *state;
 	struct meta_job j;
 	int status, found = 0;
 	pid_t pid;
 
+	if (buffered)
+		be_open_hook = wrap_hook;
 	fab_config(x, "");
 	make_file(x);
 	fab_close(x);
@@ -497,6 +503,11 @@ static void crash_at(void **state, const char *point, int committed)
 	check_content(x);
 }
 
+static void crash_at(void **state, const char *point, int committed)
+{
+	crash_in(state, point, committed, 0);
+}
+
 /* The six extents form one group: a crash after the first one's copy. */
 static void test_crash_mid_copy(void **state) { crash_at(state, "mid_copy", 0); }
 static void test_crash_after_copy(void **state) { crash_at(state, "after_copy", 0); }
@@ -504,6 +515,12 @@ static void test_crash_after_flush(void **state) { crash_at(state, "after_flush"
 static void test_crash_mid_verify(void **state) { crash_at(state, "mid_verify", 0); }
 static void test_crash_after_commit(void **state) { crash_at(state, "after_commit", 1); }
 static void test_crash_before_clean(void **state) { crash_at(state, "before_clean", 1); }
+/* One extent at a time: the crash comes at the first one's step. */
+static void test_crash_buf_after_copy(void **state) { crash_in(state, "after_copy", 0, 1); }
+static void test_crash_buf_after_flush(void **state) { crash_in(state, "after_flush", 0, 1); }
+static void test_crash_buf_mid_verify(void **state) { crash_in(state, "mid_verify", 0, 1); }
+static void test_crash_buf_after_commit(void **state) { crash_in(state, "after_commit", 1, 1); }
+static void test_crash_buf_before_clean(void **state) { crash_in(state, "before_clean", 1, 1); }
 
 /* ---------------------------------------------------------------- */
 /* faults */
@@ -1095,6 +1112,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_mid_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_before_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_buf_after_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_buf_after_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_buf_mid_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_buf_after_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_buf_before_clean, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_flush_eio, setup, teardown),
