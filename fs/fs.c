@@ -109,6 +109,10 @@ struct inode_mem {
 	int mig_on;
 	int mig_dst;
 	uint64_t mig_off, mig_end;
+	/* While set, writes into that range wait (write_range): the last
+	 * try of a migration whose extent kept changing. Written under
+	 * lock and the fabric's hold_lock both. */
+	int mig_hold;
 };
 
 /* An open file or directory handle is on its fabric's list until it is
@@ -127,6 +131,8 @@ struct fabric {
 	struct tier_rt tiers[CFG_MAX_TIERS];
 	int id2idx[MAX_TIER_IDS];      /* tier id -> index, -1 if none */
 	pthread_mutex_t ns_lock;       /* directory changes, next_ino */
+	pthread_mutex_t hold_lock;     /* inode_mem.mig_hold, hold_cv */
+	pthread_cond_t hold_cv;        /* a hold ended */
 	uint64_t next_ino;             /* ns_lock */
 	pthread_mutex_t itab_lock;     /* itab, and counts in inode_mem */
 	struct inode_mem **itab;       /* ITAB_SIZE chains; itab_lock */
@@ -1533,15 +1539,17 @@ static int mh_write_copy(void *arg, const struct mig_snap *s, int dst,
 }
 
 /* Claims [off, off + len) of ino for a migration writing its copies on
- * tier index dst (claimed_tier keeps new extents off it), or (dst -1)
- * ends the claim. The claim holds a reference on the twin, so that it
- * stays in the table until the end. */
+ * tier index dst (claimed_tier keeps new extents off it; with hold,
+ * writes into it wait), or (dst -1) ends the claim. The claim holds a
+ * reference on the twin, so that it stays in the table until the end.
+ * A write in flight holds the inode's lock: once this takes it, none is
+ * left in the range. */
 static void mh_claim(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-		     int dst)
+		     int dst, int hold)
 {
 	struct fabric *f = arg;
 	struct inode_mem *im;
-	int was;
+	int was, held;
 
 	if (itab_get(f, ino, &im) < 0)
 		return;  /* gone: no new extents either */
@@ -1551,7 +1559,13 @@ static void mh_claim(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	im->mig_dst = dst;
 	im->mig_off = off;
 	im->mig_end = off + len;
+	pthread_mutex_lock(&f->hold_lock);
+	held = im->mig_hold;
+	im->mig_hold = dst >= 0 && hold;
+	pthread_mutex_unlock(&f->hold_lock);
 	pthread_rwlock_unlock(&im->lock);
+	if (held && !hold)
+		pthread_cond_broadcast(&f->hold_cv);
 	if (dst < 0 || was)
 		itab_put(f, im);     /* this call's, when not kept */
 	if (dst < 0 && was)
@@ -2352,6 +2366,8 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 	f->es = c->extent_size;
 	atomic_store(&f->vclock, (uint64_t)real_ns());
 	pthread_mutex_init(&f->ns_lock, NULL);
+	pthread_mutex_init(&f->hold_lock, NULL);
+	pthread_cond_init(&f->hold_cv, NULL);
 	pthread_mutex_init(&f->itab_lock, NULL);
 	hlink_init(&f->files);
 	hlink_init(&f->dirs);
@@ -2514,6 +2530,8 @@ void fs_fabric_close(struct fabric *f)
 		f->tiers[t].be->ops->destroy(f->tiers[t].be);
 	meta_close(f->meta);
 	pthread_mutex_destroy(&f->ns_lock);
+	pthread_mutex_destroy(&f->hold_lock);
+	pthread_cond_destroy(&f->hold_cv);
 	pthread_mutex_destroy(&f->itab_lock);
 	pthread_mutex_destroy(&f->dirty_lock);
 	pthread_cond_destroy(&f->dirty_cv);
@@ -3887,6 +3905,7 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
+again:
 	pthread_rwlock_wrlock(&im->lock);
 	if ((rc = ext_load(f, im)) < 0)
 		goto out;
@@ -3897,6 +3916,16 @@ static ssize_t write_range(struct fabric *f, struct fs_file *fh,
 		goto out;
 	}
 	end = off + size;
+	if (im->mig_hold && off < im->mig_end && end > im->mig_off) {
+		/* A migration's last try holds this range for one extent's
+		 * copy and commit (mh_claim). */
+		pthread_rwlock_unlock(&im->lock);
+		pthread_mutex_lock(&f->hold_lock);
+		while (im->mig_hold)
+			pthread_cond_wait(&f->hold_cv, &f->hold_lock);
+		pthread_mutex_unlock(&f->hold_lock);
+		goto again;
+	}
 	for (pos = off; pos < end;) {
 		uint64_t coff = pos - pos % f->es;
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;

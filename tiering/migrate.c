@@ -146,6 +146,8 @@ struct ring {
 	bool registered;               /* buffers registered */
 	bool broken;                   /* a wait failed with requests in
 					 * flight: copies go through buffers */
+	bool hold;                     /* the copy holds the file's writers:
+					 * no bandwidth limit */
 	void *buf[MIG_SLOTS];          /* aligned chunk buffers */
 };
 
@@ -545,7 +547,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 			sl[i].seq = next_seq++;
 			sl[i].st = SLOT_READING;
 			next_off += sl[i].len;
-			if (!verify)
+			if (!verify && !r->hold)
 				throttle(m, s->tier, dst, sl[i].len);
 			submit_slot(r, &sl[i], i, sfd, prio);
 			inflight++;
@@ -900,7 +902,7 @@ static int verify_group(struct migrator *m, struct ring *r,
  * sources stay: the flip is not durable) or -errno with `why` filled
  * (every copy freed, nothing moved). */
 static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
-		      struct meta_job *j, struct group *g, int dst,
+		      struct meta_job *j, struct group *g, int dst, bool hold,
 		      char *why, size_t whylen)
 {
 	const struct mig_host *h = &m->p.host;
@@ -930,18 +932,30 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		g->v[i].stale = 0;
 	if (atomic_load(&claim_delay_ms))
 		usleep(1000u * atomic_load(&claim_delay_ms));
+	hold = hold && uring && g->n == 1;
 	if (h->claim)
-		h->claim(h->arg, s0->ino, s0->off, j->cur_len, dst);
+		h->claim(h->arg, s0->ino, s0->off, j->cur_len, dst, hold);
 	/* Claimed, no new extent of the range goes to dst; one made there
 	 * since the snapshot (a truncate and a write) must not be written
-	 * over by the copy: the snapshots must still hold. */
+	 * over by the copy: the snapshots must still hold. Holding the
+	 * writers, the extent is taken as it is now, which stays. */
 	for (i = 0; i < g->n; i++) {
-		if (snap_changed(m, &g->v[i].s)) {
+		struct mig_snap now;
+
+		if (!snap_changed(m, &g->v[i].s))
+			continue;
+		if (!hold || h->next(h->arg, s0->ino, s0->off, s0->off + 1, dst,
+				     &now) != 0 ||
+		    now.off != s0->off || now.len != s0->len) {
 			rc = -ESTALE;
 			goto rollback;
 		}
+		g->v[i].s = now;
 	}
-	if ((rc = copy_group(m, r, g, dst, uring, why, whylen)) < 0)
+	r->hold = hold;
+	rc = copy_group(m, r, g, dst, uring, why, whylen);
+	r->hold = false;
+	if (rc < 0)
 		goto rollback;
 	crash_check(CRASH_AFTER_COPY);
 	/* A group lives in one file per tier: one flush covers it. */
@@ -983,7 +997,7 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		 * does not name then. */
 		free_dst_copies(m, j, g, dst, true);
 		if (h->claim)
-			h->claim(h->arg, s0->ino, 0, 0, -1);
+			h->claim(h->arg, s0->ino, 0, 0, -1, 0);
 		snprintf(why, whylen, "moved, but not durable: the metadata "
 			 "sync failed; old copies kept until the next start");
 		return rc;
@@ -1020,13 +1034,13 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	if (stale)
 		free_dst_copies(m, j, g, dst, true);
 	if (h->claim)
-		h->claim(h->arg, s0->ino, 0, 0, -1);
+		h->claim(h->arg, s0->ino, 0, 0, -1, 0);
 	return stale ? -ESTALE : 0;
 
 rollback:
 	free_dst_copies(m, j, g, dst, false);
 	if (h->claim)
-		h->claim(h->arg, s0->ino, 0, 0, -1);
+		h->claim(h->arg, s0->ino, 0, 0, -1, 0);
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 1;
 	return rc;
@@ -1208,7 +1222,12 @@ static void run_job(struct migrator *m, struct ring *r, struct job_rt *jr)
 			goto fail;
 		}
 		src = g.v[0].s.tier;
-		rc = move_group(m, r, jr, &j, &g, dst, why, sizeof(why));
+		/* The last try of an extent that kept changing moves it
+		 * alone, holding the file's writers for that long. */
+		if (tries == MIG_RETRIES)
+			g.n = 1;
+		rc = move_group(m, r, jr, &j, &g, dst, tries == MIG_RETRIES,
+				why, sizeof(why));
 		if (rc == MIG_COMMIT_UNSYNCED)
 			goto unsynced;
 		if (rc == -ESTALE) {

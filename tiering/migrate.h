@@ -114,9 +114,11 @@ struct mig_host {
 	/* Tells that copies of [off, off + len) of ino are about to be
 	 * written on tier index dst, so that no new extent of that range is
 	 * made there until the same call with dst -1, which comes once
-	 * every such copy is flipped in or freed. Optional. */
+	 * every such copy is flipped in or freed. With hold, writes into
+	 * the range wait until then too (the last try of an extent that
+	 * kept changing under its copies). Optional. */
 	void (*claim)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-		      int dst);
+		      int dst, int hold);
 };
 
 struct mig_tier {
