@@ -434,12 +434,41 @@ struct slot {
 	uint64_t seq;                  /* chunk number, for in-order hashing */
 };
 
+static _Atomic int uring_fault;          /* tests: MIG_URING_* or 0 */
+static _Atomic unsigned uring_seen;      /* completions since it was set */
+
+void mig_debug_uring_fault(int kind)
+{
+	atomic_store(&uring_seen, 0);
+	atomic_store(&uring_fault, kind);
+}
+
+/* The result of a completion as the test knob has it. */
+static int fault_res(int res)
+{
+	unsigned n;
+
+	switch (atomic_load(&uring_fault)) {
+	case MIG_URING_EAGAIN:
+		n = atomic_fetch_add(&uring_seen, 1) + 1;
+		return n % 3 == 0 ? -EAGAIN : res;
+	case MIG_URING_EIO:
+		n = atomic_fetch_add(&uring_seen, 1) + 1;
+		return n == 5 ? -EIO : res;
+	default:
+		return res;
+	}
+}
+
 static void submit_slot(struct ring *r, struct slot *sl, int i, int fd,
 			int ioprio)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 	char *p = (char *)r->buf[i] + sl->done;
 	size_t n = sl->io_len - sl->done;
+
+	if (atomic_load(&uring_fault) == MIG_URING_SHORT && n > 2 * MIG_ALIGN)
+		n = (n / 2 + MIG_ALIGN - 1) & ~(size_t)(MIG_ALIGN - 1);
 
 	/* The ring has 2 * MIG_SLOTS entries, at most MIG_SLOTS in use. */
 	if (sl->st == SLOT_READING)
@@ -597,7 +626,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 				break;
 			}
 			k = (int)(uintptr_t)io_uring_cqe_get_data(cqe);
-			res = cqe->res;
+			res = fault_res(cqe->res);
 			io_uring_cqe_seen(&r->ring, cqe);
 			inflight--;
 			if (res == -EAGAIN || res == -EINTR) {

@@ -208,5 +208,12 @@ int mig_debug_crash_at(const char *point);
 /* Tests: each group of extents waits ms (0: not) after its snapshot,
  * before it claims its range, so that a write can come in between. */
 void mig_debug_claim_delay(unsigned ms);
+/* Tests: the io_uring copies between local tiers misbehave as a kernel
+ * may: MIG_URING_SHORT asks each read and write for half of what is left
+ * (the loop must ask again for the rest), MIG_URING_EAGAIN makes every
+ * third completion -EAGAIN (it must resubmit), MIG_URING_EIO makes the
+ * fifth completion -EIO (the job must roll back); 0 clears. */
+enum { MIG_URING_SHORT = 1, MIG_URING_EAGAIN, MIG_URING_EIO };
+void mig_debug_uring_fault(int kind);
 
 #endif

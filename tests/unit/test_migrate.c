@@ -100,6 +100,7 @@ static int teardown(void **state)
 	nwrapped = 0;
 	mig_debug_crash_at(NULL);
 	mig_debug_claim_delay(0);
+	mig_debug_uring_fault(0);
 	meta_debug_fail_syncs = 0;
 	tmpdir_remove(x->dir);
 	free(x);
@@ -509,6 +510,57 @@ static void test_open_file_io(void **state)
 		assert_memory_equal(buf, x->model, FSIZE);
 	}
 	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
+/* The io_uring copy between two local tiers when the kernel transfers
+ * less than asked or answers -EAGAIN: the loop asks again, and the file
+ * moves there and back whole. */
+static void uring_misbehaves(void **state, int kind)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	fab_config(x, "");
+	make_file(x);
+	mig_debug_uring_fault(kind);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "nvme", 1), 6);
+	mig_debug_uring_fault(0);
+	check_content(x);
+	fab_close(x);
+	fab_open(x);
+	check_content(x);
+}
+
+static void test_uring_short(void **state) { uring_misbehaves(state, MIG_URING_SHORT); }
+static void test_uring_eagain(void **state) { uring_misbehaves(state, MIG_URING_EAGAIN); }
+
+/* An I/O error of the io_uring copy: rolled back, the source whole, no
+ * copy left on the destination; the next job moves the file. */
+static void test_uring_eio(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	fab_config(x, "");
+	make_file(x);
+	mig_debug_uring_fault(MIG_URING_EIO);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, EIO);
+	assert_int_equal(on_tier(x, "nvme", 0), 6);
+	assert_int_equal(tier_blocks(x, "hdd"), 0);
+	check_content(x);
+	mig_debug_uring_fault(0);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1191,6 +1243,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_flush_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_verify_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_source_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_short, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_eagain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_eagain, setup_device, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_logged_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
