@@ -1151,6 +1151,45 @@ static struct backend *wrap_hdd_hook(struct backend *be)
 	return strcmp(be->name, "hdd") ? be : wrap_hook(be);
 }
 
+/* Queued jobs run highest priority first: with the one worker busy on a
+ * first job, three more queued with priorities 1, 5 and 3 finish in the
+ * order 5, 3, 1. */
+static void test_priority_order(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	static const double prio[3] = { 1, 5, 3 };
+	struct meta_job j[3];
+	struct stat st;
+	int64_t first, id[3];
+	char name[8];
+	int i;
+
+	fab_config(x, "migrate_jobs = 1\n");
+	make_file(x);
+	mig_debug_claim_delay(300);
+	first = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+	assert_true(first > 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(fs_create(x->f, &root_ctx, ROOT, name, 0644,
+					   O_RDWR | O_CREAT, &st, &fh), 0);
+		assert_int_equal(fs_write(x->f, fh, x->model, ES, 0), ES);
+		assert_int_equal(fs_release(x->f, fh), 0);
+		id[i] = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "hdd", prio[i]);
+		assert_true(id[i] > 0);
+	}
+	mig_debug_claim_delay(20);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	mig_debug_claim_delay(0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(fs_job(x->f, (uint64_t)id[i], &j[i]), 0);
+		assert_int_equal(j[i].state, META_JOB_CLEANED);
+	}
+	assert_true(j[1].updated < j[2].updated);
+	assert_true(j[2].updated < j[0].updated);
+}
+
 /* Moves to or from a tier that is not a local file tier (an object
  * store) run on workers of their own: with one worker of each kind, a
  * slow move to "hdd" (a fault wrapper, so not local) does not hold up a
@@ -1222,6 +1261,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_source_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queued_bytes_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
