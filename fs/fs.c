@@ -1559,6 +1559,10 @@ static void mh_claim(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	im->mig_dst = dst;
 	im->mig_off = off;
 	im->mig_end = off + len;
+	/* Held, to the end of the extent's chunk: a write past the
+	 * extent's end but within it (an append) grows the same extent. */
+	if (dst >= 0 && hold && im->mig_end < off - off % f->es + f->es)
+		im->mig_end = off - off % f->es + f->es;
 	pthread_mutex_lock(&f->hold_lock);
 	held = im->mig_hold;
 	im->mig_hold = dst >= 0 && hold;

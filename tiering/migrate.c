@@ -247,8 +247,8 @@ static void job_publish(struct migrator *m, struct job_rt *jr,
 /* Stores (durably with sync) and publishes; a failed store is logged
  * (the job goes on: its record is only needed after a crash, and the
  * next store rewrites it). */
-static void job_update(struct migrator *m, struct job_rt *jr,
-		       struct meta_job *j, int sync)
+static int job_update(struct migrator *m, struct job_rt *jr,
+		      struct meta_job *j, int sync)
 {
 	int rc = job_store(m, j, sync);
 
@@ -256,6 +256,7 @@ static void job_update(struct migrator *m, struct job_rt *jr,
 		log_warn("migration job %" PRIu64 ": cannot store its record: %s",
 			 j->id, strerror(-rc));
 	job_publish(m, jr, j);
+	return rc;
 }
 
 static int tier_index(const struct migrator *m, uint32_t id)
@@ -530,7 +531,9 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		 hash_seq = 0, skipped_end = 0;
 	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1;
 	bool holes = false;
-	int prio = m->p.io_idle ? MIG_IOPRIO_IDLE : MIG_IOPRIO;
+	/* Held writers wait for this copy: not behind the disk's idle
+	 * time. */
+	int prio = m->p.io_idle && !r->hold ? MIG_IOPRIO_IDLE : MIG_IOPRIO;
 	/* Reading back through the page cache: the copy is written through
 	 * it too, and read back from it after the flush. */
 	bool cached = m->p.verify_cached;
@@ -955,7 +958,11 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	/* Durable before the first byte reaches dst: a crash of the machine
 	 * that lost this record would leave the copies in dst's file for the
 	 * inode, where no scan finds them. */
-	job_update(m, jr, j, 1);
+	if ((rc = job_update(m, jr, j, 1)) < 0) {
+		snprintf(why, whylen, "storing the job's record: %s",
+			 strerror(-rc));
+		return rc;
+	}
 
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 0;
@@ -975,7 +982,8 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 			continue;
 		if (!hold || h->next(h->arg, s0->ino, s0->off, s0->off + 1, dst,
 				     &now) != 0 ||
-		    now.off != s0->off || now.len != s0->len) {
+		    now.off != s0->off || now.len != s0->len ||
+		    now.tier != s0->tier) {
 			rc = -ESTALE;
 			goto rollback;
 		}
@@ -1300,10 +1308,14 @@ fail:
 		warn_failure(m, &j, src, dst, -rc, why);
 	return;
 unsynced:
-	/* Published, not stored: the record keeps saying COMMITTED. */
-	j.state = META_JOB_ROLLED_BACK;
-	j.err = EIO;
+	/* The record stays COMMITTED for the next start to clean, marked
+	 * stopped so that the job does not resume then (stored unsynced:
+	 * the next sync that works makes it durable). Published failed. */
+	j.flags |= MIG_JOB_STOPPED;
 	snprintf(j.reason, sizeof(j.reason), "%s", why);
+	j.err = EIO;
+	job_store(m, &j, 0);
+	j.state = META_JOB_ROLLED_BACK;
 	pthread_mutex_lock(&m->lock);
 	jr->j = j;
 	jr->unsynced = true;
@@ -1483,6 +1495,15 @@ static void recover_one(struct migrator *m, struct job_rt *jr)
 		if (rc < 0)
 			log_warn("migration job %" PRIu64 ": cannot free the old "
 				 "copy after a restart: %s", j->id, strerror(-rc));
+		if (j->flags & MIG_JOB_STOPPED) {
+			/* Reported failed before the restart: it stays so. */
+			j->state = META_JOB_ROLLED_BACK;
+			j->flags &= ~(uint32_t)MIG_JOB_STOPPED;
+			log_notice("migration job %" PRIu64 " (inode %" PRIu64
+				   "): old copies freed after a restart", j->id,
+				   j->ino);
+			break;
+		}
 		/* The extent moved; the rest of the job runs again. */
 		j->state = META_JOB_PENDING;
 		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): cleaned "

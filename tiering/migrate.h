@@ -50,6 +50,11 @@ enum mig_job_flags {
 	 * between two file tiers (each copy named by its offset alone), not
 	 * one extent whose copy cur_version + 1 names. */
 	MIG_JOB_GROUP = (1 << 1),
+	/* Stopped after a commit whose sync failed: the record says
+	 * COMMITTED so that the next start frees the copies the map does
+	 * not name, and then the job ends there (it was reported failed; a
+	 * later move of the file must not be undone by its resuming). */
+	MIG_JOB_STOPPED = (1 << 2),
 };
 
 /* One extent as the host sees it when the copy starts. */

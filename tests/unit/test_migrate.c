@@ -418,6 +418,8 @@ struct steady {
 	struct fix *x;
 	struct fs_file *fh;
 	_Atomic int stop;
+	int append;                    /* appends to size instead */
+	uint64_t size;
 	int64_t worst_ns;
 	int failed;
 };
@@ -431,13 +433,21 @@ static void *steady_writer(void *arg)
 		uint64_t off = (uint64_t)rand_r(&seed) % (2 * ES - 300);
 		int64_t t = mono_ns();
 
-		memset(w->x->model + off, rand_r(&seed) & 0xff, 300);
-		if (fs_write(w->x->f, w->fh, w->x->model + off, 300, off) != 300)
+		if (w->append) {
+			/* 100 bytes at the end, up to 2 * ES - 100. */
+			off = w->size;
+			if (off + 100 > 2 * ES)
+				break;
+			w->size += 100;
+		}
+		memset(w->x->model + off, rand_r(&seed) & 0xff, w->append ? 100 : 300);
+		if (fs_write(w->x->f, w->fh, w->x->model + off,
+			     w->append ? 100 : 300, off) != (w->append ? 100 : 300))
 			w->failed = 1;
 		t = mono_ns() - t;
 		if (t > w->worst_ns)
 			w->worst_ns = t;
-		usleep(2000);
+		usleep(w->append ? 5000 : 2000);
 	}
 	return NULL;
 }
@@ -476,6 +486,46 @@ static void test_steady_writer(void **state)
 	fab_close(x);
 	fab_open(x);
 	check_content(x);
+}
+
+/* The same with a writer that appends to the file's last, partial
+ * extent (a log): held to the end of the extent's chunk, the appends wait
+ * too (before, they grew the extent under its last try, which gave up). */
+static void test_steady_appender(void **state)
+{
+	struct fix *x = *state;
+	struct steady w = { .x = x, .append = 1 };
+	static uint8_t buf[2 * ES];
+	struct meta_job j;
+	pthread_t th;
+	int64_t id;
+
+	fab_config(x, "migrate_bandwidth = 1M\n");
+	make_file(x);
+	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &w.fh), 0);
+	{
+		struct stat a = { .st_size = ES + ES / 2 }, out;
+
+		assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
+					    FS_SET_SIZE, w.fh, &out), 0);
+	}
+	w.size = ES + ES / 2;
+	assert_int_equal(pthread_create(&th, NULL, steady_writer, &w), 0);
+	usleep(20000);
+	id = fs_migrate(x->f, x->ino, 0, 2 * ES, "hdd", 0);
+	assert_true(id > 0);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	atomic_store(&w.stop, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.failed, 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	if (j.state != META_JOB_CLEANED)
+		print_error("job: %s\n", j.reason);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_true(w.worst_ns < 1000000000);
+	assert_int_equal(fs_read(x->f, w.fh, buf, sizeof(buf), 0), (ssize_t)w.size);
+	assert_memory_equal(buf, x->model, w.size);
+	assert_int_equal(fs_release(x->f, w.fh), 0);
 }
 
 /* Readers and writers of an open file during migrations back and forth
@@ -779,8 +829,8 @@ static void test_failures_logged_once(void **state)
  * the job went to rollback: reported failed by a "commit" error as if
  * nothing had moved, and the sources were never freed, not even by a
  * restart. Now the sources stay until the next start, which frees them
- * (the job's record still says COMMITTED; a prune keeps it) and resumes
- * the job to its end. */
+ * (the job's record still says COMMITTED; a prune keeps it); the job
+ * stays failed, as it was reported. */
 static void test_commit_sync_fails(void **state)
 {
 	struct fix *x = *state;
@@ -808,9 +858,39 @@ static void test_commit_sync_fails(void **state)
 	fab_open(x);
 	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
 	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
-	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_non_null(strstr(j.reason, "not durable"));
 	assert_int_equal(on_tier(x, "hdd", 1), 6);
 	assert_int_equal(tier_blocks(x, "nvme"), 0);
+	check_content(x);
+}
+
+/* The same, and the file moved back to nvme before the restart: the
+ * stopped job does not resume at the start (before, it did, and moved
+ * the file to hdd again, undoing the later move). */
+static void test_commit_sync_fails_then_moved(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+	int64_t id;
+
+	fab_config(x, "");
+	make_file(x);
+	meta_debug_fail_syncs = 1;
+	id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+	wait_job(x, id, &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "nvme", 1), 6);
+
+	fab_close(x);
+	fab_open(x);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(on_tier(x, "nvme", 1), 6);
+	assert_int_equal(tier_blocks(x, "hdd"), 0);
 	check_content(x);
 }
 
@@ -1266,6 +1346,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_steady_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_steady_appender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_mid_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_copy, setup, teardown),
@@ -1289,6 +1370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uring_eagain, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_uring_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_sync_fails_then_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_logged_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file_and_back, setup_device, teardown),
