@@ -982,10 +982,19 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 			continue;
 		if (!hold || h->next(h->arg, s0->ino, s0->off, s0->off + 1, dst,
 				     &now) != 0 ||
-		    now.off != s0->off || now.len != s0->len ||
-		    now.tier != s0->tier) {
+		    now.off != s0->off || now.tier != s0->tier) {
 			rc = -ESTALE;
 			goto rollback;
+		}
+		/* Grown by an append since (the hold reaches the end of the
+		 * chunk): the record names the copy's new length. */
+		if (now.len != s0->len) {
+			j->cur_len = now.len;
+			if ((rc = job_update(m, jr, j, 1)) < 0) {
+				snprintf(why, whylen, "storing the job's record: %s",
+					 strerror(-rc));
+				goto rollback;
+			}
 		}
 		g->v[i].s = now;
 	}

@@ -455,11 +455,15 @@ static void *steady_writer(void *arg)
 /* Extents written all the time still move: after MIG_RETRIES copies
  * lost to writes, the last try moves the extent alone, holding the
  * file's writers that long (before, the job gave up: "kept changing
- * under the copy"). The writer sees no error and no long pause. */
-static void test_steady_writer(void **state)
+ * under the copy"). The writer sees no error and no long pause. With
+ * append, it appends to the file's last, partial extent (a log): held to
+ * the end of the extent's chunk, the appends wait too (before, they grew
+ * the extent under its last try, which gave up). */
+static void steady_case(void **state, int append)
 {
 	struct fix *x = *state;
-	struct steady w = { .x = x };
+	struct steady w = { .x = x, .append = append, .size = FSIZE };
+	static uint8_t buf[FSIZE];
 	struct meta_job j;
 	pthread_t th;
 	int64_t id;
@@ -467,6 +471,13 @@ static void test_steady_writer(void **state)
 	fab_config(x, "migrate_bandwidth = 1M\n");
 	make_file(x);
 	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &w.fh), 0);
+	if (append) {
+		struct stat a = { .st_size = ES + ES / 2 }, out;
+
+		assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
+					    FS_SET_SIZE, w.fh, &out), 0);
+		w.size = ES + ES / 2;
+	}
 	assert_int_equal(pthread_create(&th, NULL, steady_writer, &w), 0);
 	usleep(20000);
 	id = fs_migrate(x->f, x->ino, 0, 2 * ES, "hdd", 0);
@@ -481,52 +492,18 @@ static void test_steady_writer(void **state)
 	assert_int_equal(j.state, META_JOB_CLEANED);
 	assert_int_equal(on_tier(x, "hdd", 0), 2);   /* written since */
 	assert_true(w.worst_ns < 1000000000);
-	check_content(x);
+	assert_int_equal(fs_read(x->f, w.fh, buf, sizeof(buf), 0),
+			 (ssize_t)w.size);
+	assert_memory_equal(buf, x->model, w.size);
 	assert_int_equal(fs_release(x->f, w.fh), 0);
 	fab_close(x);
 	fab_open(x);
-	check_content(x);
+	if (!append)
+		check_content(x);
 }
 
-/* The same with a writer that appends to the file's last, partial
- * extent (a log): held to the end of the extent's chunk, the appends wait
- * too (before, they grew the extent under its last try, which gave up). */
-static void test_steady_appender(void **state)
-{
-	struct fix *x = *state;
-	struct steady w = { .x = x, .append = 1 };
-	static uint8_t buf[2 * ES];
-	struct meta_job j;
-	pthread_t th;
-	int64_t id;
-
-	fab_config(x, "migrate_bandwidth = 1M\n");
-	make_file(x);
-	assert_int_equal(fs_open(x->f, NULL, x->ino, O_RDWR, &w.fh), 0);
-	{
-		struct stat a = { .st_size = ES + ES / 2 }, out;
-
-		assert_int_equal(fs_setattr(x->f, &root_ctx, x->ino, &a,
-					    FS_SET_SIZE, w.fh, &out), 0);
-	}
-	w.size = ES + ES / 2;
-	assert_int_equal(pthread_create(&th, NULL, steady_writer, &w), 0);
-	usleep(20000);
-	id = fs_migrate(x->f, x->ino, 0, 2 * ES, "hdd", 0);
-	assert_true(id > 0);
-	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
-	atomic_store(&w.stop, 1);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(w.failed, 0);
-	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
-	if (j.state != META_JOB_CLEANED)
-		print_error("job: %s\n", j.reason);
-	assert_int_equal(j.state, META_JOB_CLEANED);
-	assert_true(w.worst_ns < 1000000000);
-	assert_int_equal(fs_read(x->f, w.fh, buf, sizeof(buf), 0), (ssize_t)w.size);
-	assert_memory_equal(buf, x->model, w.size);
-	assert_int_equal(fs_release(x->f, w.fh), 0);
-}
+static void test_steady_writer(void **state) { steady_case(state, 0); }
+static void test_steady_appender(void **state) { steady_case(state, 1); }
 
 /* Readers and writers of an open file during migrations back and forth
  * see no error and no stale byte. */
@@ -831,19 +808,39 @@ static void test_failures_logged_once(void **state)
  * restart. Now the sources stay until the next start, which frees them
  * (the job's record still says COMMITTED; a prune keeps it); the job
  * stays failed, as it was reported. */
-static void test_commit_sync_fails(void **state)
+static int64_t move_sync_fails(struct fix *x, struct meta_job *j)
 {
-	struct fix *x = *state;
-	struct meta_job j;
 	int64_t id;
 
 	fab_config(x, "");
 	make_file(x);
 	meta_debug_fail_syncs = 1;
 	id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
-	wait_job(x, id, &j);
+	wait_job(x, id, j);
 	assert_int_equal(meta_debug_fail_syncs, 0);
+	assert_int_equal(j->state, META_JOB_ROLLED_BACK);
+	return id;
+}
+
+/* Restarts; the stopped job stays failed. */
+static void restart_stopped(struct fix *x, int64_t id)
+{
+	struct meta_job j;
+
+	fab_close(x);
+	fab_open(x);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
 	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_non_null(strstr(j.reason, "not durable"));
+}
+
+static void test_commit_sync_fails(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+	int64_t id = move_sync_fails(x, &j);
+
 	assert_int_equal(j.err, EIO);
 	assert_non_null(strstr(j.reason, "not durable"));
 	assert_int_equal(j.bytes_done, FSIZE);
@@ -854,12 +851,7 @@ static void test_commit_sync_fails(void **state)
 	assert_int_equal(fs_jobs_prune(x->f), 0);
 	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
 
-	fab_close(x);
-	fab_open(x);
-	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
-	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
-	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
-	assert_non_null(strstr(j.reason, "not durable"));
+	restart_stopped(x, id);
 	assert_int_equal(on_tier(x, "hdd", 1), 6);
 	assert_int_equal(tier_blocks(x, "nvme"), 0);
 	check_content(x);
@@ -872,23 +864,13 @@ static void test_commit_sync_fails_then_moved(void **state)
 {
 	struct fix *x = *state;
 	struct meta_job j;
-	int64_t id;
+	int64_t id = move_sync_fails(x, &j);
 
-	fab_config(x, "");
-	make_file(x);
-	meta_debug_fail_syncs = 1;
-	id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
-	wait_job(x, id, &j);
-	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
 	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "nvme", 0), &j);
 	assert_int_equal(j.state, META_JOB_CLEANED);
 	assert_int_equal(on_tier(x, "nvme", 1), 6);
 
-	fab_close(x);
-	fab_open(x);
-	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
-	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
-	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	restart_stopped(x, id);
 	assert_int_equal(on_tier(x, "nvme", 1), 6);
 	assert_int_equal(tier_blocks(x, "hdd"), 0);
 	check_content(x);
