@@ -1223,22 +1223,28 @@ static void test_priority_order(void **state)
 	static const double prio[3] = { 1, 5, 3 };
 	struct meta_job j[3];
 	struct stat st;
+	uint64_t ino[3];
 	int64_t first, id[3];
-	char name[8];
+	char name[16];
 	int i;
 
 	fab_config(x, "migrate_jobs = 1\n");
 	make_file(x);
-	mig_debug_claim_delay(300);
-	first = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
-	assert_true(first > 0);
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "p%d", i);
 		assert_int_equal(fs_create(x->f, &root_ctx, ROOT, name, 0644,
 					   O_RDWR | O_CREAT, &st, &fh), 0);
 		assert_int_equal(fs_write(x->f, fh, x->model, ES, 0), ES);
 		assert_int_equal(fs_release(x->f, fh), 0);
-		id[i] = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "hdd", prio[i]);
+		ino[i] = st.st_ino;
+	}
+	/* The worker waits a second on the first job's claim: the three
+	 * are queued long before it looks for the next. */
+	mig_debug_claim_delay(1000);
+	first = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
+	assert_true(first > 0);
+	for (i = 0; i < 3; i++) {
+		id[i] = fs_migrate(x->f, ino[i], 0, UINT64_MAX, "hdd", prio[i]);
 		assert_true(id[i] > 0);
 	}
 	mig_debug_claim_delay(20);
