@@ -491,7 +491,7 @@ static void steady_case(void **state, int append)
 		print_error("job: %s\n", j.reason);
 	assert_int_equal(j.state, META_JOB_CLEANED);
 	assert_int_equal(on_tier(x, "hdd", 0), 2);   /* written since */
-	assert_true(w.worst_ns < 1000000000);
+	assert_true(w.worst_ns < 5000000000LL);   /* a bound, not a figure */
 	assert_int_equal(fs_read(x->f, w.fh, buf, sizeof(buf), 0),
 			 (ssize_t)w.size);
 	assert_memory_equal(buf, x->model, w.size);
@@ -1278,7 +1278,7 @@ static void test_remote_workers(void **state)
 	snprintf(x->text, sizeof(x->text),
 		 "[fabric]\nmeta = %s/meta\nextent_size = 64K\n"
 		 "migrate_jobs = 1\nmigrate_s3_jobs = 1\n"
-		 "migrate_bandwidth = 128K\nmigrate_busy_bandwidth = 0\n"
+		 "migrate_bandwidth = 64K\nmigrate_busy_bandwidth = 0\n"
 		 "[tier.nvme]\nkind = local\npath = %s/nvme\ncapacity = 64M\n"
 		 "[tier.ssd]\nkind = local\npath = %s\ncapacity = 64M\n"
 		 "[tier.hdd]\nkind = local\npath = %s/hdd\ncapacity = 64M\n",
@@ -1294,11 +1294,11 @@ static void test_remote_workers(void **state)
 	assert_int_equal(fs_write(x->f, fh, x->model, 4096, 0), 4096);
 	assert_int_equal(fs_release(x->f, fh), 0);
 
-	/* f to hdd: about 2.5 s at 128K/s; g to ssd: 4 KiB. */
+	/* f to hdd: about 5 s at 64K/s; g to ssd: 4 KiB. */
 	ida = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
 	idb = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "ssd", 0);
 	assert_true(ida > 0 && idb > 0);
-	for (i = 0; i < 150; i++) {
+	for (i = 0; i < 300; i++) {
 		assert_int_equal(fs_job(x->f, (uint64_t)idb, &b), 0);
 		if (b.state == META_JOB_CLEANED || b.state == META_JOB_ROLLED_BACK)
 			break;
