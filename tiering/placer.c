@@ -34,6 +34,7 @@
 #define W_MIN 0.01                     /* least weight of either order */
 #define GHOST_MIN 256                  /* items a ghost generation holds, */
 #define GHOST_MAX (1u << 18)           /*   at least and at most */
+#define STREAMS 32                     /* sequential readers followed */
 
 /* A fast-tier item that may make room, or one due soon elsewhere. */
 struct victim {
@@ -74,6 +75,17 @@ struct ghost {
 	int cur;
 };
 
+/* A sequential reader: the item (ino, off) it is expected to miss next,
+ * after the `win` items read ahead of it last time (0: none yet), which
+ * are ahead[0..nahead) (those that were not on tier 0 already). at: when
+ * it was last seen, 0 for a free slot. */
+struct stream {
+	uint64_t ino, off;
+	int win, nahead;
+	int64_t at;
+	struct { uint64_t ino, off; } ahead[PLACER_READ_AHEAD];
+};
+
 struct placer {
 	struct placer_params p;        /* immutable */
 	struct placer_host h;          /* immutable */
@@ -92,7 +104,7 @@ struct placer {
 	 * (their file's job still busy): a tier's used bytes count a move
 	 * only once it is committed, so room is checked against used plus
 	 * these. A ring: the oldest is forgotten when it is full. */
-	struct { uint64_t ino, bytes; int tier; } pend[PENDING_MAX];
+	struct { uint64_t ino, off, bytes; int tier; } pend[PENDING_MAX];
 	int npend, pend_next;
 	struct vheap heap[V_HEAPS];    /* the fast-tier items: V_KNOWN by
 					* due time, latest on top; the others
@@ -114,17 +126,26 @@ struct placer {
 	double useful, judged;         /* prefetched items read, judged;
 					* decayed */
 	uint64_t n_judged, n_read;     /* the same since start */
+	struct stream stream[STREAMS]; /* sequential readers */
+	uint64_t streams;              /* streams that read ahead or would */
+	double seq_useful, seq_judged; /* read ahead, then read; judged */
+	double seq_precision;          /* (seq_useful + 1) / (seq_judged + 2) */
+	uint64_t seq_n_judged, seq_n_read, seq_fetched; /* since start */
 	uint64_t rounds;               /* prefetch rounds */
 	uint64_t rng;                  /* xorshift64 state */
 	double freq_hl;                /* s: half-life of the frequency key */
 	double reuse;                  /* s: mean gap of the items with gaps */
 };
 
-/* A prefetched item: read since `at`, when judged at `until`, or not. */
+/* A prefetched item: read since `at`, when judged at `until`, or not;
+ * seq: read ahead of a sequential reader (read_ahead), else prefetched
+ * by its due time. */
 struct watch {
 	uint64_t ino, off;
 	int64_t at, until;
+	int seq;
 };
+
 
 /* What a pass collects: the items for score_plan and what they are. */
 struct placer_range {
@@ -475,6 +496,10 @@ void placer_weights(struct placer *pl, struct placer_weights *out)
 	out->precision = pl->precision;
 	out->judged = pl->n_judged;
 	out->read = pl->n_read;
+	out->seq_precision = pl->seq_precision;
+	out->seq_fetched = pl->seq_fetched;
+	out->seq_judged = pl->seq_n_judged;
+	out->seq_read = pl->seq_n_read;
 	pthread_mutex_unlock(&pl->lock);
 }
 
@@ -1063,8 +1088,8 @@ static void pending_bytes(struct placer *pl, uint64_t add[CFG_MAX_TIERS])
 	pthread_mutex_unlock(&pl->lock);
 }
 
-static void pending_add(struct placer *pl, uint64_t ino, int tier,
-			uint64_t bytes)
+static void pending_add(struct placer *pl, uint64_t ino, uint64_t off,
+			int tier, uint64_t bytes)
 {
 	int k;
 
@@ -1076,9 +1101,185 @@ static void pending_add(struct placer *pl, uint64_t ino, int tier,
 		pl->pend_next = (pl->pend_next + 1) % PENDING_MAX;
 	}
 	pl->pend[k].ino = ino;
+	pl->pend[k].off = off;
 	pl->pend[k].tier = tier;
 	pl->pend[k].bytes = bytes;
 	pthread_mutex_unlock(&pl->lock);
+}
+
+/* Whether a promotion of the item at (ino, off) to tier 0 is under way
+ * (as far as pending_bytes last looked). */
+static int pending_has(struct placer *pl, uint64_t ino, uint64_t off)
+{
+	int k, rc = 0;
+
+	pthread_mutex_lock(&pl->lock);
+	for (k = 0; k < pl->npend && !rc; k++)
+		rc = pl->pend[k].ino == ino && pl->pend[k].off == off &&
+		     pl->pend[k].tier == 0;
+	pthread_mutex_unlock(&pl->lock);
+	return rc;
+}
+
+static void watch(struct placer *pl, const struct victim *c, int64_t now,
+		  int64_t due, int seq);
+
+/* The item right after pf in its file: the host's `next`, else the
+ * extent at the end of pf's range when pf is one extent of a large file.
+ * 0 or -ENOENT (pf is a whole file, or the last extent). */
+static int next_of(const struct placer *pl, const struct placer_file *pf,
+		   struct placer_file *out)
+{
+	int rc;
+
+	if (pl->h.next)
+		return pl->h.next(pl->h.arg, pf->ino, pf->off, out);
+	if (pf->len == 0 || pf->len == UINT64_MAX ||
+	    pf->off + pf->len < pf->off)
+		return -ENOENT;
+	rc = pl->h.file(pl->h.arg, pf->ino, pf->off + pf->len, out);
+	if (rc < 0)
+		return rc;
+	return out->ino == pf->ino && out->off == pf->off + pf->len &&
+	       out->bytes ? 0 : -ENOENT;
+}
+
+/* Cache mode, a read of pf missed tier 0: when a sequential reader was
+ * expected to miss pf next (it missed the item before, or the item after
+ * those read ahead of it last time), promotes the items after pf, one
+ * the first time and twice as many each time after, up to
+ * PLACER_READ_AHEAD, as a page cache reads ahead; they take the place of
+ * fast-tier items as a newcomer read now would. A miss of an item read
+ * ahead whose move is not done yet (moving: a promotion of pf queued
+ * before this read) goes on from the last one read ahead; one moved and
+ * demoted again was read ahead too early: its reader is followed anew
+ * from it, as is a reader not followed yet. While fewer than
+ * half of the items read ahead are read by their judgement (at a
+ * prefetch round), one stream in PROBE reads ahead. Returns the
+ * promotions queued. */
+static int read_ahead(struct placer *pl, const struct placer_file *pf,
+		      int64_t now, int moving)
+{
+	struct score_tier tiers[CFG_MAX_TIERS];
+	uint64_t add[CFG_MAX_TIERS] = { 0 };
+	struct placer_file cur, nx;
+	struct stream *st = NULL, s;
+	double used;
+	int k, n, win, trusted, got = 0, in_window = 0, keep = 0;
+
+	pthread_mutex_lock(&pl->lock);
+	for (k = 0; k < STREAMS; k++) {
+		struct stream *c = &pl->stream[k];
+		int j;
+
+		if (c->at && c->ino == pf->ino && c->off == pf->off)
+			break;
+		for (j = 0; c->at && j < c->nahead; j++)
+			if (c->ahead[j].ino == pf->ino &&
+			    c->ahead[j].off == pf->off)
+				break;
+		if (c->at && j < c->nahead) {
+			in_window = 1;
+			break;
+		}
+		if (!st || c->at < st->at)
+			st = c;        /* else the one seen longest ago goes */
+	}
+	if (in_window && !moving) {
+		/* Moved and gone again: read ahead too early, the reader is
+		 * followed anew from here. */
+		st = &pl->stream[k];
+		k = STREAMS;
+	}
+	if (k == STREAMS) {
+		pthread_mutex_unlock(&pl->lock);
+		if (next_of(pl, pf, &nx) < 0)
+			return 0;
+		pthread_mutex_lock(&pl->lock);
+		memset(st, 0, sizeof(*st));
+		st->ino = nx.ino;
+		st->off = nx.off;
+		st->at = now;
+		pthread_mutex_unlock(&pl->lock);
+		return 0;
+	}
+	st = &pl->stream[k];
+	s = *st;
+	st->at = 0;                    /* taken; back in below if it goes on */
+	win = s.win ? 2 * s.win : 1;
+	if (win > PLACER_READ_AHEAD)
+		win = PLACER_READ_AHEAD;
+	trusted = pl->seq_precision >= 0.5 || pl->streams % PROBE == 0;
+	pl->streams++;
+	pthread_mutex_unlock(&pl->lock);
+
+	cur = *pf;
+	if (in_window && s.nahead &&
+	    pl->h.file(pl->h.arg, s.ahead[s.nahead - 1].ino,
+		       s.ahead[s.nahead - 1].off, &nx) == 0)
+		cur = nx;              /* on after the last one read ahead */
+	n = pl->h.tiers(pl->h.arg, tiers);
+	if (n < 2)
+		return 0;
+	pending_bytes(pl, add);
+	used = (double)(tiers[0].used + add[0]);
+	s.nahead = 0;
+	for (k = 0; k < win; k++) {
+		struct victim v[3];
+		double far[3];
+		uint64_t need;
+
+		if (next_of(pl, &cur, &nx) < 0)
+			goto out;      /* the reader reached the end */
+		cur = nx;
+		if (!trusted || nx.tier_bytes[0] >= nx.bytes ||
+		    nx.pol.pin >= 0 ||
+		    !score_allowed(tiers, n, 0, &nx.pol, NULL, 0) ||
+		    (nx.ino != pf->ino && pl->h.busy(pl->h.arg, nx.ino)))
+			continue;
+		s.ahead[s.nahead].ino = nx.ino;
+		s.ahead[s.nahead].off = nx.off;
+		s.nahead++;
+		if (pending_has(pl, nx.ino, nx.off))
+			continue;      /* read ahead already, still moving */
+		need = nx.bytes - nx.tier_bytes[0];
+		victim_of(pl, &nx, now, v);
+		v[V_RECENT].key = now; /* as if read now */
+		v[V_RECENT].bytes = v[V_OFTEN].bytes = nx.bytes;
+		far[V_RECENT] = far_of(pl, &v[V_RECENT], 0, now);
+		far[V_OFTEN] = far_of(pl, &v[V_OFTEN], 0, now);
+		far[V_KNOWN] = NAN;
+		if (!make_room(pl, tiers, n, &used, need, far, now, NULL)) {
+			s.nahead--;
+			break;
+		}
+		if (pl->h.migrate(pl->h.arg, nx.ino, nx.off, nx.len, 0,
+				  1000.0) < 0) {
+			s.nahead--;
+			continue;
+		}
+		pending_add(pl, nx.ino, nx.off, 0, need);
+		used += (double)need;
+		got++;
+		remember(pl, &v[V_RECENT], V_RECENT);
+		remember(pl, &v[V_OFTEN], V_OFTEN);
+		watch(pl, &v[V_RECENT], now, now, 1);
+	}
+	if (next_of(pl, &cur, &nx) == 0) {
+		s.ino = nx.ino;
+		s.off = nx.off;
+		s.win = win;
+		s.at = now;
+		keep = 1;
+	}
+out:
+	pthread_mutex_lock(&pl->lock);
+	if (keep)
+		*st = s;
+	pl->prefetched += (uint64_t)got;
+	pl->seq_fetched += (uint64_t)got;
+	pthread_mutex_unlock(&pl->lock);
+	return got;
 }
 
 static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
@@ -1088,17 +1289,27 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
 	struct victim v[3];
-	int n, i, rc, known = 0;
+	int n, i, rc, busy, known = 0;
 	int64_t id, now = 0;
 	int cache = pl->p.pred && pl->p.cache;
 
 	if (tier <= 0 || (!cache && freq < pl->p.score.promote_freq))
 		return 0;
-	if (pl->h.busy(pl->h.arg, ino))
+	busy = pl->h.busy(pl->h.arg, ino);
+	if (busy && !cache)
 		return 0;
 	rc = pl->h.file(pl->h.arg, ino, off, &pf);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
+	if (busy) {
+		/* A job of the file runs (in a large file read in order,
+		 * most likely the promotion of the extent before): not
+		 * promoted, but its reader is still followed. */
+		if (!write)
+			read_ahead(pl, &pf, clock_of(pl),
+				   pending_has(pl, ino, pf.off));
+		return 0;
+	}
 	n = pl->h.tiers(pl->h.arg, tiers);
 	if (n < 0)
 		return n;
@@ -1136,17 +1347,22 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 				i = 0;
 		}
 	}
-	if (i >= tier || i >= n)
+	if (i >= tier || i >= n) {
+		if (cache && !write)
+			read_ahead(pl, &pf, now, 0);
 		return 0;
+	}
 	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq);
 	if (id < 0)
 		return (int)id;
-	pending_add(pl, ino, i, pf.bytes - pf.tier_bytes[i]);
+	pending_add(pl, ino, pf.off, i, pf.bytes - pf.tier_bytes[i]);
 	pthread_mutex_lock(&pl->lock);
 	pl->promotions++;
 	pthread_mutex_unlock(&pl->lock);
 	if (cache && i == 0)
 		remember_item(pl, v, known);
+	if (cache && !write)
+		read_ahead(pl, &pf, now, 0);
 	/* In cache mode this is every miss: not worth a line each. */
 	df_log(cache ? LOG_DEBUG : LOG_INFO,
 	       "placer: inode %llu %s on tier %s at frequency %.2f: promoting it to %s",
@@ -1269,6 +1485,15 @@ static void judge(struct placer *pl, int64_t now)
 		pthread_mutex_lock(&pl->lock);
 		if (read < 0)
 			continue;      /* gone */
+		if (w.seq) {
+			pl->seq_n_judged++;
+			pl->seq_n_read += (uint64_t)read;
+			pl->seq_useful = pl->seq_useful * (1 - JUDGE_FORGET) + read;
+			pl->seq_judged = pl->seq_judged * (1 - JUDGE_FORGET) + 1;
+			pl->seq_precision = (pl->seq_useful + 1) /
+					    (pl->seq_judged + 2);
+			continue;
+		}
 		pl->n_judged++;
 		pl->n_read += (uint64_t)read;
 		pl->useful = pl->useful * (1 - JUDGE_FORGET) + read;
@@ -1281,7 +1506,7 @@ static void judge(struct placer *pl, int64_t now)
 /* Watches a prefetched item due at `due`: judged when as much time again
  * has passed after it as it was fetched ahead, and one round more. */
 static void watch(struct placer *pl, const struct victim *c, int64_t now,
-		  int64_t due)
+		  int64_t due, int seq)
 {
 	struct watch *nw;
 
@@ -1294,7 +1519,7 @@ static void watch(struct placer *pl, const struct victim *c, int64_t now,
 		pl->watch[pl->nwatch++] = (struct watch){
 			c->ino, c->off, now,
 			due + (due > now ? due - now : 0) +
-				(int64_t)(pl->p.prefetch * 1e9) };
+				(int64_t)(pl->p.prefetch * 1e9), seq };
 	pthread_mutex_unlock(&pl->lock);
 }
 
@@ -1364,11 +1589,11 @@ int placer_prefetch(struct placer *pl)
 		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
 				  1000.0) < 0)
 			continue;
-		pending_add(pl, c->ino, 0, c->bytes);
+		pending_add(pl, c->ino, c->off, 0, c->bytes);
 		used += (double)c->bytes;
 		moved++;
 		remember_item(pl, c, 1);
-		watch(pl, c, r.now, c[V_KNOWN].key);
+		watch(pl, c, r.now, c[V_KNOWN].key, 0);
 	}
 	pthread_mutex_lock(&pl->lock);
 	pl->prefetched += (uint64_t)moved;
@@ -1454,6 +1679,7 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 	pl->w_recent = 0.5;
 	pl->w_known = 0.5;
 	pl->precision = 1.0;
+	pl->seq_precision = 1.0;
 	pl->ghost[V_KNOWN].vals = 1;
 	pl->rng = 0x2545f4914f6cdd1dULL;
 	if (p->pred) {

@@ -63,7 +63,16 @@ struct placer_host {
 	/* Called after every pass (the daemon stores the predictor's state);
 	 * may be NULL. */
 	void (*passed)(void *arg);
+	/* What `file` would pass for the data right after the item at (ino,
+	 * off), 0 or -ENOENT when there is none; NULL: the extent at the end
+	 * of the item's range in the same file, for an extent of a large
+	 * file (dfabric-sim passes the next extent of a volume). */
+	int (*next)(void *arg, uint64_t ino, uint64_t off,
+		    struct placer_file *out);
 };
+
+/* Extents read ahead at most of a sequential reader in cache mode. */
+#define PLACER_READ_AHEAD 8
 
 struct predictor;
 
@@ -176,6 +185,12 @@ struct placer_weights {
 					* round in 8 fetches */
 	uint64_t judged, read;         /* prefetched items judged since
 					* start, and of those read */
+	double seq_precision;          /* the same of the items read ahead of
+					* sequential readers (1 at start):
+					* below 0.5, one stream in 8 reads
+					* ahead */
+	uint64_t seq_fetched;          /* items read ahead since start */
+	uint64_t seq_judged, seq_read; /* of those judged, and read */
 };
 
 void placer_weights(struct placer *pl, struct placer_weights *out);

@@ -1545,7 +1545,7 @@ out:
 static int cmd_place(struct tool_opts *o, char **argv)
 {
 	const cJSON *last, *au, *cache;
-	uint64_t v[9], passes, promotions;
+	uint64_t v[9], passes, promotions, ra[3] = { 0 };
 	static const char *const names[9] = {
 		"files", "moves", "forced", "watermark", "busy", "failed",
 		"ahead", "early", "anomalies",
@@ -1582,6 +1582,10 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	     (isnan(recency) || isnan(known) || isnan(precision))) ||
 	    isnan(interval) ||
 	    isnan(when) ||
+	    (cJSON_IsTrue(cache) &&
+	     (get_u64(reply, "read_ahead", &ra[0]) ||
+	      get_u64(reply, "read_ahead_judged", &ra[1]) ||
+	      get_u64(reply, "read_ahead_read", &ra[2]))) ||
 	    get_u64(reply, "passes", &passes) ||
 	    get_u64(reply, "promotions", &promotions)) {
 		rc = bad_reply("place");
@@ -1607,9 +1611,12 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	       passes, promotions);
 	if (cJSON_IsTrue(cache))
 		printf("cache mode: victims picked by last access %.0f%% of the time, by frequency %.0f%%; "
-		       "items with a rhythm by due time %s (weight %.2f); %.0f%% of prefetched items read\n",
+		       "items with a rhythm by due time %s (weight %.2f); %.0f%% of prefetched items read; "
+		       "%" PRIu64 " read ahead of sequential readers, %" PRIu64
+		       " of %" PRIu64 " judged read\n",
 		       100 * recency, 100 * (1 - recency),
-		       known >= 0.5 ? "yes" : "no", known, 100 * precision);
+		       known >= 0.5 ? "yes" : "no", known, 100 * precision,
+		       ra[0], ra[2], ra[1]);
 out:
 	cJSON_Delete(reply);
 	cJSON_Delete(req);

@@ -81,7 +81,9 @@ static const char usage[] =
 "                          access or by frequency, weighted by how each\n"
 "                          did, and by due time for data with a rhythm\n"
 "                          while that does no worse; the table ends with\n"
-"                          the weights), and a prefetch round every bin\n"
+"                          the weights), a prefetch round every bin, and\n"
+"                          read-ahead of sequential readers (the 8 extents\n"
+"                          after each extent of a block trace exist)\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -116,6 +118,8 @@ struct sim {
 	int64_t *time;                 /* by access: simulated unix ns */
 	uint32_t *next;                /* by access: next access of the extent */
 	size_t nitems, capitems;
+	size_t nreal;                  /* extents of the trace: 0..nreal; the
+					* rest follow them (add_following) */
 	uint64_t *size;                /* by extent: bytes */
 	uint64_t *kvol, *kkey;         /* by extent: its key */
 	uint32_t *slots;               /* hash table of extent numbers */
@@ -137,6 +141,8 @@ struct result {
 					* end, -1 otherwise */
 	uint64_t judged, read;         /* cache mode: prefetched items judged
 					* (read by their time or not), read */
+	uint64_t seq_fetched, seq_judged, seq_read; /* cache mode: read ahead
+					* of sequential readers, judged, read */
 	uint64_t slow_reads, slow_read_bytes, slow_writes, passes;
 	double cost;                   /* projected per month */
 	double seconds;                /* wall time of the replay */
@@ -180,6 +186,21 @@ static void rehash(struct sim *s)
 			h = (h + 1) & (n - 1);
 		s->slots[h] = (uint32_t)i;
 	}
+}
+
+/* The extent of (vol, key), NONE if there is none. */
+static uint32_t find_extent(const struct sim *s, uint64_t vol, uint64_t key)
+{
+	size_t h;
+	uint32_t i;
+
+	if (!s->nslots)
+		return NONE;
+	for (h = mix(vol, key) & (s->nslots - 1); (i = s->slots[h]) != NONE;
+	     h = (h + 1) & (s->nslots - 1))
+		if (s->kvol[i] == vol && s->kkey[i] == key)
+			return i;
+	return NONE;
 }
 
 /* The extent of (vol, key), made on first sight. */
@@ -306,7 +327,23 @@ static int load(struct sim *s, const struct opts *o)
 		s->duration = 1.0;
 	for (size_t i = 0; i < s->nitems; i++)
 		s->working_set += s->size[i];
+	s->nreal = s->nitems;
 	return 0;
+}
+
+/* Cache mode reads ahead of sequential readers (placer.c read_ahead):
+ * on a block trace, the PLACER_READ_AHEAD extents after each extent of
+ * a volume exist, read or not, so that those read ahead and never read
+ * take room as they would on a disk. They are not part of the working
+ * set and never accessed. */
+static void add_following(struct sim *s, const struct opts *o)
+{
+	for (size_t i = 0; i < s->nreal; i++) {
+		if (s->kvol[i] == ~0ULL)
+			continue;      /* an object: no neighbours */
+		for (uint64_t j = 1; j <= PLACER_READ_AHEAD; j++)
+			extent_of(s, s->kvol[i], s->kkey[i] + j, o->extent);
+	}
 }
 
 /* Next use of every access, backwards with the last sighting per extent. */
@@ -554,6 +591,10 @@ struct dfab {
 	struct access_series *se;      /* by extent, with a predictor */
 	struct heap cold;              /* fast-tier extents, coldest on top */
 	size_t seen;                   /* extents accessed so far: 0..seen */
+	uint8_t *known;                /* by extent: read ahead before it was
+					* accessed, or never accessed */
+	uint32_t *extra;               /* those, in order */
+	size_t nextra;
 	int64_t now;                   /* the simulated clock, unix ns */
 	struct placer *pl;
 	struct predictor *pred;        /* NULL: the reactive policy */
@@ -596,14 +637,18 @@ static int host_tiers(void *arg, struct score_tier *t)
 	return 2;
 }
 
-static int host_file(void *arg, uint64_t ino, uint64_t off,
-		     struct placer_file *pf)
+/* Whether the placer may know of extent ino - 1 yet: accessed, or read
+ * ahead (known). */
+static int visible(const struct dfab *d, uint64_t ino)
 {
-	struct dfab *d = arg;
-	uint32_t it = (uint32_t)(ino - 1);
+	return ino > 0 && (ino <= d->seen ||
+			   (ino <= d->s->nitems && d->known[ino - 1]));
+}
 
-	if (ino == 0 || ino > d->seen)
-		return -ENOENT;
+static void fill_file(struct dfab *d, uint32_t it, struct placer_file *pf)
+{
+	uint64_t ino = (uint64_t)it + 1;
+
 	memset(pf, 0, sizeof(*pf));
 	pf->ino = ino;
 	pf->len = UINT64_MAX;
@@ -615,6 +660,33 @@ static int host_file(void *arg, uint64_t ino, uint64_t off,
 	else
 		series_init(&pf->se);
 	pf->pol.pin = -1;
+}
+
+static int host_file(void *arg, uint64_t ino, uint64_t off,
+		     struct placer_file *pf)
+{
+	struct dfab *d = arg;
+
+	if (!visible(d, ino))
+		return -ENOENT;
+	fill_file(d, (uint32_t)(ino - 1), pf);
+	return 0;
+}
+
+/* The extent after ino - 1 in its volume (add_following made it). */
+static int host_next(void *arg, uint64_t ino, uint64_t off,
+		     struct placer_file *pf)
+{
+	struct dfab *d = arg;
+	const struct sim *s = d->s;
+	uint32_t it = (uint32_t)(ino - 1), nx;
+
+	if (!visible(d, ino) || s->kvol[it] == ~0ULL)
+		return -ENOENT;
+	nx = find_extent(s, s->kvol[it], s->kkey[it] + 1);
+	if (nx == NONE)
+		return -ENOENT;
+	fill_file(d, nx, pf);
 	return 0;
 }
 
@@ -624,8 +696,12 @@ static int host_files(void *arg, placer_file_cb cb, void *cbarg)
 	struct placer_file pf;
 	int rc;
 
-	for (size_t i = 0; i < d->seen; i++) {
-		host_file(d, i + 1, 0, &pf);
+	for (size_t i = 0; i < d->seen + d->nextra; i++) {
+		uint32_t it = i < d->seen ? (uint32_t)i : d->extra[i - d->seen];
+
+		if (i >= d->seen && it < d->seen)
+			continue;      /* accessed since: listed above */
+		fill_file(d, it, &pf);
 		rc = cb(cbarg, &pf);
 		if (rc)
 			return rc;
@@ -644,8 +720,12 @@ static int64_t host_migrate(void *arg, uint64_t ino, uint64_t off,
 	struct dfab *d = arg;
 	uint32_t it = (uint32_t)(ino - 1);
 
-	if (ino == 0 || ino > d->seen || dst < 0 || dst > 1)
+	if (ino == 0 || ino > d->s->nitems || dst < 0 || dst > 1)
 		return -EINVAL;
+	if (!visible(d, ino)) {
+		d->known[it] = 1;      /* read ahead before it is accessed */
+		d->extra[d->nextra++] = it;
+	}
 	if (dst == 0 && !d->f->in[it])
 		to_fast(d, it);
 	else if (dst == 1 && d->f->in[it])
@@ -700,7 +780,8 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	struct dfab d = { .o = o, .s = s, .f = f };
 	struct placer_params pp = { .score = o->sp };
 	struct placer_host h = { &d, host_tiers, host_files, host_file,
-				 host_busy, host_migrate, host_now, NULL };
+				 host_busy, host_migrate, host_now, NULL,
+				 host_next };
 	struct predictor_params prp;
 	int64_t next_pass = s->time[0] + (int64_t)(o->interval * 1e9);
 	int64_t next_tick = 0, tick = 0;
@@ -709,6 +790,9 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	int rc;
 	struct placer_report rep;
 
+	d.known = xrealloc(NULL, s->nitems);
+	memset(d.known, 0, s->nitems);
+	d.extra = xrealloc(NULL, s->nitems * sizeof(*d.extra));
 	d.st = xrealloc(NULL, s->nitems * sizeof(*d.st));
 	memset(d.st, 0, s->nitems * sizeof(*d.st));
 	if (predictive) {
@@ -798,6 +882,9 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		f->res->known = w.known;
 		f->res->judged = w.judged;
 		f->res->read = w.read;
+		f->res->seq_fetched = w.seq_fetched;
+		f->res->seq_judged = w.seq_judged;
+		f->res->seq_read = w.seq_read;
 	} else {
 		f->res->recency = f->res->known = -1;
 	}
@@ -812,6 +899,8 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		predictor_close(d.pred);
 	}
 	heap_free(&d.cold);
+	free(d.known);
+	free(d.extra);
 	free(d.st);
 	free(d.se);
 }
@@ -909,7 +998,7 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 	printf("trace     %s\n", o->trace);
 	printf("mapping   %s\n", map);
 	printf("requests  %" PRIu64 " (%" PRIu64 " lines skipped), %zu accesses to %zu extents, working set %s\n",
-	       s->requests, s->skipped, s->nacc, s->nitems,
+	       s->requests, s->skipped, s->nacc, s->nreal,
 	       human((double)s->working_set, ws, sizeof(ws)));
 	printf("clock     %s, %.0f simulated s; half-life %.0f s, promote at %.1f, pass every %.0f s",
 	       s->has_time ? "trace time" : "request index x step",
@@ -957,9 +1046,11 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 		       r->precision);
 		if (r->recency >= 0)
 			printf("  cache mode, weights at the end: victims picked by last access %.2f, by frequency %.2f; order by due time %.2f (asked from 0.5); "
-			       "%" PRIu64 " prefetched items judged, %" PRIu64 " of them read\n",
+			       "%" PRIu64 " prefetched items judged, %" PRIu64 " of them read; "
+			       "%" PRIu64 " read ahead of sequential readers, %" PRIu64 " judged, %" PRIu64 " of them read\n",
 			       r->recency, 1 - r->recency, r->known, r->judged,
-			       r->read);
+			       r->read, r->seq_fetched, r->seq_judged,
+			       r->seq_read);
 	}
 }
 
@@ -993,7 +1084,7 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 	       ",\"trace_time\":%s,\"duration\":%.3f,\"half_life\":%g"
 	       ",\"promote_freq\":%g,\"interval\":%g,\"read_seconds\":%.3f"
 	       ",\"results\":[",
-	       o->extent, s->requests, s->skipped, s->nacc, s->nitems,
+	       o->extent, s->requests, s->skipped, s->nacc, s->nreal,
 	       s->working_set, s->total_bytes, s->has_time ? "true" : "false",
 	       s->duration, o->sp.half_life, o->sp.promote_freq, o->interval,
 	       load_s);
@@ -1013,7 +1104,10 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       ",\"ahead\":%" PRIu64 ",\"early\":%" PRIu64
 			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f"
 			       ",\"recency\":%.6f,\"known\":%.6f"
-			       ",\"judged\":%" PRIu64 ",\"read\":%" PRIu64 "}",
+			       ",\"judged\":%" PRIu64 ",\"read\":%" PRIu64
+			       ",\"read_ahead\":%" PRIu64
+			       ",\"read_ahead_judged\":%" PRIu64
+			       ",\"read_ahead_read\":%" PRIu64 "}",
 			       first ? "" : ",", o->fast[i],
 			       (uint64_t)(o->fast[i] * (double)s->working_set),
 			       r->policy, (double)r->hits / (double)s->nacc,
@@ -1024,7 +1118,8 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       1.0 - (double)r->hits / (double)s->nacc,
 			       r->useful, r->promoted, r->ahead, r->early,
 			       r->scored, r->precision, r->recency, r->known,
-			       r->judged, r->read);
+			       r->judged, r->read, r->seq_fetched,
+			       r->seq_judged, r->seq_read);
 			first = 0;
 		}
 	}
@@ -1301,6 +1396,8 @@ int main(int argc, char **argv)
 	if (load(&s, &o))
 		return 1;
 	next_uses(&s);
+	if (o.cache && !o.no_predict)
+		add_following(&s, &o);
 	t0 = mono_s() - t0;
 	res = xrealloc(NULL, (size_t)o.nfast * sizeof(*res));
 	memset(res, 0, (size_t)o.nfast * sizeof(*res));

@@ -136,7 +136,7 @@ python3 -c 'import json, sys; d = json.loads(sys.argv[1]); \
 	assert 0.01 <= d["known"] <= 0.99 and 0 < d["precision"] <= 1, d' "$st" ||
 	fail "place --status --json: $st"
 out=$(df_ctl place --status) || fail "place --status failed"
-grep -qE "^cache mode: victims picked by last access [0-9]+% of the time, by frequency [0-9]+%; items with a rhythm by due time (yes|no) \(weight [01]\.[0-9]{2}\); [0-9]+% of prefetched items read$" <<<"$out" ||
+grep -qE "^cache mode: victims picked by last access [0-9]+% of the time, by frequency [0-9]+%; items with a rhythm by due time (yes|no) \(weight [01]\.[0-9]{2}\); [0-9]+% of prefetched items read; 0 read ahead of sequential readers, 0 of 0 judged read$" <<<"$out" ||
 	fail "place --status: $out"
 df_umount
 df_check_log

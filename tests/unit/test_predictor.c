@@ -29,7 +29,7 @@ static struct score_tier tiers[2];
 static struct placer_file files[MAXF];
 static int nfiles;
 static int njobs, jobs_dst[MAXJ];
-static uint64_t jobs_ino[MAXJ];
+static uint64_t jobs_ino[MAXJ], jobs_off[MAXJ];
 static int64_t clock_now;
 static uint64_t counts[MAXF];          /* access count the host reports */
 
@@ -49,11 +49,20 @@ static int h_files(void *arg, placer_file_cb cb, void *cbarg)
 	return 0;
 }
 
+/* Whether slot i holds the data of ino at off: a whole file (len
+ * UINT64_MAX), or the extent of a large one there. */
+static int holds(int i, uint64_t ino, uint64_t off)
+{
+	return files[i].ino == ino &&
+	       (files[i].len == UINT64_MAX ||
+		(off >= files[i].off && off - files[i].off < files[i].len));
+}
+
 static int h_file(void *arg, uint64_t ino, uint64_t off,
 		  struct placer_file *out)
 {
 	for (int i = 0; i < nfiles; i++)
-		if (files[i].ino == ino) {
+		if (holds(i, ino, off)) {
 			*out = files[i];
 			out->st.reads = counts[i];
 			out->st.opens = 0;
@@ -93,6 +102,7 @@ static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 		return -ENOSPC;
 	jobs_dst[njobs] = dst;
 	jobs_ino[njobs] = ino;
+	jobs_off[njobs] = off;
 	return ++njobs;
 }
 
@@ -382,7 +392,13 @@ static void apply_jobs(void)
 {
 	tiers[0].used = 0;
 	for (int k = 0; k < njobs; k++)
-		put_on(jobs_ino[k], jobs_dst[k]);
+		for (int i = 0; i < nfiles; i++)
+			if (holds(i, jobs_ino[k], jobs_off[k])) {
+				memset(files[i].tier_bytes, 0,
+				       sizeof(files[i].tier_bytes));
+				files[i].tier_bytes[jobs_dst[k]] =
+					files[i].bytes;
+			}
 	for (int i = 0; i < nfiles; i++)
 		tiers[0].used += files[i].tier_bytes[0];
 	njobs = 0;
@@ -539,6 +555,124 @@ static void reads_at(const struct predictor_params *pp, int i,
 	for (int k = 0; k < n; k++)
 		series_add(&files[i].se, &pp->predict.series,
 			   T0 + (int64_t)at[k] * NS, 1, 0);
+}
+
+/* Extents 0..n of a large file ino on hdd, 1 MiB each, not read yet;
+ * returns the slot of the first. */
+static int large_file(uint64_t ino, int n)
+{
+	int first = nfiles;
+
+	for (int k = 0; k < n; k++) {
+		struct placer_file *pf = &files[nfiles++];
+
+		memset(pf, 0, sizeof(*pf));
+		pf->ino = ino;
+		pf->off = (uint64_t)k * MB;
+		pf->len = MB;
+		pf->bytes = MB;
+		pf->tier_bytes[1] = MB;
+		pf->pol.pin = -1;
+		series_init(&pf->se);
+	}
+	return first;
+}
+
+/* The reader of extent `k` of the large file in slot `first` on.
+ * Returns placer_on_read's result. */
+static int read_extent(const struct predictor_params *pp, struct placer *pl,
+		       int first, int k)
+{
+	struct placer_file *pf = &files[first + k];
+
+	series_add(&pf->se, &pp->predict.series, clock_now, 1, 0);
+	return placer_on_read(pl, pf->ino, pf->off + 100, 1, 1.0);
+}
+
+/* Jobs j.. move extents first.. of ino to nvme, in order. */
+static void assert_extents(int j, uint64_t ino, int first, int n)
+{
+	assert_int_equal(njobs, j + n);
+	for (int k = 0; k < n; k++) {
+		assert_job(j + k, ino, 0);
+		assert_int_equal(jobs_off[j + k], (uint64_t)(first + k) * MB);
+	}
+}
+
+/* Cache mode reads ahead of a sequential reader of a large file: a miss
+ * of the extent after the last one missed promotes the next one too,
+ * then two, then four, up to PLACER_READ_AHEAD, until the end of the
+ * file; while a job of the file runs, the reader is still followed (its
+ * extent is not promoted). A reader that skips about, and a whole file,
+ * are not read ahead of. Read-ahead that is not read is judged so at the
+ * next prefetch round, and the next reader is not read ahead of. */
+static void test_cache_read_ahead(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer_weights w;
+	struct placer *pl;
+	int a, b;
+
+	pred_params(&pp);
+	a = large_file(20, 12);
+	clock_now = T0;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(read_extent(&pp, pl, a, 0), 1);
+	assert_extents(0, 20, 0, 1);           /* no stream yet */
+	assert_int_equal(read_extent(&pp, pl, a, 1), 1);
+	assert_extents(1, 20, 1, 2);           /* 1, and 2 ahead */
+	apply_jobs();
+	queued_busy = 1;                       /* from here on */
+	assert_int_equal(read_extent(&pp, pl, a, 3), 1);
+	assert_extents(0, 20, 3, 3);           /* 3, and 4, 5 ahead */
+	/* 4 before its move is done, while the file's jobs run: not
+	 * promoted again, nor 5; 6..9 ahead */
+	assert_int_equal(read_extent(&pp, pl, a, 4), 0);
+	assert_extents(3, 20, 6, 4);
+	/* 6 the same way: on from 9, 10 and 11 until the end */
+	assert_int_equal(read_extent(&pp, pl, a, 6), 0);
+	assert_extents(7, 20, 10, 2);
+	apply_jobs();
+	queued_busy = 0;
+	/* 2 is read from nvme (a hit: the placer does not see it) */
+	series_add(&files[a + 2].se, &pp.predict.series, T0 + NS, 1, 0);
+	w = weights(pl);
+	assert_int_equal(w.seq_fetched, 9);
+	assert_true(w.seq_precision == 1.0);
+
+	/* a reader skipping about, and a whole file read twice */
+	b = large_file(21, 8);
+	periodic_file(&pp, 22, 1, 60);
+	clock_now = T0 + 5 * NS;
+	assert_int_equal(read_extent(&pp, pl, b, 0), 1);
+	assert_int_equal(read_extent(&pp, pl, b, 2), 1);
+	assert_int_equal(read_extent(&pp, pl, b, 4), 1);
+	assert_int_equal(placer_on_read(pl, 22, 0, 1, 1.0), 1);
+	apply_jobs();
+	put_on(22, 1);
+	assert_int_equal(placer_on_read(pl, 22, 0, 1, 1.0), 1);
+	assert_int_equal(njobs, 1);
+	apply_jobs();
+	assert_int_equal(weights(pl).seq_fetched, 9);
+
+	/* of the 9 read ahead of file 20, 2, 4 and 6 were read; a round
+	 * after their time (10 s, one round) judges them */
+	clock_now = T0 + 40 * NS;
+	placer_prefetch(pl);
+	w = weights(pl);
+	assert_int_equal(w.seq_judged, 9);
+	assert_int_equal(w.seq_read, 3);
+	assert_true(w.seq_precision < 0.5);
+	/* so the next sequential reader is not read ahead of */
+	apply_jobs();
+	assert_int_equal(read_extent(&pp, pl, b, 6), 1);
+	assert_int_equal(read_extent(&pp, pl, b, 7), 1);
+	assert_int_equal(njobs, 2);
+	assert_int_equal(weights(pl).seq_fetched, 9);
+	placer_close(pl);
+	predictor_close(pr);
 }
 
 /* Cache mode: the room a prefetch round takes counts until its job is
@@ -942,6 +1076,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_judges_prefetch, setup),
 		cmocka_unit_test_setup(test_cache_known_regrets, setup),
 		cmocka_unit_test_setup(test_cache_prefetch_room, setup),
+		cmocka_unit_test_setup(test_cache_read_ahead, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
