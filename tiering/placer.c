@@ -1155,8 +1155,9 @@ static int next_of(const struct placer *pl, const struct placer_file *pf,
  * demoted again was read ahead too early: its reader is followed anew
  * from it, as is a reader not followed yet. While fewer than
  * half of the items read ahead are read by their judgement (at a
- * prefetch round), one stream in PROBE reads ahead. Returns the
- * promotions queued. */
+ * prefetch round), one such miss in PROBE reads ahead; at the others
+ * the reader is only followed, expected at the item after pf with its
+ * window as it was. Returns the promotions queued. */
 static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		      int64_t now, int moving)
 {
@@ -1212,6 +1213,9 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 	trusted = pl->seq_precision >= 0.5 || pl->streams % PROBE == 0;
 	pl->streams++;
 	pthread_mutex_unlock(&pl->lock);
+	if (!trusted)
+		win = s.win;   /* held back: the window does not grow, and
+				* the reader is expected at the next item */
 
 	cur = *pf;
 	if (in_window && s.nahead &&
@@ -1224,7 +1228,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 	pending_bytes(pl, add);
 	used = (double)(tiers[0].used + add[0]);
 	s.nahead = 0;
-	for (k = 0; k < win; k++) {
+	for (k = 0; trusted && k < win; k++) {
 		struct victim v[3];
 		double far[3];
 		uint64_t need;
@@ -1232,7 +1236,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		if (next_of(pl, &cur, &nx) < 0)
 			goto out;      /* the reader reached the end */
 		cur = nx;
-		if (!trusted || nx.tier_bytes[0] >= nx.bytes ||
+		if (nx.tier_bytes[0] >= nx.bytes ||
 		    nx.pol.pin >= 0 ||
 		    !score_allowed(tiers, n, 0, &nx.pol, NULL, 0) ||
 		    (nx.ino != pf->ino && pl->h.busy(pl->h.arg, nx.ino)))

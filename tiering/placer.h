@@ -187,7 +187,8 @@ struct placer_weights {
 					* start, and of those read */
 	double seq_precision;          /* the same of the items read ahead of
 					* sequential readers (1 at start):
-					* below 0.5, one stream in 8 reads
+					* below 0.5, one miss in 8 of a
+					* followed reader reads
 					* ahead */
 	uint64_t seq_fetched;          /* items read ahead since start */
 	uint64_t seq_judged, seq_read; /* of those judged, and read */

@@ -613,7 +613,7 @@ static void test_cache_read_ahead(void **state)
 	struct placer_params p = { .prefetch = 10, .cache = 1 };
 	struct placer_weights w;
 	struct placer *pl;
-	int a, b;
+	int a, b, c;
 
 	pred_params(&pp);
 	a = large_file(20, 12);
@@ -643,7 +643,7 @@ static void test_cache_read_ahead(void **state)
 	assert_true(w.seq_precision == 1.0);
 
 	/* a reader skipping about, and a whole file read twice */
-	b = large_file(21, 8);
+	b = large_file(21, 10);
 	periodic_file(&pp, 22, 1, 60);
 	clock_now = T0 + 5 * NS;
 	assert_int_equal(read_extent(&pp, pl, b, 0), 1);
@@ -669,8 +669,27 @@ static void test_cache_read_ahead(void **state)
 	apply_jobs();
 	assert_int_equal(read_extent(&pp, pl, b, 6), 1);
 	assert_int_equal(read_extent(&pp, pl, b, 7), 1);
-	assert_int_equal(njobs, 2);
+	assert_int_equal(njobs, 2);            /* not 8 (b has 10 extents) */
 	assert_int_equal(weights(pl).seq_fetched, 9);
+	apply_jobs();
+
+	/* Held back, a sequential reader is still followed extent by
+	 * extent: every miss after its first goes on with its stream (b's
+	 * was the 5th), so the 8th such miss (of c[4]) probes, with a
+	 * window of one (it did not grow while nothing was read ahead) */
+	c = large_file(23, 7);
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(read_extent(&pp, pl, c, k), 1);
+		assert_extents(0, 23, k, 1);
+		apply_jobs();
+	}
+	assert_int_equal(read_extent(&pp, pl, c, 4), 1);
+	assert_extents(0, 23, 4, 2);
+	apply_jobs();
+	series_add(&files[c + 5].se, &pp.predict.series, clock_now, 1, 0);
+	assert_int_equal(read_extent(&pp, pl, c, 6), 1);
+	assert_extents(0, 23, 6, 1);
+	assert_int_equal(weights(pl).seq_fetched, 10);
 	placer_close(pl);
 	predictor_close(pr);
 }
