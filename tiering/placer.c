@@ -98,7 +98,8 @@ struct placer {
 	struct placer_report last;     /* of the last pass */
 	uint64_t passes;               /* passes run */
 	uint64_t promotions;           /* jobs queued by placer_on_read */
-	uint64_t prefetched;           /* jobs queued by placer_prefetch */
+	uint64_t prefetched;           /* jobs queued by placer_prefetch and
+					* read_ahead */
 	uint64_t demoted;              /* jobs queued to make room on tier 0 */
 	/* Promotions (on access and by prefetch) queued and not done yet
 	 * (their file's job still busy): a tier's used bytes count a move
@@ -1254,8 +1255,15 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		far[V_OFTEN] = far_of(pl, &v[V_OFTEN], 0, now);
 		far[V_KNOWN] = NAN;
 		if (!make_room(pl, tiers, n, &used, need, far, now, NULL)) {
+			/* No room for it: the reader is expected to miss
+			 * this one next. */
 			s.nahead--;
-			break;
+			s.ino = nx.ino;
+			s.off = nx.off;
+			s.win = win;
+			s.at = now;
+			keep = 1;
+			goto out;
 		}
 		if (pl->h.migrate(pl->h.arg, nx.ino, nx.off, nx.len, 0,
 				  1000.0) < 0) {

@@ -694,6 +694,37 @@ static void test_cache_read_ahead(void **state)
 	predictor_close(pr);
 }
 
+/* A read-ahead that finds no room (nvme full of a pinned extent and one
+ * still moving) leaves its reader expecting the extent it could not
+ * bring: once there is room, the miss of that extent goes on reading
+ * ahead, with the window grown. */
+static void test_cache_read_ahead_no_room(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct placer *pl;
+	int a;
+
+	pred_params(&pp);
+	a = large_file(30, 8);
+	tiers[0].capacity = 3 * MB;            /* room: 2.7 MiB */
+	clock_now = T0;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(read_extent(&pp, pl, a, 0), 1);
+	apply_jobs();
+	files[a].pol.pin = 0;                  /* pinned to nvme */
+	queued_busy = 1;
+	assert_int_equal(read_extent(&pp, pl, a, 1), 1);
+	assert_extents(0, 30, 1, 1);           /* 2: no room */
+	apply_jobs();
+	tiers[0].capacity = 16 * MB;
+	assert_int_equal(read_extent(&pp, pl, a, 2), 1);
+	assert_extents(0, 30, 2, 3);           /* 2, and 3, 4 ahead */
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 /* Cache mode: the room a prefetch round takes counts until its job is
  * done. nvme has room for one more 1 MiB file; a round prefetches file
  * 3 (due in 5 s), and while that job runs, a read of file 5 on hdd was
@@ -1096,6 +1127,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_known_regrets, setup),
 		cmocka_unit_test_setup(test_cache_prefetch_room, setup),
 		cmocka_unit_test_setup(test_cache_read_ahead, setup),
+		cmocka_unit_test_setup(test_cache_read_ahead_no_room, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
 		cmocka_unit_test_setup(test_save_load, setup),
