@@ -384,6 +384,19 @@ import json, sys
 print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
 }
 
+# df_quiet: waits (bounded, 10 s) until no migration job is pending or
+# running.
+df_quiet()
+{
+	local i
+
+	for ((i = 0; i < 100; i++)); do
+		df_ctl jobs | grep -qE 'pending|copying|verifying' || return 0
+		sleep 0.1
+	done
+	fail "jobs still running after 10 s: $(df_ctl jobs)"
+}
+
 # df_to_hdd FILE: moves FILE to hdd and waits for it.
 df_to_hdd()
 {

@@ -56,18 +56,6 @@ wait_tier()
 	fail "$1 is on '$(tiers_of "$1")', not $2, after 10 s"
 }
 
-# quiet: waits (bounded) until no job is pending or running.
-quiet()
-{
-	local i
-
-	for ((i = 0; i < 100; i++)); do
-		df_ctl jobs | grep -qE 'pending|copying|verifying' || return 0
-		sleep 0.1
-	done
-	fail "jobs still running after 10 s: $(df_ctl jobs)"
-}
-
 for f in a b c d; do
 	head -c $((2 * MiB)) /dev/urandom >"$T/$f.src"
 done
@@ -78,7 +66,7 @@ head -c $((6 * MiB)) /dev/urandom >"$T/e.src"
 for f in c d e; do
 	cp "$T/$f.src" "$DF_MNT/$f"
 	sync
-	quiet
+	df_quiet
 	df_to_hdd "$DF_MNT/$f"
 done
 written=$(date +%s.%N)
@@ -89,7 +77,7 @@ for f in a b; do
 	sleep 1.2        # each access its own session, a clear order
 done
 df_read_direct "$DF_MNT/b"
-quiet
+df_quiet
 # An extent is promoted at most once in 10 s, and the writes of c, d and
 # e counted as an attempt.
 python3 -c "import time; time.sleep(max(0.0, 10.5 - (time.time() - $written)))"
@@ -115,10 +103,10 @@ assert_eq "$(tiers_of "$DF_MNT/c")" nvme "c after d came up"
 # 4 MiB: neither goes, and e stays on hdd.
 setfattr -n user.dfabric.pin -v nvme "$DF_MNT/d" ||
 	fail "setfattr user.dfabric.pin on d failed"
-quiet
+df_quiet
 df_read_direct "$DF_MNT/e"
 sleep 1
-quiet
+df_quiet
 assert_eq "$(tiers_of "$DF_MNT/e")" hdd "e read with too little that may go"
 for f in b c d; do
 	assert_eq "$(tiers_of "$DF_MNT/$f")" nvme "$f after e was read"

@@ -37,18 +37,6 @@ prefetch = 3600
 CONF
 df_mount
 
-# quiet: waits (bounded) until no job is pending or running.
-quiet()
-{
-	local i
-
-	for ((i = 0; i < 100; i++)); do
-		df_ctl jobs | grep -qE 'pending|copying|verifying' || return 0
-		sleep 0.1
-	done
-	fail "jobs still running after 10 s: $(df_ctl jobs)"
-}
-
 # on_nvme FILE: the indexes of the 64 KiB blocks of FILE on nvme, in
 # order (an extent record may span several).
 on_nvme()
@@ -67,7 +55,7 @@ for f in seq rnd; do
 	cp "$T/$f.src" "$DF_MNT/$f"
 done
 sync
-quiet
+df_quiet
 for f in seq rnd; do
 	df_to_hdd "$DF_MNT/$f"
 done
@@ -90,7 +78,7 @@ read_extents()
 # --- (a) a sequential reader is read ahead of ---------------------------------
 
 read_extents "$DF_MNT/seq" 0 1 2 3 4 5 6 7
-quiet
+df_quiet
 got=$(on_nvme "$DF_MNT/seq")
 ahead=$(python3 -c 'import sys; print(len([n for n in sys.argv[1].split() if int(n) > 7]))' "$got")
 [[ $ahead -gt 0 ]] ||
@@ -99,7 +87,7 @@ ahead=$(python3 -c 'import sys; print(len([n for n in sys.argv[1].split() if int
 # --- (b) a reader skipping about is not ----------------------------------------
 
 read_extents "$DF_MNT/rnd" 20 3 11 27 6 15 1 24
-quiet
+df_quiet
 got=$(on_nvme "$DF_MNT/rnd")
 python3 -c 'import sys
 got = set(map(int, sys.argv[1].split()))
