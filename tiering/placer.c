@@ -86,6 +86,15 @@ struct stream {
 	struct { uint64_t ino, off; } ahead[PLACER_READ_AHEAD];
 };
 
+/* What the judgements of one kind of item fetched ahead found (judge). */
+struct verdicts {
+	double useful, judged;         /* read by their judgement; judged;
+					* decayed */
+	double precision;              /* (useful + 1) / (judged + 2), 1
+					* before the first */
+	uint64_t n_judged, n_read;     /* the same since start */
+};
+
 struct placer {
 	struct placer_params p;        /* immutable */
 	struct placer_host h;          /* immutable */
@@ -120,18 +129,13 @@ struct placer {
 					* by frequency: 1 - w_recent */
 	double w_known;                /* the order by due time is asked for
 					* victims when >= 0.5 */
-	double precision;              /* the share of prefetched items read
-					* by their judgement */
 	struct watch *watch;           /* prefetched items not yet judged */
 	size_t nwatch, capwatch;
-	double useful, judged;         /* prefetched items read, judged;
-					* decayed */
-	uint64_t n_judged, n_read;     /* the same since start */
+	struct verdicts verdict[2];    /* by watch.seq: of the items
+					* prefetched by due time, read ahead */
 	struct stream stream[STREAMS]; /* sequential readers */
 	uint64_t streams;              /* streams that read ahead or would */
-	double seq_useful, seq_judged; /* read ahead, then read; judged */
-	double seq_precision;          /* (seq_useful + 1) / (seq_judged + 2) */
-	uint64_t seq_n_judged, seq_n_read, seq_fetched; /* since start */
+	uint64_t seq_fetched;          /* items read ahead since start */
 	uint64_t rounds;               /* prefetch rounds */
 	uint64_t rng;                  /* xorshift64 state */
 	double freq_hl;                /* s: half-life of the frequency key */
@@ -146,7 +150,6 @@ struct watch {
 	int64_t at, until;
 	int seq;
 };
-
 
 /* What a pass collects: the items for score_plan and what they are. */
 struct placer_range {
@@ -494,13 +497,13 @@ void placer_weights(struct placer *pl, struct placer_weights *out)
 	pthread_mutex_lock(&pl->lock);
 	out->recency = pl->w_recent;
 	out->known = pl->w_known;
-	out->precision = pl->precision;
-	out->judged = pl->n_judged;
-	out->read = pl->n_read;
-	out->seq_precision = pl->seq_precision;
+	out->precision = pl->verdict[0].precision;
+	out->judged = pl->verdict[0].n_judged;
+	out->read = pl->verdict[0].n_read;
+	out->seq_precision = pl->verdict[1].precision;
 	out->seq_fetched = pl->seq_fetched;
-	out->seq_judged = pl->seq_n_judged;
-	out->seq_read = pl->seq_n_read;
+	out->seq_judged = pl->verdict[1].n_judged;
+	out->seq_read = pl->verdict[1].n_read;
 	pthread_mutex_unlock(&pl->lock);
 }
 
@@ -1211,7 +1214,8 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 	win = s.win ? 2 * s.win : 1;
 	if (win > PLACER_READ_AHEAD)
 		win = PLACER_READ_AHEAD;
-	trusted = pl->seq_precision >= 0.5 || pl->streams % PROBE == 0;
+	trusted = pl->verdict[1].precision >= 0.5 ||
+		  pl->streams % PROBE == 0;
 	pl->streams++;
 	pthread_mutex_unlock(&pl->lock);
 	if (!trusted)
@@ -1258,12 +1262,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 			/* No room for it: the reader is expected to miss
 			 * this one next. */
 			s.nahead--;
-			s.ino = nx.ino;
-			s.off = nx.off;
-			s.win = win;
-			s.at = now;
-			keep = 1;
-			goto out;
+			goto expect;
 		}
 		if (pl->h.migrate(pl->h.arg, nx.ino, nx.off, nx.len, 0,
 				  1000.0) < 0) {
@@ -1277,13 +1276,14 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		remember(pl, &v[V_OFTEN], V_OFTEN);
 		watch(pl, &v[V_RECENT], now, now, 1);
 	}
-	if (next_of(pl, &cur, &nx) == 0) {
-		s.ino = nx.ino;
-		s.off = nx.off;
-		s.win = win;
-		s.at = now;
-		keep = 1;
-	}
+	if (next_of(pl, &cur, &nx) < 0)
+		goto out;
+expect:
+	s.ino = nx.ino;
+	s.off = nx.off;
+	s.win = win;
+	s.at = now;
+	keep = 1;
 out:
 	pthread_mutex_lock(&pl->lock);
 	if (keep)
@@ -1479,6 +1479,7 @@ static int sooner_first(const void *a, const void *b)
 static void judge(struct placer *pl, int64_t now)
 {
 	struct placer_file pf;
+	struct verdicts *v;
 	struct watch w;
 	size_t k = 0;
 	int read;
@@ -1497,20 +1498,12 @@ static void judge(struct placer *pl, int64_t now)
 		pthread_mutex_lock(&pl->lock);
 		if (read < 0)
 			continue;      /* gone */
-		if (w.seq) {
-			pl->seq_n_judged++;
-			pl->seq_n_read += (uint64_t)read;
-			pl->seq_useful = pl->seq_useful * (1 - JUDGE_FORGET) + read;
-			pl->seq_judged = pl->seq_judged * (1 - JUDGE_FORGET) + 1;
-			pl->seq_precision = (pl->seq_useful + 1) /
-					    (pl->seq_judged + 2);
-			continue;
-		}
-		pl->n_judged++;
-		pl->n_read += (uint64_t)read;
-		pl->useful = pl->useful * (1 - JUDGE_FORGET) + read;
-		pl->judged = pl->judged * (1 - JUDGE_FORGET) + 1;
-		pl->precision = (pl->useful + 1) / (pl->judged + 2);
+		v = &pl->verdict[w.seq];
+		v->n_judged++;
+		v->n_read += (uint64_t)read;
+		v->useful = v->useful * (1 - JUDGE_FORGET) + read;
+		v->judged = v->judged * (1 - JUDGE_FORGET) + 1;
+		v->precision = (v->useful + 1) / (v->judged + 2);
 	}
 	pthread_mutex_unlock(&pl->lock);
 }
@@ -1585,7 +1578,8 @@ int placer_prefetch(struct placer *pl)
 	 * PROBE prefetches, to see if that changed. */
 	pthread_mutex_lock(&pl->lock);
 	trusted = predictor_trusted(pl->p.pred) &&
-		  (pl->precision >= 0.5 || pl->rounds % PROBE == 0);
+		  (pl->verdict[0].precision >= 0.5 ||
+		   pl->rounds % PROBE == 0);
 	pl->rounds++;
 	pthread_mutex_unlock(&pl->lock);
 	for (k = 0; k < r.ncand && trusted; k++) {
@@ -1690,8 +1684,8 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 		pl->heap[k].min = k != V_KNOWN;
 	pl->w_recent = 0.5;
 	pl->w_known = 0.5;
-	pl->precision = 1.0;
-	pl->seq_precision = 1.0;
+	pl->verdict[0].precision = 1.0;
+	pl->verdict[1].precision = 1.0;
 	pl->ghost[V_KNOWN].vals = 1;
 	pl->rng = 0x2545f4914f6cdd1dULL;
 	if (p->pred) {

@@ -188,19 +188,23 @@ static void rehash(struct sim *s)
 	}
 }
 
+/* The slot of (vol, key) in the hash table (s->nslots > 0): the one
+ * holding its extent, or the empty one it would go in. */
+static size_t slot_of(const struct sim *s, uint64_t vol, uint64_t key)
+{
+	size_t h = mix(vol, key) & (s->nslots - 1);
+	uint32_t i;
+
+	while ((i = s->slots[h]) != NONE &&
+	       (s->kvol[i] != vol || s->kkey[i] != key))
+		h = (h + 1) & (s->nslots - 1);
+	return h;
+}
+
 /* The extent of (vol, key), NONE if there is none. */
 static uint32_t find_extent(const struct sim *s, uint64_t vol, uint64_t key)
 {
-	size_t h;
-	uint32_t i;
-
-	if (!s->nslots)
-		return NONE;
-	for (h = mix(vol, key) & (s->nslots - 1); (i = s->slots[h]) != NONE;
-	     h = (h + 1) & (s->nslots - 1))
-		if (s->kvol[i] == vol && s->kkey[i] == key)
-			return i;
-	return NONE;
+	return s->nslots ? s->slots[slot_of(s, vol, key)] : NONE;
 }
 
 /* The extent of (vol, key), made on first sight. */
@@ -212,14 +216,11 @@ static uint32_t extent_of(struct sim *s, uint64_t vol, uint64_t key,
 
 	if (2 * (s->nitems + 1) > s->nslots)
 		rehash(s);
-	h = mix(vol, key) & (s->nslots - 1);
-	while ((i = s->slots[h]) != NONE) {
-		if (s->kvol[i] == vol && s->kkey[i] == key) {
-			if (size > s->size[i])
-				s->size[i] = size;
-			return i;
-		}
-		h = (h + 1) & (s->nslots - 1);
+	h = slot_of(s, vol, key);
+	if ((i = s->slots[h]) != NONE) {
+		if (size > s->size[i])
+			s->size[i] = size;
+		return i;
 	}
 	if (s->nitems == s->capitems) {
 		s->capitems = s->capitems ? s->capitems * 2 : 1024;
