@@ -461,6 +461,36 @@ static int fault_res(int res)
 	}
 }
 
+/* Submits every queued request. A submission refused for the moment
+ * (EINTR, EAGAIN: the kernel is short of memory for requests, EBUSY: its
+ * completion queue is full) is tried again, at most SUBMIT_TRIES times a
+ * millisecond apart. Returns 0, or -errno with requests still queued:
+ * waiting for their completions would wait forever. */
+#define SUBMIT_TRIES 100
+
+static int ring_submit(struct ring *r)
+{
+	int n = 0;
+
+	for (int tries = 0; tries < SUBMIT_TRIES; tries++) {
+		int f = atomic_load(&uring_fault);
+
+		if (f == MIG_URING_SUBMIT_ENOMEM)
+			n = -ENOMEM;
+		else if (f == MIG_URING_SUBMIT_EAGAIN &&
+			 atomic_fetch_add(&uring_seen, 1) < 3)
+			n = -EAGAIN;
+		else
+			n = io_uring_submit(&r->ring);
+		if (n >= 0 && io_uring_sq_ready(&r->ring) == 0)
+			return 0;
+		if (n < 0 && n != -EINTR && n != -EAGAIN && n != -EBUSY)
+			return n;
+		usleep(1000);
+	}
+	return n < 0 ? n : -EAGAIN;
+}
+
 static void submit_slot(struct ring *r, struct slot *sl, int i, int fd,
 			int ioprio)
 {
@@ -529,7 +559,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	struct slot sl[MIG_SLOTS] = { 0 };
 	uint64_t end = s->off + s->len, next_off = s->off, next_seq = 0,
 		 hash_seq = 0, skipped_end = 0;
-	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1;
+	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1, rc2;
 	bool holes = false;
 	/* Held writers wait for this copy: not behind the disk's idle
 	 * time. */
@@ -611,7 +641,16 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		}
 		if (inflight == 0)
 			break;
-		io_uring_submit(&r->ring);
+		if ((rc2 = ring_submit(r)) < 0) {
+			/* Requests left queued would go with the next
+			 * copy's: this ring is done. */
+			if (rc == 0)
+				rc = rc2;
+			r->broken = true;
+			log_warn("migration: io_uring submission failed (%s); copies "
+				 "go through buffers from now on", strerror(-rc2));
+			break;
+		}
 		{
 			struct io_uring_cqe *cqe;
 			int res, k;

@@ -217,8 +217,13 @@ void mig_debug_claim_delay(unsigned ms);
  * may: MIG_URING_SHORT asks each read and write for half of what is left
  * (the loop must ask again for the rest), MIG_URING_EAGAIN makes every
  * third completion -EAGAIN (it must resubmit), MIG_URING_EIO makes the
- * fifth completion -EIO (the job must roll back); 0 clears. */
-enum { MIG_URING_SHORT = 1, MIG_URING_EAGAIN, MIG_URING_EIO };
+ * fifth completion -EIO (the job must roll back), MIG_URING_SUBMIT_EAGAIN
+ * makes the first three submissions fail with -EAGAIN and submit nothing
+ * (it must submit again), MIG_URING_SUBMIT_ENOMEM makes every submission
+ * fail with -ENOMEM (the job must roll back, not wait for completions of
+ * requests never submitted); 0 clears. */
+enum { MIG_URING_SHORT = 1, MIG_URING_EAGAIN, MIG_URING_EIO,
+       MIG_URING_SUBMIT_EAGAIN, MIG_URING_SUBMIT_ENOMEM };
 void mig_debug_uring_fault(int kind);
 
 #endif

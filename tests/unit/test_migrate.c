@@ -590,6 +590,37 @@ static void test_uring_eio(void **state)
 	check_content(x);
 }
 
+/* Submissions the kernel refuses for a moment: submitted again, the
+ * file moves there and back whole. */
+static void test_uring_submit_eagain(void **state)
+{
+	uring_misbehaves(state, MIG_URING_SUBMIT_EAGAIN);
+}
+
+/* A submission that fails for good: the copy does not wait for
+ * completions of requests never submitted, the job rolls back with the
+ * error, and the next job moves the file. */
+static void test_uring_submit_enomem(void **state)
+{
+	struct fix *x = *state;
+	struct meta_job j;
+
+	fab_config(x, "");
+	make_file(x);
+	mig_debug_uring_fault(MIG_URING_SUBMIT_ENOMEM);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
+	assert_int_equal(j.err, ENOMEM);
+	assert_int_equal(on_tier(x, "nvme", 0), 6);
+	assert_int_equal(tier_blocks(x, "hdd"), 0);
+	check_content(x);
+	mig_debug_uring_fault(0);
+	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(on_tier(x, "hdd", 1), 6);
+	check_content(x);
+}
+
 /* ---------------------------------------------------------------- */
 /* crashes */
 
@@ -1357,6 +1388,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uring_eagain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uring_eagain, setup_device, teardown),
 		cmocka_unit_test_setup_teardown(test_uring_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_submit_eagain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_submit_enomem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_sync_fails_then_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_logged_once, setup, teardown),
