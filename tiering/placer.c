@@ -78,10 +78,12 @@ struct ghost {
 /* A sequential reader: the item (ino, off) it is expected to miss next,
  * after the `win` items read ahead of it last time (0: none yet), which
  * are ahead[0..nahead) (those that were not on tier 0 already). at: when
- * it was last seen, 0 for a free slot. */
+ * it was last seen, 0 for a free slot. busy: a miss of its reader is
+ * being served (read_ahead, with the lock dropped): neither matched nor
+ * given to another reader until then. */
 struct stream {
 	uint64_t ino, off;
-	int win, nahead;
+	int win, nahead, busy;
 	int64_t at;
 	struct { uint64_t ino, off; } ahead[PLACER_READ_AHEAD];
 };
@@ -1177,6 +1179,8 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		struct stream *c = &pl->stream[k];
 		int j;
 
+		if (c->busy)
+			continue;
 		if (c->at && c->ino == pf->ino && c->off == pf->off)
 			break;
 		for (j = 0; c->at && j < c->nahead; j++)
@@ -1197,20 +1201,35 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		k = STREAMS;
 	}
 	if (k == STREAMS) {
+		struct stream was = st ? *st : (struct stream){ 0 };
+
 		pthread_mutex_unlock(&pl->lock);
-		if (next_of(pl, pf, &nx) < 0)
-			return 0;
+		if (!st || next_of(pl, pf, &nx) < 0)
+			return 0;      /* every slot busy, or the end */
 		pthread_mutex_lock(&pl->lock);
-		memset(st, 0, sizeof(*st));
-		st->ino = nx.ino;
-		st->off = nx.off;
-		st->at = now;
+		if (st->busy || st->at != was.at || st->ino != was.ino ||
+		    st->off != was.off) {
+			/* Taken or moved on meanwhile: the one seen
+			 * longest ago now. */
+			st = NULL;
+			for (k = 0; k < STREAMS; k++)
+				if (!pl->stream[k].busy &&
+				    (!st || pl->stream[k].at < st->at))
+					st = &pl->stream[k];
+		}
+		if (st) {
+			memset(st, 0, sizeof(*st));
+			st->ino = nx.ino;
+			st->off = nx.off;
+			st->at = now;
+		}
 		pthread_mutex_unlock(&pl->lock);
 		return 0;
 	}
 	st = &pl->stream[k];
 	s = *st;
-	st->at = 0;                    /* taken; back in below if it goes on */
+	s.busy = 0;
+	st->busy = 1;                  /* taken; freed or updated below */
 	win = s.win ? 2 * s.win : 1;
 	if (win > PLACER_READ_AHEAD)
 		win = PLACER_READ_AHEAD;
@@ -1229,7 +1248,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		cur = nx;              /* on after the last one read ahead */
 	n = pl->h.tiers(pl->h.arg, tiers);
 	if (n < 2)
-		return 0;
+		goto out;              /* the slot is freed */
 	pending_bytes(pl, add);
 	used = (double)(tiers[0].used + add[0]);
 	s.nahead = 0;
@@ -1288,6 +1307,8 @@ out:
 	pthread_mutex_lock(&pl->lock);
 	if (keep)
 		*st = s;
+	else
+		memset(st, 0, sizeof(*st));
 	pl->prefetched += (uint64_t)got;
 	pl->seq_fetched += (uint64_t)got;
 	pthread_mutex_unlock(&pl->lock);

@@ -5,6 +5,8 @@
  * and promotion by heat are out of reach (hot_freq and promote_freq far
  * above any history here), so that only a forecast can promote. */
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,9 +97,21 @@ static int h_busy(void *arg, uint64_t ino)
 	return 0;
 }
 
+/* A test may stop the next h_migrate of (block_ino, block_off): it posts
+ * `entered`, then waits for `release`. */
+static sem_t entered, release;
+static uint64_t block_ino, block_off;
+static int block_armed;
+
 static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 			 int dst, double priority)
 {
+	if (__atomic_load_n(&block_armed, __ATOMIC_ACQUIRE) &&
+	    ino == block_ino && off == block_off) {
+		__atomic_store_n(&block_armed, 0, __ATOMIC_RELEASE);
+		sem_post(&entered);
+		sem_wait(&release);
+	}
 	if (njobs == MAXJ)
 		return -ENOSPC;
 	jobs_dst[njobs] = dst;
@@ -694,6 +708,67 @@ static void test_cache_read_ahead(void **state)
 	predictor_close(pr);
 }
 
+struct reader {
+	const struct predictor_params *pp;
+	struct placer *pl;
+	int first, k, rc;
+};
+
+static void *reader_thread(void *arg)
+{
+	struct reader *r = arg;
+
+	r->rc = read_extent(r->pp, r->pl, r->first, r->k);
+	return NULL;
+}
+
+/* Two sequential readers at once: while the miss of one is served (its
+ * read-ahead waits in the host's migrate), a miss of another starts a
+ * stream of its own, not in the slot the first one holds, which takes it
+ * back when done: the second reader's next misses go on reading ahead. */
+static void test_cache_read_ahead_concurrent(void **state)
+{
+	struct predictor_params pp;
+	struct predictor *pr;
+	struct placer_params p = { .prefetch = 10, .cache = 1 };
+	struct reader ra;
+	struct placer *pl;
+	pthread_t th;
+	int a, b;
+
+	pred_params(&pp);
+	a = large_file(40, 6);
+	b = large_file(41, 6);
+	clock_now = T0;
+	pl = open_placer_on(&pp, &p, &pr);
+	assert_int_equal(read_extent(&pp, pl, a, 0), 1);
+	assert_extents(0, 40, 0, 1);
+	sem_init(&entered, 0, 0);
+	sem_init(&release, 0, 0);
+	block_ino = 40;
+	block_off = 2 * MB;                    /* a's read-ahead of a[2] */
+	__atomic_store_n(&block_armed, 1, __ATOMIC_RELEASE);
+	ra = (struct reader){ .pp = &pp, .pl = pl, .first = a, .k = 1 };
+	assert_int_equal(pthread_create(&th, NULL, reader_thread, &ra), 0);
+	sem_wait(&entered);
+	/* a[1] is promoted, a[2] on its way: b's reader starts meanwhile */
+	assert_int_equal(read_extent(&pp, pl, b, 0), 1);
+	assert_int_equal(read_extent(&pp, pl, b, 1), 1);
+	assert_extents(2, 41, 0, 3);           /* b0, b1, and b2 ahead */
+	sem_post(&release);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(ra.rc, 1);
+	assert_int_equal(njobs, 6);
+	/* b's reader misses b[3], the one after b[2]: 3, 4 and 5 */
+	assert_int_equal(read_extent(&pp, pl, b, 3), 1);
+	assert_int_equal(njobs, 9);
+	assert_extents(6, 41, 3, 3);
+	sem_destroy(&entered);
+	sem_destroy(&release);
+	placer_close(pl);
+	predictor_close(pr);
+}
+
 /* A read-ahead that finds no room (nvme full of a pinned extent and one
  * still moving) leaves its reader expecting the extent it could not
  * bring: once there is room, the miss of that extent goes on reading
@@ -1127,6 +1202,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cache_known_regrets, setup),
 		cmocka_unit_test_setup(test_cache_prefetch_room, setup),
 		cmocka_unit_test_setup(test_cache_read_ahead, setup),
+		cmocka_unit_test_setup(test_cache_read_ahead_concurrent, setup),
 		cmocka_unit_test_setup(test_cache_read_ahead_no_room, setup),
 		cmocka_unit_test_setup(test_scoring, setup),
 		cmocka_unit_test_setup(test_untrusted, setup),
