@@ -567,19 +567,20 @@ static void uring_misbehaves(void **state, int kind)
 static void test_uring_short(void **state) { uring_misbehaves(state, MIG_URING_SHORT); }
 static void test_uring_eagain(void **state) { uring_misbehaves(state, MIG_URING_EAGAIN); }
 
-/* An I/O error of the io_uring copy: rolled back, the source whole, no
- * copy left on the destination; the next job moves the file. */
-static void test_uring_eio(void **state)
+/* A copy that fails with err under fault `kind`: rolled back with err,
+ * the source whole, no copy left on the destination; the next job, the
+ * fault cleared, moves the file. */
+static void uring_fails(void **state, int kind, int err)
 {
 	struct fix *x = *state;
 	struct meta_job j;
 
 	fab_config(x, "");
 	make_file(x);
-	mig_debug_uring_fault(MIG_URING_EIO);
+	mig_debug_uring_fault(kind);
 	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
 	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
-	assert_int_equal(j.err, EIO);
+	assert_int_equal(j.err, err);
 	assert_int_equal(on_tier(x, "nvme", 0), 6);
 	assert_int_equal(tier_blocks(x, "hdd"), 0);
 	check_content(x);
@@ -588,6 +589,12 @@ static void test_uring_eio(void **state)
 	assert_int_equal(j.state, META_JOB_CLEANED);
 	assert_int_equal(on_tier(x, "hdd", 1), 6);
 	check_content(x);
+}
+
+/* An I/O error of the io_uring copy. */
+static void test_uring_eio(void **state)
+{
+	uring_fails(state, MIG_URING_EIO, EIO);
 }
 
 /* Submissions the kernel refuses for a moment: submitted again, the
@@ -598,27 +605,10 @@ static void test_uring_submit_eagain(void **state)
 }
 
 /* A submission that fails for good: the copy does not wait for
- * completions of requests never submitted, the job rolls back with the
- * error, and the next job moves the file. */
+ * completions of requests never submitted (it used to hang there). */
 static void test_uring_submit_enomem(void **state)
 {
-	struct fix *x = *state;
-	struct meta_job j;
-
-	fab_config(x, "");
-	make_file(x);
-	mig_debug_uring_fault(MIG_URING_SUBMIT_ENOMEM);
-	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
-	assert_int_equal(j.state, META_JOB_ROLLED_BACK);
-	assert_int_equal(j.err, ENOMEM);
-	assert_int_equal(on_tier(x, "nvme", 0), 6);
-	assert_int_equal(tier_blocks(x, "hdd"), 0);
-	check_content(x);
-	mig_debug_uring_fault(0);
-	wait_job(x, fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0), &j);
-	assert_int_equal(j.state, META_JOB_CLEANED);
-	assert_int_equal(on_tier(x, "hdd", 1), 6);
-	check_content(x);
+	uring_fails(state, MIG_URING_SUBMIT_ENOMEM, ENOMEM);
 }
 
 /* ---------------------------------------------------------------- */
