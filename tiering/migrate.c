@@ -491,6 +491,16 @@ static int ring_submit(struct ring *r)
 	return n < 0 ? n : -EAGAIN;
 }
 
+/* A submission or a wait failed with requests still queued or in
+ * flight, which would complete into the next copy's buffers: this
+ * worker's ring is done. */
+static void ring_break(struct ring *r, const char *what, int err)
+{
+	r->broken = true;
+	log_warn("migration: io_uring %s failed (%s); copies go through "
+		 "buffers from now on", what, strerror(-err));
+}
+
 static void submit_slot(struct ring *r, struct slot *sl, int i, int fd,
 			int ioprio)
 {
@@ -559,7 +569,7 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	struct slot sl[MIG_SLOTS] = { 0 };
 	uint64_t end = s->off + s->len, next_off = s->off, next_seq = 0,
 		 hash_seq = 0, skipped_end = 0;
-	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1, rc2;
+	int sfd, dfd = -1, rc = 0, inflight = 0, i, direct = 1;
 	bool holes = false;
 	/* Held writers wait for this copy: not behind the disk's idle
 	 * time. */
@@ -641,30 +651,22 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		}
 		if (inflight == 0)
 			break;
-		if ((rc2 = ring_submit(r)) < 0) {
-			/* Requests left queued would go with the next
-			 * copy's: this ring is done. */
-			if (rc == 0)
-				rc = rc2;
-			r->broken = true;
-			log_warn("migration: io_uring submission failed (%s); copies "
-				 "go through buffers from now on", strerror(-rc2));
-			break;
-		}
 		{
 			struct io_uring_cqe *cqe;
 			int res, k;
 
+			if ((res = ring_submit(r)) < 0) {
+				if (rc == 0)
+					rc = res;
+				ring_break(r, "submission", res);
+				break;
+			}
 			res = io_uring_wait_cqe(&r->ring, &cqe);
 			if (res < 0) {
 				if (res == -EINTR)
 					continue;
-				/* Requests still in flight would complete
-				 * into the next copy: this ring is done. */
 				rc = res;
-				r->broken = true;
-				log_warn("migration: io_uring wait failed (%s); copies "
-					 "go through buffers from now on", strerror(-res));
+				ring_break(r, "wait", res);
 				break;
 			}
 			k = (int)(uintptr_t)io_uring_cqe_get_data(cqe);

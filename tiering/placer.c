@@ -1150,6 +1150,19 @@ static int next_of(const struct placer *pl, const struct placer_file *pf,
 	       out->bytes ? 0 : -ENOENT;
 }
 
+/* The stream slot for a new reader: a free one, else the one seen
+ * longest ago; never one whose reader's miss is being served. NULL when
+ * every slot is. Caller holds pl->lock. */
+static struct stream *stream_slot(struct placer *pl)
+{
+	struct stream *st = NULL;
+
+	for (int k = 0; k < STREAMS; k++)
+		if (!pl->stream[k].busy && (!st || pl->stream[k].at < st->at))
+			st = &pl->stream[k];
+	return st;
+}
+
 /* Cache mode, a read of pf missed tier 0: when a sequential reader was
  * expected to miss pf next (it missed the item before, or the item after
  * those read ahead of it last time), promotes the items after pf, one
@@ -1191,8 +1204,6 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 			in_window = 1;
 			break;
 		}
-		if (!st || c->at < st->at)
-			st = c;        /* else the one seen longest ago goes */
 	}
 	if (in_window && !moving) {
 		/* Moved and gone again: read ahead too early, the reader is
@@ -1201,22 +1212,18 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		k = STREAMS;
 	}
 	if (k == STREAMS) {
-		struct stream was = st ? *st : (struct stream){ 0 };
+		struct stream was;
 
+		if (!st)
+			st = stream_slot(pl);
+		was = st ? *st : (struct stream){ 0 };
 		pthread_mutex_unlock(&pl->lock);
 		if (!st || next_of(pl, pf, &nx) < 0)
 			return 0;      /* every slot busy, or the end */
 		pthread_mutex_lock(&pl->lock);
 		if (st->busy || st->at != was.at || st->ino != was.ino ||
-		    st->off != was.off) {
-			/* Taken or moved on meanwhile: the one seen
-			 * longest ago now. */
-			st = NULL;
-			for (k = 0; k < STREAMS; k++)
-				if (!pl->stream[k].busy &&
-				    (!st || pl->stream[k].at < st->at))
-					st = &pl->stream[k];
-		}
+		    st->off != was.off)
+			st = stream_slot(pl);  /* taken or moved on meanwhile */
 		if (st) {
 			memset(st, 0, sizeof(*st));
 			st->ino = nx.ino;
