@@ -1260,10 +1260,19 @@ static void test_priority_order(void **state)
 		ino[i] = st.st_ino;
 	}
 	/* The worker waits a second on the first job's claim: the three
-	 * are queued long before it looks for the next. */
+	 * are queued long before it looks for the next. They are queued
+	 * only once it is copying the first: queued before it took the
+	 * first, the one of priority 1 went ahead of it (a loaded machine). */
 	mig_debug_claim_delay(1000);
 	first = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
 	assert_true(first > 0);
+	for (i = 0; i < 5000; i++) {
+		assert_int_equal(fs_job(x->f, (uint64_t)first, &j[0]), 0);
+		if (j[0].state == META_JOB_COPYING)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(j[0].state, META_JOB_COPYING);
 	for (i = 0; i < 3; i++) {
 		id[i] = fs_migrate(x->f, ino[i], 0, UINT64_MAX, "hdd", prio[i]);
 		assert_true(id[i] > 0);
