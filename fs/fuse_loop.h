@@ -7,7 +7,9 @@
 struct fuse_session;
 
 /* Serves se until it ends (unmount, signal), with at most max_threads
- * threads (at least 2). Returns 0, or -errno from reading /dev/fuse. */
-int df_loop(struct fuse_session *se, unsigned max_threads);
+ * threads (at least 2). Between requests that come within spin_us of
+ * each other the leader polls for the next one that long before it
+ * sleeps (0: never). Returns 0, or -errno from reading /dev/fuse. */
+int df_loop(struct fuse_session *se, unsigned max_threads, unsigned spin_us);
 
 #endif

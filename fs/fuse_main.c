@@ -47,6 +47,7 @@ struct opts {
 	int help;                  /* -h */
 	int version;               /* -V */
 	unsigned max_threads;      /* -o max_threads=N */
+	unsigned spin_us;          /* -o spin_us=N */
 	int clone_fd;              /* -o clone_fd */
 	unsigned max_read;         /* -o max_read=N, also passed to libfuse */
 	unsigned read_ahead_kb;    /* -o read_ahead_kb=N for the mount's bdi */
@@ -731,6 +732,10 @@ static void usage(FILE *out)
 "  -V, --version      print the version\n"
 "  -o max_threads=N   at most N threads serve requests (default 16, at\n"
 "                     least 2)\n"
+"  -o spin_us=N       while a client sends requests one after another,\n"
+"                     poll up to N microseconds for the next one before\n"
+"                     sleeping (default 50, at most 1000; 0 never polls;\n"
+"                     not with -s or clone_fd)\n"
 "  -o clone_fd        one /dev/fuse descriptor per thread, on libfuse's\n"
 "                     own loop (every idle thread waits for a request)\n"
 "  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 8192,\n"
@@ -743,11 +748,12 @@ static void usage(FILE *out)
 }
 
 enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_MAX_READ,
-       KEY_MAX_THREADS, KEY_READ_AHEAD };
+       KEY_MAX_THREADS, KEY_READ_AHEAD, KEY_SPIN };
 
 #define OPT(t, p) { t, offsetof(struct opts, p), 1 }
 static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
+	FUSE_OPT_KEY("spin_us=", KEY_SPIN),
 	OPT("clone_fd", clone_fd),
 	FUSE_OPT_KEY("read_ahead_kb=", KEY_READ_AHEAD),
 	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
@@ -819,6 +825,8 @@ static int opt_proc(void *data, const char *arg, int key,
 		return opt_uint(arg, 65536, &o->max_threads);
 	case KEY_READ_AHEAD:
 		return opt_uint(arg, 1u << 20, &o->read_ahead_kb);
+	case KEY_SPIN:
+		return opt_uint(arg, 1000, &o->spin_us);
 	}
 	return 1;
 }
@@ -1055,7 +1063,8 @@ static uint64_t mount_dev(const char *mnt)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct opts o = { .max_threads = 16, .read_ahead_kb = UINT_MAX };
+	struct opts o = { .max_threads = 16, .spin_us = 50,
+			  .read_ahead_kb = UINT_MAX };
 	struct fuse_session *se = NULL;
 	struct ctl_server *ctl = NULL;
 	struct fuse_loop_config *lc = NULL;
@@ -1176,7 +1185,7 @@ int main(int argc, char *argv[])
 	if (o.single) {
 		rc = fuse_session_loop(se);
 	} else if (!o.clone_fd) {
-		rc = df_loop(se, o.max_threads);
+		rc = df_loop(se, o.max_threads, o.spin_us);
 	} else {
 		lc = fuse_loop_cfg_create();
 		if (!lc) {
