@@ -4,8 +4,9 @@
 # leader polls /dev/fuse between them instead of sleeping, and so uses
 # CPU for the time between them; once they stop it sleeps again. A client
 # looks up a new name every ~0.3 ms for 1.5 s: with spin_us=1000 the
-# daemon's CPU time is most of that time, with spin_us=0 it is not; idle
-# afterwards, it uses next to none. Bad values are refused.
+# daemon uses a third of a CPU or more (all of one on a quiet machine),
+# with spin_us=0 under half as much; idle afterwards, it uses next to
+# none. Bad values are refused.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -43,7 +44,7 @@ paced_cpu() {
 df_mount -o spin_us=1000
 read -r busy idle n < <(paced_cpu)
 echo "spin_us=1000: $n lookups, daemon CPU $busy of the time, idle $idle"
-python3 -c 'import sys; sys.exit(float(sys.argv[1]) < 0.5)' "$busy" ||
+python3 -c 'import sys; sys.exit(float(sys.argv[1]) < 0.3)' "$busy" ||
 	fail "spin_us=1000: the daemon used $busy of a CPU between paced lookups"
 python3 -c 'import sys; sys.exit(float(sys.argv[1]) > 0.1)' "$idle" ||
 	fail "spin_us=1000: the daemon used $idle of a CPU while idle"
