@@ -171,7 +171,7 @@ if mountpoint -q "$DF_MNT"; then fail "-o bogus_opt: mounted"; fi
 # A number option that is not a number in range is refused (exit 2, the
 # option named); sscanf's %u took -1, 12abc and 2^32 + 1024 before.
 for o in read_ahead_kb=-1 read_ahead_kb=12abc read_ahead_kb=4294968320 \
-	max_threads=-1 max_read=1M; do
+	max_threads=-1 max_read=1M spin_us=-1 spin_us=1001 spin_us=5x; do
 	rc=0
 	out=$(timeout 10 "$B/dfabric" "$DF_CONF" "$DF_MNT" -f -o "$o" 2>&1) || rc=$?
 	assert_eq "$rc" 2 "exit status with -o $o"
