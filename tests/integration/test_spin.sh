@@ -5,8 +5,9 @@
 # once they stop it sleeps again. A client looks up new names one after
 # another for 1.5 s. With spin_us=0 the daemon's threads sleep (voluntary
 # context switches) 0.5 to 1 times per lookup here; with spin_us=1000
-# they do not sleep between the lookups (0.01 to 0.02 times). Idle afterwards, the daemon uses
-# next to no CPU. (test_basic: bad values are refused.)
+# they do not sleep between the lookups (0.01 to 0.02 times). Idle
+# afterwards, the daemon uses next to no CPU. (test_basic: bad values
+# are refused.)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 

@@ -1056,18 +1056,28 @@ static void test_remade_extent_version(void **state)
 	assert_int_equal(fs_release(x->f, fh), 0);
 }
 
+/* Waits up to 5 s for job id to be copying; returns whether it is, with
+ * its record in *j. */
+static int wait_copying(struct fix *x, int64_t id, struct meta_job *j)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (fs_job(x->f, (uint64_t)id, j) == 0 &&
+		    j->state == META_JOB_COPYING)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
 /* Starts moving the file to `tier` and returns once the job copies,
  * 0.2 s into it. */
 static void start_held(struct fix *x, const char *tier)
 {
 	struct meta_job j;
 	int64_t id = fs_migrate(x->f, x->ino, 0, UINT64_MAX, tier, 0);
-	int i;
 
 	assert_true(id > 0);
-	for (i = 0; i < 2000 && (fs_job(x->f, (uint64_t)id, &j) < 0 ||
-				 j.state != META_JOB_COPYING); i++)
-		usleep(1000);
+	wait_copying(x, id, &j);
 	usleep(200 * 1000);
 }
 
@@ -1266,13 +1276,7 @@ static void test_priority_order(void **state)
 	mig_debug_claim_delay(1000);
 	first = fs_migrate(x->f, x->ino, 0, UINT64_MAX, "hdd", 0);
 	assert_true(first > 0);
-	for (i = 0; i < 5000; i++) {
-		assert_int_equal(fs_job(x->f, (uint64_t)first, &j[0]), 0);
-		if (j[0].state == META_JOB_COPYING)
-			break;
-		usleep(1000);
-	}
-	assert_int_equal(j[0].state, META_JOB_COPYING);
+	assert_true(wait_copying(x, first, &j[0]));
 	for (i = 0; i < 3; i++) {
 		id[i] = fs_migrate(x->f, ino[i], 0, UINT64_MAX, "hdd", prio[i]);
 		assert_true(id[i] > 0);
