@@ -28,7 +28,7 @@ LDFLAGS  += $(SANFLAGS)
 LIBS     := -lrocksdb -luring -ls3 $(shell pkg-config --libs libcurl) -lcrypto -lxxhash -linih -lcjson -lxgboost -lgsl -lgslcblas -lpthread -lm
 
 CORE_SRC := $(wildcard common/*.c backends/*.c crypto/*.c tiering/*.c predict/*.c) \
-            $(filter-out fs/fuse_main.c fs/fuse_loop.c,$(wildcard fs/*.c))
+            $(filter-out fs/fuse_main.c fs/fuse_loop.c fs/fuse_uring.c,$(wildcard fs/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -47,7 +47,7 @@ $(B)/libdfabric.a: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/dfabric: $(B)/fs/fuse_main.o $(B)/fs/fuse_loop.o $(B)/libdfabric.a
+$(B)/dfabric: $(B)/fs/fuse_main.o $(B)/fs/fuse_loop.o $(B)/fs/fuse_uring.o $(B)/libdfabric.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS)
 
 $(B)/dfabric-ctl: $(B)/tools/dfabric-ctl.o $(B)/libdfabric.a

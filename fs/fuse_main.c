@@ -29,6 +29,7 @@
 #include "fs/ctl.h"
 #include "fs/fs.h"
 #include "fs/fuse_loop.h"
+#include "fs/fuse_uring.h"
 #include "fs/splice.h"
 
 #define DFABRIC_VERSION "0.1.0"
@@ -49,6 +50,7 @@ struct opts {
 	unsigned max_threads;      /* -o max_threads=N */
 	unsigned spin_us;          /* -o spin_us=N */
 	int clone_fd;              /* -o clone_fd */
+	int uring;                 /* -o uring */
 	unsigned max_read;         /* -o max_read=N, also passed to libfuse */
 	unsigned read_ahead_kb;    /* -o read_ahead_kb=N for the mount's bdi */
 	int extra;                 /* unexpected positional arguments */
@@ -163,7 +165,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want |= FUSE_CAP_SPLICE_READ;
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+	/* a reply over io_uring is copied into the request's buffers */
+	if ((conn->capable & FUSE_CAP_SPLICE_WRITE) && !df_uring_wanted())
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	conn->want &= ~(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_POSIX_ACL |
 			FUSE_CAP_WRITEBACK_CACHE);
@@ -409,7 +412,8 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 		fd_bytes += seg[i].fd >= 0 ? seg[i].len : 0;
 	/* libfuse copies a reply with less than two pages of file data:
 	 * through a pipe that would cost two calls more than a pread. */
-	p = fd_bytes < 2 * (size_t)sysconf(_SC_PAGESIZE) ? NULL : thread_pipe();
+	p = fd_bytes < 2 * (size_t)sysconf(_SC_PAGESIZE) || df_uring_wanted() ?
+	    NULL : thread_pipe();
 	if ((rc = fs_pipe_fill(p, seg, n, piped)) < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -738,6 +742,9 @@ static void usage(FILE *out)
 "                     not with -s or clone_fd)\n"
 "  -o clone_fd        one /dev/fuse descriptor per thread, on libfuse's\n"
 "                     own loop (every idle thread waits for a request)\n"
+"  -o uring           take requests over io_uring when the kernel offers\n"
+"                     it (fuse module parameter enable_uring): one queue\n"
+"                     per CPU, served by threads pinned to that CPU\n"
 "  -o read_ahead_kb=N kernel readahead of the mount in KiB (default 8192,\n"
 "                     1024 with an s3 tier; 0 keeps the kernel's)\n"
 "  -o max_read=N      largest read request in bytes (default: 1 MiB, or\n"
@@ -755,6 +762,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
 	FUSE_OPT_KEY("spin_us=", KEY_SPIN),
 	OPT("clone_fd", clone_fd),
+	OPT("uring", uring),
 	FUSE_OPT_KEY("read_ahead_kb=", KEY_READ_AHEAD),
 	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -1168,6 +1176,8 @@ int main(int argc, char *argv[])
 		rc = 1;
 		goto out_sig;
 	}
+	if (o.uring && !o.clone_fd && df_uring_setup(se) < 0)
+		log_warn("cannot put io_uring under the session: /dev/fuse only");
 	rc = ctl_start(cfg.control, g_fab, mount_dev(real_mnt), &ctl, err,
 		       sizeof(err));
 	if (rc < 0) {
@@ -1197,6 +1207,7 @@ int main(int argc, char *argv[])
 		rc = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
+	df_uring_stop();
 	rc = rc < 0 ? 1 : 0;
 	log_info("unmounting %s", o.mountpoint);
 out_ctl:

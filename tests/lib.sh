@@ -192,7 +192,9 @@ df_log_tail()
 }
 
 # df_mount [-o opts]: start the daemon in the foreground as our child and
-# wait (at most 10 s) until the mount is there.
+# wait (at most 10 s) until the mount is there. DF_TEST_OPTS, if set, is
+# given as one more -o (e.g. DF_TEST_OPTS=uring to run the tests over
+# io_uring).
 df_mount()
 {
 	local i
@@ -201,7 +203,8 @@ df_mount()
 		fail "df_mount: daemon $DF_PID is still running"
 	fi
 	echo "dfabric: mount $DF_CONF $DF_MNT $*" >>"$DF_LOG"
-	"$B/dfabric" "$DF_CONF" "$DF_MNT" -f "$@" >>"$DF_LOG" 2>&1 &
+	"$B/dfabric" "$DF_CONF" "$DF_MNT" -f ${DF_TEST_OPTS:+-o "$DF_TEST_OPTS"} \
+		"$@" >>"$DF_LOG" 2>&1 &
 	DF_PID=$!
 	export DF_PID
 	for ((i = 0; i < 500; i++)); do

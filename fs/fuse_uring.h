@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* FUSE over io_uring (fs/fuse_uring.c): the kernel hands requests to one
+ * queue per CPU, each served by a thread pinned to that CPU, so that a
+ * client and the thread serving it share a CPU. */
+#ifndef DF_FUSE_URING_H
+#define DF_FUSE_URING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fuse_session;
+
+/* Puts dfabric's transport under se, after fuse_session_mount and before
+ * the first request: if the kernel offers io_uring in its INIT request
+ * (the fuse module's enable_uring), the INIT reply accepts it and one
+ * thread per CPU serves the queues from then on; FORGET and INTERRUPT
+ * still come through /dev/fuse, served by the request loop. Returns 0 or
+ * -errno. */
+int df_uring_setup(struct fuse_session *se);
+/* Whether the kernel offered io_uring and dfabric will use it: known
+ * once the INIT request has been read (the init callback asks). */
+bool df_uring_wanted(void);
+/* Whether the queues are registered and serving. */
+bool df_uring_active(void);
+/* Requests served through the queues so far. */
+unsigned long long df_uring_served(void);
+/* Stops the queue threads and frees them; the session's loop has ended. */
+void df_uring_stop(void);
+
+#endif
