@@ -450,9 +450,12 @@ static void read_reply(void *arg, const struct fs_seg *seg, int n)
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	char *buf = thread_buf(size);
+	/* over io_uring, straight into the reply's buffer */
+	char *buf = df_uring_reply_buf(size);
 	ssize_t rc;
 
+	if (!buf)
+		buf = thread_buf(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

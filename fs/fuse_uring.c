@@ -115,6 +115,7 @@ struct queue {
 	int standby;               /* there is one; under m */
 	int end;                   /* the ring is gone; under m */
 	_Atomic int deep;          /* the standby waits without a timeout */
+	_Atomic int in_ring;       /* threads in fetch(): 0 or 1 */
 	_Atomic uint64_t busy;     /* number of the request the leader
 	                            * serves; 0 otherwise */
 	uint64_t seq;              /* under m */
@@ -200,8 +201,16 @@ static int queue_commits(struct queue *q, int fd)
 		struct io_uring_sqe *sqe = get_sqe(q);
 
 		next = e->next;
-		if (!sqe)
+		if (!sqe) {   /* cannot be: there are more SQEs than entries */
+			pthread_mutex_lock(&q->m);
+			for (; e; e = next) {
+				next = e->next;
+				e->next = q->commits;
+				q->commits = e;
+			}
+			pthread_mutex_unlock(&q->m);
 			return -EBUSY;
+		}
 		e->cmd = DF_URING_CMD_COMMIT_AND_FETCH;
 		prep_cmd(sqe, e, fd);
 		atomic_store(&e->unique, 0);
@@ -307,14 +316,35 @@ static void start_queues(void)
 		spawn_locked(q);   /* the standby */
 		pthread_mutex_unlock(&q->m);
 	}
-	log_info("serving through io_uring: %u queues, one per CPU", g.nq);
+}
+
+/* The kernel has a queue for every possible CPU (and takes requests off
+ * /dev/fuse only once each has an entry): the last number of
+ * /sys/devices/system/cpu/possible ("0-7", "0"), plus one. */
+static long possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	char line[256];
+	long n = 0;
+
+	if (f) {
+		if (fgets(line, sizeof(line), f)) {
+			char *p = line + strcspn(line, "\n");
+
+			while (p > line && (p[-1] >= '0' && p[-1] <= '9'))
+				p--;
+			n = strtol(p, NULL, 10) + 1;
+		}
+		fclose(f);
+	}
+	return n > 0 ? n : sysconf(_SC_NPROCESSORS_CONF);
 }
 
 /* Sizes and maps the queues after the kernel's INIT limits. */
 static int make_queues(const struct fuse_init_out *o)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	long n = sysconf(_SC_NPROCESSORS_CONF);
+	long n = possible_cpus();
 	size_t pl = o->max_write;
 
 	/* the kernel wants room for its largest request or reply */
@@ -471,8 +501,8 @@ static void serve(struct ent *e)
 					       .unique = e->hdr->ent.commit_id };
 		struct iovec v = { &out, sizeof(out) };
 
-		log_warn("io_uring: a request of %u bytes with a payload of %zu",
-			 in->len, psz);
+		log_warn("io_uring queue %u: a request of %u bytes with a payload of %zu (opcode %u): EIO",
+			 e->q->qid, in->len, psz, in->opcode);
 		atomic_store(&e->unique, e->hdr->ent.commit_id);
 		t_cur = e;
 		ring_reply(e, &v, 1);
@@ -508,7 +538,9 @@ static int ring_up(struct queue *q, int fd)
 	for (unsigned j = 0; j < DEPTH; j++)
 		prep_cmd(get_sqe(q), &q->ents[j], fd);
 	arm_eventfd(q);
-	atomic_fetch_add(&g.registered, 1);
+	if (atomic_fetch_add(&g.registered, 1) + 1 == (int)g.nq)
+		log_info("serving through io_uring: %u queues, one per CPU",
+			 g.nq);
 	return 0;
 }
 
@@ -520,11 +552,19 @@ static int fetch(struct queue *q, int fd)
 	unsigned head, n = 0;
 	int rc, end = 0;
 
-	if (queue_commits(q, fd) < 0)
+	/* Only the leader: two threads reaping the same CQEs would serve a
+	 * request twice, two filling SQEs would mix commands up. */
+	if (atomic_fetch_add(&q->in_ring, 1) != 0)
+		log_warn("io_uring queue %u: two threads drive its ring", q->qid);
+	rc = queue_commits(q, fd) < 0 ? -EBUSY :
+	     io_uring_submit_and_wait(&q->ring, 1);
+	if (rc == -EBUSY) {
+		atomic_fetch_sub(&q->in_ring, 1);
 		return -1;
-	rc = io_uring_submit_and_wait(&q->ring, 1);
-	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+	}
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
 		log_warn("io_uring queue %u: %s", q->qid, strerror(-rc));
+		atomic_fetch_sub(&q->in_ring, 1);
 		return -1;
 	}
 	io_uring_for_each_cqe(&q->ring, head, cqe) {
@@ -552,13 +592,21 @@ static int fetch(struct queue *q, int fd)
 			continue;
 		}
 		/* ENOTCONN, ECONNABORTED, ENODEV: unmounted */
-		if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED &&
-		    cqe->res != -ENODEV)
-			log_warn("io_uring queue %u: %s", q->qid,
-				 strerror(-cqe->res));
-		end = 1;
+		if (cqe->res == -ENOTCONN || cqe->res == -ECONNABORTED ||
+		    cqe->res == -ENODEV) {
+			end = 1;
+			continue;
+		}
+		/* Only this entry is out (a registration refused because
+		 * enable_uring was turned off meanwhile, say): the queue
+		 * goes on with the others, which the kernel may already
+		 * send requests to. */
+		log_warn("io_uring queue %u: an entry %s: %s", q->qid,
+			 e->cmd == DF_URING_CMD_REGISTER ? "not registered" :
+			 "not committed", strerror(-cqe->res));
 	}
 	io_uring_cq_advance(&q->ring, n);
+	atomic_fetch_sub(&q->in_ring, 1);
 	return end ? -1 : 0;
 }
 
@@ -590,8 +638,9 @@ static int lead(struct queue *q)
 		if (e) {
 			serve(e);
 			pthread_mutex_lock(&q->m);
-			atomic_store(&q->busy, 0);
 			still = atomic_load(&q->leader) == t_id;
+			if (still)   /* else it is the new leader's */
+				atomic_store(&q->busy, 0);
 			pthread_mutex_unlock(&q->m);
 			if (!still)
 				return 0;
@@ -621,6 +670,10 @@ static void stand_by(struct queue *q)
 
 		if (now && now == last) {
 			atomic_store(&q->leader, t_id);
+			/* busy was the old leader's: left as it is, the next
+			 * standby would take over from this thread while it
+			 * drives the ring (two threads reaping its CQEs) */
+			atomic_store(&q->busy, 0);
 			spawn_locked(q);   /* the next standby */
 			return;
 		}
@@ -722,21 +775,21 @@ bool df_uring_wanted(void)
 	return atomic_load(&g.wanted);
 }
 
-bool df_uring_active(void)
+void *df_uring_reply_buf(size_t n)
 {
-	return g.nq && atomic_load(&g.registered) == (int)g.nq;
-}
-
-unsigned long long df_uring_served(void)
-{
-	return atomic_load(&g.served);
+	/* a request's own payload (a write's data) comes before its
+	 * reply: only requests that bring none may use it */
+	if (!t_cur || n > g.payload_max || t_cur->hdr->ent.payload_sz)
+		return NULL;
+	return t_cur->payload;
 }
 
 void df_uring_stop(void)
 {
 	atomic_store(&g.stopping, 1);
 	if (g.nq)
-		log_info("io_uring served %llu requests", df_uring_served());
+		log_info("io_uring served %llu requests",
+			 atomic_load(&g.served));
 	for (unsigned i = 0; i < g.nq; i++) {
 		struct queue *q = &g.qs[i];
 		uint64_t one = 1;

@@ -20,11 +20,12 @@ int df_uring_setup(struct fuse_session *se);
 /* Whether the kernel offered io_uring and dfabric will use it: known
  * once the INIT request has been read (the init callback asks). */
 bool df_uring_wanted(void);
-/* Whether the queues are registered and serving. */
-bool df_uring_active(void);
-/* Requests served through the queues so far. */
-unsigned long long df_uring_served(void);
-/* Stops the queue threads and frees them; the session's loop has ended. */
+/* The buffer the reply to the request this thread serves goes to, if
+ * it came over io_uring and n bytes fit: a read put there is not copied
+ * again. NULL otherwise. */
+void *df_uring_reply_buf(size_t n);
+/* Stops the queue threads and frees them; the session's loop has ended.
+ * Logs how many requests the queues served. */
 void df_uring_stop(void);
 
 #endif

@@ -138,22 +138,37 @@ for ((i = 0; i < 120; i++)); do
 	echo "file $i" >"$DF_MNT/many/f$i"
 done
 # One process reads them all with O_DIRECT (so that every read reaches
-# the daemon, not the page cache).
-pid=$(python3 - "$DF_MNT/many" <<'EOF'
-import mmap, os, sys
-d = sys.argv[1]
+# the daemon, not the page cache), then waits (15 s at most) until the
+# warning has been looked for: the daemon names it from /proc, and a
+# process that is gone has no name there (over io_uring its reads were
+# over before the profiler had seen them).
+python3 - "$DF_MNT/many" "$T/scan.pid" "$T/scan.done" <<'EOF' &
+import mmap, os, sys, time
+d, pidfile, done = sys.argv[1:4]
 buf = mmap.mmap(-1, 4096)
 for n in sorted(os.listdir(d)):
     fd = os.open(os.path.join(d, n), os.O_RDONLY | os.O_DIRECT)
     os.readv(fd, [buf])
     os.close(fd)
-print(os.getpid())
+with open(pidfile + ".tmp", "w") as f:
+    f.write("%d\n" % os.getpid())
+os.rename(pidfile + ".tmp", pidfile)
+t0 = time.monotonic()
+while not os.path.exists(done) and time.monotonic() - t0 < 15:
+    time.sleep(0.05)
 EOF
-)
+scanner=$!
+for ((i = 0; i < 200; i++)); do
+	[[ -s $T/scan.pid ]] && break
+	sleep 0.05
+done
+pid=$(cat "$T/scan.pid")
 for ((i = 0; i < 100; i++)); do
 	grep -q "process $pid (python3.*treating it as a scan" "$DF_LOG" && break
 	sleep 0.1
 done
+touch "$T/scan.done"
+wait "$scanner"
 grep -q "process $pid (python3.*treating it as a scan" "$DF_LOG" ||
 	fail "no scan warning naming process $pid: $(grep -i scan "$DF_LOG" || true)"
 (($(grep -c "treating it as a scan" "$DF_LOG") == 1)) ||
