@@ -31,6 +31,18 @@ static inline double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* *ts = the time on clock ms milliseconds from now (a deadline for a
+ * timed wait on that clock). */
+static inline void clock_after_ms(struct timespec *ts, clockid_t clock,
+				  long ms)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += ms % 1000 * 1000000L;
+	ts->tv_sec += ts->tv_nsec / 1000000000L;
+	ts->tv_nsec %= 1000000000L;
+}
+
 static inline int64_t real_ns(void)
 {
 	struct timespec ts;

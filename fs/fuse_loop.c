@@ -53,6 +53,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "fs/fuse_loop.h"
+#include "fs/standby.h"
 
 #define STEAL_MS 2        /* the standby's sampling period */
 #define DEEP_AFTER 50     /* idle samples before it sleeps untimed */
@@ -166,14 +167,6 @@ static void call_someone_locked(struct loop *lp)
 		spawn_locked(lp);
 }
 
-static void deadline(struct timespec *ts, clockid_t clock, long ms)
-{
-	clock_gettime(clock, ts);
-	ts->tv_nsec += ms * 1000000L;
-	ts->tv_sec += ts->tv_nsec / 1000000000L;
-	ts->tv_nsec %= 1000000000L;
-}
-
 /* As the standby: waits until the right to read is free, a flood
  * begins, or the leader has served one request inline for a whole period
  * (then it takes the right to read: the leader finishes that request and
@@ -183,35 +176,32 @@ static int flooding(struct loop *lp);
 static void stand_by(struct loop *lp)
 {
 	struct worker *seen = NULL;
-	uint64_t last = 0;
-	unsigned idle = 0;
+	struct sampler s = { 0 };
 
 	while (!lp->exit && lp->leader && !flooding(lp)) {
 		struct worker *l = lp->leader;   /* changes only under m */
 		uint64_t now = atomic_load(&l->busy);
 		struct timespec ts;
+		enum sample what;
 
 		if (l != seen)
-			last = 0;
+			s.last = 0;
 		seen = l;
-		if (now && now == last) {
+		what = sample(&s, now, DEEP_AFTER);
+		if (what == SAMPLE_TAKE) {
 			lp->leader = NULL;
 			break;
 		}
-		idle = now ? 0 : idle + 1;
-		last = now;
-		if (idle >= DEEP_AFTER) {
+		if (what == SAMPLE_DEEP) {
 			atomic_store(&lp->deep, 1);
 			/* the leader stores busy, then reads deep; we store
 			 * deep, then read busy: one of us sees the other */
 			if (atomic_load(&l->busy) == 0)
 				pthread_cond_wait(&lp->standby_cv, &lp->m);
 			atomic_store(&lp->deep, 0);
-			idle = 0;
-			last = 0;
 			continue;
 		}
-		deadline(&ts, CLOCK_MONOTONIC, STEAL_MS);
+		clock_after_ms(&ts, CLOCK_MONOTONIC, STEAL_MS);
 		pthread_cond_timedwait(&lp->standby_cv, &lp->m, &ts);
 	}
 }
@@ -489,7 +479,7 @@ int df_loop(struct fuse_session *se, unsigned max_threads, unsigned spin_us)
 	while (rc == 0 && !fuse_session_exited(se)) {
 		struct timespec ts;
 
-		deadline(&ts, CLOCK_REALTIME, 1000);
+		clock_after_ms(&ts, CLOCK_REALTIME, 1000);
 		if (sem_timedwait(&lp.finish, &ts) == 0)
 			break;
 	}
@@ -514,7 +504,7 @@ int df_loop(struct fuse_session *se, unsigned max_threads, unsigned spin_us)
 				continue;
 			if (atomic_load(&w->in_read))
 				pthread_kill(w->th, SIGUSR2);
-			deadline(&ts, CLOCK_REALTIME, 20);
+			clock_after_ms(&ts, CLOCK_REALTIME, 20);
 			if (pthread_timedjoin_np(w->th, NULL, &ts) == 0)
 				w->joined = 1;
 			else

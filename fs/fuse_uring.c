@@ -51,8 +51,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/fuse_uring.h"
+#include "fs/standby.h"
 
 /* The kernel's interface (include/uapi/linux/fuse.h, 7.42), missing from
  * older system headers. */
@@ -661,14 +663,13 @@ static int lead(struct queue *q)
  * it has served one request for a whole period. Caller holds q->m. */
 static void stand_by(struct queue *q)
 {
-	uint64_t last = 0;
-	unsigned idle = 0;
+	struct sampler s = { 0 };
 
 	while (!q->end && !atomic_load(&g.stopping) && atomic_load(&q->leader)) {
-		uint64_t now = atomic_load(&q->busy);
 		struct timespec ts;
+		enum sample what = sample(&s, atomic_load(&q->busy), DEEP_AFTER);
 
-		if (now && now == last) {
+		if (what == SAMPLE_TAKE) {
 			atomic_store(&q->leader, t_id);
 			/* busy was the old leader's: left as it is, the next
 			 * standby would take over from this thread while it
@@ -677,22 +678,15 @@ static void stand_by(struct queue *q)
 			spawn_locked(q);   /* the next standby */
 			return;
 		}
-		idle = now ? 0 : idle + 1;
-		last = now;
-		if (idle >= DEEP_AFTER) {
+		if (what == SAMPLE_DEEP) {
 			atomic_store(&q->deep, 1);
 			/* the leader stores busy, then reads deep under m */
 			if (atomic_load(&q->busy) == 0)
 				pthread_cond_wait(&q->standby_cv, &q->m);
 			atomic_store(&q->deep, 0);
-			idle = 0;
-			last = 0;
 			continue;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += STEAL_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		clock_after_ms(&ts, CLOCK_REALTIME, STEAL_MS);
 		pthread_cond_timedwait(&q->standby_cv, &q->m, &ts);
 	}
 }
