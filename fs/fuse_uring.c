@@ -435,9 +435,12 @@ static ssize_t init_reply(int fd, struct iovec *iov, int count)
 	    iov[1].iov_len <= sizeof(o)) {
 		memset(&o, 0, sizeof(o));
 		memcpy(&o, iov[1].iov_base, iov[1].iov_len);
-		use = make_queues(&o) == 0;
+		int rc = make_queues(&o);
+
+		use = rc == 0;
 		if (!use) {
-			log_warn("io_uring: no memory for the queues: /dev/fuse only");
+			log_warn("io_uring: cannot set the queues up (%s): /dev/fuse only",
+				 strerror(-rc));
 			free_queues();
 		}
 	}
