@@ -332,6 +332,17 @@ df_kill9()
 	fi
 }
 
+# df_trap_exit CMD: the EXIT trap runs CMD (a test's own cleanup; its
+# failures are ignored), then df_cleanup with the test's exit status. A
+# trap written as 'CMD; df_cleanup' under set -e ends at the first failing
+# command and never reaches df_cleanup (mounts and the S3 server left
+# behind), and gives df_cleanup the status of CMD.
+df_trap_exit()
+{
+	DF_EXIT_CMD=$1
+	trap '__df_rc=$?; set +e; eval "$DF_EXIT_CMD"; (exit "$__df_rc"); df_cleanup' EXIT
+}
+
 # df_cleanup: the EXIT trap; safe to call more than once.
 df_cleanup()
 {

@@ -35,7 +35,7 @@ for i in $(seq 64); do
 done
 spid=$(cat "$DF_S3_DIR/pid")
 kill -STOP "$spid"
-trap 'kill -CONT '"$spid"' 2>/dev/null; df_cleanup' EXIT
+df_trap_exit "kill -CONT $spid 2>/dev/null"
 t0=$(date +%s.%N)
 rm "$DF_MNT/cold"   # returns; its forget then waits on the server
 sleep 0.5           # the forget is being served

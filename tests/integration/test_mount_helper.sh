@@ -48,7 +48,7 @@ mh_cleanup()
 		kill -TERM "$p" 2>/dev/null || true
 	done
 }
-trap 'mh_cleanup; df_cleanup' EXIT
+df_trap_exit mh_cleanup
 
 # wait_mounted: mount(8) returns once the daemon has mounted, but allow
 # for a slow start (at most 10 s).

@@ -34,7 +34,7 @@ if [[ -f $DF_ROOT/node_modules/s3rver/bin/s3rver.js ]]; then
 	DF_S3=1
 fi
 df_setup
-trap 'rc=$?; restore_param; (exit $rc); df_cleanup' EXIT
+df_trap_exit restore_param
 echo Y >"$PARAM"
 
 FSX=$B/tests/fsx
