@@ -55,8 +55,6 @@
 #include "fs/fuse_loop.h"
 #include "fs/standby.h"
 
-#define STEAL_MS 2        /* the standby's sampling period */
-#define DEEP_AFTER 50     /* idle samples before it sleeps untimed */
 #define FLOOD_MS 200      /* all threads read this long after an I/O request */
 
 struct worker {
@@ -125,11 +123,27 @@ static int starts_flood(const struct fuse_buf *buf)
 
 static void *work(void *arg);
 
+int df_loop_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t term, old;
+	int rc;
+
+	/* The signals that end the session are left to the other threads:
+	 * the main thread waits for them and ends the loop. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &term, &old);
+	rc = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 /* Starts one more worker if the limit allows. Caller holds lp->m. */
 static void spawn_locked(struct loop *lp)
 {
 	struct worker *w;
-	sigset_t term, old;
 
 	if (lp->exit || lp->nworkers >= lp->max)
 		return;
@@ -138,20 +152,11 @@ static void spawn_locked(struct loop *lp)
 		return;
 	}
 	w->lp = lp;
-	/* Workers leave the signals that end the session to the other
-	 * threads: the main thread waits for them and ends the loop. */
-	sigemptyset(&term);
-	sigaddset(&term, SIGINT);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &term, &old);
-	if (pthread_create(&w->th, NULL, work, w) != 0) {
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (df_loop_thread_start(&w->th, work, w) != 0) {
 		log_warn("request loop: cannot start a thread");
 		free(w);
 		return;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	w->next = lp->workers;
 	lp->workers = w;
 	lp->nworkers++;
@@ -187,7 +192,7 @@ static void stand_by(struct loop *lp)
 		if (l != seen)
 			s.last = 0;
 		seen = l;
-		what = sample(&s, now, DEEP_AFTER);
+		what = sample(&s, now);
 		if (what == SAMPLE_TAKE) {
 			lp->leader = NULL;
 			break;

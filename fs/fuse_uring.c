@@ -40,7 +40,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +52,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "fs/fuse_loop.h"
 #include "fs/fuse_uring.h"
 #include "fs/standby.h"
 
@@ -88,8 +88,6 @@ struct df_uring_cmd_req {   /* in the SQE's 80-byte command area */
 #define DEPTH 8          /* entries per queue: requests in flight */
 #define ROOM 4096        /* before the payload: header and argument */
 #define QUEUE_THREADS 8  /* threads per queue, at most */
-#define STEAL_MS 2       /* the standby's sampling period */
-#define DEEP_AFTER 50    /* idle samples before it sleeps untimed */
 
 struct queue;
 
@@ -291,21 +289,12 @@ static void *queue_thread(void *arg);
 /* One more thread for q, if it may have one. Caller holds q->m. */
 static void spawn_locked(struct queue *q)
 {
-	sigset_t term, old;
-
 	if (q->nth >= QUEUE_THREADS || q->end || atomic_load(&g.stopping))
 		return;
-	/* the signals that end the session are for the other threads */
-	sigemptyset(&term);
-	sigaddset(&term, SIGINT);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &term, &old);
-	if (pthread_create(&q->th[q->nth], NULL, queue_thread, q) == 0)
+	if (df_loop_thread_start(&q->th[q->nth], queue_thread, q) == 0)
 		q->nth++;
 	else
 		log_warn("io_uring queue %u: cannot start a thread", q->qid);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void start_queues(void)
@@ -342,6 +331,13 @@ static long possible_cpus(void)
 	return n > 0 ? n : sysconf(_SC_NPROCESSORS_CONF);
 }
 
+/* Bytes of an entry's mapping: its header on a page of its own, ROOM,
+ * the payload. */
+static size_t ent_map_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE) + ROOM + g.payload_max;
+}
+
 /* Sizes and maps the queues after the kernel's INIT limits. */
 static int make_queues(const struct fuse_init_out *o)
 {
@@ -376,8 +372,7 @@ static int make_queues(const struct fuse_init_out *o)
 			char *m;
 
 			e->q = q;
-			m = mmap(NULL, (size_t)page + ROOM + g.payload_max,
-				 PROT_READ | PROT_WRITE,
+			m = mmap(NULL, ent_map_size(), PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED)
 				return -errno;
@@ -395,15 +390,12 @@ static int make_queues(const struct fuse_init_out *o)
 
 static void free_queues(void)
 {
-	long page = sysconf(_SC_PAGESIZE);
-
 	for (unsigned i = 0; g.qs && i < g.nq; i++) {
 		struct queue *q = &g.qs[i];
 
 		for (unsigned j = 0; j < DEPTH; j++)
 			if (q->ents[j].hdr)
-				munmap(q->ents[j].hdr, (size_t)page + ROOM +
-						       g.payload_max);
+				munmap(q->ents[j].hdr, ent_map_size());
 		if (q->evfd >= 0)
 			close(q->evfd);
 		pthread_cond_destroy(&q->idle_cv);
@@ -670,7 +662,7 @@ static void stand_by(struct queue *q)
 
 	while (!q->end && !atomic_load(&g.stopping) && atomic_load(&q->leader)) {
 		struct timespec ts;
-		enum sample what = sample(&s, atomic_load(&q->busy), DEEP_AFTER);
+		enum sample what = sample(&s, atomic_load(&q->busy));
 
 		if (what == SAMPLE_TAKE) {
 			atomic_store(&q->leader, t_id);
@@ -709,35 +701,24 @@ static void *queue_thread(void *arg)
 	(void)sched_setaffinity(0, sizeof(set), &set);
 	pthread_mutex_lock(&q->m);
 	while (!q->end && !atomic_load(&g.stopping)) {
-		if (!atomic_load(&q->leader)) {
-			int rc = 0;
+		int rc = 0;
 
+		if (!atomic_load(&q->leader)) {
 			atomic_store(&q->leader, t_id);
 			if (!q->ring_up)
 				rc = ring_up(q, fuse_session_fd(g.se));
+		}
+		if (atomic_load(&q->leader) == t_id) {   /* or took over */
 			pthread_mutex_unlock(&q->m);
 			if (rc == 0)
 				rc = lead(q);
-			pthread_mutex_lock(&q->m);
-			if (rc < 0) {
-				q->end = 1;
-				atomic_store(&q->leader, 0);
-			} else if (atomic_load(&q->leader) == t_id) {
-				atomic_store(&q->leader, 0);
-			}
-			pthread_cond_broadcast(&q->idle_cv);
-			pthread_cond_signal(&q->standby_cv);
-			continue;
-		}
-		if (atomic_load(&q->leader) == t_id) {   /* took over */
-			pthread_mutex_unlock(&q->m);
-			int rc = lead(q);
 			pthread_mutex_lock(&q->m);
 			if (rc < 0)
 				q->end = 1;
 			if (rc < 0 || atomic_load(&q->leader) == t_id)
 				atomic_store(&q->leader, 0);
 			pthread_cond_broadcast(&q->idle_cv);
+			pthread_cond_signal(&q->standby_cv);
 			continue;
 		}
 		if (!q->standby) {

@@ -12,10 +12,10 @@ struct fuse_session;
 
 /* Puts dfabric's transport under se, after fuse_session_mount and before
  * the first request: if the kernel offers io_uring in its INIT request
- * (the fuse module's enable_uring), the INIT reply accepts it and one
- * thread per CPU serves the queues from then on; FORGET and INTERRUPT
- * still come through /dev/fuse, served by the request loop. Returns 0 or
- * -errno. */
+ * (the fuse module's enable_uring), the queues of every CPU register once
+ * the kernel has the INIT reply, and serve the requests from when all of
+ * them have; FORGET and INTERRUPT still come through /dev/fuse, served by
+ * the request loop. Returns 0 or -errno. */
 int df_uring_setup(struct fuse_session *se);
 /* Whether the kernel offered io_uring and dfabric will use it: known
  * once the INIT request has been read (the init callback asks). */
