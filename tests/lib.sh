@@ -332,6 +332,35 @@ df_kill9()
 	fi
 }
 
+# df_fsx_parallel DIR REFDIR OPS SEED...: one fsx ($B/tests/fsx) per
+# seed, concurrently, each on its own file, each bounded by
+# ${FSX_TIMEOUT:-120} s and pinned to CPU $FSX_CPU if that is set; fails
+# with the log of every failed run.
+df_fsx_parallel()
+{
+	local dir=$1 ref=$2 ops=$3 s bad=0 fsx=$B/tests/fsx
+	local -A pids=()
+	shift 3
+
+	for s in "$@"; do
+		${FSX_CPU:+taskset -c "$FSX_CPU"} timeout -k 5 "${FSX_TIMEOUT:-120}" \
+			"$fsx" -N "$ops" -S "$s" \
+			"$dir/fsx.$s" "$ref/fsx.$s" >"$T/fsx.$s.out" 2>&1 &
+		pids[$s]=$!
+	done
+	for s in "$@"; do
+		local rc=0
+
+		wait "${pids[$s]}" || rc=$?
+		cat "$T/fsx.$s.out"
+		if [[ $rc != 0 ]]; then
+			echo "fsx seed $s exited with status $rc$( ((rc == 124)) && echo ' (timeout)')" >&2
+			bad=1
+		fi
+	done
+	((bad == 0)) || fail "fsx found a difference (see above; reproduce with $fsx -N $ops -S SEED FILE REF)"
+}
+
 # df_trap_exit CMD: the EXIT trap runs CMD (a test's own cleanup; its
 # failures are ignored), then df_cleanup with the test's exit status. A
 # trap written as 'CMD; df_cleanup' under set -e ends at the first failing

@@ -16,33 +16,6 @@ FSX=$B/tests/fsx
 
 SEEDS=(101 202 303)
 NOPS=${FSX_OPS:-5000}
-FSX_TIMEOUT=120
-
-# run_fsx_parallel DIR REFDIR OPS SEED...: one fsx per seed, concurrently,
-# each on its own file; fails with the log of every failed run.
-run_fsx_parallel()
-{
-	local dir=$1 ref=$2 ops=$3 s bad=0
-	local -A pids=()
-	shift 3
-
-	for s in "$@"; do
-		timeout -k 5 "$FSX_TIMEOUT" "$FSX" -N "$ops" -S "$s" \
-			"$dir/fsx.$s" "$ref/fsx.$s" >"$T/fsx.$s.out" 2>&1 &
-		pids[$s]=$!
-	done
-	for s in "$@"; do
-		local rc=0
-
-		wait "${pids[$s]}" || rc=$?
-		cat "$T/fsx.$s.out"
-		if [[ $rc != 0 ]]; then
-			echo "fsx seed $s exited with status $rc$( ((rc == 124)) && echo ' (timeout)')" >&2
-			bad=1
-		fi
-	done
-	((bad == 0)) || fail "fsx found a difference (see above; reproduce with $FSX -N $ops -S SEED FILE REF)"
-}
 
 # compare_all DIR REFDIR SEED...: files equal their references.
 compare_all()
@@ -91,7 +64,7 @@ check_tier_map()
 	mkdir "$T/ref"
 	df_mount
 	t0=$SECONDS
-	run_fsx_parallel "$DF_MNT" "$T/ref" "$NOPS" "${SEEDS[@]}"
+	df_fsx_parallel "$DF_MNT" "$T/ref" "$NOPS" "${SEEDS[@]}"
 	echo "fsx: ${#SEEDS[@]} seeds x $NOPS ops in $((SECONDS - t0)) s"
 	compare_all "$DF_MNT" "$T/ref" "${SEEDS[@]}"
 	df_umount
@@ -114,7 +87,7 @@ check_tier_map()
 	head -c $((40 << 20)) /dev/urandom >"$T/ref/big"
 	cp "$T/ref/big" "$DF_MNT/big" || fail "writing 40 MiB with a 16 MiB nvme tier failed"
 	assert_file_eq "$DF_MNT/big" "$T/ref/big"
-	run_fsx_parallel "$DF_MNT" "$T/ref" 1500 404 505
+	df_fsx_parallel "$DF_MNT" "$T/ref" 1500 404 505
 	df_umount
 	df_mount
 	assert_file_eq "$DF_MNT/big" "$T/ref/big"

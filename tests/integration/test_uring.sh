@@ -97,15 +97,7 @@ echo "3000 lookups on CPU 0: queue 0's thread slept $d0 times, queue 1's $d1"
 # 2. Data through the queues.
 mkdir -p "$T/ref"
 seeds=(11 22 33)
-pids=()
-for s in "${seeds[@]}"; do
-	timeout -k 5 120 "$FSX" -N 3000 -S "$s" "$DF_MNT/fsx.$s" "$T/ref/fsx.$s" \
-		>"$T/fsx.$s.out" 2>&1 &
-	pids+=($!)
-done
-for i in "${!seeds[@]}"; do
-	wait "${pids[$i]}" || { cat "$T/fsx.${seeds[$i]}.out"; fail "fsx seed ${seeds[$i]}"; }
-done
+df_fsx_parallel "$DF_MNT" "$T/ref" 3000 "${seeds[@]}"
 head -c $((9 << 20)) /dev/urandom >"$T/ref/big"
 cp "$T/ref/big" "$DF_MNT/big"
 cmp "$T/ref/big" "$DF_MNT/big"
@@ -192,20 +184,13 @@ if ((HAVE_S3)); then
 		taskset -c 0 timeout 60 sh -c 'while :; do :; done' &
 		hogs+=($!)
 	done
-	pids=()
-	for s in 44 55; do
-		taskset -c 0 timeout -k 5 120 "$FSX" -N 1500 -S "$s" "$DF_MNT/fsx.$s" \
-			"$T/ref/fsx.$s" >"$T/fsx.$s.out" 2>&1 &
-		pids+=($!)
-	done
-	bad=
-	for i in 0 1; do
-		wait "${pids[$i]}" || bad="$bad ${pids[$i]}"
-	done
+	# (in a subshell: the busy loops end and the server goes on first)
+	bad=0
+	(FSX_CPU=0 df_fsx_parallel "$DF_MNT" "$T/ref" 1500 44 55) || bad=1
 	kill "${hogs[@]}" 2>/dev/null || true
 	wait "${hogs[@]}" 2>/dev/null || true
 	kill -CONT "$s3pid"
-	[[ -z $bad ]] || { cat "$T"/fsx.44.out "$T"/fsx.55.out; fail "fsx on CPU 0 after a takeover"; }
+	((bad == 0)) || fail "fsx on CPU 0 after a takeover"
 	wait "$reader" || true
 	echo "300 lookups from CPU 0 while a read waited on S3: $took s (read still waiting after them: $waiting)"
 	python3 -c 'import sys; sys.exit(float(sys.argv[1]) > 3)' "$took" ||
