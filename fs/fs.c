@@ -2158,17 +2158,20 @@ static int64_t ph_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 }
 
 /* The profiler saw a hot read on a slower tier, or in cache mode a
- * write (its thread). */
-static void ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
-		       double freq, int write)
+ * write (its thread). -EBUSY: a job of the file runs, ask again soon. */
+static int ph_promote(void *arg, uint64_t ino, uint64_t ext_off, int tier,
+		      double freq, int write)
 {
 	struct fabric *f = arg;
 	int rc = write ? placer_on_write(f->placer, ino, ext_off, tier, freq)
 		       : placer_on_read(f->placer, ino, ext_off, tier, freq);
 
+	if (rc == -EBUSY)
+		return rc;
 	if (rc < 0)
 		log_warn("placer: cannot promote inode %llu: %s",
 			 (unsigned long long)ino, strerror(-rc));
+	return 0;
 }
 
 #define PREDICT_STATE_KEY "predict.state"

@@ -1337,7 +1337,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 		return 0;
 	busy = pl->h.busy(pl->h.arg, ino);
 	if (busy && !cache)
-		return 0;
+		return -EBUSY;
 	rc = pl->h.file(pl->h.arg, ino, off, &pf);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
@@ -1348,7 +1348,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 		if (!write)
 			read_ahead(pl, &pf, clock_of(pl),
 				   pending_has(pl, ino, pf.off));
-		return 0;
+		return -EBUSY;
 	}
 	n = pl->h.tiers(pl->h.arg, tiers);
 	if (n < 0)

@@ -138,7 +138,9 @@ void placer_tick(struct placer *pl);
  * one and freq >= promote_freq, queues the promotion of what the host
  * says off belongs to (the file or, in a large file, the extent) unless
  * a job of the file runs. Returns 1 when it queued one, 0 when not,
- * -errno. Cheap when nothing is to be done; safe from any thread.
+ * -EBUSY when a job of the file runs (the same read may promote once
+ * that job is done: the profiler asks again soon), other -errno.
+ * Cheap when nothing is to be done; safe from any thread.
  * In cache mode, every such read promotes, at any frequency, and when
  * tier 0 is full the item takes the place of fast-tier items whose next
  * access is predicted farther than its own (at most 16 moves), as a

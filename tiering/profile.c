@@ -72,6 +72,7 @@ struct promo {
 	int tier;
 	double freq;
 	int write;
+	int64_t time;                  /* of the access, as e->promoted */
 };
 
 /* A process watched for scans: how many files it touched in its
@@ -607,13 +608,15 @@ static void fold(struct profile *p, const struct profile_event *ev,
 		if (fr >= p->promote_thr) {
 			e->promoted = ev->time;
 			pr[(*npr)++] = (struct promo){ ev->ino, ev->ext_off,
-						       ev->tier, fr, 0 };
+						       ev->tier, fr, 0,
+						       ev->time };
 		}
 	} else if (ev->op == STATS_WRITE && p->promote_writes) {
 		e->promoted = ev->time;
 		pr[(*npr)++] = (struct promo){
 			ev->ino, ev->ext_off, ev->tier,
-			stats_freq(&e->st, ev->time, p->half_life), 1 };
+			stats_freq(&e->st, ev->time, p->half_life), 1,
+			ev->time };
 	}
 }
 
@@ -708,11 +711,29 @@ static int load_one(void *arg, uint64_t ino, uint64_t off,
 /* ---------------------------------------------------------------- */
 /* the aggregator */
 
+/* The extents of pr[0..n) were refused for now (-EBUSY): each may ask
+ * again PROFILE_PROMOTE_RETRY_MS after its access rather than after the
+ * quiet period, unless it asked again since. */
+static void promote_later(struct profile *p, const struct promo *pr, size_t n)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct pfile *f = file_find(p, pr[i].ino);
+		struct pext *e = f ? ext_find(f, pr[i].off) : NULL;
+
+		if (e && e->promoted == pr[i].time)
+			e->promoted = pr[i].time -
+				      PROFILE_PROMOTE_QUIET_S * NS +
+				      PROFILE_PROMOTE_RETRY_MS * (NS / 1000);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Folds up to max events; caller holds drain_lock. Returns how many. */
 static size_t drain_some(struct profile *p, size_t max)
 {
 	struct promo pr[64];
-	size_t n = 0, npr = 0;
+	size_t n = 0, npr = 0, nlater = 0;
 	struct profile_event ev;
 	float w;
 
@@ -725,8 +746,11 @@ static size_t drain_some(struct profile *p, size_t max)
 	p->promotions += npr;
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < npr; i++)
-		p->promote_fn(p->promote_arg, pr[i].ino, pr[i].off, pr[i].tier,
-			      pr[i].freq, pr[i].write);
+		if (p->promote_fn(p->promote_arg, pr[i].ino, pr[i].off,
+				  pr[i].tier, pr[i].freq, pr[i].write) == -EBUSY)
+			pr[nlater++] = pr[i];
+	if (nlater)
+		promote_later(p, pr, nlater);
 	if (atomic_load(&p->warned) && ring_used(p) * 2 < p->mask + 1)
 		atomic_store(&p->warned, 0);
 	return n;

@@ -140,13 +140,19 @@ int profile_extents(struct profile *p, uint64_t ino, struct profile_ext **out,
  * fn (from its thread, or from profile_drain's caller) with that extent,
  * at most once per PROFILE_PROMOTE_QUIET_S seconds per extent, so that a
  * file read while it is being moved does not queue one job per read.
+ * fn returns 0, or -EBUSY when it could not promote the extent for now
+ * (a job of its file runs): the extent may then ask again after
+ * PROFILE_PROMOTE_RETRY_MS instead, as every other extent of a file read
+ * at random would otherwise be refused once, while the first one moves,
+ * and wait out the whole quiet period.
  * With `writes`, a write of an extent on any tier calls fn too (write =
  * 1), under the same limit. fn NULL turns it off; once this returns,
  * no call to the fn it replaces is under way. fn must not call
  * profile_drain(), profile_close() or this. */
 #define PROFILE_PROMOTE_QUIET_S 10
-typedef void (*profile_promote_cb)(void *arg, uint64_t ino, uint64_t ext_off,
-				   int tier, double freq, int write);
+#define PROFILE_PROMOTE_RETRY_MS 250
+typedef int (*profile_promote_cb)(void *arg, uint64_t ino, uint64_t ext_off,
+				  int tier, double freq, int write);
 void profile_set_promote_cb(struct profile *p, profile_promote_cb fn,
 			    void *arg, double threshold, int writes);
 

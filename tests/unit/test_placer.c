@@ -293,7 +293,7 @@ static void test_promote_on_read(void **state)
 	assert_int_equal(placer_on_read(pl, 60, 0, 2, 100), 1);
 	assert_int_equal(job_of(60), 0);
 	busy_ino = 60;
-	assert_int_equal(placer_on_read(pl, 60, 0, 2, 100), 0);
+	assert_int_equal(placer_on_read(pl, 60, 0, 2, 100), -EBUSY);
 	assert_int_equal(njobs, 1);
 
 	/* Confidential data in s3 read hot goes to nvme; public data pinned

@@ -364,10 +364,11 @@ struct promo_log {
 	int write;
 	struct profile *p;
 	int get_rc;                    /* a query from inside the callback */
+	int rc;                        /* what the callback returns */
 };
 
-static void on_promote(void *arg, uint64_t ino, uint64_t off, int tier,
-		       double freq, int write)
+static int on_promote(void *arg, uint64_t ino, uint64_t off, int tier,
+		      double freq, int write)
 {
 	struct promo_log *l = arg;
 	struct access_stats st;
@@ -379,6 +380,7 @@ static void on_promote(void *arg, uint64_t ino, uint64_t off, int tier,
 	l->freq = freq;
 	l->write = write;
 	l->get_rc = profile_get(l->p, ino, &st);
+	return l->rc;
 }
 
 static void test_promote(void **state)
@@ -446,13 +448,56 @@ static void test_promote(void **state)
 	assert_int_equal(l.n, 4);
 }
 
+/* An extent refused for now (-EBUSY: a job of its file runs) asks again
+ * after PROFILE_PROMOTE_RETRY_MS, not after the quiet period; one taken
+ * (0) waits the quiet period out. */
+static void test_promote_busy_retry(void **state)
+{
+	struct fix *x = *state;
+	struct promo_log l = { .rc = -EBUSY };
+	const int64_t retry = PROFILE_PROMOTE_RETRY_MS * (NS / 1000);
+
+	prof_open(x, 0, 0, 0);
+	l.p = x->p;
+	profile_set_promote_cb(x->p, on_promote, &l, 0.5, 0);
+	emit(x->p, ev(40, STATS_READ, ES, 1, 1, T0));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 1);
+	emit(x->p, ev(40, STATS_READ, ES, 1, 1, T0 + retry - 1));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 1);
+	l.rc = 0;
+	emit(x->p, ev(40, STATS_READ, ES, 1, 1, T0 + retry));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 2);
+	emit(x->p, ev(40, STATS_READ, ES, 1, 1, T0 + 2 * retry));
+	emit(x->p, ev(40, STATS_READ, ES, 1, 1,
+		      T0 + retry + PROFILE_PROMOTE_QUIET_S * NS - 1));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 2);
+	emit(x->p, ev(40, STATS_READ, ES, 1, 1,
+		      T0 + retry + PROFILE_PROMOTE_QUIET_S * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 3);
+	/* Another extent of the file, refused, is not held back by it. */
+	l.rc = -EBUSY;
+	emit(x->p, ev(40, STATS_READ, 2 * ES, 1, 1, T0 + 30 * NS));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 4);
+	emit(x->p, ev(40, STATS_READ, 2 * ES, 1, 1, T0 + 30 * NS + retry));
+	profile_drain(x->p);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(l.off, 2 * ES);
+	profile_set_promote_cb(x->p, NULL, NULL, 0, 0);
+}
+
 /* A callback that stays in for a while (the aggregator thread's). */
 struct slow_cb {
 	atomic_int in, calls;
 };
 
-static void on_promote_slow(void *arg, uint64_t ino, uint64_t off, int tier,
-			    double freq, int write)
+static int on_promote_slow(void *arg, uint64_t ino, uint64_t off, int tier,
+			   double freq, int write)
 {
 	struct slow_cb *c = arg;
 
@@ -460,6 +505,7 @@ static void on_promote_slow(void *arg, uint64_t ino, uint64_t off, int tier,
 	atomic_fetch_add(&c->calls, 1);
 	nanosleep(&(struct timespec){ 0, 300 * 1000000 }, NULL);
 	atomic_store(&c->in, 0);
+	return 0;
 }
 
 /* Turning promotion off while the aggregator is in the callback waits
@@ -912,6 +958,7 @@ int main(void)
 		T(test_corrupt),
 		T(test_forget),
 		T(test_promote),
+		T(test_promote_busy_retry),
 		T(test_promote_off_waits),
 		T(test_list),
 		T(test_bad_params),
