@@ -163,6 +163,10 @@ struct fs_file {
 	int flags;                     /* open(2) flags */
 	uint32_t uid;                  /* who opened it, for the profiler */
 	pid_t pid;
+	pthread_mutex_t rd_lock;       /* the read run below */
+	uint64_t rd_ext;               /* extent of the run, UINT64_MAX none */
+	uint64_t rd_lo, rd_hi;         /* the bytes the run read there */
+	uint64_t rd_bits;              /* its 64ths of the extent read */
 };
 
 struct dir_ent {
@@ -2488,6 +2492,7 @@ static void free_handles(struct fabric *f)
 		struct fs_file *fh = (struct fs_file *)f->files.next;
 
 		hlink_del(&fh->link);
+		pthread_mutex_destroy(&fh->rd_lock);
 		free(fh);
 		nf++;
 	}
@@ -3487,10 +3492,13 @@ static int file_open(struct fabric *f, const struct fs_ctx *ctx,
 	fh->flags = flags;
 	fh->uid = ctx ? ctx->uid : 0;
 	fh->pid = ctx ? ctx->pid : 0;
+	pthread_mutex_init(&fh->rd_lock, NULL);
+	fh->rd_ext = UINT64_MAX;
 	pthread_mutex_lock(&f->itab_lock);
 	if (im->destroyed) {
 		/* unlinked and deleted before this open got here */
 		pthread_mutex_unlock(&f->itab_lock);
+		pthread_mutex_destroy(&fh->rd_lock);
 		free(fh);
 		return -ENOENT;
 	}
@@ -3750,6 +3758,42 @@ static int seg_ext(struct fabric *f, struct rd_segs *s, int idx,
 	return 0;
 }
 
+/* Whether [pos, pos + n) of the extent at coff (es bytes) reads on from
+ * the bytes the handle's last reads took from that extent: after or
+ * before them, or between them (reads of the kernel's read-ahead, served
+ * at once, come out of order), at most n away, and not only bytes read
+ * already (in 64ths of the extent). The profiler counts a file read
+ * once in order as one access per extent, not one per request; bytes
+ * read again, or far away, are a new access, and a new run starts. */
+static int read_run(struct fs_file *fh, uint64_t es, uint64_t coff,
+		    uint64_t pos, uint64_t n)
+{
+	uint64_t g = es >= 64 ? es / 64 : 1, a = (pos - coff) / g,
+		 b = (pos + n - 1 - coff) / g, mask;
+	int run;
+
+	a = a > 63 ? 63 : a;
+	b = b > 63 ? 63 : b;
+	mask = (b == 63 ? ~0ULL : (1ULL << (b + 1)) - 1) & ~((1ULL << a) - 1);
+	pthread_mutex_lock(&fh->rd_lock);
+	run = fh->rd_ext == coff && pos <= fh->rd_hi + n &&
+	      pos + 2 * n >= fh->rd_lo &&
+	      (pos >= fh->rd_hi || pos + n <= fh->rd_lo ||
+	       (fh->rd_bits & mask) != mask);
+	if (run) {
+		fh->rd_lo = pos < fh->rd_lo ? pos : fh->rd_lo;
+		fh->rd_hi = pos + n > fh->rd_hi ? pos + n : fh->rd_hi;
+		fh->rd_bits |= mask;
+	} else {
+		fh->rd_ext = coff;
+		fh->rd_lo = pos;
+		fh->rd_hi = pos + n;
+		fh->rd_bits = mask;
+	}
+	pthread_mutex_unlock(&fh->rd_lock);
+	return run;
+}
+
 /* fs_read, and with s, fs_read_reply: fills s and calls reply before the
  * extents may change again. */
 static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
@@ -3777,11 +3821,14 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 		struct meta_extent *e = ext_find(im, coff);
 
+		cont = (pos != off ? PROFILE_CONT_REQUEST : 0) |
+		       (read_run(fh, f->es, coff, pos, n) ?
+			PROFILE_CONT_RUN : 0);
 		if (!e) {
 			memset(p, 0, n);
 			if (s)
 				seg_mem(s, p, n);
-			prof_emit(f, fh, STATS_READ, coff, pos, n, -1, cont++, t);
+			prof_emit(f, fh, STATS_READ, coff, pos, n, -1, cont, t);
 		} else {
 			int idx = ext_tier(f, e);
 			struct be_ext x = ext_copy(im, e);
@@ -3790,7 +3837,7 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 
 			/* Past the extent's length: zeros, on every kind. */
 			rc = in ? seg_ext(f, s, idx, &x, p, in, pos) : 0;
-			prof_emit(f, fh, STATS_READ, coff, pos, n, idx, cont++, t);
+			prof_emit(f, fh, STATS_READ, coff, pos, n, idx, cont, t);
 			if (rc < 0) {
 				if (s)
 					seg_unpin(s);
@@ -3997,7 +4044,8 @@ again:
 		}
 		if (whole && (rc = recall_locked(f, b, im, e, 0, idx, &st)) < 0)
 			goto out;
-		prof_emit(f, fh, STATS_WRITE, coff, pos, n, idx, pos != off, t);
+		prof_emit(f, fh, STATS_WRITE, coff, pos, n, idx,
+			  pos != off ? PROFILE_CONT_REQUEST : 0, t);
 		ext_grow(f, b, im, e, pos + n, isnew);
 		e->version = next_version(f, e->version);
 		e->flags &= ~META_EXT_SEALED;
@@ -4055,6 +4103,7 @@ int fs_release(struct fabric *f, struct fs_file *fh)
 			if (tier_is_file(f, i))
 				f->tiers[i].be->ops->forget(f->tiers[i].be, im->ino);
 	itab_release(f, im, 0, 0);
+	pthread_mutex_destroy(&fh->rd_lock);
 	free(fh);
 	return 0;
 }

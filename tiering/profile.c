@@ -585,7 +585,7 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	p->unflushed++;
 	mark_dirty(p, f);
 	f->file_dirty = 1;
-	if (!ev->cont) {
+	if (!(ev->cont & PROFILE_CONT_REQUEST)) {
 		stats_add(&f->st, (enum stats_op)ev->op, bytes, ev->time,
 			  p->half_life, w);
 		series_add(&f->se, &p->sp, ev->time, w, ev->op == STATS_WRITE);
@@ -596,6 +596,11 @@ static void fold(struct profile *p, const struct profile_event *ev,
 	}
 	if (ev->ext_off == PROFILE_NO_EXTENT || !(e = ext_get(p, f, ev->ext_off)))
 		return;
+	if ((ev->cont & PROFILE_CONT_RUN) && ev->op == STATS_READ) {
+		e->st.bytes_read += bytes;
+		e->dirty = 1;
+		return;
+	}
 	stats_add(&e->st, (enum stats_op)ev->op, bytes, ev->time, p->half_life, w);
 	series_add(&e->se, &p->sp, ev->time, w, ev->op == STATS_WRITE);
 	e->dirty = 1;

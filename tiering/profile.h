@@ -50,6 +50,14 @@ struct profile;
 
 #define PROFILE_NO_EXTENT UINT64_MAX   /* event.ext_off of an open */
 
+/* event.cont: another extent of a request already emitted (counts for
+ * the extent, adds only bytes to the file); a read that goes on with
+ * the bytes the same open file last read in that extent (adds only bytes
+ * to the extent: a file read once in order counts one access per
+ * extent, not one per request). */
+#define PROFILE_CONT_REQUEST 1
+#define PROFILE_CONT_RUN 2
+
 struct profile_event {
 	uint64_t ino;                  /* the file */
 	uint64_t ext_off;              /* offset of its extent, PROFILE_NO_EXTENT */
@@ -57,9 +65,7 @@ struct profile_event {
 	uint32_t len;                  /* bytes (0 for an open) */
 	uint8_t op;                    /* enum stats_op */
 	int8_t tier;                   /* tier index of the extent, -1 none/hole */
-	uint8_t cont;                  /* 1: another extent of a request already
-					* emitted: counts for the extent, adds
-					* only bytes to the file */
+	uint8_t cont;                  /* PROFILE_CONT_* bits, or 0 */
 	uint8_t pad;
 	int64_t time;                  /* unix ns (CLOCK_REALTIME) */
 	uint32_t uid;                  /* who */

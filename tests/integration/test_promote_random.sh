@@ -4,7 +4,8 @@
 # 1 MiB extents, [placement] auto = yes (a pass only every hour) and
 # promote_freq = 3. A 24 MiB file moved to hdd and read at random in
 # 4 KiB pieces with O_DIRECT comes back to nvme extent by extent within
-# 10 s, its bytes unchanged.
+# 10 s, its bytes unchanged. A file read in order counts one access per
+# extent and pass, whatever the size of its reads.
 #
 # Only one job of a file runs at a time, and the placer refuses to queue
 # another while one runs. The reader touches every extent while the
@@ -66,6 +67,32 @@ EOF
 echo "$out"
 assert_eq "$(tiers_of "$p")" nvme "after the reads"
 assert_file_eq "$p" "$T/random.src"
+
+# A file read once in order counts one access per extent, not one per
+# request. Written with one 1 MiB O_DIRECT write per extent (one access
+# each), then read in order in 256 KiB pieces: one pass is a second
+# access of each extent and promotes nothing (four requests per extent
+# counted five); two more passes (a decayed frequency above 3) promote
+# it all.
+q=$DF_MNT/scan.bin
+head -c $((8 * MiB)) /dev/urandom >"$T/scan.src"
+dd if="$T/scan.src" of="$q" bs=1M oflag=direct status=none ||
+	fail "O_DIRECT write of $q failed"
+df_ctl migrate "$q" --to hdd --wait >/dev/null 2>&1 || fail "migrate to hdd failed"
+dd if="$q" of=/dev/null bs=256K iflag=direct status=none ||
+	fail "O_DIRECT read of $q failed"
+sleep 1.5
+assert_eq "$(tiers_of "$q")" hdd "after one pass in order"
+for pass in 2 3; do
+	dd if="$q" of=/dev/null bs=256K iflag=direct status=none ||
+		fail "O_DIRECT read $pass of $q failed"
+done
+for ((i = 0; i < 100; i++)); do
+	[[ $(tiers_of "$q") == nvme ]] && break
+	sleep 0.1
+done
+assert_eq "$(tiers_of "$q")" nvme "after three passes"
+assert_file_eq "$q" "$T/scan.src"
 
 df_umount
 echo "PASS"

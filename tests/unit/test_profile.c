@@ -127,10 +127,28 @@ static void test_fold(void **state)
 	e = ev(5, STATS_READ, 3 * ES, 10, 0, T0 + 4);
 	emit(x->p, e);
 	e = ev(5, STATS_READ, 4 * ES, 20, 0, T0 + 4);
-	e.cont = 1;
+	e.cont = PROFILE_CONT_REQUEST;
 	emit(x->p, e);
 	emit(x->p, ev(6, STATS_READ, 0, 1, 0, T0));
 	assert_int_equal(profile_drain(x->p), 7);
+	/* a read going on in order in the same extent: a request of the
+	 * file, bytes only for the extent; the next extent of the same
+	 * request counts for that extent, bytes only for the file */
+	e = ev(7, STATS_READ, 1, 9, 0, T0 + 1);
+	e.cont = PROFILE_CONT_RUN;
+	emit(x->p, e);
+	e = ev(7, STATS_READ, ES, 5, 0, T0 + 1);
+	e.cont = PROFILE_CONT_REQUEST;
+	emit(x->p, e);
+	assert_int_equal(profile_drain(x->p), 2);
+	assert_int_equal(profile_get(x->p, 7, &st), 0);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(st.bytes_read, 9 + 5);
+	assert_int_equal(profile_get_extent(x->p, 7, 0, &st), 0);
+	assert_int_equal(st.reads, 0);
+	assert_int_equal(st.bytes_read, 9);
+	assert_int_equal(profile_get_extent(x->p, 7, ES, &st), 0);
+	assert_int_equal(st.reads, 1);
 
 	assert_int_equal(profile_get(x->p, 5, &st), 0);
 	assert_int_equal(st.opens, 1);
