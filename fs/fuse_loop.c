@@ -186,7 +186,6 @@ static void stand_by(struct loop *lp)
 	while (!lp->exit && lp->leader && !flooding(lp)) {
 		struct worker *l = lp->leader;   /* changes only under m */
 		uint64_t now = atomic_load(&l->busy);
-		struct timespec ts;
 		enum sample what;
 
 		if (l != seen)
@@ -197,17 +196,8 @@ static void stand_by(struct loop *lp)
 			lp->leader = NULL;
 			break;
 		}
-		if (what == SAMPLE_DEEP) {
-			atomic_store(&lp->deep, 1);
-			/* the leader stores busy, then reads deep; we store
-			 * deep, then read busy: one of us sees the other */
-			if (atomic_load(&l->busy) == 0)
-				pthread_cond_wait(&lp->standby_cv, &lp->m);
-			atomic_store(&lp->deep, 0);
-			continue;
-		}
-		clock_after_ms(&ts, CLOCK_MONOTONIC, STEAL_MS);
-		pthread_cond_timedwait(&lp->standby_cv, &lp->m, &ts);
+		standby_wait(what, &lp->deep, &l->busy, &lp->standby_cv,
+			     &lp->m, CLOCK_MONOTONIC);
 	}
 }
 

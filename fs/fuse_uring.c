@@ -50,7 +50,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "common/clock.h"
 #include "common/log.h"
 #include "fs/fuse_loop.h"
 #include "fs/fuse_uring.h"
@@ -661,7 +660,6 @@ static void stand_by(struct queue *q)
 	struct sampler s = { 0 };
 
 	while (!q->end && !atomic_load(&g.stopping) && atomic_load(&q->leader)) {
-		struct timespec ts;
 		enum sample what = sample(&s, atomic_load(&q->busy));
 
 		if (what == SAMPLE_TAKE) {
@@ -673,16 +671,8 @@ static void stand_by(struct queue *q)
 			spawn_locked(q);   /* the next standby */
 			return;
 		}
-		if (what == SAMPLE_DEEP) {
-			atomic_store(&q->deep, 1);
-			/* the leader stores busy, then reads deep under m */
-			if (atomic_load(&q->busy) == 0)
-				pthread_cond_wait(&q->standby_cv, &q->m);
-			atomic_store(&q->deep, 0);
-			continue;
-		}
-		clock_after_ms(&ts, CLOCK_REALTIME, STEAL_MS);
-		pthread_cond_timedwait(&q->standby_cv, &q->m, &ts);
+		standby_wait(what, &q->deep, &q->busy, &q->standby_cv, &q->m,
+			     CLOCK_REALTIME);
 	}
 }
 

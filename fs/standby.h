@@ -9,7 +9,12 @@
 #ifndef DF_STANDBY_H
 #define DF_STANDBY_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
+
+#include "common/clock.h"
 
 #define STEAL_MS 2        /* the standby's sampling period */
 #define DEEP_AFTER 50     /* idle samples before it sleeps untimed */
@@ -35,6 +40,28 @@ static inline enum sample sample(struct sampler *s, uint64_t now)
 		return SAMPLE_DEEP;
 	}
 	return SAMPLE_WAIT;
+}
+
+/* The standby's wait after a sample that did not take over, caller
+ * holding m: SAMPLE_DEEP sleeps on cv without a timeout, with *deep set
+ * so that the leader signals cv when it starts serving; else STEAL_MS on
+ * `clock`, the clock of cv. The leader stores its busy, then reads deep;
+ * the standby stores deep, then reads busy: one of them sees the other. */
+static inline void standby_wait(enum sample what, _Atomic int *deep,
+				_Atomic uint64_t *busy, pthread_cond_t *cv,
+				pthread_mutex_t *m, clockid_t clock)
+{
+	struct timespec ts;
+
+	if (what == SAMPLE_DEEP) {
+		atomic_store(deep, 1);
+		if (atomic_load(busy) == 0)
+			pthread_cond_wait(cv, m);
+		atomic_store(deep, 0);
+		return;
+	}
+	clock_after_ms(&ts, clock, STEAL_MS);
+	pthread_cond_timedwait(cv, m, &ts);
 }
 
 #endif
