@@ -3804,7 +3804,7 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 	const struct meta_extent *last = NULL;
 	uint64_t end, pos;
 	char *p = buf;
-	int rc, due, cont = 0;
+	int rc, due;
 	int64_t t = real_ns();
 
 	if ((rc = rdlock_ext(f, im)) < 0)
@@ -3820,10 +3820,10 @@ static ssize_t read_range(struct fabric *f, struct fs_file *fh, void *buf,
 		uint64_t coff = pos - pos % f->es;
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 		struct meta_extent *e = ext_find(im, coff);
+		int cont = (pos != off ? PROFILE_CONT_REQUEST : 0) |
+			   (read_run(fh, f->es, coff, pos, n) ?
+			    PROFILE_CONT_RUN : 0);
 
-		cont = (pos != off ? PROFILE_CONT_REQUEST : 0) |
-		       (read_run(fh, f->es, coff, pos, n) ?
-			PROFILE_CONT_RUN : 0);
 		if (!e) {
 			memset(p, 0, n);
 			if (s)
