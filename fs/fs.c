@@ -1542,6 +1542,25 @@ static int mh_write_copy(void *arg, const struct mig_snap *s, int dst,
 	return rc;
 }
 
+/* Whether a migration's last try holds [off, end) of im (mh_claim) for
+ * one extent's copy and commit: then it drops im->lock, which the caller
+ * holds for writing, waits for the hold to end and returns 1, and the
+ * caller takes the lock again and starts over. Writes, truncates and
+ * fallocate all wait: any of them would change the extent under the
+ * copy, which then loses and the job fails. */
+static int hold_waits(struct fabric *f, struct inode_mem *im, uint64_t off,
+		      uint64_t end)
+{
+	if (!im->mig_hold || off >= im->mig_end || end <= im->mig_off)
+		return 0;
+	pthread_rwlock_unlock(&im->lock);
+	pthread_mutex_lock(&f->hold_lock);
+	while (im->mig_hold)
+		pthread_cond_wait(&f->hold_cv, &f->hold_lock);
+	pthread_mutex_unlock(&f->hold_lock);
+	return 1;
+}
+
 /* Claims [off, off + len) of ino for a migration writing its copies on
  * tier index dst (claimed_tier keeps new extents off it; with hold,
  * writes into it wait), or (dst -1) ends the claim. The claim holds a
@@ -2795,11 +2814,18 @@ int fs_setattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 		itab_put(f, im);
 		return -ENOMEM;
 	}
+again:
 	pthread_rwlock_wrlock(&im->lock);
 	if (im->destroyed) {
 		rc = -ENOENT;
 		goto out;
 	}
+	/* A truncate changes the extents from the lower of the two sizes
+	 * on. */
+	if ((to_set & FS_SET_SIZE) &&
+	    hold_waits(f, im, (uint64_t)attr->st_size < im->a.size ?
+			      (uint64_t)attr->st_size : im->a.size, UINT64_MAX))
+		goto again;
 	if (to_set & FS_SET_SIZE) {
 		if (S_ISDIR(im->a.mode)) {
 			rc = -EISDIR;
@@ -3575,7 +3601,9 @@ int fs_open(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	if ((flags & O_TRUNC) && S_ISREG(im->a.mode)) {
 		mode_t old;
 
-		pthread_rwlock_wrlock(&im->lock);
+		do
+			pthread_rwlock_wrlock(&im->lock);
+		while (hold_waits(f, im, 0, UINT64_MAX));
 		old = im->a.mode;
 		if (ctx && ctx->uid != 0)
 			im->a.mode &= ~kill_priv_bits(im->a.mode);
@@ -3970,16 +3998,8 @@ again:
 		goto out;
 	}
 	end = off + size;
-	if (im->mig_hold && off < im->mig_end && end > im->mig_off) {
-		/* A migration's last try holds this range for one extent's
-		 * copy and commit (mh_claim). */
-		pthread_rwlock_unlock(&im->lock);
-		pthread_mutex_lock(&f->hold_lock);
-		while (im->mig_hold)
-			pthread_cond_wait(&f->hold_cv, &f->hold_lock);
-		pthread_mutex_unlock(&f->hold_lock);
+	if (hold_waits(f, im, off, end))
 		goto again;
-	}
 	for (pos = off; pos < end;) {
 		uint64_t coff = pos - pos % f->es;
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
@@ -4132,11 +4152,16 @@ int fs_fallocate(struct fabric *f, struct fs_file *fh, int mode, uint64_t off,
 		return -EOPNOTSUPP;
 	if (!(b = meta_batch_new()))
 		return -ENOMEM;
+again:
 	pthread_rwlock_wrlock(&im->lock);
 	if (!S_ISREG(im->a.mode)) {
 		rc = -ENODEV;
 		goto out;
 	}
+	/* Growing the file (without KEEP_SIZE) moves its end too. */
+	if (hold_waits(f, im, off < im->a.size || keep ? off : im->a.size,
+		       keep ? end : UINT64_MAX))
+		goto again;
 	if ((rc = ext_load(f, im)) < 0)
 		goto out;
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {

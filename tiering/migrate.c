@@ -202,6 +202,13 @@ void mig_debug_claim_delay(unsigned ms)
 	atomic_store(&claim_delay_ms, ms);
 }
 
+static _Atomic unsigned hold_delay_ms;   /* tests: a held copy waits */
+
+void mig_debug_hold_delay(unsigned ms)
+{
+	atomic_store(&hold_delay_ms, ms);
+}
+
 const char *mig_state_name(uint32_t state)
 {
 	switch (state) {
@@ -1039,6 +1046,8 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		}
 		g->v[i].s = now;
 	}
+	if (hold && atomic_load(&hold_delay_ms))
+		usleep(1000u * atomic_load(&hold_delay_ms));
 	r->hold = hold;
 	rc = copy_group(m, r, g, dst, uring, why, whylen);
 	r->hold = false;
@@ -1062,8 +1071,15 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 
 	j->state = META_JOB_VERIFYING;
 	job_update(m, jr, j, 0);
-	if ((rc = verify_group(m, r, g, dst, uring, why, whylen)) < 0)
+	if ((rc = verify_group(m, r, g, dst, uring, why, whylen)) < 0) {
+		/* A truncate that cut the extent since also cut the copy on
+		 * dst (it trims every tier's file): a race lost, not a bad
+		 * copy. */
+		for (i = 0; i < g->n; i++)
+			if (snap_changed(m, &g->v[i].s))
+				rc = -ESTALE;
 		goto rollback;
+	}
 
 	j->state = META_JOB_COMMITTED;
 	rc = h->commit(h->arg, g->v, g->n, dst,

@@ -213,6 +213,9 @@ int mig_debug_crash_at(const char *point);
 /* Tests: each group of extents waits ms (0: not) after its snapshot,
  * before it claims its range, so that a write can come in between. */
 void mig_debug_claim_delay(unsigned ms);
+/* Tests: a last try that holds the file's writers waits ms (0: not)
+ * once it holds them, before it copies, so that they come in then. */
+void mig_debug_hold_delay(unsigned ms);
 /* Tests: the io_uring copies between local tiers misbehave as a kernel
  * may: MIG_URING_SHORT asks each read and write for half of what is left
  * (the loop must ask again for the rest), MIG_URING_EAGAIN makes every

@@ -100,6 +100,7 @@ static int teardown(void **state)
 	nwrapped = 0;
 	mig_debug_crash_at(NULL);
 	mig_debug_claim_delay(0);
+	mig_debug_hold_delay(0);
 	mig_debug_uring_fault(0);
 	meta_debug_fail_syncs = 0;
 	tmpdir_remove(x->dir);
@@ -414,11 +415,15 @@ static void test_racing_write(void **state)
 
 /* A writer that keeps changing the first two extents, 300 bytes every
  * 2 ms, until stop; the longest a write took. */
+enum { STEADY_WRITE, STEADY_APPEND, STEADY_PUNCH, STEADY_TRUNCATE };
 struct steady {
 	struct fix *x;
 	struct fs_file *fh;
 	_Atomic int stop;
 	int append;                    /* appends to size instead */
+	int how;                       /* STEADY_PUNCH: punches 300-byte
+					* holes instead; STEADY_TRUNCATE: cuts
+					* the file there and grows it back */
 	uint64_t size;
 	int64_t worst_ns;
 	int failed;
@@ -440,10 +445,35 @@ static void *steady_writer(void *arg)
 				break;
 			w->size += 100;
 		}
-		memset(w->x->model + off, rand_r(&seed) & 0xff, w->append ? 100 : 300);
-		if (fs_write(w->x->f, w->fh, w->x->model + off,
-			     w->append ? 100 : 300, off) != (w->append ? 100 : 300))
-			w->failed = 1;
+		if (w->how == STEADY_PUNCH) {
+			memset(w->x->model + off, 0, 300);
+			if (fs_fallocate(w->x->f, w->fh, FALLOC_FL_PUNCH_HOLE |
+					 FALLOC_FL_KEEP_SIZE, off, 300) != 0)
+				w->failed = 1;
+		} else {
+			if (w->how == STEADY_TRUNCATE) {
+				/* Into the second extent's second half, which
+				 * the writes below keep filling again. */
+				uint64_t cut = ES + ES / 2 +
+					       (uint64_t)rand_r(&seed) % (ES / 2);
+				struct stat a = { .st_size = (off_t)cut }, out;
+
+				memset(w->x->model + cut, 0, FSIZE - cut);
+				if (fs_setattr(w->x->f, &root_ctx, w->x->ino, &a,
+					       FS_SET_SIZE, w->fh, &out) != 0)
+					w->failed = 1;
+				a.st_size = FSIZE;
+				if (fs_setattr(w->x->f, &root_ctx, w->x->ino, &a,
+					       FS_SET_SIZE, w->fh, &out) != 0)
+					w->failed = 1;
+			}
+			memset(w->x->model + off, rand_r(&seed) & 0xff,
+			       w->append ? 100 : 300);
+			if (fs_write(w->x->f, w->fh, w->x->model + off,
+				     w->append ? 100 : 300, off) !=
+			    (w->append ? 100 : 300))
+				w->failed = 1;
+		}
 		t = mono_ns() - t;
 		if (t > w->worst_ns)
 			w->worst_ns = t;
@@ -458,11 +488,15 @@ static void *steady_writer(void *arg)
  * under the copy"). The writer sees no error and no long pause. With
  * append, it appends to the file's last, partial extent (a log): held to
  * the end of the extent's chunk, the appends wait too (before, they grew
- * the extent under its last try, which gave up). */
-static void steady_case(void **state, int append)
+ * the extent under its last try, which gave up). Holes punched and
+ * truncates into the extents wait the same way (before, only writes
+ * did, and the job gave up). */
+static void steady_case(void **state, int how)
 {
 	struct fix *x = *state;
-	struct steady w = { .x = x, .append = append, .size = FSIZE };
+	int append = how == STEADY_APPEND;
+	struct steady w = { .x = x, .append = append, .how = how,
+			    .size = FSIZE };
 	static uint8_t buf[FSIZE];
 	struct meta_job j;
 	pthread_t th;
@@ -478,6 +512,8 @@ static void steady_case(void **state, int append)
 					    FS_SET_SIZE, w.fh, &out), 0);
 		w.size = ES + ES / 2;
 	}
+	/* Each held copy lasts long enough for the writer to come in. */
+	mig_debug_hold_delay(100);
 	assert_int_equal(pthread_create(&th, NULL, steady_writer, &w), 0);
 	usleep(20000);
 	id = fs_migrate(x->f, x->ino, 0, 2 * ES, "hdd", 0);
@@ -502,8 +538,10 @@ static void steady_case(void **state, int append)
 		check_content(x);
 }
 
-static void test_steady_writer(void **state) { steady_case(state, 0); }
-static void test_steady_appender(void **state) { steady_case(state, 1); }
+static void test_steady_writer(void **state) { steady_case(state, STEADY_WRITE); }
+static void test_steady_appender(void **state) { steady_case(state, STEADY_APPEND); }
+static void test_steady_puncher(void **state) { steady_case(state, STEADY_PUNCH); }
+static void test_steady_truncater(void **state) { steady_case(state, STEADY_TRUNCATE); }
 
 /* Readers and writers of an open file during migrations back and forth
  * see no error and no stale byte. */
@@ -1369,6 +1407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_steady_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_steady_appender, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_steady_puncher, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_steady_truncater, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_file_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_mid_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_copy, setup, teardown),
