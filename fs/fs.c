@@ -2820,12 +2820,6 @@ again:
 		rc = -ENOENT;
 		goto out;
 	}
-	/* A truncate changes the extents from the lower of the two sizes
-	 * on. */
-	if ((to_set & FS_SET_SIZE) &&
-	    hold_waits(f, im, (uint64_t)attr->st_size < im->a.size ?
-			      (uint64_t)attr->st_size : im->a.size, UINT64_MAX))
-		goto again;
 	if (to_set & FS_SET_SIZE) {
 		if (S_ISDIR(im->a.mode)) {
 			rc = -EISDIR;
@@ -2835,6 +2829,11 @@ again:
 			rc = -EINVAL;
 			goto out;
 		}
+		/* It changes the extents from the lower of the two sizes on. */
+		if (hold_waits(f, im, (uint64_t)attr->st_size < im->a.size ?
+				      (uint64_t)attr->st_size : im->a.size,
+			       UINT64_MAX))
+			goto again;
 		if ((rc = ext_load(f, im)) < 0)
 			goto out;
 		cut = (uint64_t)attr->st_size < im->a.size;
@@ -4159,7 +4158,7 @@ again:
 		goto out;
 	}
 	/* Growing the file (without KEEP_SIZE) moves its end too. */
-	if (hold_waits(f, im, off < im->a.size || keep ? off : im->a.size,
+	if (hold_waits(f, im, (keep || off < im->a.size) ? off : im->a.size,
 		       keep ? end : UINT64_MAX))
 		goto again;
 	if ((rc = ext_load(f, im)) < 0)

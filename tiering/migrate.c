@@ -939,7 +939,10 @@ static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 	return 0;
 }
 
-/* Reads every copy of g back and compares its checksum. */
+/* Reads every copy of g back and compares its checksum. A copy that
+ * differs from an extent that changed since its snapshot is a race lost
+ * (-ESTALE): a truncate that cut the extent cut its copy on dst too (it
+ * trims every tier's file). */
 static int verify_group(struct migrator *m, struct ring *r,
 			const struct group *g, int dst, bool uring, char *why,
 			size_t whylen)
@@ -961,6 +964,9 @@ static int verify_group(struct migrator *m, struct ring *r,
 		else
 			rc = read_back(m, s, dst, &c);
 		csum_final(&c, back);
+		if ((rc < 0 || memcmp(g->v[i].csum, back, g->sumlen)) &&
+		    snap_changed(m, s))
+			return -ESTALE;
 		if (rc < 0) {
 			snprintf(why, whylen, "read back from %s: %s", dbe->name,
 				 strerror(-rc));
@@ -1071,15 +1077,8 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 
 	j->state = META_JOB_VERIFYING;
 	job_update(m, jr, j, 0);
-	if ((rc = verify_group(m, r, g, dst, uring, why, whylen)) < 0) {
-		/* A truncate that cut the extent since also cut the copy on
-		 * dst (it trims every tier's file): a race lost, not a bad
-		 * copy. */
-		for (i = 0; i < g->n; i++)
-			if (snap_changed(m, &g->v[i].s))
-				rc = -ESTALE;
+	if ((rc = verify_group(m, r, g, dst, uring, why, whylen)) < 0)
 		goto rollback;
-	}
 
 	j->state = META_JOB_COMMITTED;
 	rc = h->commit(h->arg, g->v, g->n, dst,
