@@ -996,9 +996,7 @@ static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
 	    add_u64(reply, "promotions", st->promotions) ||
 	    !cJSON_AddBoolToObject(reply, "cache", st->cache != 0) ||
 	    (st->cache &&
-	     (!cJSON_AddNumberToObject(reply, "recency", st->w.recency) ||
-	      !cJSON_AddNumberToObject(reply, "known", st->w.known) ||
-	      !cJSON_AddNumberToObject(reply, "precision", st->w.precision) ||
+	     (!cJSON_AddNumberToObject(reply, "precision", st->w.precision) ||
 	      add_u64(reply, "read_ahead", st->w.seq_fetched) ||
 	      add_u64(reply, "read_ahead_judged", st->w.seq_judged) ||
 	      add_u64(reply, "read_ahead_read", st->w.seq_read))))

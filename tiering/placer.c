@@ -20,59 +20,27 @@
 					* until their jobs are done */
 #define TRIM_ROUNDS 4096               /* of READ_VICTIMS, at most, to bring
 					* tier 0 under its high watermark */
-#define SHARP 4                        /* the orders' weights: their rates
-					* of regret to this power */
-#define FORGET (1.0 / 1024)            /* the regret counts lose this share
-					* at each read of a slower tier */
 #define JUDGE_FORGET (1.0 / 256)       /* the prefetch counts lose this
 					* share at each judgement */
 #define WATCH_MAX (1u << 16)           /* prefetched items watched at most */
 #define PROBE 8                        /* rounds per prefetching one while
 					* prefetches are not read */
-#define PRIOR 2.0                      /* moves the order by due time is
-					* taken to have at the rate of all */
-#define W_MIN 0.01                     /* least weight of either order */
-#define GHOST_MIN 256                  /* items a ghost generation holds, */
-#define GHOST_MAX (1u << 18)           /*   at least and at most */
 #define STREAMS 32                     /* sequential readers followed */
 
 /* A fast-tier item that may make room, or one due soon elsewhere. */
 struct victim {
 	uint64_t ino, off, len;        /* what a move moves */
 	uint64_t bytes;                /* bytes it frees or needs on tier 0 */
-	int64_t key;                   /* unix ns, by the order it is in
-					* (victim_of) */
+	int64_t key;                   /* unix ns: its last access (or, read
+					* ahead, when it was) */
+	int64_t due;                   /* unix ns: its forecast next access,
+					* for the items due soon elsewhere */
 };
 
-/* Where a victim waits: the three orders (V_RECENT, V_OFTEN hold the
- * items without a rhythm), and the items with one by the first two. */
-enum { V_RECENT, V_OFTEN, V_KNOWN, V_RECENT_K, V_OFTEN_K, V_HEAPS };
-
-/* The order a heap's victims are in, V_RECENT, V_OFTEN or V_KNOWN. */
-static int order_of(int where)
-{
-	return where == V_RECENT_K ? V_RECENT :
-	       where == V_OFTEN_K ? V_OFTEN : where;
-}
-
-/* A binary heap of victims: the largest key on top, or the smallest. */
+/* A binary heap of victims, the smallest key on top. */
 struct vheap {
 	struct victim *v;
 	size_t n, cap;
-	int min;
-};
-
-/* Items lately demoted by one order, as hashes of (ino, off) in two
- * generations (open addressing, 0 = empty): when the current one holds
- * `limit`, the older is cleared and becomes the current one. */
-struct ghost {
-	uint64_t *slot[2];
-	int64_t *val[2];               /* by slot, if vals */
-	int vals;
-	size_t mask[2];                /* slots - 1 */
-	size_t n[2];
-	size_t limit;
-	int cur;
 };
 
 /* A sequential reader: the item (ino, off) it is expected to miss next,
@@ -118,19 +86,8 @@ struct placer {
 	 * these. A ring: the oldest is forgotten when it is full. */
 	struct { uint64_t ino, off, bytes; int tier; } pend[PENDING_MAX];
 	int npend, pend_next;
-	struct vheap heap[V_HEAPS];    /* the fast-tier items: V_KNOWN by
-					* due time, latest on top; the others
-					* by last access or frequency key,
-					* oldest on top */
-	struct ghost ghost[3];         /* demoted lately by order (V_*) */
-	double moves[3];               /* demotions and refusals by order,
-					* decayed */
-	double regrets[3];             /* their items read again while in the
-					* order's ghost, decayed */
-	double w_recent;               /* weight of the order by last access;
-					* by frequency: 1 - w_recent */
-	double w_known;                /* the order by due time is asked for
-					* victims when >= 0.5 */
+	struct vheap heap;             /* the fast-tier items by last
+					* access, oldest on top */
 	struct watch *watch;           /* prefetched items not yet judged */
 	size_t nwatch, capwatch;
 	struct verdicts verdict[2];    /* by watch.seq: of the items
@@ -139,8 +96,6 @@ struct placer {
 	uint64_t streams;              /* streams that read ahead or would */
 	uint64_t seq_fetched;          /* items read ahead since start */
 	uint64_t rounds;               /* prefetch rounds */
-	uint64_t rng;                  /* xorshift64 state */
-	double freq_hl;                /* s: half-life of the frequency key */
 	double reuse;                  /* s: mean gap of the items with gaps */
 };
 
@@ -497,8 +452,6 @@ void placer_last(struct placer *pl, struct placer_report *out)
 void placer_weights(struct placer *pl, struct placer_weights *out)
 {
 	pthread_mutex_lock(&pl->lock);
-	out->recency = pl->w_recent;
-	out->known = pl->w_known;
 	out->precision = pl->verdict[0].precision;
 	out->judged = pl->verdict[0].n_judged;
 	out->read = pl->verdict[0].n_read;
@@ -565,41 +518,38 @@ void placer_tick(struct placer *pl)
 
 /* ---- promotion on read and prefetch, with forecasts ----
  *
- * The fast tier is then run as a cache that evicts by predicted reuse:
- * every read or write of data on a slower tier promotes it, and the item
- * whose next access is the farthest away makes room. Every item is
- * taken to come back `reuse` seconds (the mean gap of the items with
- * gaps) after now, later the longer it has been idle: now + reuse +
- * (now - last), so that the least recently used goes first, as in LRU;
- * or, in the order by frequency, `last` is a time that also counts how
- * often it was read (victim_of), so that the least often read goes
- * first, as in LFU. Which of the two gives the next victim is picked at
- * random by weights that follow each order's regrets, as LeCaR does
- * (learn): an item it demoted, or refused room, read again while still in
- * its ghost. An item with a rhythm (regular gaps, forecast_next_access)
- * is also due at a known time: while the order by due time regrets no
- * more than the other two (w_known >= 0.5), those items make room by it
- * and only by it. Its regrets are items read again before half the time
- * to when they were due had passed (a correct forecast brings them back
- * when due, which is no mistake). Without such a test, cpp at 10% missed
- * 0.34 where LRU misses 0.24. The orders hold between accesses, so heaps
- * keep them: by due time, latest on top, and by last access and by
- * frequency, oldest on top, each for the items with a rhythm and for the
- * others. They are rebuilt from every item at each prefetch round and
- * grow with every promotion and every write that lands on tier 0 between
- * rounds; an item taken from them is looked at again before it is moved,
- * as it may have been read or moved since. Prefetches are judged (read
- * by the time they were due and as long again, or not); while fewer than
- * half are read, one round in PROBE prefetches.
+ * The fast tier is then run as a cache: every read or write of data on a
+ * slower tier promotes it, and the item read longest ago makes room, as
+ * in LRU. An item is taken to come back `reuse` seconds (the mean gap of
+ * the items with gaps) after now, later the longer it has been idle:
+ * now + reuse + (now - last). What the forecasts add is promotion ahead
+ * of need: a prefetch round promotes the items with a rhythm (regular
+ * gaps, forecast_next_access) due before the next round, and a
+ * sequential reader's next items are read ahead of it, as if read now.
+ * A prefetched item takes the place only of fast-tier items taken to come
+ * back later than it is due; until the next round rebuilds the heap, it
+ * counts as read when it was fetched. The order holds between accesses,
+ * so a heap keeps it, oldest on top. It is rebuilt from every item at
+ * each prefetch round and grows with every promotion and every write
+ * that lands on tier 0 between rounds; an item taken from it is looked at
+ * again before it is moved, as it may have been read or moved since. Prefetches are judged
+ * (read by the time they were due and as long again, or not); while fewer
+ * than half are read, one round in PROBE prefetches.
  *
- * dfabric-sim -C at 10%, by last access alone and with both orders:
- * ps missed 0.67 and 0.53, multi2 0.59 and 0.55, msr-cambridge1 0.45 and
- * 0.29, but cpp 0.25 and 0.34, multi1 0.57 and 0.67, sprite 0.19 and
- * 0.22; the other timed traces stay within 0.001. */
+ * Victims were once also picked by frequency and, for the items with a
+ * rhythm, by due time, with weights learnt from each order's regrets (as
+ * LeCaR does). dfabric-sim -C at 10% of the working set, that mix against
+ * the order by last access alone: scan missed 0.59 and 0.11, gli 0.42 and
+ * 0.12, multi1 0.36 and 0.16, sprite 0.23 and 0.10, msr-cambridge1 0.32
+ * and 0.25, request 0.645 and 0.655; at 5% and 25% likewise, request at
+ * 5% the only trace the mix served better by more than 0.01. What the
+ * mix did that this does not: keep a hot set through random one-time
+ * reads (a hot set shuffled between such scans, 10%: 0.58 against 0.89,
+ * LRU 0.86); scans in order are read ahead instead. */
 
 static int vh_above(const struct vheap *h, size_t a, size_t b)
 {
-	return h->min ? h->v[a].key < h->v[b].key : h->v[a].key > h->v[b].key;
+	return h->v[a].key < h->v[b].key;
 }
 
 static void vh_swap(struct vheap *h, size_t a, size_t b)
@@ -610,7 +560,6 @@ static void vh_swap(struct vheap *h, size_t a, size_t b)
 	h->v[b] = x;
 }
 
-/* Room for one more victim in *v, which holds n of *cap. */
 /* The array p of *cap elements of `size` bytes, room for n + 1 of them:
  * p itself when there is, else p grown to twice the size (at least 64);
  * NULL without memory (p is left as it was). */
@@ -664,279 +613,62 @@ static void vh_pop(struct vheap *h)
 	}
 }
 
-/* pf as a victim in each order, v[V_RECENT], v[V_OFTEN], v[V_KNOWN]:
- * keyed by its last access; by frequency, the time of its last access
- * moved later by freq_hl x log2 of its count decayed at that half-life,
- * an access time that stands for its frequency and does not change
- * between accesses (the count and its stamp move together); by its due
- * time if its gaps are regular (returns 1), else 0 there. On block traces
- * with time (dfabric-sim), keying by a mean of irregular gaps, bursts
- * between long pauses, missed far more than recency does (cloudPhysics at
- * 10%: 0.40 against 0.04): those items go by the other two orders only. */
-static int victim_of(const struct placer *pl, const struct placer_file *pf,
-		     int64_t now, struct victim v[3])
+/* pf as a victim, keyed by its last access; its due time if its gaps are
+ * regular (returns 1), else 0 there. */
+static int victim_of(const struct placer_file *pf, int64_t now,
+		     struct victim *v)
 {
 	int regular;
-	int64_t due = forecast_next_access(&pf->se, now, &regular);
 
-	v[V_RECENT].ino = pf->ino;
-	v[V_RECENT].off = pf->off;
-	v[V_RECENT].len = pf->len;
-	v[V_RECENT].bytes = pf->tier_bytes[0];
-	v[V_RECENT].key = pf->se.last;
-	v[V_OFTEN] = v[V_RECENT];
-	if (pf->se.decayed[0] > 1.0)
-		v[V_OFTEN].key = pf->se.stamp +
-				 (int64_t)(pl->freq_hl * 1e9 *
-					   log2(pf->se.decayed[0]));
-	v[V_KNOWN] = v[V_RECENT];
-	v[V_KNOWN].key = regular ? due : 0;
+	v->due = forecast_next_access(&pf->se, now, &regular);
+	v->ino = pf->ino;
+	v->off = pf->off;
+	v->len = pf->len;
+	v->bytes = pf->tier_bytes[0];
+	v->key = pf->se.last;
+	if (!regular)
+		v->due = 0;
 	return regular;
 }
 
-/* ---- the ghosts ---- */
-
-static uint64_t ghost_hash(uint64_t ino, uint64_t off)
+/* How far away, at now, the next access of an item last read at `key` is
+ * taken to be. */
+static double far_of(const struct placer *pl, int64_t key, int64_t now)
 {
-	uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (off + 0x632be59bd9b4e019ULL);
-
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 29;
-	return h | 1;
+	return 2.0 * (double)now + pl->reuse * 1e9 - (double)key;
 }
 
-/* The slot of h in generation gen plus one, 0 if not there. */
-static size_t ghost_in(const struct ghost *g, int gen, uint64_t h)
-{
-	size_t i;
-
-	if (!g->slot[gen])
-		return 0;
-	for (i = h & g->mask[gen]; g->slot[gen][i]; i = (i + 1) & g->mask[gen])
-		if (g->slot[gen][i] == h)
-			return i + 1;
-	return 0;
-}
-
-/* Whether (ino, off) is in the ghost; *val (if the ghost keeps values)
- * the value noted with it. */
-static int ghost_has(const struct ghost *g, uint64_t ino, uint64_t off,
-		     int64_t *val)
-{
-	uint64_t h = ghost_hash(ino, off);
-	size_t i;
-	int gen = g->cur;
-
-	i = ghost_in(g, gen, h);
-	if (!i)
-		i = ghost_in(g, gen ^= 1, h);
-	if (i && g->val[gen])
-		*val = g->val[gen][i - 1];
-	return i != 0;
-}
-
-/* Notes (ino, off), with val if the ghost keeps values (g->vals);
- * `limit`: how many items a generation holds if a new one starts now.
- * Without memory for one, nothing is noted. */
-static void ghost_add(struct ghost *g, uint64_t ino, uint64_t off,
-		      size_t limit, int64_t val)
-{
-	uint64_t h = ghost_hash(ino, off);
-	int c = g->cur;
-	size_t i, slots = 16;
-
-	i = ghost_in(g, c, h);
-	if (i) {
-		if (g->val[c])
-			g->val[c][i - 1] = val;
-		return;
-	}
-	if (!g->slot[c] || g->n[c] >= g->limit) {
-		uint64_t *ns;
-		int64_t *nv = NULL;
-
-		limit = limit < GHOST_MIN ? GHOST_MIN :
-			limit > GHOST_MAX ? GHOST_MAX : limit;
-		while (slots < 2 * limit)
-			slots *= 2;
-		if (g->slot[c])
-			c ^= 1;        /* the older generation goes */
-		ns = calloc(slots, sizeof(*ns));
-		if (g->vals)
-			nv = malloc(slots * sizeof(*nv));
-		if (!ns || (g->vals && !nv)) {
-			free(ns);
-			free(nv);
-			return;
-		}
-		free(g->slot[c]);
-		free(g->val[c]);
-		g->slot[c] = ns;
-		g->val[c] = nv;
-		g->mask[c] = slots - 1;
-		g->n[c] = 0;
-		g->limit = limit;
-		g->cur = c;
-	}
-	for (i = h & g->mask[c]; g->slot[c][i]; i = (i + 1) & g->mask[c])
-		;
-	g->slot[c][i] = h;
-	if (g->val[c])
-		g->val[c][i] = val;
-	g->n[c]++;
-}
-
-static void ghost_free(struct ghost *g)
-{
-	free(g->slot[0]);
-	free(g->slot[1]);
-	free(g->val[0]);
-	free(g->val[1]);
-}
-
-/* A read or write of (ino, off) on a slower tier: a regret of the order
- * that lately demoted it or refused it room. Each order's weight follows
- * its rate of regrets per move: the weights are the other's rate to the
- * power SHARP over the sum of both so raised (the rates are decayed
- * counts plus one over plus two, so that an order not yet tried is not
- * taken for a perfect one). LeCaR moves its weights by each regret alone,
- * which on a block trace (cloudPhysics) swung them from 0.01 to 0.99 and
- * back every few thousand misses: the order used more gets more regrets.
- * The order by due time is weighed the same way against the two others
- * together (their rates weighted as they are picked). */
-static double clamp_w(double w)
-{
-	return w < W_MIN ? W_MIN : w > 1 - W_MIN ? 1 - W_MIN : w;
-}
-
-static void learn(struct placer *pl, uint64_t ino, uint64_t off,
-		  int64_t now)
-{
-	double r[3], k, rest, all_r = 1, all_m = 2;
-	int64_t half = 0;
-	int o;
-
-	pthread_mutex_lock(&pl->lock);
-	for (o = 0; o < 3; o++) {
-		if (ghost_has(&pl->ghost[o], ino, off, &half) &&
-		    (o != V_KNOWN || now < half))
-			pl->regrets[o] += 1;
-		all_r += pl->regrets[o];
-		all_m += pl->moves[o];
-	}
-	/* The order by due time is not tried while it is not asked: its
-	 * rate starts from (and, forgotten, returns to) that of all. */
-	k = (pl->regrets[V_KNOWN] + PRIOR * all_r / all_m) /
-	    (pl->moves[V_KNOWN] + PRIOR);
-	for (o = 0; o < 3; o++) {
-		r[o] = (pl->regrets[o] + 1) / (pl->moves[o] + 2);
-		pl->regrets[o] *= 1 - FORGET;
-		pl->moves[o] *= 1 - FORGET;
-	}
-	rest = pl->w_recent * r[V_RECENT] + (1 - pl->w_recent) * r[V_OFTEN];
-	pl->w_known = clamp_w(pow(rest, SHARP) /
-			      (pow(k, SHARP) + pow(rest, SHARP)));
-	for (o = 0; o < 2; o++)
-		r[o] = pow(r[o], SHARP);
-	pl->w_recent = clamp_w(r[V_OFTEN] / (r[V_RECENT] + r[V_OFTEN]));
-	pthread_mutex_unlock(&pl->lock);
-}
-
-/* An order moved (ino, off) off tier 0 or refused it room; pl->lock held.
- * For the order by due time, `half`: half way from now to when it was
- * taken to be due. */
-static void moved(struct placer *pl, int order, uint64_t ino, uint64_t off,
-		  int64_t half)
-{
-	pl->moves[order] += 1;
-	ghost_add(&pl->ghost[order], ino, off,
-		  pl->heap[V_RECENT].n + pl->heap[V_RECENT_K].n, half);
-}
-
-/* How far away, at now, the next access of a victim is taken to be. */
-static double far_of(const struct placer *pl, const struct victim *v,
-		     int known, int64_t now)
-{
-	if (known)
-		return (double)v->key;
-	return 2.0 * (double)now + pl->reuse * 1e9 - (double)v->key;
-}
-
-static struct vheap *heap_of(struct placer *pl, int where)
-{
-	return &pl->heap[where];
-}
-
-/* Remembers a fast-tier item in heap `where`; takes pl->lock. */
-static void remember(struct placer *pl, const struct victim *v, int where)
+/* Remembers a fast-tier item among the victims; takes pl->lock. */
+static void remember(struct placer *pl, const struct victim *v)
 {
 	int rc;
 
 	pthread_mutex_lock(&pl->lock);
-	rc = vh_push(heap_of(pl, where), v);
+	rc = vh_push(&pl->heap, v);
 	pthread_mutex_unlock(&pl->lock);
 	if (rc < 0)
 		log_warn("placer: out of memory for the fast tier's victims");
 }
 
-/* Remembers a fast-tier item in the orders by last access and by
- * frequency, and by due time if it has a rhythm (known). */
-static void remember_item(struct placer *pl, const struct victim v[3],
-			  int known)
-{
-	remember(pl, &v[V_RECENT], known ? V_RECENT_K : V_RECENT);
-	remember(pl, &v[V_OFTEN], known ? V_OFTEN_K : V_OFTEN);
-	if (known)
-		remember(pl, &v[V_KNOWN], V_KNOWN);
-}
-
-/* A uniform draw in [0, 1) (xorshift64); pl->lock held. */
-static double draw(struct placer *pl)
-{
-	uint64_t x = pl->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	pl->rng = x;
-	return (double)(x >> 11) * 0x1.0p-53;
-}
-
-/* The order the next victim comes from: by last access with probability
- * w_recent, else by frequency (LeCaR picks at random, so that neither
- * order's mistakes go unseen). With pl->lock held. */
-static int pick_order(struct placer *pl)
-{
-	return draw(pl) < pl->w_recent ? V_RECENT : V_OFTEN;
-}
-
-/* Demotes to tier 1 the fast-tier items whose next access is no nearer
- * than the newcomer's, far[o] in order o (V_RECENT, V_OFTEN, V_KNOWN:
- * its due time, NAN for one without a rhythm), until `need` more bytes
- * fit below tier 0's high watermark (*used: its bytes used, kept up to
- * date); at
- * most READ_VICTIMS moves. By last access every item is older than a
- * newcomer read now; by frequency, only the items read less often than
- * it make room, as TinyLFU admits. When the order picked refuses it room,
- * `who` (if not NULL, the item that wants the room) counts as a move of
- * that order's. Victims go to tier 1: one whose policies forbid it (a
+/* Demotes to tier 1 the fast-tier items read longest ago, as long as
+ * they are taken to come back no sooner than the newcomer (`far`: when
+ * it is, unix ns; -INFINITY for none), until `need` more bytes fit below
+ * tier 0's high watermark (*used: its bytes used, kept up to date); at
+ * most READ_VICTIMS moves. A victim whose policies forbid tier 1 (a
  * confidential file and an object store) stays; when tier 1 has no room
  * below its high watermark for the next, no more go.
  * It picks them all first: when those that may go would not free enough,
  * none goes (they are put back among the victims), unless need is 0 (a
  * trim: what it picked goes). Returns 1 when the bytes fit. */
 static int make_room(struct placer *pl, const struct score_tier *tiers,
-		     int ntiers, double *used, uint64_t need,
-		     const double far[3], int64_t now,
-		     const struct victim *who)
+		     int ntiers, double *used, uint64_t need, double far,
+		     int64_t now)
 {
 	const struct score_tier *t0 = &tiers[0], *t1 = &tiers[1];
 	double room = t0->high_watermark * (double)t0->capacity,
 	       room1 = t1->high_watermark * (double)t1->capacity;
 	struct pick {
 		struct victim v;
-		int where;
 		uint64_t off, len;
 	} pick[READ_VICTIMS];
 	double freed = 0;
@@ -947,55 +679,16 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 	while (*used - freed + (double)need > room && n < READ_VICTIMS &&
 	       looks++ < 4 * READ_VICTIMS) {
 		struct placer_file vf;
-		struct victim v, w[3];
-		struct vheap *h;
-		double fu = -INFINITY, fo = -INFINITY, f, nf;
-		int where, order, other, known, o;
+		struct victim v, w;
 
 		pthread_mutex_lock(&pl->lock);
-		order = pick_order(pl);
-		h = heap_of(pl, order);
-		if (h->n)
-			fu = far_of(pl, &h->v[0], 0, now);
-		/* The items with a rhythm: by due time while that order
-		 * regrets no more than the others, else in the order picked
-		 * as the others. */
-		other = pl->w_known >= 0.5 ? V_KNOWN : order + V_RECENT_K;
-		if (heap_of(pl, other)->n)
-			fo = far_of(pl, &heap_of(pl, other)->v[0],
-				    other == V_KNOWN, now);
-		where = fo > fu ? other : order;
-		if (!pl->heap[where].n) {
-			/* None in the orders picked: any order's (the
-			 * items with a rhythm only by due time when that
-			 * order is asked). */
-			for (where = 0; where < V_HEAPS; where++)
-				if (pl->heap[where].n &&
-				    (where < V_RECENT_K || other != V_KNOWN))
-					break;
-			if (where == V_HEAPS) {
-				pthread_mutex_unlock(&pl->lock);
-				break;
-			}
-			if (order_of(where) != V_KNOWN)
-				order = order_of(where);
-		}
-		f = far_of(pl, &pl->heap[where].v[0], where == V_KNOWN, now);
-		o = order_of(where);
-		/* A newcomer with a rhythm is due at its time when the order
-		 * by due time is asked, else it is as far as its order says. */
-		nf = other == V_KNOWN && !isnan(far[V_KNOWN]) ? far[V_KNOWN] :
-		     far[o == V_KNOWN ? order : o];
-		if (f < nf) {
-			if (who)
-				moved(pl, o, who->ino, who->off,
-				      now / 2 + (int64_t)(nf / 2));
+		if (!pl->heap.n ||
+		    far_of(pl, pl->heap.v[0].key, now) < far) {
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}
-		h = heap_of(pl, where);
-		v = h->v[0];
-		vh_pop(h);
+		v = pl->heap.v[0];
+		vh_pop(&pl->heap);
 		pthread_mutex_unlock(&pl->lock);
 		if (pl->h.file(pl->h.arg, v.ino, v.off, &vf) < 0 ||
 		    !vf.tier_bytes[0] || vf.pol.pin == 0 ||
@@ -1004,45 +697,38 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 			continue;
 		if (t1->capacity &&
 		    (double)t1->used + freed + (double)vf.tier_bytes[0] > room1) {
-			remember(pl, &v, where);
+			remember(pl, &v);
 			break;     /* tier 1 is full: it waits there */
 		}
 		for (k = 0; k < n; k++)
 			if (pick[k].v.ino == v.ino && pick[k].off == vf.off)
 				break;
 		if (k < n)
-			continue;      /* picked already, from another order */
-		known = victim_of(pl, &vf, now, w);
-		if (known != (where >= V_KNOWN) || w[o].key != v.key) {
-			/* Read since, or found or lost a rhythm: back in by
-			 * its key now, in the heap of this order it belongs
-			 * to now; into the one by due time once, from the
-			 * one by last access. */
-			if (o != V_KNOWN)
-				remember(pl, &w[o], known ? o + V_RECENT_K : o);
-			if (known && (o == V_KNOWN || where == V_RECENT))
-				remember(pl, &w[V_KNOWN], V_KNOWN);
+			continue;      /* picked already (in the heap twice) */
+		victim_of(&vf, now, &w);
+		if (w.key != v.key) {
+			/* Read since (or read ahead and not read yet): back
+			 * in by its last access now. */
+			remember(pl, &w);
 			continue;
 		}
-		pick[n++] = (struct pick){ w[o], where, vf.off, vf.len };
+		pick[n++] = (struct pick){ w, vf.off, vf.len };
 		freed += (double)vf.tier_bytes[0];
 	}
 	if (need && *used - freed + (double)need > room) {
 		for (k = 0; k < n; k++)
-			remember(pl, &pick[k].v, pick[k].where);
+			remember(pl, &pick[k].v);
 		return 0;
 	}
 	for (k = 0; k < n; k++) {
 		if (pl->h.migrate(pl->h.arg, pick[k].v.ino, pick[k].off,
 				  pick[k].len, 1, 0.0) < 0) {
-			remember(pl, &pick[k].v, pick[k].where);
+			remember(pl, &pick[k].v);
 			continue;
 		}
 		*used -= (double)pick[k].v.bytes;
 		pthread_mutex_lock(&pl->lock);
 		pl->demoted++;
-		moved(pl, order_of(pick[k].where), pick[k].v.ino,
-		      pick[k].v.off, now / 2 + pick[k].v.key / 2);
 		pthread_mutex_unlock(&pl->lock);
 	}
 	return *used + (double)need <= room;
@@ -1053,7 +739,6 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 static int trim_fast(struct placer *pl)
 {
 	struct score_tier tiers[CFG_MAX_TIERS];
-	const double far[3] = { -INFINITY, -INFINITY, -INFINITY };
 	double used, before;
 	uint64_t was;
 	int k, nt;
@@ -1066,8 +751,8 @@ static int trim_fast(struct placer *pl)
 	used = (double)tiers[0].used;
 	for (k = 0; k < TRIM_ROUNDS; k++) {
 		before = used;
-		if (make_room(pl, tiers, nt, &used, 0, far,
-			      clock_of(pl), NULL) || used >= before)
+		if (make_room(pl, tiers, nt, &used, 0, -INFINITY,
+			      clock_of(pl)) || used >= before)
 			break;
 	}
 	pthread_mutex_lock(&pl->lock);
@@ -1260,8 +945,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 	used = (double)(tiers[0].used + add[0]);
 	s.nahead = 0;
 	for (k = 0; trusted && k < win; k++) {
-		struct victim v[3];
-		double far[3];
+		struct victim v;
 		uint64_t need;
 
 		if (next_of(pl, &cur, &nx) < 0)
@@ -1278,13 +962,11 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		if (pending_has(pl, nx.ino, nx.off))
 			continue;      /* read ahead already, still moving */
 		need = nx.bytes - nx.tier_bytes[0];
-		victim_of(pl, &nx, now, v);
-		v[V_RECENT].key = now; /* as if read now */
-		v[V_RECENT].bytes = v[V_OFTEN].bytes = nx.bytes;
-		far[V_RECENT] = far_of(pl, &v[V_RECENT], 0, now);
-		far[V_OFTEN] = far_of(pl, &v[V_OFTEN], 0, now);
-		far[V_KNOWN] = NAN;
-		if (!make_room(pl, tiers, n, &used, need, far, now, NULL)) {
+		victim_of(&nx, now, &v);
+		v.key = now;           /* as if read now */
+		v.bytes = nx.bytes;
+		if (!make_room(pl, tiers, n, &used, need,
+			       far_of(pl, v.key, now), now)) {
 			/* No room for it: the reader is expected to miss
 			 * this one next. */
 			s.nahead--;
@@ -1298,9 +980,8 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		pending_add(pl, nx.ino, nx.off, 0, need);
 		used += (double)need;
 		got++;
-		remember(pl, &v[V_RECENT], V_RECENT);
-		remember(pl, &v[V_OFTEN], V_OFTEN);
-		watch(pl, &v[V_RECENT], now, now, 1);
+		remember(pl, &v);
+		watch(pl, &v, now, now, 1);
 	}
 	if (next_of(pl, &cur, &nx) < 0)
 		goto out;
@@ -1328,8 +1009,8 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	uint64_t add[CFG_MAX_TIERS] = { 0 };
 	struct score_tier tiers[CFG_MAX_TIERS];
 	struct placer_file pf;
-	struct victim v[3];
-	int n, i, rc, busy, known = 0;
+	struct victim v;
+	int n, i, rc, busy;
 	int64_t id, now = 0;
 	int cache = pl->p.pred && pl->p.cache;
 
@@ -1370,20 +1051,15 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	}
 	if (cache) {
 		now = clock_of(pl);
-		learn(pl, ino, pf.off, now);
-		known = victim_of(pl, &pf, now, v);
-		v[V_RECENT].bytes = v[V_OFTEN].bytes = v[V_KNOWN].bytes =
-			pf.bytes;
+		victim_of(&pf, now, &v);
+		v.bytes = pf.bytes;
 		if ((i >= tier || i >= n) && pf.pol.pin < 0 &&
 		    score_allowed(tiers, n, 0, &pf.pol, NULL, 0)) {
-			double used = (double)tiers[0].used, far[3];
+			double used = (double)tiers[0].used;
 
-			far[V_RECENT] = far_of(pl, &v[V_RECENT], 0, now);
-			far[V_OFTEN] = far_of(pl, &v[V_OFTEN], 0, now);
-			far[V_KNOWN] = known ? (double)v[V_KNOWN].key : NAN;
 			if (make_room(pl, tiers, n, &used,
-				      pf.bytes - pf.tier_bytes[0], far, now,
-				      &v[V_RECENT]))
+				      pf.bytes - pf.tier_bytes[0],
+				      far_of(pl, v.key, now), now))
 				i = 0;
 		}
 	}
@@ -1400,7 +1076,7 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 	pl->promotions++;
 	pthread_mutex_unlock(&pl->lock);
 	if (cache && i == 0)
-		remember_item(pl, v, known);
+		remember(pl, &v);
 	if (cache && !write)
 		read_ahead(pl, &pf, now, 0);
 	/* In cache mode this is every miss: not worth a line each. */
@@ -1421,8 +1097,8 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		    double freq)
 {
 	struct placer_file pf;
-	struct victim v[3];
-	int known, rc;
+	struct victim v;
+	int rc;
 
 	if (!pl->p.pred || !pl->p.cache)
 		return 0;
@@ -1435,8 +1111,8 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		return rc == -ENOENT ? 0 : rc;
 	if (!pf.tier_bytes[0] || pf.pol.pin == 0)
 		return 0;
-	known = victim_of(pl, &pf, clock_of(pl), v);
-	remember_item(pl, v, known);
+	victim_of(&pf, clock_of(pl), &v);
+	remember(pl, &v);
 	return 0;
 }
 
@@ -1446,9 +1122,8 @@ struct round {
 	const struct score_tier *tiers;
 	int ntiers;
 	int64_t now, until;
-	struct vheap heap[V_HEAPS];    /* the fast tier's items */
-	struct victim (*cand)[3];      /* items due soon elsewhere, in each
-					* order */
+	struct vheap heap;             /* the fast tier's items */
+	struct victim *cand;           /* items due soon elsewhere */
 	size_t ncand, capcand;
 	double gaps;                   /* sum of the mean gaps seen, s */
 	uint64_t ngaps;
@@ -1457,12 +1132,12 @@ struct round {
 static int round_collect(void *arg, const struct placer_file *pf)
 {
 	struct round *r = arg;
-	struct victim v[3], (*cand)[3];
-	int known, rc, o;
+	struct victim v, *cand;
+	int known;
 
 	if (placer_home(pf, r->ntiers) < 0)
 		return 0;
-	known = victim_of(r->pl, pf, r->now, v);
+	known = victim_of(pf, r->now, &v);
 	if (pf->se.gaps && pf->se.gap_mean > 0) {
 		r->gaps += pf->se.gap_mean;
 		r->ngaps++;
@@ -1470,34 +1145,24 @@ static int round_collect(void *arg, const struct placer_file *pf)
 	if (pf->tier_bytes[0] == pf->bytes) {
 		if (pf->pol.pin == 0)
 			return 0;
-		if (!known) {
-			rc = vh_push(&r->heap[V_RECENT], &v[V_RECENT]);
-			return rc ? rc : vh_push(&r->heap[V_OFTEN], &v[V_OFTEN]);
-		}
-		rc = vh_push(&r->heap[V_KNOWN], &v[V_KNOWN]);
-		if (rc == 0)
-			rc = vh_push(&r->heap[V_RECENT_K], &v[V_RECENT]);
-		return rc ? rc : vh_push(&r->heap[V_OFTEN_K], &v[V_OFTEN]);
+		return vh_push(&r->heap, &v);
 	}
-	if (!known || v[V_KNOWN].key > r->until || pf->pol.pin >= 0 ||
+	if (!known || v.due > r->until || pf->pol.pin >= 0 ||
 	    !score_allowed(r->tiers, r->ntiers, 0, &pf->pol, NULL, 0))
 		return 0;
 	cand = grow_array(r->cand, r->ncand, &r->capcand, sizeof(*cand));
 	if (!cand)
 		return -ENOMEM;
 	r->cand = cand;
-	for (o = 0; o < 3; o++) {
-		r->cand[r->ncand][o] = v[o];
-		r->cand[r->ncand][o].bytes = pf->bytes - pf->tier_bytes[0];
-	}
-	r->ncand++;
+	v.bytes = pf->bytes - pf->tier_bytes[0];
+	r->cand[r->ncand++] = v;
 	return 0;
 }
 
 static int sooner_first(const void *a, const void *b)
 {
-	int64_t x = ((const struct victim *)a)[V_KNOWN].key;
-	int64_t y = ((const struct victim *)b)[V_KNOWN].key;
+	int64_t x = ((const struct victim *)a)->due;
+	int64_t y = ((const struct victim *)b)->due;
 
 	return x < y ? -1 : x > y ? 1 : 0;
 }
@@ -1567,8 +1232,6 @@ int placer_prefetch(struct placer *pl)
 
 	if (!pl->p.pred || !pl->p.cache)
 		return 0;
-	for (k = 0; k < V_HEAPS; k++)
-		r.heap[k].min = k != V_KNOWN;
 	rc = pl->h.tiers(pl->h.arg, tiers);
 	if (rc < 2)
 		return rc < 0 ? rc : 0;
@@ -1577,22 +1240,17 @@ int placer_prefetch(struct placer *pl)
 	r.until = r.now + (int64_t)(pl->p.prefetch * 1e9);
 	rc = pl->h.files(pl->h.arg, round_collect, &r);
 	if (rc < 0) {
-		for (k = 0; k < V_HEAPS; k++)
-			free(r.heap[k].v);
+		free(r.heap.v);
 		free(r.cand);
 		return rc;
 	}
 	pthread_mutex_lock(&pl->lock);
-	for (k = 0; k < V_HEAPS; k++) {
-		old = pl->heap[k];
-		pl->heap[k] = r.heap[k];
-		r.heap[k] = old;
-	}
+	old = pl->heap;
+	pl->heap = r.heap;
 	if (r.ngaps)
 		pl->reuse = r.gaps / (double)r.ngaps;
 	pthread_mutex_unlock(&pl->lock);
-	for (k = 0; k < V_HEAPS; k++)
-		free(r.heap[k].v);
+	free(old.v);
 	if (r.ncand)   /* r.cand is NULL when there are none */
 		qsort(r.cand, r.ncand, sizeof(*r.cand), sooner_first);
 	{
@@ -1611,14 +1269,12 @@ int placer_prefetch(struct placer *pl)
 	pl->rounds++;
 	pthread_mutex_unlock(&pl->lock);
 	for (k = 0; k < r.ncand && trusted; k++) {
-		struct victim *c = r.cand[k];
-		double due = (double)c[V_KNOWN].key;
-		double far[3] = { due, due, due };
+		struct victim *c = &r.cand[k];
 
 		if (pl->h.busy(pl->h.arg, c->ino))
 			continue;
-		if (!make_room(pl, tiers, r.ntiers, &used, c->bytes, far,
-			       r.now, NULL))
+		if (!make_room(pl, tiers, r.ntiers, &used, c->bytes,
+			       (double)c->due, r.now))
 			break;  /* the rest are due later still */
 		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
 				  1000.0) < 0)
@@ -1626,8 +1282,9 @@ int placer_prefetch(struct placer *pl)
 		pending_add(pl, c->ino, c->off, 0, c->bytes);
 		used += (double)c->bytes;
 		moved++;
-		remember_item(pl, c, 1);
-		watch(pl, c, r.now, c[V_KNOWN].key, 0);
+		c->key = r.now;        /* as if read now, as read ahead */
+		remember(pl, c);
+		watch(pl, c, r.now, c->due, 0);
 	}
 	pthread_mutex_lock(&pl->lock);
 	pl->prefetched += (uint64_t)moved;
@@ -1702,27 +1359,16 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 {
 	struct placer *pl = calloc(1, sizeof(*pl));
 	pthread_condattr_t ca;
-	int rc, k;
+	int rc;
 
 	if (!pl)
 		return -ENOMEM;
 	pl->p = *p;
 	pl->h = *h;
-	for (k = 0; k < V_HEAPS; k++)
-		pl->heap[k].min = k != V_KNOWN;
-	pl->w_recent = 0.5;
-	pl->w_known = 0.5;
 	pl->verdict[0].precision = 1.0;
 	pl->verdict[1].precision = 1.0;
-	pl->ghost[V_KNOWN].vals = 1;
-	pl->rng = 0x2545f4914f6cdd1dULL;
-	if (p->pred) {
-		const struct predict_params *pp =
-			&predictor_params(p->pred)->predict;
-
-		pl->reuse = pp->horizon[1];
-		pl->freq_hl = pp->series.half_life[0];
-	}
+	if (p->pred)
+		pl->reuse = predictor_params(p->pred)->predict.horizon[1];
 	pthread_mutex_init(&pl->pass_lock, NULL);
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -1743,8 +1389,6 @@ int placer_open(const struct placer_params *p, const struct placer_host *h,
 
 void placer_close(struct placer *pl)
 {
-	int k;
-
 	if (!pl)
 		return;
 	pthread_mutex_lock(&pl->lock);
@@ -1756,10 +1400,7 @@ void placer_close(struct placer *pl)
 	pthread_cond_destroy(&pl->cond);
 	pthread_mutex_destroy(&pl->lock);
 	pthread_mutex_destroy(&pl->pass_lock);
-	for (k = 0; k < V_HEAPS; k++)
-		free(pl->heap[k].v);
-	for (k = 0; k < 3; k++)
-		ghost_free(&pl->ghost[k]);
+	free(pl->heap.v);
 	free(pl->watch);
 	free(pl);
 }

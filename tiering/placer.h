@@ -142,13 +142,8 @@ void placer_tick(struct placer *pl);
  * that job is done: the profiler asks again soon), other -errno.
  * Cheap when nothing is to be done; safe from any thread.
  * In cache mode, every such read promotes, at any frequency, and when
- * tier 0 is full the item takes the place of fast-tier items whose next
- * access is predicted farther than its own (at most 16 moves), as a
- * cache evicting by predicted reuse would: all items come back in the
- * order of their last access or of their frequency, picked at random by
- * weights that follow how often each order's victims were read again
- * soon after; items with regular gaps are due at their forecast instead
- * while that order does no worse (placer_weights). */
+ * tier 0 is full the item takes the place of the fast-tier items read
+ * longest ago (at most 16 moves), as an LRU cache would. */
 int placer_on_read(struct placer *pl, uint64_t ino, uint64_t off, int tier,
 		   double freq);
 
@@ -171,16 +166,6 @@ int placer_prefetch(struct placer *pl);
 
 /* What cache mode has learned. */
 struct placer_weights {
-	double recency;                /* the probability that a victim is
-					* picked by last access rather than by
-					* frequency (0.5 at start) */
-	double known;                  /* the weight of the order by due time
-					* against the two others, from its
-					* regrets (its victims read again
-					* before half way to when they were
-					* due) and theirs: items with a rhythm
-					* make room by due time while it is at
-					* least 0.5 (at start) */
 	double precision;              /* the share of prefetched items read
 					* by the time they are judged (decayed;
 					* 1 at start): below 0.5, one prefetch

@@ -1551,7 +1551,7 @@ static int cmd_place(struct tool_opts *o, char **argv)
 		"ahead", "early", "anomalies",
 	};
 	cJSON *req, *reply = NULL;
-	double interval, when, recency, known, precision;
+	double interval, when, precision;
 	int status = 0, rc, i;
 	char ts[32];
 
@@ -1570,8 +1570,6 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	last = cJSON_GetObjectItemCaseSensitive(reply, "last");
 	au = cJSON_GetObjectItemCaseSensitive(reply, "auto");
 	cache = cJSON_GetObjectItemCaseSensitive(reply, "cache");
-	recency = get_num(reply, "recency");
-	known = get_num(reply, "known");
 	precision = get_num(reply, "precision");
 	interval = get_num(reply, "interval");
 	when = get_num(last, "when");
@@ -1579,7 +1577,7 @@ static int cmd_place(struct tool_opts *o, char **argv)
 		;
 	if (i < 9 || !cJSON_IsBool(au) || !cJSON_IsBool(cache) ||
 	    (cJSON_IsTrue(cache) &&
-	     (isnan(recency) || isnan(known) || isnan(precision))) ||
+	     isnan(precision)) ||
 	    isnan(interval) ||
 	    isnan(when) ||
 	    (cJSON_IsTrue(cache) &&
@@ -1610,13 +1608,10 @@ static int cmd_place(struct tool_opts *o, char **argv)
 	printf("; %" PRIu64 " passes, %" PRIu64 " promotions on read so far\n",
 	       passes, promotions);
 	if (cJSON_IsTrue(cache))
-		printf("cache mode: victims picked by last access %.0f%% of the time, by frequency %.0f%%; "
-		       "items with a rhythm by due time %s (weight %.2f); %.0f%% of prefetched items read; "
+		printf("cache mode: %.0f%% of prefetched items read; "
 		       "%" PRIu64 " read ahead of sequential readers, %" PRIu64
 		       " of %" PRIu64 " judged read\n",
-		       100 * recency, 100 * (1 - recency),
-		       known >= 0.5 ? "yes" : "no", known, 100 * precision,
-		       ra[0], ra[2], ra[1]);
+		       100 * precision, ra[0], ra[2], ra[1]);
 out:
 	cJSON_Delete(reply);
 	cJSON_Delete(req);

@@ -77,13 +77,10 @@ static const char usage[] =
 "  -P, --no-predict        leave out the predictive policy\n"
 "  -C, --cache             run the predictive policy in cache mode ([predict]\n"
 "                          cache = yes): every slow read or write may\n"
-"                          promote, making room by predicted reuse (by last\n"
-"                          access or by frequency, weighted by how each\n"
-"                          did, and by due time for data with a rhythm\n"
-"                          while that does no worse; the table ends with\n"
-"                          the weights), a prefetch round every bin, and\n"
-"                          read-ahead of sequential readers (the 8 extents\n"
-"                          after each extent of a block trace exist)\n"
+"                          promote, making room by last access (LRU), a\n"
+"                          prefetch round every bin, and read-ahead of\n"
+"                          sequential readers (the 8 extents after each\n"
+"                          extent of a block trace exist)\n"
 "  -n, --limit N           read at most N requests\n"
 "  -j, --json              print JSON instead of a table\n"
 "  -h, --help              print this help\n";
@@ -137,8 +134,8 @@ struct result {
 	uint64_t ahead, early;         /* moves on forecasts (predictive) */
 	uint64_t scored;               /* forecasts scored (predictive) */
 	double precision;              /* of proactive promotions (scored) */
-	double recency, known;         /* cache mode: placer_weights at the
-					* end, -1 otherwise */
+	int cache;                     /* run in cache mode: the counters
+					* below are set */
 	uint64_t judged, read;         /* cache mode: prefetched items judged
 					* (read by their time or not), read */
 	uint64_t seq_fetched, seq_judged, seq_read; /* cache mode: read ahead
@@ -879,15 +876,12 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 		struct placer_weights w;
 
 		placer_weights(d.pl, &w);
-		f->res->recency = w.recency;
-		f->res->known = w.known;
+		f->res->cache = 1;
 		f->res->judged = w.judged;
 		f->res->read = w.read;
 		f->res->seq_fetched = w.seq_fetched;
 		f->res->seq_judged = w.seq_judged;
 		f->res->seq_read = w.seq_read;
-	} else {
-		f->res->recency = f->res->known = -1;
 	}
 	placer_close(d.pl);
 	if (d.pred) {
@@ -936,8 +930,6 @@ static void run_one(const struct opts *o, const struct sim *s, double frac,
 	double t0 = mono_s();
 
 	memset(r, 0, sizeof(*r));
-	r->recency = -1;
-	r->known = -1;
 	f.cap = (uint64_t)(frac * (double)s->working_set);
 	f.in = xrealloc(NULL, s->nitems);
 	memset(f.in, 0, s->nitems);
@@ -1045,13 +1037,11 @@ static void print_table(const struct opts *o, const struct sim *s, int fmt,
 		       PRIu64 " demotions early; %" PRIu64 " forecasts scored, precision of proactive promotions %.3f\n",
 		       o->fast[i] * 100.0, r->ahead, r->early, r->scored,
 		       r->precision);
-		if (r->recency >= 0)
-			printf("  cache mode, weights at the end: victims picked by last access %.2f, by frequency %.2f; order by due time %.2f (asked from 0.5); "
-			       "%" PRIu64 " prefetched items judged, %" PRIu64 " of them read; "
+		if (r->cache)
+			printf("  cache mode: %" PRIu64 " prefetched items judged, %" PRIu64 " of them read; "
 			       "%" PRIu64 " read ahead of sequential readers, %" PRIu64 " judged, %" PRIu64 " of them read\n",
-			       r->recency, 1 - r->recency, r->known, r->judged,
-			       r->read, r->seq_fetched, r->seq_judged,
-			       r->seq_read);
+			       r->judged, r->read, r->seq_fetched,
+			       r->seq_judged, r->seq_read);
 	}
 }
 
@@ -1104,7 +1094,6 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       ",\"useful\":%" PRIu64 ",\"promoted\":%" PRIu64
 			       ",\"ahead\":%" PRIu64 ",\"early\":%" PRIu64
 			       ",\"scored\":%" PRIu64 ",\"precision\":%.6f"
-			       ",\"recency\":%.6f,\"known\":%.6f"
 			       ",\"judged\":%" PRIu64 ",\"read\":%" PRIu64
 			       ",\"read_ahead\":%" PRIu64
 			       ",\"read_ahead_judged\":%" PRIu64
@@ -1118,7 +1107,7 @@ static void print_json(const struct opts *o, const struct sim *s, int fmt,
 			       r->demotions, r->passes, r->cost, r->seconds,
 			       1.0 - (double)r->hits / (double)s->nacc,
 			       r->useful, r->promoted, r->ahead, r->early,
-			       r->scored, r->precision, r->recency, r->known,
+			       r->scored, r->precision,
 			       r->judged, r->read, r->seq_fetched,
 			       r->seq_judged, r->seq_read);
 			first = 0;

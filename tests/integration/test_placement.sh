@@ -138,7 +138,7 @@ assert_eq "$(json_get "$st" "d['interval']")" 3600 "place --status: interval"
 out=$(df_ctl place --status) || fail "place --status failed"
 grep -q "auto: on, a pass every 3600s" <<<"$out" || fail "place --status: $out"
 assert_eq "$(json_get "$st" "d['cache']")" False "place --status: cache"
-assert_eq "$(json_get "$st" "'recency' in d or 'known' in d or 'precision' in d")" False "place --status: cache weights without cache mode"
+assert_eq "$(json_get "$st" "'precision' in d or 'read_ahead' in d")" False "place --status: cache counters without cache mode"
 ! grep -q "cache mode" <<<"$out" || fail "place --status speaks of cache mode: $out"
 # Out of the way of the watermark arithmetic below.
 wait_idle
