@@ -320,6 +320,22 @@ static void read_now(const struct predictor_params *pp, struct placer *pl,
 	apply_jobs();
 }
 
+/* File slot i read (or written) now, on hdd: it is promoted in place of
+ * the file `victim` (the jobs are then applied). */
+static void access_displaces(const struct predictor_params *pp,
+			     struct placer *pl, int i, int write,
+			     uint64_t victim)
+{
+	series_add(&files[i].se, &pp->predict.series, clock_now, 1, write);
+	assert_int_equal(write ? placer_on_write(pl, files[i].ino, 0, 1, 1.0) :
+				 placer_on_read(pl, files[i].ino, 0, 1, 1.0),
+			 1);
+	assert_int_equal(njobs, 2);
+	assert_job(0, victim, 1);
+	assert_job(1, files[i].ino, 0);
+	apply_jobs();
+}
+
 /* Cache mode: a prefetch round brings up the file due before the next
  * round, in place of the fast-tier file read longest ago; a read of a
  * file on hdd promotes it in place of the file read longest ago, a
@@ -365,12 +381,7 @@ static void test_cache_mode(void **state)
 	assert_job(1, 3, 0);
 	apply_jobs();
 	/* a read of 6 now: 2 goes (3 counts as read at 2455) */
-	series_add(&files[4].se, &pp.predict.series, clock_now, 1, 0);
-	assert_int_equal(placer_on_read(pl, 6, 0, 1, 1.0), 1);
-	assert_int_equal(njobs, 2);
-	assert_job(0, 2, 1);
-	assert_job(1, 6, 0);
-	apply_jobs();
+	access_displaces(&pp, pl, 4, 0, 2);
 	/* 4 is written on nvme (room: 3.6 MiB), so noted as a victim; a
 	 * read of 5 a second later then takes its place: the least
 	 * recently used */
@@ -380,20 +391,11 @@ static void test_cache_mode(void **state)
 	assert_int_equal(placer_on_write(pl, 4, 0, 0, 1.0), 0);
 	assert_int_equal(njobs, 0);
 	clock_now += NS;
-	series_add(&files[3].se, &pp.predict.series, clock_now, 1, 0);
-	assert_int_equal(placer_on_read(pl, 5, 0, 1, 1.0), 1);
-	assert_int_equal(njobs, 2);
-	assert_job(0, 4, 1);
-	assert_job(1, 5, 0);
-	apply_jobs();
+	access_displaces(&pp, pl, 3, 0, 4);
 	/* a write of 4 on hdd promotes it as a read would, in place of 3
 	 * (6 and 5 were read since it was fetched) */
 	clock_now += NS;
-	series_add(&files[5].se, &pp.predict.series, clock_now, 1, 1);
-	assert_int_equal(placer_on_write(pl, 4, 0, 1, 1.0), 1);
-	assert_int_equal(njobs, 2);
-	assert_job(0, 3, 1);
-	assert_job(1, 4, 0);
+	access_displaces(&pp, pl, 5, 1, 3);
 	placer_close(pl);
 	predictor_close(pr);
 }
