@@ -544,7 +544,7 @@ void placer_tick(struct placer *pl)
  * and 0.25, request 0.645 and 0.655; at 5% and 25% likewise, request at
  * 5% the only trace the mix served better by more than 0.01. What the
  * mix did that this does not: keep a hot set through random one-time
- * reads (a hot set shuffled between such scans, 10%: 0.58 against 0.89,
+ * reads (a hot set shuffled between such scans, 10%: 0.58 against 0.84,
  * LRU 0.86); scans in order are read ahead instead. */
 
 static int vh_above(const struct vheap *h, size_t a, size_t b)
