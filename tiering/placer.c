@@ -532,9 +532,10 @@ void placer_tick(struct placer *pl)
  * so a heap keeps it, oldest on top. It is rebuilt from every item at
  * each prefetch round and grows with every promotion and every write
  * that lands on tier 0 between rounds; an item taken from it is looked at
- * again before it is moved, as it may have been read or moved since. Prefetches are judged
- * (read by the time they were due and as long again, or not); while fewer
- * than half are read, one round in PROBE prefetches.
+ * again before it is moved, as it may have been read or moved since.
+ * Prefetches are judged (read by the time they were due and as long
+ * again, or not); while fewer than half are read, one round in PROBE
+ * prefetches.
  *
  * Victims were once also picked by frequency and, for the items with a
  * rhythm, by due time, with weights learnt from each order's regrets (as
@@ -667,10 +668,7 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 	const struct score_tier *t0 = &tiers[0], *t1 = &tiers[1];
 	double room = t0->high_watermark * (double)t0->capacity,
 	       room1 = t1->high_watermark * (double)t1->capacity;
-	struct pick {
-		struct victim v;
-		uint64_t off, len;
-	} pick[READ_VICTIMS];
+	struct victim pick[READ_VICTIMS];
 	double freed = 0;
 	int n = 0, looks = 0, k;
 
@@ -701,7 +699,7 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 			break;     /* tier 1 is full: it waits there */
 		}
 		for (k = 0; k < n; k++)
-			if (pick[k].v.ino == v.ino && pick[k].off == vf.off)
+			if (pick[k].ino == v.ino && pick[k].off == vf.off)
 				break;
 		if (k < n)
 			continue;      /* picked already (in the heap twice) */
@@ -712,21 +710,21 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 			remember(pl, &w);
 			continue;
 		}
-		pick[n++] = (struct pick){ w, vf.off, vf.len };
+		pick[n++] = w;
 		freed += (double)vf.tier_bytes[0];
 	}
 	if (need && *used - freed + (double)need > room) {
 		for (k = 0; k < n; k++)
-			remember(pl, &pick[k].v);
+			remember(pl, &pick[k]);
 		return 0;
 	}
 	for (k = 0; k < n; k++) {
-		if (pl->h.migrate(pl->h.arg, pick[k].v.ino, pick[k].off,
+		if (pl->h.migrate(pl->h.arg, pick[k].ino, pick[k].off,
 				  pick[k].len, 1, 0.0) < 0) {
-			remember(pl, &pick[k].v);
+			remember(pl, &pick[k]);
 			continue;
 		}
-		*used -= (double)pick[k].v.bytes;
+		*used -= (double)pick[k].bytes;
 		pthread_mutex_lock(&pl->lock);
 		pl->demoted++;
 		pthread_mutex_unlock(&pl->lock);
