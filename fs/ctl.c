@@ -996,10 +996,10 @@ static int add_place(cJSON *reply, const struct fs_place_status *st, int ran)
 	    add_u64(reply, "promotions", st->promotions) ||
 	    !cJSON_AddBoolToObject(reply, "cache", st->cache != 0) ||
 	    (st->cache &&
-	     (!cJSON_AddNumberToObject(reply, "precision", st->w.precision) ||
-	      add_u64(reply, "read_ahead", st->w.seq_fetched) ||
-	      add_u64(reply, "read_ahead_judged", st->w.seq_judged) ||
-	      add_u64(reply, "read_ahead_read", st->w.seq_read))))
+	     (!cJSON_AddNumberToObject(reply, "precision", st->fetches.precision) ||
+	      add_u64(reply, "read_ahead", st->fetches.seq_fetched) ||
+	      add_u64(reply, "read_ahead_judged", st->fetches.seq_judged) ||
+	      add_u64(reply, "read_ahead_read", st->fetches.seq_read))))
 		return -ENOMEM;
 	o = cJSON_AddObjectToObject(reply, "last");
 	if (!o || add_u64(o, "files", l->files) ||

@@ -5369,7 +5369,7 @@ static void place_state(struct fabric *f, struct fs_place_status *out)
 	out->auto_place = f->cfg->placement.auto_place;
 	out->interval = f->cfg->placement.interval;
 	out->cache = f->pred && f->cfg->predict.cache;
-	placer_weights(f->placer, &out->w);
+	placer_fetches(f->placer, &out->fetches);
 }
 
 int fs_place(struct fabric *f, struct fs_place_status *out)

@@ -306,7 +306,7 @@ struct fs_place_status {
 	uint64_t passes;               /* passes run since start */
 	uint64_t promotions;           /* jobs queued by promotion on read */
 	int cache;                     /* [predict] cache = yes (and a predictor) */
-	struct placer_weights w;       /* cache mode: what it learned */
+	struct placer_fetches fetches; /* cache mode: how its prefetches fared */
 	struct placer_report last;     /* the last pass */
 };
 /* Runs one placement pass now (whether auto is on or not). 0 or -errno. */

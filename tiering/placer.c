@@ -449,7 +449,7 @@ void placer_last(struct placer *pl, struct placer_report *out)
 	pthread_mutex_unlock(&pl->lock);
 }
 
-void placer_weights(struct placer *pl, struct placer_weights *out)
+void placer_fetches(struct placer *pl, struct placer_fetches *out)
 {
 	pthread_mutex_lock(&pl->lock);
 	out->precision = pl->verdict[0].precision;

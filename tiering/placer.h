@@ -164,8 +164,8 @@ int placer_on_write(struct placer *pl, uint64_t ino, uint64_t off, int tier,
  * promotions queued (0 outside cache mode), or -errno. */
 int placer_prefetch(struct placer *pl);
 
-/* What cache mode has learned. */
-struct placer_weights {
+/* How cache mode's prefetches and read-ahead fared. */
+struct placer_fetches {
 	double precision;              /* the share of prefetched items read
 					* by the time they are judged (decayed;
 					* 1 at start): below 0.5, one prefetch
@@ -181,7 +181,7 @@ struct placer_weights {
 	uint64_t seq_judged, seq_read; /* of those judged, and read */
 };
 
-void placer_weights(struct placer *pl, struct placer_weights *out);
+void placer_fetches(struct placer *pl, struct placer_fetches *out);
 
 /* Counters since start: passes and jobs queued by promotion on read. */
 void placer_counters(struct placer *pl, uint64_t *passes,

@@ -873,9 +873,9 @@ static void run_dfabric(const struct sim *s, const struct opts *o,
 	placer_counters(d.pl, &passes, &promotions);
 	f->res->passes = passes;
 	if (d.pred && o->cache) {
-		struct placer_weights w;
+		struct placer_fetches w;
 
-		placer_weights(d.pl, &w);
+		placer_fetches(d.pl, &w);
 		f->res->cache = 1;
 		f->res->judged = w.judged;
 		f->res->read = w.read;

@@ -261,11 +261,11 @@ static void put_on(uint64_t ino, int where)
 		}
 }
 
-static struct placer_weights weights(struct placer *pl)
+static struct placer_fetches fetches(struct placer *pl)
 {
-	struct placer_weights w;
+	struct placer_fetches w;
 
-	placer_weights(pl, &w);
+	placer_fetches(pl, &w);
 	return w;
 }
 
@@ -569,7 +569,7 @@ static void test_cache_judges_prefetch(void **state)
 		tiers[0].capacity = 3 * MB;            /* room: 2.7 MiB */
 		clock_now = T0 + 2455 * NS;
 		pl = open_placer_on(&pp, &p, &pr);
-		assert_true(weights(pl).precision == 1.0);
+		assert_true(fetches(pl).precision == 1.0);
 		assert_int_equal(placer_prefetch(pl), 1);
 		assert_int_equal(njobs, 1);
 		assert_job(0, 3, 0);
@@ -583,10 +583,10 @@ static void test_cache_judges_prefetch(void **state)
 		clock_now = T0 + 2620 * NS;
 		assert_int_equal(placer_prefetch(pl), read);
 		if (read) {
-			assert_true(weights(pl).precision > 0.5);
+			assert_true(fetches(pl).precision > 0.5);
 			assert_job(0, 5, 0);
 		} else {
-			assert_true(weights(pl).precision < 0.5);
+			assert_true(fetches(pl).precision < 0.5);
 			assert_int_equal(njobs, 0);
 		}
 		placer_close(pl);
@@ -648,7 +648,7 @@ static void test_cache_read_ahead(void **state)
 	struct predictor_params pp;
 	struct predictor *pr;
 	struct placer_params p = { .prefetch = 10, .cache = 1 };
-	struct placer_weights w;
+	struct placer_fetches w;
 	struct placer *pl;
 	int a, b, c;
 
@@ -675,7 +675,7 @@ static void test_cache_read_ahead(void **state)
 	queued_busy = 0;
 	/* 2 is read from nvme (a hit: the placer does not see it) */
 	series_add(&files[a + 2].se, &pp.predict.series, T0 + NS, 1, 0);
-	w = weights(pl);
+	w = fetches(pl);
 	assert_int_equal(w.seq_fetched, 9);
 	assert_true(w.seq_precision == 1.0);
 
@@ -692,13 +692,13 @@ static void test_cache_read_ahead(void **state)
 	assert_int_equal(placer_on_read(pl, 22, 0, 1, 1.0), 1);
 	assert_int_equal(njobs, 1);
 	apply_jobs();
-	assert_int_equal(weights(pl).seq_fetched, 9);
+	assert_int_equal(fetches(pl).seq_fetched, 9);
 
 	/* of the 9 read ahead of file 20, 2, 4 and 6 were read; a round
 	 * after their time (10 s, one round) judges them */
 	clock_now = T0 + 40 * NS;
 	placer_prefetch(pl);
-	w = weights(pl);
+	w = fetches(pl);
 	assert_int_equal(w.seq_judged, 9);
 	assert_int_equal(w.seq_read, 3);
 	assert_true(w.seq_precision < 0.5);
@@ -707,7 +707,7 @@ static void test_cache_read_ahead(void **state)
 	assert_int_equal(read_extent(&pp, pl, b, 6), 1);
 	assert_int_equal(read_extent(&pp, pl, b, 7), 1);
 	assert_int_equal(njobs, 2);            /* not 8 (b has 10 extents) */
-	assert_int_equal(weights(pl).seq_fetched, 9);
+	assert_int_equal(fetches(pl).seq_fetched, 9);
 	apply_jobs();
 
 	/* Held back, a sequential reader is still followed extent by
@@ -726,7 +726,7 @@ static void test_cache_read_ahead(void **state)
 	series_add(&files[c + 5].se, &pp.predict.series, clock_now, 1, 0);
 	assert_int_equal(read_extent(&pp, pl, c, 6), 1);
 	assert_extents(0, 23, 6, 1);
-	assert_int_equal(weights(pl).seq_fetched, 10);
+	assert_int_equal(fetches(pl).seq_fetched, 10);
 	placer_close(pl);
 	predictor_close(pr);
 }
