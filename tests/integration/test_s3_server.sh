@@ -50,6 +50,48 @@ df_s3_start
 assert_eq "$DF_S3_PORT" "$port" "port after a restart"
 listening || fail "not listening again"
 
+# A PUT is answered only once its object is written (tests/s3rver-put.js):
+# s3rver's own store could answer first, and a HEAD right after the PUT,
+# as the migrator's read-back of a new copy does, then found a short
+# object ("no footer"). With every file write 100 ms late
+# (tests/helpers/slow-writes.js), a HEAD right after each PUT, on the same
+# connection, must give the whole length.
+df_s3_stop
+export NODE_OPTIONS="--require $DF_ROOT/tests/helpers/slow-writes.js"
+df_s3_start
+unset NODE_OPTIONS
+timeout 60 node -e '
+const http = require("http");
+const crypto = require("crypto");
+const port = Number(process.argv[1]);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const body = crypto.randomBytes(1 << 20);
+
+function call(method, key, data) {
+	return new Promise((resolve, reject) => {
+		const rq = http.request({ host: "127.0.0.1", port, method, agent,
+			path: "/dfabric/" + key,
+			headers: data ? { "content-length": data.length } : {} },
+			(res) => { res.resume(); res.on("end", () => resolve(res)); });
+		rq.on("error", reject);
+		rq.end(data);
+	});
+}
+
+(async () => {
+	for (const key of ["late-put-1", "late-put-2"]) {
+		const put = await call("PUT", key, body);
+		if (put.statusCode !== 200)
+			throw new Error(key + ": PUT answered " + put.statusCode);
+		const n = Number((await call("HEAD", key)).headers["content-length"]);
+		if (n !== body.length)
+			throw new Error(key + ": HEAD right after the PUT: " + n +
+					" bytes of " + body.length);
+	}
+	agent.destroy();
+})().catch((e) => { console.error(e.message); process.exit(1); });
+' "$DF_S3_PORT" || fail "the S3 test server answered a PUT before writing the object"
+
 # a credentials file others may read: the daemon refuses to start
 chmod 0644 "$T/s3.creds"
 line=$(grep -n '^credentials_file' "$DF_CONF" | cut -d: -f1)
