@@ -2173,11 +2173,12 @@ static int ph_busy(void *arg, uint64_t ino)
 }
 
 static int64_t ph_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-			  int dst, double priority)
+			  int dst, double priority, int demand)
 {
 	struct fabric *f = arg;
 
-	return mig_submit(f->mig, ino, off, len, dst, 0, priority);
+	return mig_submit(f->mig, ino, off, len, dst,
+			  demand ? MIG_JOB_DEMAND : 0, priority);
 }
 
 /* The profiler saw a hot read on a slower tier, or in cache mode a

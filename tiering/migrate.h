@@ -55,6 +55,11 @@ enum mig_job_flags {
 	 * not name, and then the job ends there (it was reported failed; a
 	 * later move of the file must not be undone by its resuming). */
 	MIG_JOB_STOPPED = (1 << 2),
+	/* A promotion that a reader or writer at the file now waits for
+	 * (the placer's on an access that missed the faster tier, and its
+	 * read-ahead): the busy limit (mig_set_busy_bandwidth) does not
+	 * slow it down; the other limit still does. */
+	MIG_JOB_DEMAND = (1 << 3),
 };
 
 /* One extent as the host sees it when the copy starts. */

@@ -386,7 +386,7 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 			continue;
 		}
 		id = pl->h.migrate(pl->h.arg, ino, w->off, w->len, moves[k].to,
-				   moves[k].priority);
+				   moves[k].priority, 0);
 		if (id < 0) {
 			rep->failed++;
 			if (moves[k].why == 2)
@@ -720,7 +720,7 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 	}
 	for (k = 0; k < n; k++) {
 		if (pl->h.migrate(pl->h.arg, pick[k].ino, pick[k].off,
-				  pick[k].len, 1, 0.0) < 0) {
+				  pick[k].len, 1, 0.0, 0) < 0) {
 			remember(pl, &pick[k]);
 			continue;
 		}
@@ -971,7 +971,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 			goto expect;
 		}
 		if (pl->h.migrate(pl->h.arg, nx.ino, nx.off, nx.len, 0,
-				  1000.0) < 0) {
+				  1000.0, 1) < 0) {
 			s.nahead--;
 			continue;
 		}
@@ -1066,7 +1066,8 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 			read_ahead(pl, &pf, now, 0);
 		return 0;
 	}
-	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq);
+	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq,
+			   1);
 	if (id < 0)
 		return (int)id;
 	pending_add(pl, ino, pf.off, i, pf.bytes - pf.tier_bytes[i]);
@@ -1275,7 +1276,7 @@ int placer_prefetch(struct placer *pl)
 			       (double)c->due, r.now))
 			break;  /* the rest are due later still */
 		if (pl->h.migrate(pl->h.arg, c->ino, c->off, c->len, 0,
-				  1000.0) < 0)
+				  1000.0, 0) < 0)
 			continue;
 		pending_add(pl, c->ino, c->off, 0, c->bytes);
 		used += (double)c->bytes;

@@ -54,9 +54,12 @@ struct placer_host {
 	/* 1 when a migration job of ino is queued or running, else 0. */
 	int (*busy)(void *arg, uint64_t ino);
 	/* Queues a job moving the extents of ino in [off, off+len) to tier
-	 * index dst; the job id or -errno. */
+	 * index dst; the job id or -errno. `demand`: a promotion for a
+	 * reader or writer now at the file (its access missed the faster
+	 * tier, or a sequential reader is read ahead of), which the limit
+	 * on migrations while the mount is busy must not slow down. */
 	int64_t (*migrate)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-			   int dst, double priority);
+			   int dst, double priority, int demand);
 	/* The time, unix ns; NULL: CLOCK_REALTIME (dfabric-sim passes its
 	 * simulated clock). */
 	int64_t (*now)(void *arg);

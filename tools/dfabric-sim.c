@@ -713,7 +713,7 @@ static int host_busy(void *arg, uint64_t ino)
 }
 
 static int64_t host_migrate(void *arg, uint64_t ino, uint64_t off,
-			    uint64_t len, int dst, double prio)
+			    uint64_t len, int dst, double prio, int demand)
 {
 	struct dfab *d = arg;
 	uint32_t it = (uint32_t)(ino - 1);

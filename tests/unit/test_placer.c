@@ -87,7 +87,7 @@ static int h_busy(void *arg, uint64_t ino)
 }
 
 static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-			 int dst, double priority)
+			 int dst, double priority, int demand)
 {
 	if (njobs == MAXJ)
 		return -ENOSPC;

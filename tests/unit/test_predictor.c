@@ -104,7 +104,7 @@ static uint64_t block_ino, block_off;
 static int block_armed;
 
 static int64_t h_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-			 int dst, double priority)
+			 int dst, double priority, int demand)
 {
 	if (__atomic_load_n(&block_armed, __ATOMIC_ACQUIRE) &&
 	    ino == block_ino && off == block_off) {
