@@ -154,6 +154,9 @@ struct ring {
 					 * no bandwidth limit */
 	bool demand;                   /* a reader waits for it: not the
 					 * busy limit (MIG_JOB_DEMAND) */
+	char *cbuf;                    /* buffer copies: an extent's bytes,
+					 * kept from one copy to the next */
+	size_t cbuf_len;               /* its size */
 	void *buf[MIG_SLOTS];          /* aligned chunk buffers */
 };
 
@@ -402,6 +405,7 @@ static void ring_fini(struct ring *r)
 		io_uring_queue_exit(&r->ring);
 	for (i = 0; i < MIG_SLOTS; i++)
 		free(r->buf[i]);
+	free(r->cbuf);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -778,35 +782,38 @@ static int uring_copy(struct migrator *m, struct ring *r,
 }
 
 /* Copies through a buffer with the backends' extent operations. */
-static int buffer_copy(struct migrator *m, const struct mig_snap *s, int dst,
-		       struct csum_ctx *c, bool demand)
+static int buffer_copy(struct migrator *m, struct ring *r,
+		       const struct mig_snap *s, int dst, struct csum_ctx *c)
 {
 	struct backend *sbe = m->p.tiers[s->tier].be;
 	struct be_ext x = { .ino = s->ino, .off = s->off, .len = s->len,
 			    .version = s->version };
-	char *buf = malloc(s->len ? s->len : 1);
 	uint64_t done = 0;
-	int rc = 0;
+	char *buf;
 
-	if (!buf)
-		return -ENOMEM;
+	/* The worker's buffer: a fresh one each time cost the page faults
+	 * of its first touch and the kernel's copy into the page cache
+	 * about as much as the read from an object store. */
+	if (r->cbuf_len < s->len) {
+		free(r->cbuf);
+		r->cbuf_len = 0;
+		if (!(r->cbuf = malloc(s->len)))
+			return -ENOMEM;
+		r->cbuf_len = s->len;
+	}
+	buf = r->cbuf;
 	while (done < s->len) {
 		size_t n = s->len - done < MIG_CHUNK ? s->len - done : MIG_CHUNK;
 		ssize_t got;
 
-		throttle(m, s->tier, dst, n, demand);
+		throttle(m, s->tier, dst, n, r->demand);
 		got = sbe->ops->ext_read(sbe, &x, buf + done, n, s->off + done);
-		if (got < 0) {
-			rc = (int)got;
-			goto out;
-		}
+		if (got < 0)
+			return (int)got;
 		csum_update(c, buf + done, n);
 		done += n;
 	}
-	rc = m->p.host.write_copy(m->p.host.arg, s, dst, buf, s->len);
-out:
-	free(buf);
-	return rc;
+	return m->p.host.write_copy(m->p.host.arg, s, dst, buf, s->len);
 }
 
 /* Reads the copy back and hashes it into c. */
@@ -927,7 +934,7 @@ static int copy_group(struct migrator *m, struct ring *r, struct group *g,
 		if (uring)
 			rc = uring_copy(m, r, s, dst, &c, false);
 		else
-			rc = buffer_copy(m, s, dst, &c, r->demand);
+			rc = buffer_copy(m, r, s, dst, &c);
 		g->sumlen = csum_final(&c, g->v[i].csum);
 		/* A source that a write (a recall from an object store
 		 * frees the object) or an unlink took away is a race lost,
