@@ -794,12 +794,14 @@ static int buffer_copy(struct migrator *m, struct ring *r,
 	/* The worker's buffer: a fresh one each time cost the page faults
 	 * of its first touch and the kernel's copy into the page cache
 	 * about as much as the read from an object store. */
-	if (r->cbuf_len < s->len) {
+	if (!r->cbuf || r->cbuf_len < s->len) {
+		size_t want = s->len ? s->len : 1;
+
 		free(r->cbuf);
 		r->cbuf_len = 0;
-		if (!(r->cbuf = malloc(s->len)))
+		if (!(r->cbuf = malloc(want)))
 			return -ENOMEM;
-		r->cbuf_len = s->len;
+		r->cbuf_len = want;
 	}
 	buf = r->cbuf;
 	while (done < s->len) {
