@@ -85,6 +85,20 @@ struct tier_rt {
 	_Atomic uint64_t lat_n;        /* extent reads timed */
 };
 
+/* A migration writing its copies of [off, end) on tier index dst (while
+ * on; mh_claim): no new extent of that range goes there meanwhile, or
+ * the copy would land on its bytes. Its fields are written under the
+ * inode's lock and the fabric's hold_lock both. */
+struct mig_claim {
+	int on;                        /* in use */
+	int dst;                       /* the tier index written */
+	int hold;                      /* writes into the range wait
+					* (write_range): the last try of a
+					* migration whose extent kept
+					* changing */
+	uint64_t off, end;             /* the range */
+};
+
 struct inode_mem {
 	uint64_t ino;                  /* immutable */
 	struct inode_mem *hnext;       /* hash chain; itab_lock */
@@ -103,16 +117,8 @@ struct inode_mem {
 					* fsyncdir stores them */
 	struct score_policy pol;       /* effective policies; loaded with a */
 	unsigned pol_set;              /* POL_* bits of the xattrs set */
-	/* A migration writing its copies of [mig_off, mig_end) on tier
-	 * index mig_dst (while mig_on; mh_claim): no new extent of that
-	 * range goes there meanwhile, or the copy would land on its bytes. */
-	int mig_on;
-	int mig_dst;
-	uint64_t mig_off, mig_end;
-	/* While set, writes into that range wait (write_range): the last
-	 * try of a migration whose extent kept changing. Written under
-	 * lock and the fabric's hold_lock both. */
-	int mig_hold;
+	/* The migrations writing copies of this file's data (mh_claim). */
+	struct mig_claim mig[MIG_FILE_JOBS];
 };
 
 /* An open file or directory handle is on its fabric's list until it is
@@ -131,7 +137,7 @@ struct fabric {
 	struct tier_rt tiers[CFG_MAX_TIERS];
 	int id2idx[MAX_TIER_IDS];      /* tier id -> index, -1 if none */
 	pthread_mutex_t ns_lock;       /* directory changes, next_ino */
-	pthread_mutex_t hold_lock;     /* inode_mem.mig_hold, hold_cv */
+	pthread_mutex_t hold_lock;     /* inode_mem.mig, hold_cv */
 	pthread_cond_t hold_cv;        /* a hold ended */
 	uint64_t next_ino;             /* ns_lock */
 	pthread_mutex_t itab_lock;     /* itab, and counts in inode_mem */
@@ -1060,8 +1066,22 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto,
  * holds im->lock. */
 static int claimed_tier(const struct inode_mem *im, uint64_t off, uint64_t len)
 {
-	return im->mig_on && off < im->mig_end && off + len > im->mig_off ?
-	       im->mig_dst : -1;
+	for (int k = 0; k < MIG_FILE_JOBS; k++)
+		if (im->mig[k].on && off < im->mig[k].end &&
+		    off + len > im->mig[k].off)
+			return im->mig[k].dst;
+	return -1;
+}
+
+/* Whether a claim of im holds writers out of [off, end). Caller holds
+ * im->lock or f->hold_lock. */
+static int held_in(const struct inode_mem *im, uint64_t off, uint64_t end)
+{
+	for (int k = 0; k < MIG_FILE_JOBS; k++)
+		if (im->mig[k].on && im->mig[k].hold && off < im->mig[k].end &&
+		    end > im->mig[k].off)
+			return 1;
+	return 0;
 }
 
 /* The tier a file is pinned to when new extents may land there: a file
@@ -1551,11 +1571,11 @@ static int mh_write_copy(void *arg, const struct mig_snap *s, int dst,
 static int hold_waits(struct fabric *f, struct inode_mem *im, uint64_t off,
 		      uint64_t end)
 {
-	if (!im->mig_hold || off >= im->mig_end || end <= im->mig_off)
+	if (!held_in(im, off, end))
 		return 0;
 	pthread_rwlock_unlock(&im->lock);
 	pthread_mutex_lock(&f->hold_lock);
-	while (im->mig_hold)
+	while (held_in(im, off, end))
 		pthread_cond_wait(&f->hold_cv, &f->hold_lock);
 	pthread_mutex_unlock(&f->hold_lock);
 	return 1;
@@ -1563,40 +1583,57 @@ static int hold_waits(struct fabric *f, struct inode_mem *im, uint64_t off,
 
 /* Claims [off, off + len) of ino for a migration writing its copies on
  * tier index dst (claimed_tier keeps new extents off it; with hold,
- * writes into it wait), or (dst -1) ends the claim. The claim holds a
- * reference on the twin, so that it stays in the table until the end.
- * A write in flight holds the inode's lock: once this takes it, none is
- * left in the range. */
-static void mh_claim(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-		     int dst, int hold)
+ * writes into it wait), or (dst -1) ends the claim that starts at off.
+ * The claim holds a reference on the twin, so that it stays in the
+ * table until the end. A write in flight holds the inode's lock: once
+ * this takes it, none is left in the range. */
+static int mh_claim(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		    int dst, int hold)
 {
 	struct fabric *f = arg;
 	struct inode_mem *im;
-	int was, held;
+	struct mig_claim *c = NULL;
+	int k, held = 0, rc = 0;
 
 	if (itab_get(f, ino, &im) < 0)
-		return;  /* gone: no new extents either */
+		return 0;  /* gone: no new extents either */
 	pthread_rwlock_wrlock(&im->lock);
-	was = im->mig_on;
-	im->mig_on = dst >= 0;
-	im->mig_dst = dst;
-	im->mig_off = off;
-	im->mig_end = off + len;
-	/* Held, to the end of the extent's chunk: a write past the
-	 * extent's end but within it (an append) grows the same extent. */
-	if (dst >= 0 && hold && im->mig_end < off - off % f->es + f->es)
-		im->mig_end = off - off % f->es + f->es;
+	for (k = 0; k < MIG_FILE_JOBS && !c; k++)
+		if (dst >= 0 ? !im->mig[k].on
+			     : im->mig[k].on && im->mig[k].off == off)
+			c = &im->mig[k];
 	pthread_mutex_lock(&f->hold_lock);
-	held = im->mig_hold;
-	im->mig_hold = dst >= 0 && hold;
+	if (!c) {
+		/* The engine runs at most MIG_FILE_JOBS jobs of a file. */
+		if (dst >= 0) {
+			log_err("inode %" PRIu64 ": more than %d migrations at once",
+				ino, MIG_FILE_JOBS);
+			rc = -EBUSY;
+		}
+	} else if (dst >= 0) {
+		c->on = 1;
+		c->dst = dst;
+		c->off = off;
+		c->end = off + len;
+		/* Held, to the end of the extent's chunk: a write past the
+		 * extent's end but within it (an append) grows the same
+		 * extent. */
+		if (hold && c->end < off - off % f->es + f->es)
+			c->end = off - off % f->es + f->es;
+		c->hold = hold;
+	} else {
+		held = c->hold;
+		memset(c, 0, sizeof(*c));
+	}
 	pthread_mutex_unlock(&f->hold_lock);
 	pthread_rwlock_unlock(&im->lock);
-	if (held && !hold)
+	if (held)
 		pthread_cond_broadcast(&f->hold_cv);
-	if (dst < 0 || was)
+	if (dst < 0 || rc < 0)
 		itab_put(f, im);     /* this call's, when not kept */
-	if (dst < 0 && was)
+	if (dst < 0 && c)
 		itab_put(f, im);     /* the claim's */
+	return rc;
 }
 
 /* Flips the extents of v still as snapshotted, under the inode's write
@@ -2165,11 +2202,11 @@ static int ph_files(void *arg, placer_file_cb cb, void *cbarg)
 	return rc;
 }
 
-static int ph_busy(void *arg, uint64_t ino)
+static int ph_busy(void *arg, uint64_t ino, uint64_t off, uint64_t len)
 {
 	struct fabric *f = arg;
 
-	return mig_busy(f->mig, ino);
+	return mig_busy(f->mig, ino, off, len);
 }
 
 static int64_t ph_migrate(void *arg, uint64_t ino, uint64_t off, uint64_t len,

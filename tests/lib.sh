@@ -427,17 +427,24 @@ import json, sys
 print(" ".join(sorted({e["tier"] for e in json.load(sys.stdin)["extents"]})))'
 }
 
-# df_quiet: waits (bounded, 10 s) until no migration job is pending or
-# running.
+# df_quiet: waits (bounded, 10 s) until the profiler has no access left
+# to fold (the promotions it asks for are queued by then) and then no
+# migration job is pending or running.
 df_quiet()
 {
-	local i
+	local i q
 
 	for ((i = 0; i < 100; i++)); do
-		df_ctl jobs | grep -qE 'pending|copying|verifying' || return 0
+		q=$(df_ctl status --json | python3 -c '
+import json, sys
+print(json.load(sys.stdin).get("profiler", {}).get("queued", 0))') ||
+			fail "status --json failed"
+		if [[ $q == 0 ]]; then
+			df_ctl jobs | grep -qE 'pending|copying|verifying' || return 0
+		fi
 		sleep 0.1
 	done
-	fail "jobs still running after 10 s: $(df_ctl jobs)"
+	fail "profiler or jobs still busy after 10 s: queued $q; $(df_ctl jobs)"
 }
 
 # df_to_hdd FILE: moves FILE to hdd and waits for it.

@@ -4,8 +4,9 @@
  * DESIGN
  * - Every job known lives in m->jobs (id order), mirrored by its record.
  *   A worker takes the pending job that comes first (manual before
- *   automatic, then priority, then age) whose file no other worker is
- *   moving, and runs it group by group. Its progress is published under
+ *   automatic, then priority, then age) whose range no running job of
+ *   its file overlaps, with fewer than MIG_FILE_JOBS of them running,
+ *   and runs it group by group. Its progress is published under
  *   m->lock for mig_list().
  * - Copies between two local tiers go through io_uring: one ring per
  *   worker, MIG_SLOTS registered buffers of MIG_CHUNK bytes, reads and
@@ -209,6 +210,13 @@ static _Atomic unsigned claim_delay_ms;  /* tests: wait before a claim */
 void mig_debug_claim_delay(unsigned ms)
 {
 	atomic_store(&claim_delay_ms, ms);
+}
+
+static _Atomic unsigned size_delay_ms;   /* tests: before a copy's size */
+
+void mig_debug_size_delay(unsigned ms)
+{
+	atomic_store(&size_delay_ms, ms);
 }
 
 static _Atomic unsigned hold_delay_ms;   /* tests: a held copy waits */
@@ -763,15 +771,26 @@ static int uring_copy(struct migrator *m, struct ring *r,
 		posix_fadvise(sfd, (off_t)s->off, (off_t)align_up(s->len),
 			      POSIX_FADV_DONTNEED);
 	/* A chunk of zeros at the end was not written: the file reaches
-	 * the end of the extent all the same, as a written one would. */
+	 * the end of the extent all the same, as a written one would. An
+	 * allocation of its last byte makes the file that long and never
+	 * shorter: a size set with fstat and ftruncate could cut off what
+	 * another job of the file, or a writer, put further on in between.
+	 * Where the filesystem cannot allocate, the byte is written (a zero,
+	 * through the page cache). */
 	if (rc == 0 && skipped_end) {
-		struct stat st;
+		if (atomic_load(&size_delay_ms))
+			usleep(1000u * atomic_load(&size_delay_ms));
+		if (fallocate(dfd, 0, (off_t)skipped_end - 1, 1) < 0) {
+			int fl = fcntl(dfd, F_GETFL);
 
-		if (fstat(dfd, &st) < 0)
-			rc = -errno;
-		else if ((uint64_t)st.st_size < skipped_end &&
-			 ftruncate(dfd, (off_t)skipped_end) < 0)
-			rc = -errno;
+			if (errno != EOPNOTSUPP)
+				rc = -errno;
+			else if (fl < 0 || ((fl & O_DIRECT) &&
+					    fcntl(dfd, F_SETFL, fl & ~O_DIRECT) < 0))
+				rc = -errno;
+			else if (pwrite(dfd, "", 1, (off_t)skipped_end - 1) != 1)
+				rc = errno ? -errno : -EIO;
+		}
 	}
 	close(sfd);
 	if (dfd >= 0)
@@ -1042,8 +1061,11 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	if (atomic_load(&claim_delay_ms))
 		usleep(1000u * atomic_load(&claim_delay_ms));
 	hold = hold && uring && g->n == 1;
-	if (h->claim)
-		h->claim(h->arg, s0->ino, s0->off, j->cur_len, dst, hold);
+	if (h->claim &&
+	    (rc = h->claim(h->arg, s0->ino, s0->off, j->cur_len, dst, hold)) < 0) {
+		snprintf(why, whylen, "claiming the range: %s", strerror(-rc));
+		return rc;
+	}
 	/* Claimed, no new extent of the range goes to dst; one made there
 	 * since the snapshot (a truncate and a write) must not be written
 	 * over by the copy: the snapshots must still hold. Holding the
@@ -1120,7 +1142,7 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 		 * does not name then. */
 		free_dst_copies(m, j, g, dst, true);
 		if (h->claim)
-			h->claim(h->arg, s0->ino, 0, 0, -1, 0);
+			h->claim(h->arg, s0->ino, s0->off, 0, -1, 0);
 		snprintf(why, whylen, "moved, but not durable: the metadata "
 			 "sync failed; old copies kept until the next start");
 		return rc;
@@ -1157,13 +1179,13 @@ static int move_group(struct migrator *m, struct ring *r, struct job_rt *jr,
 	if (stale)
 		free_dst_copies(m, j, g, dst, true);
 	if (h->claim)
-		h->claim(h->arg, s0->ino, 0, 0, -1, 0);
+		h->claim(h->arg, s0->ino, s0->off, 0, -1, 0);
 	return stale ? -ESTALE : 0;
 
 rollback:
 	free_dst_copies(m, j, g, dst, false);
 	if (h->claim)
-		h->claim(h->arg, s0->ino, 0, 0, -1, 0);
+		h->claim(h->arg, s0->ino, s0->off, 0, -1, 0);
 	for (i = 0; i < g->n; i++)
 		g->v[i].stale = 1;
 	return rc;
@@ -1412,12 +1434,29 @@ unsynced:
 
 /* ---- queue and workers ------------------------------------------------- */
 
-static bool ino_busy(struct migrator *m, uint64_t ino)
+static uint64_t range_end(uint64_t off, uint64_t len)
 {
-	struct job_rt *jr;
+	return len > UINT64_MAX - off ? UINT64_MAX : off + len;
+}
+
+static bool overlaps(const struct meta_job *j, uint64_t off, uint64_t len)
+{
+	return off < range_end(j->off, j->len) && j->off < range_end(off, len);
+}
+
+/* Whether job c must wait for the running jobs of its file: one of them
+ * has a range that overlaps c's, or MIG_FILE_JOBS of them run. Jobs on
+ * ranges apart move different extents (an extent is moved by the job
+ * whose range holds its offset), which the host claims and commits one
+ * by one. Caller holds m->lock. */
+static bool file_blocked(struct migrator *m, const struct job_rt *c)
+{
+	const struct job_rt *jr;
+	int n = 0;
 
 	for (jr = m->jobs; jr; jr = jr->next)
-		if (jr->running && jr->j.ino == ino)
+		if (jr->running && jr->j.ino == c->j.ino &&
+		    (overlaps(&jr->j, c->j.off, c->j.len) || ++n >= MIG_FILE_JOBS))
 			return true;
 	return false;
 }
@@ -1431,7 +1470,7 @@ static struct job_rt *pick(struct migrator *m, bool remote)
 	for (jr = m->jobs; jr; jr = jr->next) {
 		if (jr->running || jr->j.state != META_JOB_PENDING ||
 		    (m->p.remote_workers && jr->remote != remote) ||
-		    ino_busy(m, jr->j.ino))
+		    file_blocked(m, jr))
 			continue;
 		if (!best ||
 		    (jr->j.flags & MIG_JOB_MANUAL) > (best->j.flags & MIG_JOB_MANUAL) ||
@@ -1864,14 +1903,20 @@ int mig_wait_idle(struct migrator *m, int timeout_ms)
 	return rc;
 }
 
-int mig_busy(struct migrator *m, uint64_t ino)
+int mig_busy(struct migrator *m, uint64_t ino, uint64_t off, uint64_t len)
 {
 	struct job_rt *jr;
-	int busy = 0;
+	int n = 0, busy = 0;
 
 	pthread_mutex_lock(&m->lock);
-	for (jr = m->jobs; jr && !busy; jr = jr->next)
-		busy = jr->j.ino == ino && !job_done(&jr->j);
+	for (jr = m->jobs; jr && busy != 1; jr = jr->next) {
+		if (jr->j.ino != ino || job_done(&jr->j))
+			continue;
+		if (overlaps(&jr->j, off, len))
+			busy = 1;
+		else if (++n >= MIG_FILE_JOBS)
+			busy = 2;
+	}
 	pthread_mutex_unlock(&m->lock);
 	return busy;
 }

@@ -74,6 +74,10 @@ struct mig_snap {
 };
 
 #define MIG_GROUP_MAX 16               /* extents per group commit */
+/* Jobs of one file that run at once, on ranges that do not overlap: a
+ * reader that misses the fast tier at random waits for each extent's
+ * promotion, and one at a time they came at about one per 60 ms. */
+#define MIG_FILE_JOBS 4
 
 /* One extent of a group commit: the snapshot and the checksum of its
  * copy; the host sets `stale` when the extent changed under the copy. */
@@ -123,12 +127,14 @@ struct mig_host {
 			int tier);
 	/* Tells that copies of [off, off + len) of ino are about to be
 	 * written on tier index dst, so that no new extent of that range is
-	 * made there until the same call with dst -1, which comes once
-	 * every such copy is flipped in or freed. With hold, writes into
-	 * the range wait until then too (the last try of an extent that
-	 * kept changing under its copies). Optional. */
-	void (*claim)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-		      int dst, int hold);
+	 * made there until the call with dst -1 and the same off, which comes
+	 * once every such copy is flipped in or freed. With hold, writes into
+	 * the range wait until then too (the last try of an extent that kept
+	 * changing under its copies). Up to MIG_FILE_JOBS claims of one file
+	 * at once, on ranges that do not overlap. 0, or -errno (nothing
+	 * claimed: the copy must not be made). Optional. */
+	int (*claim)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		     int dst, int hold);
 };
 
 struct mig_tier {
@@ -184,8 +190,11 @@ int mig_get(struct migrator *m, uint64_t id, struct meta_job *out);
  * Returns how many. */
 int mig_prune(struct migrator *m);
 
-/* 1 when a job of ino is queued or running, else 0. */
-int mig_busy(struct migrator *m, uint64_t ino);
+/* 1 when a queued or running job of ino has a range that overlaps
+ * [off, off + len) (len UINT64_MAX: to the end); else 2 when
+ * MIG_FILE_JOBS of its jobs are queued or running; else 0.
+ * mig_busy(m, ino, 0, UINT64_MAX) != 0: any job of ino. */
+int mig_busy(struct migrator *m, uint64_t ino, uint64_t off, uint64_t len);
 
 /* Changes the bandwidth limit per tier pair (bytes/s, 0 = none). */
 void mig_set_bandwidth(struct migrator *m, uint64_t bytes_per_s);
@@ -218,6 +227,9 @@ int mig_debug_crash_at(const char *point);
 /* Tests: each group of extents waits ms (0: not) after its snapshot,
  * before it claims its range, so that a write can come in between. */
 void mig_debug_claim_delay(unsigned ms);
+/* Tests: a local copy whose last chunk was zeros (not written) waits ms
+ * (0: not) before it makes its file reach the extent's end. */
+void mig_debug_size_delay(unsigned ms);
 /* Tests: a last try that holds the file's writers waits ms (0: not)
  * once it holds them, before it copies, so that they come in then. */
 void mig_debug_hold_delay(unsigned ms);

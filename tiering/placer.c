@@ -377,9 +377,10 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		if (pl->p.pred && pl->p.cache && moves[k].why != 1 &&
 		    moves[k].from == 0)
 			continue;
-		/* One job per file at a time: a file whose extents move
-		 * separately has its other moves at the next pass. */
-		if (pl->h.busy(pl->h.arg, ino)) {
+		/* A pass queues one job per file at a time: a file whose
+		 * extents move separately has its other moves at the next
+		 * pass. */
+		if (pl->h.busy(pl->h.arg, ino, 0, UINT64_MAX)) {
 			rep->busy++;
 			if (moves[k].why == 2)
 				short_of |= 1u << moves[k].from;
@@ -691,7 +692,7 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 		if (pl->h.file(pl->h.arg, v.ino, v.off, &vf) < 0 ||
 		    !vf.tier_bytes[0] || vf.pol.pin == 0 ||
 		    !score_allowed(tiers, ntiers, 1, &vf.pol, NULL, 0) ||
-		    pl->h.busy(pl->h.arg, v.ino))
+		    pl->h.busy(pl->h.arg, v.ino, 0, UINT64_MAX))
 			continue;
 		if (t1->capacity &&
 		    (double)t1->used + freed + (double)vf.tier_bytes[0] > room1) {
@@ -767,7 +768,7 @@ static void pending_bytes(struct placer *pl, uint64_t add[CFG_MAX_TIERS])
 
 	pthread_mutex_lock(&pl->lock);
 	while (k < pl->npend) {
-		if (!pl->h.busy(pl->h.arg, pl->pend[k].ino)) {
+		if (pl->h.busy(pl->h.arg, pl->pend[k].ino, pl->pend[k].off, 1) != 1) {
 			pl->pend[k] = pl->pend[--pl->npend];
 			continue;
 		}
@@ -952,7 +953,7 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		if (nx.tier_bytes[0] >= nx.bytes ||
 		    nx.pol.pin >= 0 ||
 		    !score_allowed(tiers, n, 0, &nx.pol, NULL, 0) ||
-		    (nx.ino != pf->ino && pl->h.busy(pl->h.arg, nx.ino)))
+		    (nx.ino != pf->ino && pl->h.busy(pl->h.arg, nx.ino, 0, UINT64_MAX)))
 			continue;
 		s.ahead[s.nahead].ino = nx.ino;
 		s.ahead[s.nahead].off = nx.off;
@@ -1014,17 +1015,18 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 
 	if (tier <= 0 || (!cache && freq < pl->p.score.promote_freq))
 		return 0;
-	busy = pl->h.busy(pl->h.arg, ino);
-	if (busy && !cache)
-		return -EBUSY;
 	rc = pl->h.file(pl->h.arg, ino, off, &pf);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
+	/* A job moves this part of the file already, or as many of the
+	 * file's as run at once are queued: another of a large file's
+	 * extents does not wait behind them. */
+	busy = pl->h.busy(pl->h.arg, ino, pf.off, pf.len);
 	if (busy) {
-		/* A job of the file runs (in a large file read in order,
-		 * most likely the promotion of the extent before): not
-		 * promoted, but its reader is still followed. */
-		if (!write)
+		/* Not promoted (in a large file read in order, most likely
+		 * its promotion was read ahead), but in cache mode its
+		 * reader is still followed. */
+		if (cache && !write)
 			read_ahead(pl, &pf, clock_of(pl),
 				   pending_has(pl, ino, pf.off));
 		return -EBUSY;
@@ -1270,7 +1272,7 @@ int placer_prefetch(struct placer *pl)
 	for (k = 0; k < r.ncand && trusted; k++) {
 		struct victim *c = &r.cand[k];
 
-		if (pl->h.busy(pl->h.arg, c->ino))
+		if (pl->h.busy(pl->h.arg, c->ino, 0, UINT64_MAX))
 			continue;
 		if (!make_room(pl, tiers, r.ntiers, &used, c->bytes,
 			       (double)c->due, r.now))

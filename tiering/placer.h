@@ -51,8 +51,11 @@ struct placer_host {
 	 * whole file or the extent there. 0, -ENOENT. */
 	int (*file)(void *arg, uint64_t ino, uint64_t off,
 		    struct placer_file *out);
-	/* 1 when a migration job of ino is queued or running, else 0. */
-	int (*busy)(void *arg, uint64_t ino);
+	/* 1 when a queued or running migration job of ino has a range that
+	 * overlaps [off, off + len) (len UINT64_MAX: to the end); else 2
+	 * when as many jobs of ino as may run at once are queued or running
+	 * (another waits); else 0. */
+	int (*busy)(void *arg, uint64_t ino, uint64_t off, uint64_t len);
 	/* Queues a job moving the extents of ino in [off, off+len) to tier
 	 * index dst; the job id or -errno. `demand`: a promotion for a
 	 * reader or writer now at the file (its access missed the faster

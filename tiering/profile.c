@@ -124,6 +124,8 @@ struct profile {
 	struct delkey *dels;           /* records to delete at the next flush */
 	size_t ndels, dcap;
 	uint64_t folded, unflushed, flushes, corrupt, promotions;
+	uint64_t folding;              /* taken from the ring, their promotions
+					 * not asked for yet (drain_some) */
 	struct pscan scan[SCAN_SLOTS];
 	double win_mean, win_var;      /* files per process window (EWMA) */
 	uint64_t windows;              /* process windows seen */
@@ -749,6 +751,7 @@ static size_t drain_some(struct profile *p, size_t max)
 	}
 	dead_prune(p);
 	p->promotions += npr;
+	p->folding = n;
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < npr; i++)
 		if (p->promote_fn(p->promote_arg, pr[i].ino, pr[i].off,
@@ -756,6 +759,9 @@ static size_t drain_some(struct profile *p, size_t max)
 			pr[nlater++] = pr[i];
 	if (nlater)
 		promote_later(p, pr, nlater);
+	pthread_mutex_lock(&p->lock);
+	p->folding = 0;
+	pthread_mutex_unlock(&p->lock);
 	if (atomic_load(&p->warned) && ring_used(p) * 2 < p->mask + 1)
 		atomic_store(&p->warned, 0);
 	return n;
@@ -1064,9 +1070,9 @@ void profile_counters(struct profile *p, struct profile_counters *out)
 	out->events = atomic_load(&p->enq);
 	out->sampled = atomic_load(&p->sampled);
 	out->dropped = atomic_load(&p->dropped);
-	out->queued = ring_used(p);
 	out->capacity = p->mask + 1;
 	pthread_mutex_lock(&p->lock);
+	out->queued = ring_used(p) + p->folding;
 	out->folded = p->folded;
 	out->files = p->nfiles;
 	out->extents = p->nexts;

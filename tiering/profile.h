@@ -167,7 +167,8 @@ struct profile_counters {
 	uint64_t sampled;              /* skipped by sampling (counted in weights) */
 	uint64_t dropped;              /* lost: the ring was full */
 	uint64_t folded;               /* events folded into statistics */
-	uint64_t queued;               /* in the ring now */
+	uint64_t queued;               /* in the ring now, or taken from it
+					 * and their promotions not asked yet */
 	uint64_t capacity;             /* ring slots */
 	uint64_t files;                /* files with statistics */
 	uint64_t extents;              /* extents with statistics */

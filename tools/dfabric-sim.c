@@ -707,7 +707,7 @@ static int host_files(void *arg, placer_file_cb cb, void *cbarg)
 	return 0;
 }
 
-static int host_busy(void *arg, uint64_t ino)
+static int host_busy(void *arg, uint64_t ino, uint64_t off, uint64_t len)
 {
 	return 0;
 }

@@ -88,7 +88,7 @@ static int h_file_count(void *arg, uint64_t ino, uint64_t off,
 
 static int queued_busy;                /* busy: every ino with a job queued */
 
-static int h_busy(void *arg, uint64_t ino)
+static int h_busy(void *arg, uint64_t ino, uint64_t off, uint64_t len)
 {
 	if (queued_busy)
 		for (int i = 0; i < njobs; i++)
