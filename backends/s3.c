@@ -47,6 +47,7 @@
 #define SEQ_SLACK         (256u << 10)  /* reordering a sequential reader may show */
 #define RA_WORKERS_MAX    8
 #define PF_RECENT         16            /* prefetch hints remembered (dedup) */
+#define FORGOT_MAX        256           /* forgets remembered (forgot_since) */
 #define BACKOFF_BASE_MS   100
 #define BACKOFF_MAX_MS    5000
 #define PROBE_MIN_MS      500           /* health probe interval while down */
@@ -207,8 +208,13 @@ struct s3 {
 	size_t cache_max;              /* limit */
 	uint64_t next_token;           /* fetch tokens */
 	uint64_t forget_gen;           /* bumped by every forget: a trailer
-					* or prefetch fetched across one is
-					* not cached */
+					* or prefetch fetched across a forget
+					* of its copy is not cached */
+	uint64_t drop_gen;             /* forget_gen of the last forget of
+					* everything (be_s3_drop_caches) */
+	struct {
+		uint64_t ino, off, ver, gen;
+	} forgot[FORGOT_MAX];          /* the last forgets, by gen % max */
 	struct ra_job *qhead, *qtail;  /* readahead queue */
 	struct ra_job *pqhead, *pqtail; /* prefetch queue, served first */
 	struct be_ext pf_busy[RA_WORKERS_MAX]; /* copies being prefetched */
@@ -1356,6 +1362,14 @@ static void cache_forget(struct s3 *s, uint64_t ino, uint64_t off, uint64_t ver)
 		}
 	}
 	s->forget_gen++;
+	{
+		unsigned i = (unsigned)(s->forget_gen % FORGOT_MAX);
+
+		s->forgot[i].ino = ino;
+		s->forgot[i].off = off;
+		s->forgot[i].ver = ver;
+		s->forgot[i].gen = s->forget_gen;
+	}
 	/* pending blocks too: their fetches then fill nothing */
 	for (uint32_t b = 0; b < BE_S3_MAX_EXTENT / BE_S3_BLOCK; b++) {
 		struct blk_ent *e = blk_find_id(s, ino, off, ver, b);
@@ -1384,9 +1398,30 @@ static struct meta_ent *meta_lookup(struct s3 *s, const struct be_ext *x)
 	return m;
 }
 
+/* Whether copy x may have been forgotten (freed or written again) since
+ * forget_gen was gen: a forget of it, or of everything, came since, or
+ * more forgets than are remembered. Forgets of other copies do not
+ * count: with automatic placement, promotions free copies all the time,
+ * and a trailer or prefetch fetched across one of them was thrown away
+ * (the readers of a sequential file fetched each of its objects twice).
+ * Caller holds s->lock. */
+static bool forgot_since_locked(const struct s3 *s, const struct be_ext *x,
+				uint64_t gen)
+{
+	if (s->forget_gen == gen)
+		return false;
+	if (s->drop_gen > gen || s->forget_gen - gen > FORGOT_MAX)
+		return true;
+	for (unsigned i = 0; i < FORGOT_MAX; i++)
+		if (s->forgot[i].gen > gen && s->forgot[i].ino == x->ino &&
+		    s->forgot[i].off == x->off && s->forgot[i].ver == x->version)
+			return true;
+	return false;
+}
+
 /* Parses and verifies the trailer of copy x (object `key`, `size` bytes)
- * from buf, its last w bytes, and caches it unless a forget came since
- * forget_gen was gen (then the entry serves the caller alone). Returns a
+ * from buf, its last w bytes, and caches it unless a forget of x came
+ * since forget_gen was gen (then the entry serves the caller alone). Returns a
  * referenced entry in *out, or -errno (-EIO for a bad object, logged). */
 static int meta_install(struct s3 *s, const struct be_ext *x, const char *key,
 			const unsigned char *buf, uint64_t w, uint64_t size,
@@ -1454,7 +1489,7 @@ static int meta_install(struct s3 *s, const struct be_ext *x, const char *key,
 	m->refs = 2;  /* the list's and the caller's */
 
 	pthread_mutex_lock(&s->lock);
-	if (s->forget_gen != gen) {
+	if (forgot_since_locked(s, x, gen)) {
 		/* fetched across a forget: maybe what the copy held before */
 		m->refs = 1;
 		m->dead = true;
@@ -1864,17 +1899,21 @@ static void prefetch_run(struct s3 *s, const struct be_ext *x)
 		}
 	}
 	pthread_mutex_lock(&s->lock);
-	if (m->last_end != UINT64_MAX || m->ra_next || m->dead ||
-	    s->forget_gen != gen) {
+	if (m->dead || forgot_since_locked(s, x, gen)) {
 		pthread_mutex_unlock(&s->lock);
-		goto out;  /* a reader came first, or a forget */
+		goto out;  /* a forget */
+	}
+	/* A reader that came first (a migration's copy, which installed
+	 * the trailer while this GET was on its way) keeps its readahead;
+	 * the blocks it has not got yet come from here all the same. */
+	if (m->last_end == UINT64_MAX && !m->ra_next) {
+		m->pf = true;
+		m->ra_next = m->nblk;
 	}
 	token = ++s->next_token;
 	for (uint32_t b = 0; b < m->nblk; b++)
 		if (!blk_find(s, m, b) && !blk_add_pending(s, m, b, token))
 			break;
-	m->pf = true;
-	m->ra_next = m->nblk;
 	pthread_mutex_unlock(&s->lock);
 	for (uint32_t b = 0; b < m->nblk && ok; b++) {
 		uint64_t bo = (uint64_t)b * m->bsize;
@@ -2019,9 +2058,11 @@ static ssize_t s3_ext_read(struct backend *be, const struct be_ext *x,
 		return -EIO;
 	rel = off - x->off;
 	end = rel + len;
-	m = meta_lookup(s, x);
-	if (!m) {
-		/* a prefetch of this copy in flight: wait for it (bounded) */
+	{
+		/* A prefetch of this copy in flight: wait for it (bounded),
+		 * its one GET brings every block. Its trailer may be here
+		 * already, from a reader that came while the GET was on
+		 * its way. */
 		int64_t until = mono_ms() + (int64_t)s->cfg.request_timeout * 2000 + 1000;
 
 		pthread_mutex_lock(&s->lock);
@@ -2621,6 +2662,7 @@ void be_s3_drop_caches(struct backend *be)
 		meta_unlink_locked(s, s->metas);
 	memset(s->pf_recent, 0, sizeof(s->pf_recent));
 	s->forget_gen++;
+	s->drop_gen = s->forget_gen;
 	/* pending blocks too, as cache_forget: their fetches fill nothing
 	 * and their waiters fetch for themselves */
 	for (int i = 0; i < NBUCKETS; i++)
