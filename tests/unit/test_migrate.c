@@ -141,21 +141,26 @@ static void fab_config(struct fix *x, const char *extra)
 	fab_open(x);
 }
 
-/* Creates "f" holding FSIZE random bytes (on nvme). */
-static void make_file(struct fix *x)
+/* Creates "f" holding the FSIZE bytes of x->model (on nvme). */
+static void make_file_of_model(struct fix *x)
 {
 	struct fs_file *fh = NULL;
 	struct stat st;
-	size_t i;
 
-	for (i = 0; i < FSIZE; i++)
-		x->model[i] = (uint8_t)(rand() >> 7);
 	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "f", 0644,
 				   O_RDWR | O_CREAT, &st, &fh), 0);
 	x->ino = st.st_ino;
 	assert_int_equal(fs_write(x->f, fh, x->model, FSIZE, 0), FSIZE);
 	assert_int_equal(fs_fsync(x->f, fh, 0), 0);
 	assert_int_equal(fs_release(x->f, fh), 0);
+}
+
+/* Creates "f" holding FSIZE random bytes (on nvme). */
+static void make_file(struct fix *x)
+{
+	for (size_t i = 0; i < FSIZE; i++)
+		x->model[i] = (uint8_t)(rand() >> 7);
+	make_file_of_model(x);
 }
 
 static void check_content(struct fix *x)
@@ -1405,17 +1410,7 @@ static void test_sparse_copy_beside(void **state)
 	memset(x->model, 0, ES);
 	for (i = (int)ES; i < (int)FSIZE; i++)
 		x->model[i] = (uint8_t)(rand() >> 7);
-	{
-		struct fs_file *fh = NULL;
-		struct stat st;
-
-		assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "f", 0644,
-					   O_RDWR | O_CREAT, &st, &fh), 0);
-		x->ino = st.st_ino;
-		assert_int_equal(fs_write(x->f, fh, x->model, FSIZE, 0), FSIZE);
-		assert_int_equal(fs_fsync(x->f, fh, 0), 0);
-		assert_int_equal(fs_release(x->f, fh), 0);
-	}
+	make_file_of_model(x);
 	mig_debug_size_delay(1000);
 	ida = fs_migrate(x->f, x->ino, 0, ES, "hdd", 0);
 	assert_true(ida > 0);
