@@ -1061,14 +1061,19 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto,
 	return -ENOSPC;
 }
 
+/* Whether claim c is in use on a range that meets [off, end). */
+static int claim_meets(const struct mig_claim *c, uint64_t off, uint64_t end)
+{
+	return c->on && off < c->end && end > c->off;
+}
+
 /* The tier a new extent of im at [off, off + len) must not go to: the one
  * a migration is writing its copies of that range on, else -1. Caller
  * holds im->lock. */
 static int claimed_tier(const struct inode_mem *im, uint64_t off, uint64_t len)
 {
 	for (int k = 0; k < MIG_FILE_JOBS; k++)
-		if (im->mig[k].on && off < im->mig[k].end &&
-		    off + len > im->mig[k].off)
+		if (claim_meets(&im->mig[k], off, off + len))
 			return im->mig[k].dst;
 	return -1;
 }
@@ -1078,8 +1083,7 @@ static int claimed_tier(const struct inode_mem *im, uint64_t off, uint64_t len)
 static int held_in(const struct inode_mem *im, uint64_t off, uint64_t end)
 {
 	for (int k = 0; k < MIG_FILE_JOBS; k++)
-		if (im->mig[k].on && im->mig[k].hold && off < im->mig[k].end &&
-		    end > im->mig[k].off)
+		if (im->mig[k].hold && claim_meets(&im->mig[k], off, end))
 			return 1;
 	return 0;
 }

@@ -581,6 +581,21 @@ static int short_read(struct backend *be, uint64_t ino, void *buf,
 	return rc;
 }
 
+/* Writes one zero byte at off of fd through the page cache (O_DIRECT
+ * taken off fd first). 0 or -errno. */
+static int write_zero_byte(int fd, uint64_t off)
+{
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t n;
+
+	if (fl < 0 || ((fl & O_DIRECT) && fcntl(fd, F_SETFL, fl & ~O_DIRECT) < 0))
+		return -errno;
+	n = pwrite(fd, "", 1, (off_t)off);
+	if (n < 0)
+		return -errno;
+	return n == 1 ? 0 : -EIO;
+}
+
 /* Copies [s->off, s->off + s->len) between two local tiers' files with
  * io_uring, hashing the bytes read into c. With `verify`, reads the copy
  * on dst back instead (O_DIRECT where it can: from the medium, not the
@@ -780,17 +795,9 @@ static int uring_copy(struct migrator *m, struct ring *r,
 	if (rc == 0 && skipped_end) {
 		if (atomic_load(&size_delay_ms))
 			usleep(1000u * atomic_load(&size_delay_ms));
-		if (fallocate(dfd, 0, (off_t)skipped_end - 1, 1) < 0) {
-			int fl = fcntl(dfd, F_GETFL);
-
-			if (errno != EOPNOTSUPP)
-				rc = -errno;
-			else if (fl < 0 || ((fl & O_DIRECT) &&
-					    fcntl(dfd, F_SETFL, fl & ~O_DIRECT) < 0))
-				rc = -errno;
-			else if (pwrite(dfd, "", 1, (off_t)skipped_end - 1) != 1)
-				rc = errno ? -errno : -EIO;
-		}
+		if (fallocate(dfd, 0, (off_t)skipped_end - 1, 1) < 0)
+			rc = errno == EOPNOTSUPP ? write_zero_byte(dfd, skipped_end - 1)
+						 : -errno;
 	}
 	close(sfd);
 	if (dfd >= 0)
