@@ -117,6 +117,9 @@ struct inode_mem {
 					* fsyncdir stores them */
 	struct score_policy pol;       /* effective policies; loaded with a */
 	unsigned pol_set;              /* POL_* bits of the xattrs set */
+	unsigned pol_bad;              /* POL_* bits of records there that
+					* cannot be read (pol_load) */
+	unsigned pol_stray;            /* ... that do not parse here */
 	/* The migrations writing copies of this file's data (mh_claim). */
 	struct mig_claim mig[MIG_FILE_JOBS];
 };
@@ -480,19 +483,38 @@ static void pol_assign(struct score_policy *p, int which, int val)
 
 /* Reads the policy records of ino into *p and *set. A record that does
  * not parse any more (a pin to a tier no longer configured) counts as
- * unset, with a notice; a corrupt one is -EIO. */
+ * unset, with a notice, and goes into *stray: it is not shown, and a
+ * removal deletes it. One that cannot be read (corrupt) goes into *bad,
+ * with an error: it counts as unset too, except that an unreadable class
+ * is taken as confidential, the class that allows the fewest tiers; it
+ * is listed, reads as EIO, and can be replaced or removed. The file
+ * stays reachable either way (a policy only steers placement). -errno
+ * only when the store cannot be read at all. */
 static int pol_load(struct fabric *f, uint64_t ino, struct score_policy *p,
-		    unsigned *set)
+		    unsigned *set, unsigned *bad, unsigned *stray)
 {
 	char w[POL_WORD_MAX];
 	int i, rc, val;
 
 	pol_defaults(p);
 	*set = 0;
+	*bad = 0;
+	*stray = 0;
 	for (i = 0; i < POL_N; i++) {
 		rc = meta_get_xattr(f->meta, ino, pol_names[i], w, sizeof(w) - 1);
 		if (rc == -ENODATA)
 			continue;
+		if (rc == -EUCLEAN || rc == -ERANGE) {
+			log_err("inode %" PRIu64 ": %s cannot be read (%s); %s",
+				ino, pol_names[i],
+				rc == -ERANGE ? "too long" : "corrupt",
+				i == POL_CLASS ? "taken as confidential until set again" :
+						 "ignored until set again");
+			if (i == POL_CLASS)
+				p->cls = SCORE_CLASS_CONFIDENTIAL;
+			*bad |= 1u << i;
+			continue;
+		}
 		if (rc < 0) {
 			log_err("inode %" PRIu64 ": cannot read %s: %s", ino,
 				pol_names[i], strerror(-rc));
@@ -506,6 +528,7 @@ static int pol_load(struct fabric *f, uint64_t ino, struct score_policy *p,
 			log_notice("inode %" PRIu64 ": %s \"%s\" is not valid "
 				   "here (a tier no longer configured?); ignored",
 				   ino, pol_names[i], show);
+			*stray |= 1u << i;
 			continue;
 		}
 		pol_assign(p, i, val);
@@ -609,7 +632,8 @@ static int itab_get(struct fabric *f, uint64_t ino, struct inode_mem **out)
 	im->refs = 1;
 	pol_defaults(&im->pol);
 	if ((im->a.flags & META_INODE_POLICY) &&
-	    (rc = pol_load(f, ino, &im->pol, &im->pol_set)) < 0) {
+	    (rc = pol_load(f, ino, &im->pol, &im->pol_set, &im->pol_bad,
+				&im->pol_stray)) < 0) {
 		free(im);
 		return rc;
 	}
@@ -4641,7 +4665,7 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 	struct inode_mem *im;
 	struct meta_inode old;
 	struct meta_batch *b;
-	unsigned bit = 1u << which, nset;
+	unsigned bit = 1u << which, nset, there;
 	char why[128];
 	int rc, target = -1;
 
@@ -4665,13 +4689,19 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 	}
 	np = im->pol;
 	nset = im->pol_set;
+	there = (nset | im->pol_bad) & bit;
 	if (remove) {
 		struct score_policy def;
 
-		/* "none" on an unpinned file is no change, not an error. */
-		if (!(nset & bit)) {
+		/* "none" on an unpinned file is no change, not an error;
+		 * with XATTR_CREATE on a pinned one, the pin is there. */
+		if (!there && !(im->pol_stray & bit)) {
 			rc = which == POL_PIN && val < 0 && !(flags & XATTR_REPLACE) ?
 			     0 : -ENODATA;
+			goto out;
+		}
+		if (there && (flags & XATTR_CREATE)) {
+			rc = -EEXIST;
 			goto out;
 		}
 		pol_defaults(&def);
@@ -4680,11 +4710,11 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 		np.cls = which == POL_CLASS ? def.cls : np.cls;
 		nset &= ~bit;
 	} else {
-		if ((nset & bit) && (flags & XATTR_CREATE)) {
+		if (there && (flags & XATTR_CREATE)) {
 			rc = -EEXIST;
 			goto out;
 		}
-		if (!(nset & bit) && (flags & XATTR_REPLACE)) {
+		if (!there && (flags & XATTR_REPLACE)) {
 			rc = -ENODATA;
 			goto out;
 		}
@@ -4713,6 +4743,8 @@ static int pol_update(struct fabric *f, const struct fs_ctx *ctx,
 		goto out;
 	im->pol = np;
 	im->pol_set = nset;
+	im->pol_bad &= ~bit;
+	im->pol_stray &= ~bit;
 	/* A pin moves the file now; a class only when it is somewhere the
 	 * class forbids. Directories keep theirs for new files only. */
 	if (S_ISREG(im->a.mode) && im->a.nlink && !remove &&
@@ -4778,8 +4810,10 @@ static int pol_summary(struct fabric *f, uint64_t ino, char *s, size_t n)
 }
 
 /* The POL_* bits of the policies set on ino (as its twin loaded them:
- * a record that does not parse is not set), or -errno. */
-static int pol_set_of(struct fabric *f, uint64_t ino, struct score_policy *p)
+ * a record that does not parse or cannot be read is not set; the latter
+ * is in *bad when bad is not NULL), or -errno. */
+static int pol_set_of(struct fabric *f, uint64_t ino, struct score_policy *p,
+		      unsigned *bad)
 {
 	struct inode_mem *im;
 	int rc;
@@ -4790,22 +4824,28 @@ static int pol_set_of(struct fabric *f, uint64_t ino, struct score_policy *p)
 	rc = im->destroyed ? -ENOENT : (int)im->pol_set;
 	if (p)
 		*p = im->pol;
+	if (bad)
+		*bad = im->pol_bad;
 	pthread_rwlock_unlock(&im->lock);
 	itab_put(f, im);
 	return rc;
 }
 
-/* The value of a policy that is set, in its canonical spelling. */
+/* The value of a policy that is set, in its canonical spelling; EIO for
+ * a record that cannot be read. */
 static ssize_t pol_getxattr(struct fabric *f, uint64_t ino, int which,
 			    void *buf, size_t size)
 {
 	struct score_policy p;
 	const char *w;
-	int set = pol_set_of(f, ino, &p);
+	unsigned bad;
+	int set = pol_set_of(f, ino, &p, &bad);
 	size_t n;
 
 	if (set < 0)
 		return set;
+	if (bad & (1u << which))
+		return -EIO;
 	if (!(set & (1 << which)))
 		return -ENODATA;
 	w = pol_value(f, &p, which);
@@ -4875,6 +4915,9 @@ int fs_setxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	}
 	pthread_rwlock_wrlock(&im->lock);
 	rc = im->destroyed ? -ENOENT : meta_get_xattr(f->meta, ino, name, NULL, 0);
+	if (rc == -EUCLEAN)
+		rc = 0;   /* there, with a value that does not decode: a new
+			   * one replaces it */
 	if (rc == -ENOENT)
 		;
 	else if (rc >= 0 && (flags & XATTR_CREATE))
@@ -5033,7 +5076,8 @@ struct xlist {
 	char *buf;                     /* the caller's buffer or NULL */
 	size_t size;                   /* its size */
 	size_t len;                    /* bytes needed so far */
-	int pol_set;                   /* POL_* bits set on the inode */
+	int pol_set;                   /* POL_* bits set on the inode, or
+					* there and not in effect */
 	int trusted;                   /* list trusted.* names too */
 };
 
@@ -5060,12 +5104,13 @@ ssize_t fs_listxattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	/* trusted.* names only to CAP_SYS_ADMIN (taken as: root), as ext4
 	 * lists them; the kernel refuses the others their values already */
 	struct xlist x = { buf, size, 0, 0, !ctx || ctx->uid == 0 };
-	int rc = pol_set_of(f, ino, NULL);
+	unsigned bad = 0;
+	int rc = pol_set_of(f, ino, NULL, &bad);
 
 	if (rc == -ENOENT)
 		rc = 0;  /* as before: an inode without records lists nothing */
 	if (rc >= 0) {
-		x.pol_set = rc;
+		x.pol_set = rc | (int)bad;
 		rc = meta_list_xattrs(f->meta, ino, xlist_cb, &x);
 	}
 	if (rc < 0)
@@ -5104,14 +5149,13 @@ int fs_removexattr(struct fabric *f, const struct fs_ctx *ctx, uint64_t ino,
 	}
 	pthread_rwlock_wrlock(&im->lock);
 	rc = im->destroyed ? -ENOENT : meta_get_xattr(f->meta, ino, name, NULL, 0);
-	if (rc >= 0) {
+	/* one whose value does not decode goes too */
+	if (rc >= 0 || rc == -EUCLEAN) {
 		struct meta_inode old = im->a;
 
 		meta_del_xattr(b, ino, name);
 		im->a.ctime = now_ts();
 		rc = commit_attrs(f, b, im, &old);
-	} else if (rc == -EUCLEAN) {
-		rc = -EIO;
 	}
 	pthread_rwlock_unlock(&im->lock);
 	meta_batch_free(b);

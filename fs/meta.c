@@ -1582,12 +1582,18 @@ static int xattr_one(struct meta *m, void *ctx, const uint8_t *key,
 	size_t n;
 	const char *why;
 
+	/* A name that is not one cannot be listed; a value that does not
+	 * decode is the value's damage, not the name's: listed, so that it
+	 * can be seen and removed (meta_get_xattr reports it). Neither
+	 * keeps the other names of the inode from being listed. */
 	why = name_check(key + 8, klen - 8, 0);
-	if (!why)
-		why = dec_blob(val, vlen, REC_XATTR, META_XATTR_SIZE_MAX,
-			       &data, &n);
+	if (why) {
+		meta_corrupt(m, META_CF_XATTRS, key, klen, why);
+		return 0;
+	}
+	why = dec_blob(val, vlen, REC_XATTR, META_XATTR_SIZE_MAX, &data, &n);
 	if (why)
-		return meta_corrupt(m, META_CF_XATTRS, key, klen, why);
+		meta_corrupt(m, META_CF_XATTRS, key, klen, why);
 	memcpy(buf, key + 8, klen - 8);
 	buf[klen - 8] = 0;
 	return c->cb(c->arg, buf);

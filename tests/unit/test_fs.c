@@ -2431,6 +2431,45 @@ static void check_healthy(struct fix *x, uint64_t b, unsigned seed)
 	assert_true(x->nw > 0);
 }
 
+/* Regression test, failed before its fix (fs/fs.c, fs_setxattr and
+ * fs_removexattr; fs/meta.c, xattr_one): an xattr whose record is
+ * corrupt could be neither replaced nor removed (EIO), and it made the
+ * listing of every name of its inode fail (EIO: cp -a, rsync -X). Now it
+ * reads as EIO, is listed with the others, and can be replaced or
+ * removed. */
+static void test_corrupt_xattr_fixable(void **state)
+{
+	struct fix *x = *state;
+	uint8_t key[8 + 6];
+	char buf[64];
+	uint64_t f;
+
+	fab_default(x);
+	f = mknod_(x, ROOT, "f");
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.x", "1", 1, 0), 0);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.y", "22", 2, 0), 0);
+	be64_put(key, f);
+	memcpy(key + 8, "user.x", 6);
+	corrupt(x, META_CF_XATTRS, key, sizeof(key));
+
+	assert_int_equal(fs_getxattr(x->f, f, "user.x", buf, sizeof(buf)), -EIO);
+	assert_int_equal(fs_getxattr(x->f, f, "user.y", buf, sizeof(buf)), 2);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, buf, sizeof(buf)), 14);
+	assert_memory_equal(buf, "user.x\0user.y\0", 14);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.x", "3", 1,
+				     XATTR_CREATE), -EEXIST);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, "user.x", "333", 3,
+				     XATTR_REPLACE), 0);
+	assert_int_equal(fs_getxattr(x->f, f, "user.x", buf, sizeof(buf)), 3);
+	assert_memory_equal(buf, "333", 3);
+
+	corrupt(x, META_CF_XATTRS, key, sizeof(key));
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, f, "user.x"), 0);
+	assert_int_equal(fs_getxattr(x->f, f, "user.x", buf, sizeof(buf)),
+			 -ENODATA);
+	assert_int_equal(fs_listxattr(x->f, NULL, f, NULL, 0), 7);
+}
+
 static void test_corrupt_inode(void **state)
 {
 	struct fix *x = *state;
@@ -3069,6 +3108,7 @@ int main(void)
 		T(test_xattr_dfabric),
 		T(test_listxattr_hides_stored_dfabric),
 		T(test_corrupt_inode),
+		T(test_corrupt_xattr_fixable),
 		T(test_corrupt_extent),
 		T(test_corrupt_dirent),
 		T(test_corrupt_dirent_create),

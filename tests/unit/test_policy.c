@@ -217,6 +217,143 @@ static void policy_is(struct fix *x, uint64_t ino, int pin, int lat, int cls)
 	assert_int_equal(p.cls, cls);
 }
 
+/* Closes the fabric, writes `len` bytes as the raw record of xattr
+ * `name` of ino (junk when not a record), reopens. */
+static void put_raw_xattr(struct fix *x, uint64_t ino, const char *name,
+			  const void *rec, size_t len)
+{
+	struct meta *m = NULL;
+	uint8_t key[8 + 64];
+	size_t n = strlen(name);
+	char err[256] = "";
+	int i;
+
+	fs_fabric_close(x->f);
+	x->f = NULL;
+	for (i = 0; i < 8; i++)
+		key[i] = (uint8_t)(ino >> (56 - 8 * i));
+	memcpy(key + 8, name, n);
+	assert_int_equal(meta_open(x->cfg.meta, &m, err, sizeof(err)), 0);
+	assert_int_equal(meta_debug_put_raw(m, META_CF_XATTRS, key, 8 + n, rec,
+					    len), 0);
+	meta_close(m);
+	fab_open(x, 0);
+}
+
+/* Closes the fabric, stores `v` as the value of xattr `name` of ino as
+ * the store writes any value (one that may not parse here), reopens. */
+static void put_stored_xattr(struct fix *x, uint64_t ino, const char *name,
+			     const char *v)
+{
+	struct meta *m = NULL;
+	struct meta_batch *b;
+	char err[256] = "";
+
+	fs_fabric_close(x->f);
+	x->f = NULL;
+	assert_int_equal(meta_open(x->cfg.meta, &m, err, sizeof(err)), 0);
+	assert_non_null(b = meta_batch_new());
+	meta_put_xattr(b, ino, name, v, strlen(v));
+	assert_int_equal(meta_commit(m, b, 1), 0);
+	meta_batch_free(b);
+	meta_close(m);
+	fab_open(x, 0);
+}
+
+/* Regression test, failed before its fix (fs/fs.c, pol_load): a policy
+ * record that could not be read made its whole inode EIO (lookup,
+ * getattr, open, unlink, even the removal of that record). Now the file
+ * stays reachable, the record reads as EIO, is listed, can be replaced
+ * or removed, and an unreadable class counts as confidential until then
+ * (the class that allows the fewest tiers). */
+static void test_corrupt_record(void **state)
+{
+	static const char junk[] = "\x01\x7fnot a record\xff";
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct stat st;
+	uint64_t f, d;
+	ssize_t n;
+
+	fab_open(x, 0);
+	f = mkfile(x, ROOT, "f");
+	fill(x, f, 0, 1);
+	set_ok(x, f, LAT, "critical");
+	set_ok(x, f, CLS, "private");
+	d = mkdir_(x, ROOT, "d");
+	set_ok(x, d, PIN, "hdd");
+	put_raw_xattr(x, f, CLS, junk, sizeof(junk) - 1);
+	put_raw_xattr(x, d, PIN, junk, sizeof(junk) - 1);
+
+	assert_int_equal(fs_lookup(x->f, ROOT, "f", &st), 0);
+	assert_int_equal(st.st_ino, f);
+	assert_int_equal(fs_getattr(x->f, f, &st), 0);
+	assert_int_equal(fs_open(x->f, NULL, f, O_RDONLY, &fh), 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	policy_is(x, f, -1, SCORE_LAT_CRITICAL, SCORE_CLASS_CONFIDENTIAL);
+	assert_int_equal(get(x, f, CLS), -EIO);
+	assert_int_equal(get(x, f, LAT), strlen("critical"));
+	n = fs_listxattr(x->f, NULL, f, x->buf, sizeof(x->buf));
+	assert_int_equal(n, sizeof(LAT) + sizeof(CLS));
+	/* there: XATTR_CREATE refused, XATTR_REPLACE takes it over */
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, CLS, "public", 6,
+				     XATTR_CREATE), -EEXIST);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, CLS, "public", 6,
+				     XATTR_REPLACE), 0);
+	policy_is(x, f, -1, SCORE_LAT_CRITICAL, SCORE_CLASS_PUBLIC);
+	assert_int_equal(get(x, f, CLS), strlen("public"));
+
+	/* a directory's: its subtree stays reachable, the record goes */
+	assert_int_equal(fs_mknod(x->f, &root_ctx, d, "g", S_IFREG | 0644, 0,
+				  &st), 0);
+	policy_is(x, d, -1, SCORE_LAT_STANDARD, SCORE_CLASS_PUBLIC);
+	assert_int_equal(get(x, d, PIN), -EIO);
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, d, PIN), 0);
+	assert_int_equal(get(x, d, PIN), -ENODATA);
+	assert_int_equal(fs_listxattr(x->f, NULL, d, NULL, 0), 0);
+	fab_reopen(x, 0);
+	assert_int_equal(get(x, d, PIN), -ENODATA);
+	assert_int_equal(get(x, f, CLS), strlen("public"));
+	assert_int_equal(fs_unlink(x->f, ROOT, "f"), 0);
+}
+
+/* Regression test, failed before its fix (fs/fs.c, pol_update): "none"
+ * with XATTR_CREATE removed a pin that was there (0, the pin gone)
+ * where any other value gets EEXIST. And a pin to a tier no longer
+ * configured could not be cleared (ENODATA, the record kept, logged at
+ * each load): it is still not shown, but a removal deletes it. */
+static void test_pin_none_create(void **state)
+{
+	struct fix *x = *state;
+	uint64_t f, g;
+
+	fab_open(x, 0);
+	f = mkfile(x, ROOT, "f");
+	set_ok(x, f, PIN, "nvme");
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, PIN, "none", 4,
+				     XATTR_CREATE), -EEXIST);
+	assert_int_equal(get(x, f, PIN), strlen("nvme"));
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, PIN, "none", 4,
+				     XATTR_REPLACE), 0);
+	assert_int_equal(get(x, f, PIN), -ENODATA);
+	assert_int_equal(fs_setxattr(x->f, &root_ctx, f, PIN, "none", 4,
+				     XATTR_CREATE), 0);
+
+	/* as a pin set while a tier "gone" was configured */
+	g = mkfile(x, ROOT, "g");
+	set_ok(x, g, LAT, "critical");
+	put_stored_xattr(x, g, PIN, "gone");
+	assert_int_equal(get(x, g, PIN), -ENODATA);
+	policy_is(x, g, -1, SCORE_LAT_CRITICAL, SCORE_CLASS_PUBLIC);
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, g, PIN), 0);
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, g, PIN), -ENODATA);
+	put_stored_xattr(x, g, PIN, "gone");
+	set_ok(x, g, PIN, "none");
+	fab_reopen(x, 0);
+	/* deleted: a new tier of that name would not bring it back */
+	assert_int_equal(fs_removexattr(x->f, &root_ctx, g, PIN), -ENODATA);
+}
+
 /* ---------------------------------------------------------------- */
 
 static void test_set_get_remove(void **state)
@@ -545,6 +682,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_permission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pin_none_create, setup, teardown),
 	};
 
 	log_set_level(LOG_WARNING);
