@@ -1139,6 +1139,20 @@ static int check_args(const struct ctl_cmd *c, const cJSON *req, char *err,
 	return 0;
 }
 
+/* The first name that appears twice among the members of object o, or
+ * NULL: cJSON keeps both and a lookup finds the first, so that
+ * {"cmd":"ping","cmd":"prune"} would run ping without a word. */
+static const char *dup_key(const cJSON *o)
+{
+	const cJSON *a, *b;
+
+	cJSON_ArrayForEach(a, o)
+		for (b = a->next; b; b = b->next)
+			if (a->string && b->string && !strcmp(a->string, b->string))
+				return a->string;
+	return NULL;
+}
+
 /* Whether the JSON text holds the escape \u0000: cJSON would cut the
  * string there, and the request would act on a shorter name than the
  * one sent. */
@@ -1177,6 +1191,11 @@ char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 	}
 	if (!cJSON_IsObject(req)) {
 		snprintf(err, sizeof(err), "request is not a JSON object");
+		goto out;
+	}
+	if (dup_key(req)) {
+		snprintf(err, sizeof(err), "argument \"%.64s\" given twice",
+			 dup_key(req));
 		goto out;
 	}
 	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
@@ -1386,7 +1405,8 @@ static void *client_thread(void *arg)
  * no other; past CTL_CLIENTS_MAX at once, one gets an error at once. */
 static void start_client(struct ctl_server *s, int cfd)
 {
-	static const char busy[] = "{\"ok\":false,\"errno\":16,"
+	/* "retry": the request was not read, so sending it again is safe */
+	static const char busy[] = "{\"ok\":false,\"errno\":16,\"retry\":true,"
 		"\"error\":\"too many control clients at once; try again\"}\n";
 	struct client *c = NULL;
 	pthread_attr_t at;

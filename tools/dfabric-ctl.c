@@ -34,6 +34,8 @@
 #define FUSE_MAGIC       0x65735546     /* statfs f_type of a FUSE mount */
 #define REPLY_MAX        (256u << 20)   /* longest reply accepted, bytes */
 #define IO_TIMEOUT_S     30             /* wait for the daemon at most */
+#define BUSY_RETRY_MS    5000           /* a daemon with every client slot
+					 * taken is asked again this long */
 #define INO_MAX          (1ull << 53)   /* largest inode a request carries */
 
 /* Exit codes (documented in dfabric-ctl(8)). */
@@ -174,10 +176,46 @@ static char *quote_big_ints(const char *in)
 	return out;
 }
 
+static int request_once(struct tool_opts *o, cJSON *req, char **raw,
+			cJSON **reply);
+
 /* Sends request `req` (a JSON object) and parses the reply. Returns an
  * exit code; on EXIT_OK *raw is the reply line (caller frees) and *reply
- * its parse (caller deletes), an object with a boolean "ok". */
+ * its parse (caller deletes), an object with a boolean "ok". A reply
+ * with "retry" (every client slot of the daemon taken: the request was
+ * not read) sends it again, after 20 ms, then twice as long each time
+ * up to 500 ms, for BUSY_RETRY_MS at most; then that reply is the one. */
 static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
+{
+	struct timespec t0, t;
+	long nap_ms = 20;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec nap;
+
+		rc = request_once(o, req, raw, reply);
+		if (rc != EXIT_OK ||
+		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*reply, "retry")))
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 + nap_ms > BUSY_RETRY_MS)
+			return rc;
+		free(*raw);
+		cJSON_Delete(*reply);
+		*raw = NULL;
+		*reply = NULL;
+		nap.tv_sec = nap_ms / 1000;
+		nap.tv_nsec = (nap_ms % 1000) * 1000000L;
+		nanosleep(&nap, NULL);
+		nap_ms = nap_ms * 2 > 500 ? 500 : nap_ms * 2;
+	}
+}
+
+static int request_once(struct tool_opts *o, cJSON *req, char **raw,
+			cJSON **reply)
 {
 	char *big;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -931,7 +969,12 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 		} else if (!strcmp(argv[i], "--range") && argv[i + 1]) {
 			char *colon, buf[64];
 
-			snprintf(buf, sizeof(buf), "%s", argv[++i]);
+			if (snprintf(buf, sizeof(buf), "%s", argv[++i]) >=
+			    (int)sizeof(buf)) {
+				errmsg("--range wants OFFSET:LENGTH, not '%s' "
+				       "(too long)", argv[i]);
+				return EXIT_USAGE;
+			}
 			colon = strchr(buf, ':');
 			if (!colon) {
 				errmsg("--range wants OFFSET:LENGTH, not '%s'", argv[i]);
@@ -944,6 +987,9 @@ static int cmd_migrate(struct tool_opts *o, char **argv)
 				       "not '%s'", argv[i]);
 				return EXIT_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--range")) {
+			errmsg("migrate: %s needs a value", argv[i]);
+			return EXIT_USAGE;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			errmsg("migrate: unknown option '%s'", argv[i]);
 			return EXIT_USAGE;

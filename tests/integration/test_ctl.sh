@@ -133,6 +133,8 @@ bad = [b"hello\n", b"\n", b"[1,2]\n", b"42\n", b"{}\n", b'{"cmd":7}\n',
        b'{"cmd":"ping\\u0000garbage"}\n',
        b'{"cmd":"tier-check","tier":"nvme\\u0000x"}\n',
        b'{"cmd":"ping"' + b"," * 100 + b"\n",
+       b'{"cmd":"ping","cmd":"prune"}\n',
+       b'{"cmd":"where","ino":1,"ino":"x"}\n',
        b"[" * 5000 + b"\n",
        b'{"cmd":"' + b"x" * 100000 + b'"}\n']
 for req in bad:
@@ -145,6 +147,8 @@ for req in bad:
         sys.exit("request %r: expected an EINVAL error, got %r" % (req[:60], d))
     if len(req) > 65536 and "too long" not in d["error"]:
         sys.exit("long request: error %r does not say too long" % d["error"])
+    if req.count(b'"ino"') == 2 and d["error"] != 'argument "ino" given twice':
+        sys.exit("a name twice: error %r" % d["error"])
 # A client that hangs up without a word, then one without a newline.
 s = socket.socket(socket.AF_UNIX)
 s.connect(path)
@@ -352,23 +356,36 @@ df_ctl bandwidth 0 >/dev/null || fail "bandwidth 0"
 assert_eq "$(check_where "$DF_MNT/big")" "hdd:$((8 * MiB))" "the big file moved"
 rm -f "$DF_MNT/small" "$DF_MNT/big"
 
-# With every client slot taken, the tool prints the daemon's EBUSY reply
-# (the daemon answers and closes at once; the tool took the closed
-# socket for a daemon that is not there: exit 3, "Broken pipe").
+# With every client slot taken, the daemon answers EBUSY with "retry"
+# and closes at once (the tool once took the closed socket for a daemon
+# that is not there: exit 3, "Broken pipe"); the tool asks again for up
+# to 5 s, so a slot freed meanwhile serves it (it gave up at once
+# before: exit 1, "too many control clients"). The daemon drops a client
+# that sends nothing within 2 s, so the slots are held for 0.5 s only.
 python3 - "$SOCK" "$B/dfabric-ctl" <<'EOF' || fail "tool against a full daemon"
-import socket, subprocess, sys
+import json, socket, subprocess, sys, time
 held = []
 for _ in range(8):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sys.argv[1])
     held.append(s)
-for _ in range(5):
-    p = subprocess.run([sys.argv[2], "-s", sys.argv[1], "ping"],
-                       capture_output=True, text=True, timeout=10)
-    if p.returncode != 1 or "too many control clients" not in p.stderr:
-        sys.exit("ping against a full daemon: exit %d, %r" % (p.returncode, p.stderr))
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+d = json.loads(s.makefile().readline())
+s.close()
+if d.get("errno") != 16 or d.get("retry") is not True:
+    sys.exit("a ninth client: %r" % d)
+t = time.monotonic()
+p = subprocess.Popen([sys.argv[2], "-s", sys.argv[1], "ping"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(0.5)
 for s in held:
     s.close()
+out, err = p.communicate(timeout=30)
+t = time.monotonic() - t
+if p.returncode != 0 or t > 4:
+    sys.exit("ping with a slot freed after 0.5 s: exit %d after %.1f s, %r" %
+             (p.returncode, t, err))
 EOF
 
 # An empty file has no extents.
@@ -408,6 +425,18 @@ run_rc rc df_ctl status extra
 assert_eq "$rc" 2 "status with an argument: $OUT"
 run_rc rc df_ctl --bogus status
 assert_eq "$rc" 2 "unknown option: $OUT"
+# an option without its value is named as such (was "unknown option");
+# a --range longer than the tool's buffer is refused, not cut (a length
+# of 61 digits then G lost its G: 1 byte queued, exit 0)
+run_rc rc df_ctl migrate "$DF_MNT/ten" --to
+assert_eq "$rc" 2 "--to without a tier: $OUT"
+[[ $OUT == *"--to needs a value"* ]] || fail "--to without a tier: message: $OUT"
+run_rc rc df_ctl migrate "$DF_MNT/ten" --to hdd --range
+assert_eq "$rc" 2 "--range without a value: $OUT"
+[[ $OUT == *"--range needs a value"* ]] || fail "--range without a value: message: $OUT"
+run_rc rc df_ctl migrate "$DF_MNT/ten" --to hdd --range "0:$(printf '0%.0s' {1..60})1G"
+assert_eq "$rc" 2 "--range too long: $OUT"
+[[ $OUT == *"too long"* ]] || fail "--range too long: message: $OUT"
 run_rc rc "$B/dfabric-ctl"
 assert_eq "$rc" 2 "no command: $OUT"
 run_rc rc "$B/dfabric-ctl" -c "$T/no-such.conf" status
