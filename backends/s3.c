@@ -2227,6 +2227,9 @@ static int s3_ext_free(struct backend *be, const struct be_ext *x)
 	if (!rs)
 		return -ENOMEM;
 	rc = s3_call(s, &rq, rs);
+	/* and after: a read while the DELETE was under way (or waited to
+	 * be sent again) may have cached the copy it removes */
+	cache_forget(s, x->ino, x->off, x->version);
 	free(rs);
 	if (rc == -ENOENT)
 		rc = 0;
