@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <ini.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -233,7 +234,7 @@ static const struct cfg_opt opt_table[] = {
 	  .offset = offsetof(struct cfg, meta) },
 	/* default "<meta>.sock", filled in after parsing */
 	{ .name = "control", .sec = SEC_FABRIC, .type = OPT_PATH,
-	  .flags = OPT_SOCKET,
+	  .flags = OPT_SOCKET | OPT_PARENT,
 	  .offset = offsetof(struct cfg, control) },
 	{ .name = "extent_size", .sec = SEC_FABRIC, .type = OPT_SIZE,
 	  .flags = OPT_POW2, .size_min = 64 * KIB, .size_max = 64 * MIB,
@@ -807,7 +808,8 @@ static int opt_set(const struct parse *p, const struct cfg_opt *o, void *obj,
 		for (const char *q = val; ; q++) {
 			if (!*q && q != val)
 				break;
-			if (*q < '0' || *q > '9' || u > UINT64_MAX / 10) {
+			if (*q < '0' || *q > '9' ||
+			    u > (UINT64_MAX - (uint64_t)(*q - '0')) / 10) {
 				snprintf(why, whylen, "not a whole number");
 				return -EINVAL;
 			}
@@ -1080,6 +1082,108 @@ static bool path_within(const char *a, const char *b)
 	return strncmp(a, b, lb) == 0 && (a[lb] == '\0' || a[lb] == '/');
 }
 
+/* Whether directory a is directory b, or lies inside it, as the
+ * filesystem sees them: a, or one of its parents that exists, has b's
+ * device and inode (one directory under two paths: a bind mount). b
+ * must exist. */
+static bool dir_within(const char *a, const char *b)
+{
+	char buf[PATH_MAX];
+	struct stat sb, sa;
+	char *slash;
+
+	if (stat(b, &sb) < 0 || snprintf(buf, sizeof(buf), "%s", a) >=
+	    (int)sizeof(buf))
+		return false;
+	for (;;) {
+		if (stat(buf, &sa) == 0 && sa.st_dev == sb.st_dev &&
+		    sa.st_ino == sb.st_ino)
+			return true;
+		slash = strrchr(buf, '/');
+		if (!slash || slash == buf) {
+			if (strcmp(buf, "/") == 0)
+				return false;
+			strcpy(buf, "/");
+			continue;
+		}
+		*slash = '\0';
+	}
+}
+
+/* Where directory a stands to directory b: 0 apart, 1 the same, 2 a
+ * inside b, 3 b inside a; by their paths, else by device and inode. */
+static int dir_meets(const char *a, const char *b)
+{
+	if (strcmp(a, b) == 0)
+		return 1;
+	if (path_within(a, b))
+		return 2;
+	if (path_within(b, a))
+		return 3;
+	if (dir_within(a, b))
+		return dir_within(b, a) ? 1 : 2;
+	if (dir_within(b, a))
+		return 3;
+	return 0;
+}
+
+/* Host and port of an endpoint ("host" or "host:port", check_endpoint),
+ * the host in lower case, the port the default of the scheme when none
+ * is given. */
+static void endpoint_split(const struct cfg_tier *t, char *host, size_t hlen,
+			   unsigned *port)
+{
+	const char *colon = strrchr(t->endpoint, ':');
+	size_t n = colon ? (size_t)(colon - t->endpoint) : strlen(t->endpoint);
+
+	if (n >= hlen)
+		n = hlen - 1;
+	for (size_t i = 0; i < n; i++)
+		host[i] = (char)tolower((unsigned char)t->endpoint[i]);
+	host[n] = '\0';
+	*port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) :
+			(t->tls ? 443 : 80);
+}
+
+/* Whether two endpoints are one server: the same host (any case) and
+ * port, or hosts that resolve to a common address (localhost and
+ * 127.0.0.1); a host that does not resolve meets only itself. */
+static bool same_endpoint(const struct cfg_tier *a, const struct cfg_tier *b)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ra = NULL,
+			*rb = NULL;
+	char ha[CFG_S3_ENDPOINT_MAX], hb[CFG_S3_ENDPOINT_MAX];
+	unsigned pa, pb;
+	bool same = false;
+
+	endpoint_split(a, ha, sizeof(ha), &pa);
+	endpoint_split(b, hb, sizeof(hb), &pb);
+	if (pa != pb)
+		return false;
+	if (strcmp(ha, hb) == 0)
+		return true;
+	if (getaddrinfo(ha, NULL, &hints, &ra) == 0 &&
+	    getaddrinfo(hb, NULL, &hints, &rb) == 0) {
+		for (const struct addrinfo *x = ra; x && !same; x = x->ai_next)
+			for (const struct addrinfo *y = rb; y && !same; y = y->ai_next)
+				same = x->ai_family == y->ai_family &&
+				       x->ai_addrlen == y->ai_addrlen &&
+				       ((x->ai_family == AF_INET &&
+					 !memcmp(&((struct sockaddr_in *)x->ai_addr)->sin_addr,
+						 &((struct sockaddr_in *)y->ai_addr)->sin_addr,
+						 sizeof(struct in_addr))) ||
+					(x->ai_family == AF_INET6 &&
+					 !memcmp(&((struct sockaddr_in6 *)x->ai_addr)->sin6_addr,
+						 &((struct sockaddr_in6 *)y->ai_addr)->sin6_addr,
+						 sizeof(struct in6_addr))));
+	}
+	if (ra)
+		freeaddrinfo(ra);
+	if (rb)
+		freeaddrinfo(rb);
+	return same;
+}
+
 static void check_fabric(struct parse *p, int last_line)
 {
 	struct cfg *c = p->c;
@@ -1221,28 +1325,43 @@ static void check_all(struct parse *p)
 			if (tj->kind == CFG_TIER_S3) {
 				size_t li = strlen(ti->prefix), lj = strlen(tj->prefix);
 
-				if (strcmp(ti->endpoint, tj->endpoint) == 0 &&
-				    strcmp(ti->bucket, tj->bucket) == 0 &&
-				    strncmp(ti->prefix, tj->prefix, li < lj ? li : lj) == 0)
+				/* each tier deletes at start the objects under
+				 * its prefix that no extent names: two on one
+				 * place delete each other's */
+				if (strcmp(ti->bucket, tj->bucket) == 0 &&
+				    strncmp(ti->prefix, tj->prefix, li < lj ? li : lj) == 0 &&
+				    same_endpoint(ti, tj))
 					fail(p, tj->line, "[tier.%s] shares bucket '%s' at '%s' "
-					     "with [tier.%s] (line %d) and one prefix starts "
-					     "the other; give each tier a prefix of its own "
-					     "(e.g. 'a/' and 'b/')", tj->name, tj->bucket,
-					     tj->endpoint, ti->name, ti->line);
+					     "with [tier.%s] (line %d)%s%s%s and one prefix "
+					     "starts the other; give each tier a prefix of "
+					     "its own (e.g. 'a/' and 'b/')", tj->name,
+					     tj->bucket, tj->endpoint, ti->name, ti->line,
+					     strcmp(ti->endpoint, tj->endpoint) ?
+					     ", at '" : "",
+					     strcmp(ti->endpoint, tj->endpoint) ?
+					     ti->endpoint : "",
+					     strcmp(ti->endpoint, tj->endpoint) ?
+					     "', the same server," : "");
 				continue;
 			}
-			if (strcmp(ti->path, tj->path) == 0)
+			switch (dir_meets(tj->path, ti->path)) {
+			case 1:
 				fail(p, tj->line, "[tier.%s] path '%s' is also the path of "
-				     "[tier.%s] (line %d)", tj->name, tj->path, ti->name,
-				     ti->line);
-			else if (path_within(tj->path, ti->path))
+				     "[tier.%s] (line %d)%s", tj->name, tj->path, ti->name,
+				     ti->line, strcmp(ti->path, tj->path) ?
+				     ", under another name (a bind mount?)" : "");
+				break;
+			case 2:
 				fail(p, tj->line, "[tier.%s] path '%s' lies inside the path "
 				     "'%s' of [tier.%s] (line %d)", tj->name, tj->path,
 				     ti->path, ti->name, ti->line);
-			else if (path_within(ti->path, tj->path))
+				break;
+			case 3:
 				fail(p, tj->line, "[tier.%s] path '%s' contains the path "
 				     "'%s' of [tier.%s] (line %d)", tj->name, tj->path,
 				     ti->path, ti->name, ti->line);
+				break;
+			}
 		}
 	}
 	for (int i = 0; i < c->ntiers; i++) {
@@ -1250,11 +1369,13 @@ static void check_all(struct parse *p)
 
 		if (t->kind != CFG_TIER_LOCAL)
 			continue;
-		if (strcmp(c->meta, t->path) == 0)
+		int m = dir_meets(c->meta, t->path);
+
+		if (m == 1)
 			fail(p, p->fabric_line, "[fabric] meta '%s' is the path of "
 			     "[tier.%s] (line %d); the metadata needs a directory of "
 			     "its own", c->meta, t->name, t->line);
-		else if (path_within(c->meta, t->path))
+		else if (m == 2)
 			fail(p, p->fabric_line, "[fabric] meta '%s' lies inside the path "
 			     "'%s' of [tier.%s] (line %d)", c->meta, t->path, t->name,
 			     t->line);
@@ -1349,15 +1470,28 @@ out:
 }
 
 /* Reads the whole file into a NUL-terminated buffer (caller frees). */
+static int read_fd(int fd, char **buf_out, size_t *len_out);
+
 static int read_file(const char *path, char **buf_out, size_t *len_out)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 4096;
-	int fd, rc = 0;
+	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	rc = read_fd(fd, buf_out, len_out);
+	close(fd);
+	return rc;
+}
+
+/* Reads what is left of fd into a malloc'd, NUL-terminated buffer, at
+ * most CFG_FILE_MAX bytes (-EFBIG past that). */
+static int read_fd(int fd, char **buf_out, size_t *len_out)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 4096;
+	int rc = 0;
+
 	buf = malloc(cap);
 	if (!buf) {
 		rc = -ENOMEM;
@@ -1402,7 +1536,6 @@ static int read_file(const char *path, char **buf_out, size_t *len_out)
 	buf = NULL;
 out:
 	free(buf);
-	close(fd);
 	return rc;
 }
 
@@ -1556,7 +1689,10 @@ int cfg_s3_credentials(const struct cfg_tier *t, char *access_key,
 		snprintf(secret_key, sklen, "%s", sk);
 		return 0;
 	}
-	fd = open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* A symbolic link is followed (secrets are often mounted as links);
+	 * what is checked and read is the file it leads to, through one
+	 * descriptor. */
+	fd = open(f, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "tier %s: credentials file '%s': %s", t->name,
@@ -1584,9 +1720,7 @@ int cfg_s3_credentials(const struct cfg_tier *t, char *access_key,
 			 f);
 		goto out;
 	}
-	close(fd);
-	fd = -1;
-	rc = read_file(f, &text, &len);
+	rc = read_fd(fd, &text, &len);
 	if (rc < 0) {
 		snprintf(err, errlen, "tier %s: credentials file '%s': %s", t->name,
 			 f, rc == -EFBIG ? "too large" : strerror(-rc));

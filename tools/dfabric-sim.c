@@ -1272,7 +1272,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->interval = v;
 			break;
 		case 'r':
-			if (parse_num(optarg, &v) || v != floor(v))
+			if (parse_num(optarg, &v) || v != floor(v) || v > 1e18)
 				return bad("--every", optarg);
 			o->every = (uint64_t)v;
 			break;
@@ -1303,7 +1303,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			cfgpath = optarg;
 			break;
 		case 'n':
-			if (parse_num(optarg, &v) || v != floor(v) || v < 1)
+			if (parse_num(optarg, &v) || v != floor(v) || v < 1 ||
+			    v > 1e18)
 				return bad("--limit", optarg);
 			o->limit = (uint64_t)v;
 			break;
@@ -1357,11 +1358,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		o->horizon[1] = 2.0 * o->interval;
 	}
 	if (wm) {
-		char *end;
+		char hbuf[64], *comma;
 
-		h = strtod(wm, &end);
-		if (*end != ',' || parse_num(end + 1, &l) || h <= 0 || h > 1 ||
-		    l > h)
+		/* as the config takes them: fractions, low below high */
+		snprintf(hbuf, sizeof(hbuf), "%s", wm);
+		comma = strchr(hbuf, ',');
+		if (!comma)
+			return bad("--watermarks", wm);
+		*comma = '\0';
+		if (parse_num(hbuf, &h) || parse_num(comma + 1, &l) || h <= 0 ||
+		    h > 1 || l <= 0 || !(l < h))
 			return bad("--watermarks", wm);
 		o->tiers[0].high_watermark = h;
 		o->tiers[0].low_watermark = l;

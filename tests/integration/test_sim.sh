@@ -136,6 +136,16 @@ status=0
 "$SIM" --fast 0% "$T/mix.trace" >/dev/null 2>"$T/err" || status=$?
 [[ $status -eq 2 ]] || fail "--fast 0% gave status $status"
 grep -q "bad value for --fast" "$T/err" || fail "no message for --fast 0%"
+# refused as the config refuses them (nan,0.5 ran with every check false;
+# a low watermark of 0 or not below the high one ran too); a count past
+# what 64 bits hold was cast regardless
+for bad in "--watermarks nan,0.5" "--watermarks 0.9,0" "--watermarks 0.5,0.5" \
+	   "--watermarks 0.9" "--limit 1e300" "--every 1e300"; do
+	status=0
+	"$SIM" $bad "$T/mix.trace" >/dev/null 2>"$T/err" || status=$?
+	[[ $status -eq 2 ]] || fail "$bad gave status $status"
+	grep -q "bad value for ${bad%% *}" "$T/err" || fail "no message for $bad: $(cat "$T/err")"
+done
 status=0
 "$SIM" --extent 3000 "$T/mix.trace" >/dev/null 2>&1 || status=$?
 [[ $status -eq 2 ]] || fail "--extent 3000 gave status $status"
