@@ -43,6 +43,7 @@
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -4984,30 +4985,32 @@ static int prediction_xattr(struct fabric *f, uint64_t ino, char **out)
 {
 	struct placer_file pf;
 	struct forecast fc;
-	size_t cap = 512, len = 0;
+	size_t len = 0;
 	int64_t now;
 	int rc, h;
-	char *s;
+	char *s = NULL;
+	FILE *m;
 
 	if ((rc = fs_predict(f, ino, &pf, &fc, &now)) < 0)
 		return rc;
-	if (!(s = malloc(cap)))
+	/* a stream that grows: a number of 300 digits (a huge decayed
+	 * count from a record) is written whole, past no buffer's end */
+	if (!(m = open_memstream(&s, &len)))
 		return -ENOMEM;
 	for (h = 0; h < PREDICT_HORIZONS; h++)
-		len += snprintf(s + len, cap - len,
-				"expected_%.0fs %.3f\nprobability_%.0fs %.3f\n",
-				f->cfg->predict.horizon[h], fc.expected[h],
-				f->cfg->predict.horizon[h], fc.prob[h]);
+		fprintf(m, "expected_%.0fs %.3f\nprobability_%.0fs %.3f\n",
+			f->cfg->predict.horizon[h], fc.expected[h],
+			f->cfg->predict.horizon[h], fc.prob[h]);
 	if (fc.next > 0)
-		len += snprintf(s + len, cap - len, "next_in_s %.0f\n",
-				(double)(fc.next - now) / 1e9);
+		fprintf(m, "next_in_s %.0f\n", (double)(fc.next - now) / 1e9);
 	else
-		len += snprintf(s + len, cap - len, "next_in_s unknown\n");
-	len += snprintf(s + len, cap - len,
-			"confidence %.3f\ntrend %.3f\nchange %.3f\nperiod_s %.0f\n",
-			fc.confidence, fc.trend, fc.change, fc.period);
-	if (len >= cap)
-		len = cap - 1;
+		fprintf(m, "next_in_s unknown\n");
+	fprintf(m, "confidence %.3f\ntrend %.3f\nchange %.3f\nperiod_s %.0f\n",
+		fc.confidence, fc.trend, fc.change, fc.period);
+	if (fclose(m) != 0 || len > INT_MAX) {
+		free(s);
+		return -ENOMEM;
+	}
 	*out = s;
 	return (int)len;
 }

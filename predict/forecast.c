@@ -573,6 +573,11 @@ void forecast_eval(const struct predict_params *p,
 	b = out->m[PM_BASELINE].expected[0];
 	out->trend = tanh(log((out->expected[0] + EPS_COUNT) /
 			      (b + EPS_COUNT)));
+	/* inf against inf (counts past what a double holds): no change */
+	if (!isfinite(out->change))
+		out->change = 0;
+	if (isnan(out->trend))
+		out->trend = 0;
 	out->confidence = confidence(&c, out, e, w);
 }
 

@@ -153,6 +153,20 @@ void series_add(struct access_series *s, const struct series_params *p,
 	int64_t fb = fine_bin(p, now);
 	int i;
 
+	/* The clock set back, or a longer bin than the record's: every
+	 * access would fall behind the heads and be dropped until the
+	 * clock caught up (30 days set back: a month of bins lost). What
+	 * lies ahead of now goes. */
+	if (s->fine_head >= 0 && (s->stamp - now > SERIES_CLOCK_STEP ||
+				  s->fine_head - fb >= (int64_t)SERIES_FINE)) {
+		memset(s->fine, 0, sizeof(s->fine));
+		memset(s->coarse, 0, sizeof(s->coarse));
+		s->fine_head = -1;
+		if (s->stamp > now)
+			s->stamp = now;
+		if (s->last > now)
+			s->last = s->session = 0;
+	}
 	/* An empty record's coarse head is 0 (series_init), a real bin
 	 * number: the fine head alone says whether there is history. */
 	if (s->fine_head < 0)
@@ -394,6 +408,10 @@ int series_decode(const void *buf, size_t len, struct access_series *out)
 	s.last = (int64_t)v;
 	p = get(p, &v, 8);
 	s.session = (int64_t)v;
+	/* times no clock of this daemon writes (before 1970): the
+	 * differences taken of them would overflow */
+	if (s.stamp < 0 || s.last < 0 || s.session < 0)
+		return -EUCLEAN;
 	p = get_double(p, &s.gap_mean);
 	p = get_double(p, &s.gap_var);
 	if (bad_double(s.gap_mean) || bad_double(s.gap_var))

@@ -27,6 +27,10 @@
 #define SERIES_COARSE 32               /* coarse bins kept */
 #define SERIES_HALF_LIVES 3            /* decayed counts kept */
 #define SERIES_ENC_SIZE 832            /* bytes of an encoded record */
+#define SERIES_CLOCK_STEP (86400LL * 1000000000) /* ns an access may be
+						   * older than the newest by
+						   * before the clock counts as
+						   * set back */
 
 struct series_params {
 	double bin;                    /* seconds per fine bin, > 0 (3600) */
@@ -63,7 +67,11 @@ void series_init(struct access_series *s);
 /* Folds one access at `now` (unix ns) standing for `weight` accesses
  * (>= 1 when the profiler sampled). An access older than the newest bin
  * still counts in its bin when that bin is kept, and is otherwise
- * dropped; it never moves the heads back. write: 1 for a write. */
+ * dropped; it never moves the heads back, unless it is older than the
+ * newest access by more than SERIES_CLOCK_STEP or than every bin kept
+ * (the clock was set back, or the bins made longer): then the bins and
+ * sessions start again from it, and the decayed counts count from it
+ * on. write: 1 for a write. */
 void series_add(struct access_series *s, const struct series_params *p,
 		int64_t now, double weight, int write);
 

@@ -630,11 +630,51 @@ static void fold(struct profile *p, const struct profile_event *ev,
 /* ---------------------------------------------------------------- */
 /* persistence */
 
+/* Adds (ino, off) to the n records of *v (capacity *cap); without
+ * memory it is left out. */
+static void put_note(struct delkey **v, size_t *n, size_t *cap, uint64_t ino,
+		     uint64_t off)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct delkey *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = (struct delkey){ ino, off };
+}
+
+/* After a failed commit: the records it held are dirty again (those of
+ * files forgotten since are not), to be written by the next flush. */
+static void redirty(struct profile *p, const struct delkey *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pfile *f = file_find(p, v[i].ino);
+		struct pext *e;
+
+		if (!f)
+			continue;
+		if (v[i].off == META_ACCESS_FILE) {
+			f->file_dirty = 1;
+		} else {
+			if (!(e = ext_find(f, v[i].off)))
+				continue;
+			e->dirty = 1;
+		}
+		mark_dirty(p, f);
+		p->unflushed++;
+	}
+}
+
 /* Writes the dirty records and pending deletes. Caller holds drain_lock. */
 static int flush(struct profile *p)
 {
 	struct meta_batch *b = meta_batch_new();
-	size_t ndels;
+	struct delkey *put = NULL;
+	size_t ndels, nput = 0, capput = 0, asked = 0;
 	int rc = 0;
 
 	if (!b)
@@ -651,9 +691,12 @@ static int flush(struct profile *p)
 
 		p->dirty = f->dnext;
 		f->dirty = 0;
-		if (f->file_dirty)
+		if (f->file_dirty) {
 			meta_put_access(b, f->ino, META_ACCESS_FILE, &f->st,
 					&f->se);
+			put_note(&put, &nput, &capput, f->ino, META_ACCESS_FILE);
+			asked++;
+		}
 		f->file_dirty = 0;
 		for (size_t k = 0; k < f->next; k++) {
 			if (!f->ext[k].dirty)
@@ -661,6 +704,8 @@ static int flush(struct profile *p)
 			f->ext[k].dirty = 0;
 			meta_put_access(b, f->ino, f->ext[k].off, &f->ext[k].st,
 					&f->ext[k].se);
+			put_note(&put, &nput, &capput, f->ino, f->ext[k].off);
+			asked++;
 		}
 	}
 	p->unflushed = 0;
@@ -668,8 +713,15 @@ static int flush(struct profile *p)
 	if (meta_batch_count(b)) {
 		rc = meta_commit(p->meta, b, 0);
 		if (rc < 0) {
-			log_err("access profiler: cannot store statistics: %s",
-				strerror(-rc));
+			log_err("access profiler: cannot store statistics: %s; "
+				"trying again at the next flush", strerror(-rc));
+			if (nput < asked)
+				log_err("access profiler: no memory to keep track "
+					"of %zu of them: their changes since the "
+					"last flush are lost", asked - nput);
+			pthread_mutex_lock(&p->lock);
+			redirty(p, put, nput);
+			pthread_mutex_unlock(&p->lock);
 		} else {
 			pthread_mutex_lock(&p->lock);
 			p->flushes++;
@@ -682,6 +734,7 @@ static int flush(struct profile *p)
 		}
 	}
 	meta_batch_free(b);
+	free(put);
 	return rc;
 }
 

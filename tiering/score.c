@@ -280,8 +280,8 @@ static void score_terms(const struct score_params *p,
 	int cur_ok = in->cur >= 0 && in->cur < n;
 	int i;
 
-	if (trend < -1.0)
-		trend = -1.0;
+	if (!(trend >= -1.0))
+		trend = trend < -1.0 ? -1.0 : 0.0;   /* NaN: no trend */
 	if (trend > 1.0)
 		trend = 1.0;
 	for (i = 0; i < n; i++) {

@@ -176,7 +176,10 @@ int stats_decode(const void *buf, size_t len, struct access_stats *out)
 		return -EUCLEAN;
 	p = get64(p, &bits);
 	memcpy(&s.freq, &bits, sizeof(bits));
-	if (!isfinite(s.freq) || s.freq < 0.0)
+	/* a decayed count past STATS_FREQ_MAX is no count (a billion
+	 * accesses a second for a century is 3e18): only damage writes it,
+	 * and forecasts of it overflow to inf and NaN */
+	if (!isfinite(s.freq) || s.freq < 0.0 || s.freq > STATS_FREQ_MAX)
 		return -EUCLEAN;
 	p = get64(p, &v);
 	s.stamp = (int64_t)v;

@@ -17,6 +17,7 @@
 #define STATS_HOURS 24
 #define STATS_DAYS 7
 #define STATS_ENC_SIZE 208     /* bytes of an encoded record */
+#define STATS_FREQ_MAX 1e19     /* a decayed count above it is damage */
 #define STATS_CLOCK_STEP (86400LL * 1000000000) /* ns an event may be late
 						  * by before the clock counts
 						  * as set back */

@@ -66,10 +66,6 @@ static void test_series_bins(void **state)
 	assert_int_equal(s.fine_head, T0 / HOUR + 1);
 	series_fine(&s, &SP, T0 + HOUR, out, 2);
 	assert_true(out[0] == 4 && out[1] == 1);
-	/* One older than the ring is dropped. */
-	series_add(&s, &SP, T0 - (SERIES_FINE + 2) * HOUR, 1, 0);
-	series_fine(&s, &SP, T0 + HOUR, out, 2);
-	assert_true(out[0] == 4 && out[1] == 1);
 	/* The coarse bins are days. */
 	series_coarse(&s, &SP, T0 + HOUR, out, 2);
 	assert_true(out[0] == 0 && out[1] == 5);
@@ -80,6 +76,65 @@ static void test_series_bins(void **state)
 		held = series_fine(&s, &SP, T0 + HOUR, big, SERIES_FINE + 10);
 		assert_int_equal(held, SERIES_FINE);
 		assert_true(big[SERIES_FINE + 8] == 4);
+	}
+}
+
+/* Regression test, failed before its fix (predict/series.c, series_add):
+ * with the clock set back by more than SERIES_CLOCK_STEP, every access
+ * fell behind the heads and was dropped until the clock was back where
+ * it had been (a month ahead: 3 days of reads every 10 min left the bins
+ * empty and the sessions frozen); a record kept in shorter bins than
+ * now (the fine head far past the bin of now) likewise. The bins and
+ * sessions start again from the access. */
+static void test_series_clock_back(void **state)
+{
+	struct access_series s;
+	struct series_params p = SP;
+	double out[SERIES_FINE], sum = 0;
+	int64_t t;
+	int i;
+
+	series_init(&s);
+	for (i = 0; i < 10; i++)
+		series_add(&s, &SP, T0 + 30 * 24 * HOUR + i * NS, 1, 0);
+	for (i = 0, t = T0; i < 432; i++, t += 600 * NS)
+		series_add(&s, &SP, t, 1, 0);
+	series_fine(&s, &SP, t, out, SERIES_FINE);
+	for (i = 0; i < SERIES_FINE; i++)
+		sum += out[i];
+	assert_true(sum == 432);
+	assert_true(s.last == t - 600 * NS && s.gaps > 0);
+	assert_true(series_decayed(&s, &SP, 2, t) > 100.0);
+
+	/* bins of a minute, then of an hour: the head is 60 times ahead */
+	p.bin = 60;
+	series_init(&s);
+	series_add(&s, &p, T0, 1, 0);
+	series_add(&s, &SP, T0 + HOUR, 1, 0);
+	assert_int_equal(s.fine_head, (T0 + HOUR) / HOUR);
+	series_fine(&s, &SP, T0 + HOUR, out, 1);
+	assert_true(out[0] == 1);
+}
+
+/* A history whose times are before 1970 decodes as corrupt: the
+ * differences taken of them overflowed (INT64_MIN + 1 as the stamp made
+ * every decayed count inf, as the session start a mean gap of -1.9e9 s,
+ * both written back). */
+static void test_series_negative_times(void **state)
+{
+	struct access_series s, d;
+	uint8_t buf[SERIES_ENC_SIZE];
+	size_t at = 4 + 8 + 8 + 2 * SERIES_FINE + 2 * SERIES_COARSE +
+		    8 * SERIES_HALF_LIVES;
+
+	series_init(&s);
+	series_add(&s, &SP, T0, 1, 0);
+	for (int k = 0; k < 3; k++) {    /* stamp, last, session */
+		series_encode(&s, buf);
+		memset(buf + at + 8 * k, 0, 8);
+		buf[at + 8 * k] = 1;
+		buf[at + 8 * k + 7] = 0x80;  /* INT64_MIN + 1 */
+		assert_int_equal(series_decode(buf, sizeof(buf), &d), -EUCLEAN);
 	}
 }
 
@@ -935,6 +990,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_series_bins),
+		cmocka_unit_test(test_series_clock_back),
+		cmocka_unit_test(test_series_negative_times),
 		cmocka_unit_test(test_series_skipped_zeroed),
 		cmocka_unit_test(test_series_saturation),
 		cmocka_unit_test(test_series_decayed),

@@ -138,7 +138,7 @@ static void test_stats_encoding(void **state)
 {
 	struct access_stats s = { 0 }, d;
 	uint8_t buf[STATS_ENC_SIZE], bad[STATS_ENC_SIZE];
-	double nan_v = NAN, neg = -1.0;
+	double nan_v = NAN, neg = -1.0, huge = 1e300;
 
 	for (int i = 0; i < 30; i++)
 		stats_add(&s, i % 3 + 1, 1000 + i, NOW + i * 3700 * NS, 86400,
@@ -170,6 +170,11 @@ static void test_stats_encoding(void **state)
 	memcpy(bad + 8, &nan_v, 8);       /* little-endian hosts only */
 	assert_int_equal(stats_decode(bad, sizeof(bad), &d), -EUCLEAN);
 	memcpy(bad + 8, &neg, 8);
+	assert_int_equal(stats_decode(bad, sizeof(bad), &d), -EUCLEAN);
+	/* nor a count no clock makes (regression, failed before: 1e300
+	 * decoded, and user.dfabric.prediction printed its forecast of 300
+	 * digits past the end of its 512-byte buffer; a score went NaN) */
+	memcpy(bad + 8, &huge, 8);
 	assert_int_equal(stats_decode(bad, sizeof(bad), &d), -EUCLEAN);
 	assert_int_equal(d.reads, 0);
 }
@@ -354,6 +359,10 @@ static void test_trend_term(void **state)
 	in.trend = 7;                  /* out of range: clamped */
 	score_eval(&P, t, 2, &in, &r);
 	assert_float_equal(r.t[0].trend, 1.0, EPS);
+	in.trend = NAN;                /* none (was NaN in every total) */
+	score_eval(&P, t, 2, &in, &r);
+	assert_float_equal(r.t[0].trend, 0.5, EPS);
+	assert_true(isfinite(r.t[0].total) && isfinite(r.t[1].total));
 }
 
 static void test_total_and_range(void **state)
