@@ -14,7 +14,8 @@
 
 #define NS 1000000000.0
 #define SAVE_MAGIC 0x52504644u         /* "DFPR" */
-#define SAVE_VERSION 2u              /* 2: an XXH64 after each model length */
+#define SAVE_VERSION 3u              /* 2: an XXH64 after each model length;
+					* 3: the settings' fingerprint last */
 
 /* A forecast waiting for its horizon to pass (one entry per horizon, so
  * that the short one is scored, and learnt from, as often as it
@@ -491,10 +492,31 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
+/* An XXH64 of the settings the trees and the accuracy depend on: the
+ * horizons (what the trees predict), the bins and half-lives (their
+ * features). */
+static uint64_t settings_print(const struct predictor_params *p)
+{
+	const struct predict_params *q = &p->predict;
+	double v[PREDICT_HORIZONS + SERIES_HALF_LIVES + 3];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < PREDICT_HORIZONS; i++)
+		v[n++] = q->horizon[i];
+	for (i = 0; i < SERIES_HALF_LIVES; i++)
+		v[n++] = q->series.half_life[i];
+	v[n++] = q->series.bin;
+	v[n++] = (double)q->series.per_coarse;
+	v[n++] = q->half_life;
+	return XXH64(v, n * sizeof(v[0]), 0);
+}
+
 /* Layout (little-endian): magic, version, the accuracy record's length
  * and bytes, then for each horizon the length of its trees (0: none),
- * their XXH64 (two 32-bit halves, low first) and their bytes. Version 1
- * had no XXH64. */
+ * their XXH64 (two 32-bit halves, low first) and their bytes, then the
+ * XXH64 of the settings (settings_print, two halves). Version 1 had no
+ * XXH64 of the trees, versions 1 and 2 none of the settings. */
 int predictor_save(struct predictor *pr, void **out, size_t *outlen)
 {
 	uint8_t acc[PREDICT_ACC_ENC_MAX], *buf;
@@ -514,6 +536,7 @@ int predictor_save(struct predictor *pr, void **out, size_t *outlen)
 		}
 		len += 12 + mlen[h];
 	}
+	len += 8;
 	buf = malloc(len);
 	if (!buf) {
 		for (h = 0; h < PREDICT_HORIZONS; h++)
@@ -536,6 +559,12 @@ int predictor_save(struct predictor *pr, void **out, size_t *outlen)
 		off += 12 + mlen[h];
 		free(model[h]);
 	}
+	{
+		uint64_t print = settings_print(&pr->p);
+
+		put32(buf + off, (uint32_t)print);
+		put32(buf + off + 4, (uint32_t)(print >> 32));
+	}
 	*out = buf;
 	*outlen = len;
 	return 0;
@@ -553,7 +582,7 @@ int predictor_load(struct predictor *pr, const void *vbuf, size_t len)
 	if (len < 12 || get32(buf) != SAVE_MAGIC)
 		return -EUCLEAN;
 	ver = get32(buf + 4);
-	if (ver != 1 && ver != SAVE_VERSION)
+	if (ver != 1 && ver != 2 && ver != SAVE_VERSION)
 		return -EUCLEAN;
 	/* Version 1 has no checksum of its own after a model's length (its
 	 * record's checksum in the store is all): read as it was. */
@@ -576,6 +605,21 @@ int predictor_load(struct predictor *pr, const void *vbuf, size_t len)
 		    ((uint64_t)get32(buf + off + 8) << 32 | get32(buf + off + 4)))
 			return -EUCLEAN;
 		off += hdr + mlen[h];
+	}
+	if (ver >= 3) {
+		uint64_t print;
+
+		if (len - off < 8)
+			return -EUCLEAN;
+		print = (uint64_t)get32(buf + off + 4) << 32 | get32(buf + off);
+		/* Trees for other horizons, accuracy of other forecasts:
+		 * none of it is about these settings. */
+		if (print != settings_print(&pr->p)) {
+			log_notice("predictor: the saved state is of other "
+				   "[predict] settings (horizons, bins or "
+				   "half-lives); starting afresh");
+			return 0;
+		}
 	}
 	pthread_mutex_lock(&pr->lock);
 	pr->acc = acc;
