@@ -219,6 +219,13 @@ void mig_debug_size_delay(unsigned ms)
 	atomic_store(&size_delay_ms, ms);
 }
 
+static _Atomic unsigned submit_delay_ms; /* tests: a submit before it returns */
+
+void mig_debug_submit_delay(unsigned ms)
+{
+	atomic_store(&submit_delay_ms, ms);
+}
+
 static _Atomic unsigned hold_delay_ms;   /* tests: a held copy waits */
 
 void mig_debug_hold_delay(unsigned ms)
@@ -1778,6 +1785,7 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 		   uint64_t len, int dst, uint32_t flags, double priority)
 {
 	struct job_rt *jr, **pp;
+	uint64_t id;
 	int rc;
 
 	if (dst < 0 || dst >= m->p.ntiers || len == 0)
@@ -1809,10 +1817,15 @@ int64_t mig_submit(struct migrator *m, uint64_t ino, uint64_t off,
 	for (pp = &m->jobs; *pp; pp = &(*pp)->next)
 		;
 	*pp = jr;
+	id = jr->j.id;
 	trim_done(m);
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
-	return (int64_t)jr->j.id;
+	if (atomic_load(&submit_delay_ms))
+		usleep(atomic_load(&submit_delay_ms) * 1000);
+	/* not jr->j.id: once unlocked, a worker may finish the job and a
+	 * prune free it */
+	return (int64_t)id;
 }
 
 int mig_list(struct migrator *m, meta_job_cb cb, void *arg)

@@ -230,6 +230,9 @@ void mig_debug_claim_delay(unsigned ms);
 /* Tests: a local copy whose last chunk was zeros (not written) waits ms
  * (0: not) before it makes its file reach the extent's end. */
 void mig_debug_size_delay(unsigned ms);
+/* Tests: mig_submit waits ms (0: not) after it queued its job, before
+ * it returns, so that the job may finish and be pruned meanwhile. */
+void mig_debug_submit_delay(unsigned ms);
 /* Tests: a last try that holds the file's writers waits ms (0: not)
  * once it holds them, before it copies, so that they come in then. */
 void mig_debug_hold_delay(unsigned ms);

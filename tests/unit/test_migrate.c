@@ -102,6 +102,7 @@ static int teardown(void **state)
 	mig_debug_claim_delay(0);
 	mig_debug_hold_delay(0);
 	mig_debug_size_delay(0);
+	mig_debug_submit_delay(0);
 	mig_debug_uring_fault(0);
 	meta_debug_fail_syncs = 0;
 	tmpdir_remove(x->dir);
@@ -1346,6 +1347,56 @@ static void test_priority_order(void **state)
  * copying together while job 0-1 is still queued, and a write into
  * extent 0 meanwhile still wins. Before, the engine ran one job of a
  * file at a time, so job 2 waited behind job 0. */
+struct submit_arg {
+	struct fabric *f;
+	uint64_t ino;
+	int64_t id;
+};
+
+static void *submit_thread(void *arg)
+{
+	struct submit_arg *a = arg;
+
+	a->id = fs_migrate(a->f, a->ino, 0, ES, "hdd", 0);
+	return NULL;
+}
+
+/* Regression test, failed before its fix (tiering/migrate.c, mig_submit;
+ * under the sanitizer build): the id returned was read from the job
+ * after the lock was let go, when a worker could have finished it and a
+ * prune freed it (ASan: heap-use-after-free). */
+static void test_submit_pruned(void **state)
+{
+	struct fix *x = *state;
+	struct submit_arg a;
+	struct meta_job j;
+	pthread_t th;
+	int64_t first;
+	int i, pruned = 0;
+
+	fab_config(x, "");
+	make_file(x);
+	first = fs_migrate(x->f, x->ino, 0, ES, "nvme", 0);
+	assert_true(first > 0);
+	assert_int_equal(fs_migrate_wait(x->f, WAIT_MS), 0);
+	a.f = x->f;
+	a.ino = x->ino;
+	a.id = 0;
+	mig_debug_submit_delay(500);
+	assert_int_equal(pthread_create(&th, NULL, submit_thread, &a), 0);
+	for (i = 0; i < 400 && !pruned; i++) {
+		usleep(1000);
+		if (fs_job(x->f, (uint64_t)first + 1, &j) == 0 &&
+		    (j.state == META_JOB_CLEANED ||
+		     j.state == META_JOB_ROLLED_BACK))
+			pruned = fs_jobs_prune(x->f) > 0;
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	mig_debug_submit_delay(0);
+	assert_true(pruned);
+	assert_int_equal(a.id, first + 1);
+}
+
 static void test_file_jobs_apart(void **state)
 {
 	struct fix *x = *state;
@@ -1505,6 +1556,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_priority_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_jobs_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submit_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_copy_beside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racing_write, setup, teardown),
