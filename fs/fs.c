@@ -3178,6 +3178,8 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 	else if (rc == -EUCLEAN)
 		rc = -EIO;
 	if (b) {
+		struct timespec ictime = im->a.ctime;
+
 		omtime = dir->a.mtime;
 		octime = dir->a.ctime;
 		im->a.nlink++;
@@ -3190,6 +3192,7 @@ int fs_link(struct fabric *f, uint64_t ino, uint64_t newparent,
 		rc = commit(f, b);
 		if (rc < 0) {
 			im->a.nlink--;
+			im->a.ctime = ictime;
 			dir->a.mtime = omtime;
 			dir->a.ctime = octime;
 		} else {
@@ -3484,6 +3487,22 @@ int fs_rename(struct fabric *f, uint64_t parent, const char *name,
 			if (rc < 0)
 				goto out;
 			rc = 0;
+		}
+	}
+	/* A parent that gains a directory: at LINK_MAX_DF it takes none,
+	 * as mkdir there says (nlink, like the rest, changes only under
+	 * ns_lock, held here). */
+	if (parent != newparent) {
+		int sdir = S_ISDIR(src->a.mode) != 0,
+		    ddir = dst && S_ISDIR(dst->a.mode),
+		    ngain = sdir - ddir, ogain = 0;
+
+		if (flags & RENAME_EXCHANGE)
+			ogain = -ngain;
+		if ((ngain > 0 && np->a.nlink >= LINK_MAX_DF) ||
+		    (ogain > 0 && op->a.nlink >= LINK_MAX_DF)) {
+			rc = -EMLINK;
+			goto out;
 		}
 	}
 	if (!(b = meta_batch_new())) {

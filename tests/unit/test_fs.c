@@ -2735,8 +2735,53 @@ static void test_failed_commit_keeps_links(void **state)
 	assert_true(lookup_(x, d, "e") > 0);
 }
 
-/* A chmod, chown, utimens, setxattr, removexattr or policy change whose
- * commit fails leaves the attributes in memory as they were: before, the
+/* Regression test, failed before its fix (fs/fs.c, fs_rename): a
+ * directory at LINK_MAX_DF links takes no more subdirectories by mkdir
+ * (EMLINK), but a rename or an exchange moved one in and pushed its link
+ * count past the limit. Its count is set in the store here (65000
+ * mkdirs take long). */
+static void test_rename_emlink(void **state)
+{
+	struct fix *x = *state;
+	struct meta_inode a;
+	struct meta_batch *b;
+	struct meta *m = NULL;
+	struct stat st;
+	char err[256];
+	uint64_t p, q;
+
+	fab_default(x);
+	p = mkdir_(x, ROOT, "p");
+	mkdir_(x, p, "e");
+	mknod_(x, p, "f");
+	q = mkdir_(x, ROOT, "q");
+	mkdir_(x, q, "m");
+	fab_close(x);
+	assert_int_equal(meta_open(x->cfg.meta, &m, err, sizeof(err)), 0);
+	assert_int_equal(meta_get_inode(m, p, &a), 0);
+	a.nlink = 65000;      /* LINK_MAX_DF, the limit */
+	assert_non_null(b = meta_batch_new());
+	meta_put_inode(b, &a);
+	assert_int_equal(meta_commit(m, b, 1), 0);
+	meta_batch_free(b);
+	meta_close(m);
+	fab_open(x);
+
+	assert_int_equal(fs_mkdir(x->f, &root_ctx, p, "extra", 0755, &st), -EMLINK);
+	assert_int_equal(fs_rename(x->f, q, "m", p, "m", 0), -EMLINK);
+	assert_int_equal(fs_rename(x->f, q, "m", p, "f", RENAME_EXCHANGE), -EMLINK);
+	assert_int_equal(fs_rename(x->f, p, "f", q, "m", RENAME_EXCHANGE), -EMLINK);
+	assert_int_equal(getattr_(x, p).st_nlink, 65000);
+	/* over a directory it replaces, or a file for a file: no gain */
+	assert_int_equal(fs_rename(x->f, q, "m", p, "e", 0), 0);
+	assert_int_equal(getattr_(x, p).st_nlink, 65000);
+	mknod_(x, q, "g");
+	assert_int_equal(fs_rename(x->f, q, "g", p, "f", RENAME_EXCHANGE), 0);
+	assert_int_equal(getattr_(x, p).st_nlink, 65000);
+}
+
+/* A chmod, chown, utimens, setxattr, removexattr, policy change or link
+ * whose commit fails leaves the attributes in memory as they were: before, the
  * new mode (and ctime) stayed in force until a restart although the call
  * had failed and the store kept the old ones. */
 static void test_failed_commit_keeps_attrs(void **state)
@@ -2774,6 +2819,12 @@ static void test_failed_commit_keeps_attrs(void **state)
 	assert_int_equal(fs_setxattr(x->f, &root_ctx, a, "user.dfabric.class",
 				     "private", 7, 0), -EIO);
 	assert_int_equal(getattr_(x, a).st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+	/* a link (regression, failed before: its ctime stayed changed) */
+	meta_debug_fail_commits = 1;
+	assert_int_equal(fs_link(x->f, a, ROOT, "a2", &st), -EIO);
+	st = getattr_(x, a);
+	assert_int_equal(st.st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(meta_debug_fail_commits, 0);
 
 	/* and what succeeds afterwards still changes them */
@@ -3109,6 +3160,7 @@ int main(void)
 		T(test_listxattr_hides_stored_dfabric),
 		T(test_corrupt_inode),
 		T(test_corrupt_xattr_fixable),
+		T(test_rename_emlink),
 		T(test_corrupt_extent),
 		T(test_corrupt_dirent),
 		T(test_corrupt_dirent_create),
