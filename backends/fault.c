@@ -160,6 +160,17 @@ static int f_truncate(struct backend *be, uint64_t ino, uint64_t size)
 	return fl->inner->ops->truncate(fl->inner, ino, size);
 }
 
+static int64_t f_seek(struct backend *be, uint64_t ino, uint64_t off,
+		      int whence)
+{
+	struct fault *fl = fl_of(be);
+	int err = 0;
+
+	if (hit(fl, FAULT_SEEK, &err) == FAULT_FAIL)
+		return -err;
+	return fl->inner->ops->seek(fl->inner, ino, off, whence);
+}
+
 /* The rest pass straight through. */
 #define PASS(name, ret, proto, args) \
 	static ret f_##name proto { \
@@ -172,8 +183,6 @@ PASS(punch, int, (struct backend *be, uint64_t ino, uint64_t off, uint64_t len),
 PASS(allocate, int, (struct backend *be, uint64_t ino, uint64_t off, uint64_t len),
      (fl->inner, ino, off, len))
 PASS(remove, int, (struct backend *be, uint64_t ino), (fl->inner, ino))
-PASS(seek, int64_t, (struct backend *be, uint64_t ino, uint64_t off, int whence),
-     (fl->inner, ino, off, whence))
 PASS(allocated, int64_t, (struct backend *be, uint64_t ino), (fl->inner, ino))
 PASS(list, int, (struct backend *be, int (*cb)(uint64_t ino, void *arg), void *arg),
      (fl->inner, cb, arg))

@@ -4360,7 +4360,10 @@ int64_t fs_lseek(struct fabric *f, struct fs_file *fh, uint64_t off, int whence)
 				goto out;
 			}
 			r = be->ops->seek(be, im->ino, s, SEEK_DATA);
-			if (r >= 0 && (uint64_t)r < t) {
+			/* ENXIO: no data from s on in the tier file; any
+			 * other error is the answer (taken as no data, cp
+			 * copied a file full of it as zeros, exit 0) */
+			if ((r >= 0 && (uint64_t)r < t) || (r < 0 && r != -ENXIO)) {
 				res = r;
 				goto out;
 			}
@@ -4385,6 +4388,10 @@ int64_t fs_lseek(struct fabric *f, struct fs_file *fh, uint64_t off, int whence)
 			continue;
 		}
 		r = be->ops->seek(be, im->ino, pos, SEEK_HOLE);
+		if (r < 0 && r != -ENXIO) {
+			res = r;
+			goto out;
+		}
 		if (r >= 0 && (uint64_t)r < t) {
 			pos = r;
 			break;

@@ -771,6 +771,36 @@ static void test_truncate_cut_fails(void **state)
 	free(b);
 }
 
+/* Regression test, failed before its fix (fs/fs.c, fs_lseek): a tier
+ * whose seek failed (a read-only tier filesystem, EIO, EMFILE) was taken
+ * for one without data: SEEK_DATA on a file full of it said ENXIO, and
+ * cp, which seeks a sparse file's data, copied it as zeros with exit 0.
+ * The error is the answer now, for SEEK_HOLE too. */
+static void test_seek_fails(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct stat st;
+	char *b = malloc(ES);
+
+	assert_non_null(b);
+	fab_open(x);
+	memset(b, 'S', ES);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "s", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, ES, 0), (ssize_t)ES);
+	assert_int_equal(fs_write(x->f, fh, b, ES, 3 * ES), (ssize_t)ES);
+	assert_int_equal(fs_lseek(x->f, fh, 0, SEEK_DATA), 0);
+	assert_int_equal(fs_lseek(x->f, fh, ES, SEEK_DATA), (int64_t)(3 * ES));
+	be_fault_set(wrapped[0], FAULT_SEEK, FAULT_FAIL, EIO, 0, -1);
+	assert_int_equal(fs_lseek(x->f, fh, 0, SEEK_DATA), -EIO);
+	assert_int_equal(fs_lseek(x->f, fh, 0, SEEK_HOLE), -EIO);
+	be_fault_clear(wrapped[0]);
+	assert_int_equal(fs_lseek(x->f, fh, 0, SEEK_HOLE), (int64_t)ES);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	free(b);
+}
+
 /* The server stopped by a test runs again, on its port. */
 static int teardown_restart(void **state)
 {
@@ -837,6 +867,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_back_from_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_cut_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seek_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_during_copy_from_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source_to_s3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_to_s3_down, setup, teardown_restart),
