@@ -277,7 +277,10 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 		atomic_fetch_or(&lc->dirty_yy[xxyy / 64], 1ULL << (xxyy % 64));
 		atomic_fetch_or(&lc->dirty_xx[xx / 64], 1ULL << (xx % 64));
 	}
-	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL))
+	/* EROFS is logged by fdc_get, once it knows whether a reader
+	 * can do with the file read-only */
+	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL) &&
+	    !(rc == -EROFS && !create && !extra))
 		log_fail(lc, "open", ino, rc);
 	return rc;
 }
@@ -367,9 +370,21 @@ static void fdc_close_list(struct fd_ent *e)
 
 /* Takes a reference on ino's descriptor, opening (and with `create`,
  * creating) the file on a miss. Returns 0 and *out, -ENOENT when the file
- * is missing and !create, or -errno. Release with fdc_put. */
+ * is missing and !create, or -errno. Release with fdc_put. A reader
+ * (`reading`) of a tier whose filesystem is read-only (ext4 remounts
+ * itself so on errors) gets the file opened read-only, uncached: the
+ * data can still be read off the tier. */
+static int fdc_get_for(struct local *lc, uint64_t ino, bool create,
+		       bool reading, struct fd_ent **out);
+
 static int fdc_get(struct local *lc, uint64_t ino, bool create,
 		   struct fd_ent **out)
+{
+	return fdc_get_for(lc, ino, create, false, out);
+}
+
+static int fdc_get_for(struct local *lc, uint64_t ino, bool create,
+		       bool reading, struct fd_ent **out)
 {
 	struct fd_ent *e, *ne, *victims = NULL;
 	uint64_t gen;
@@ -392,6 +407,22 @@ static int fdc_get(struct local *lc, uint64_t ino, bool create,
 	if (!ne)
 		return -ENOMEM;
 	rc = open_backing(lc, ino, create);
+	if (rc == -EROFS && reading) {
+		char rel[LC_RELPATH_MAX];
+
+		ino_relpath(ino, rel, sizeof(rel));
+		rc = open_beneath(lc, lc->rootfd, rel,
+				  O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (rc >= 0) {
+			ne->ino = ino;
+			ne->fd = rc;
+			ne->refs = 1;       /* not hashed: closed by fdc_put */
+			*out = ne;
+			return 0;
+		}
+	}
+	if (rc == -EROFS && !create)
+		log_fail(lc, "open", ino, rc);
 	if (rc < 0) {
 		free(ne);
 		return rc;
@@ -506,7 +537,7 @@ static ssize_t read_at(struct local *lc, uint64_t ino, void *buf,
 		return -EINVAL;
 	if (len == 0)
 		return 0;
-	rc = fdc_get(lc, ino, false, &e);
+	rc = fdc_get_for(lc, ino, false, true, &e);
 	if (rc == -ENOENT && copy)
 		return copy_missing(lc, ino);
 	if (rc == -ENOENT) {
@@ -786,7 +817,7 @@ static int64_t local_allocated(struct backend *be, uint64_t ino)
 	struct stat st;
 	int64_t rc;
 
-	rc = fdc_get(lc, ino, false, &e);
+	rc = fdc_get_for(lc, ino, false, true, &e);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
@@ -813,7 +844,7 @@ static int64_t local_seek(struct backend *be, uint64_t ino, uint64_t off,
 		return -EINVAL;
 	if (off > (uint64_t)INT64_MAX)
 		return -ENXIO;
-	rc = fdc_get(lc, ino, false, &e);
+	rc = fdc_get_for(lc, ino, false, true, &e);
 	if (rc == -ENOENT)
 		return -ENXIO;
 	if (rc < 0)
@@ -1065,7 +1096,7 @@ static int local_ext_pin(struct backend *be, const struct be_ext *x,
 
 	if (len > (size_t)INT64_MAX || off > (uint64_t)INT64_MAX - len)
 		return -EINVAL;
-	if ((rc = fdc_get(lc, x->ino, false, &e)) < 0)
+	if ((rc = fdc_get_for(lc, x->ino, false, true, &e)) < 0)
 		return rc == -ENOENT ? copy_missing(lc, x->ino) : rc;
 	/* The file grows while other extents are written, never shrinks
 	 * under the caller (a truncate changes the extent). */

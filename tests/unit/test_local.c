@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,9 +63,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	char ro[PATH_MAX];
 
 	if (f->be)
 		f->be->ops->destroy(f->be);
+	/* test_read_only_tier's tmpfs, when it failed with it mounted */
+	snprintf(ro, sizeof(ro), "%s/ro", f->dir);
+	umount2(ro, MNT_DETACH);
 	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
@@ -160,6 +165,49 @@ static int count_fds(void)
 }
 
 /* ---- tests ------------------------------------------------------------- */
+
+/* Regression test, failed before its fix (backends/local.c, fdc_get):
+ * every backing file was opened read-write, so once a tier's filesystem
+ * was read-only (ext4 remounts itself so on errors) and the descriptor
+ * out of the cache, reads failed with EROFS, and SEEK_DATA with them.
+ * Readers now open the file read-only; writes still fail with EROFS.
+ * Needs root for the tmpfs, else skipped. */
+static void test_read_only_tier(void **state)
+{
+	struct fx *f = *state;
+	char dir[PATH_MAX], err[CFG_ERR_MAX];
+	struct cfg_tier t = f->tier;
+	struct backend *be = NULL;
+	uint8_t buf[8192];
+
+	snprintf(dir, sizeof(dir), "%s/ro", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	if (mount("dfro", dir, "tmpfs", 0, "size=4m") < 0) {
+		print_message("no tmpfs (%s): skipped\n", strerror(errno));
+		skip();
+	}
+	snprintf(t.path, sizeof(t.path), "%s", dir);
+	assert_int_equal(be_local_open(&t, 0, &be, err, sizeof(err)), 0);
+	fill(buf, sizeof(buf), 9, 4096);
+	assert_int_equal(be->ops->pwrite(be, 9, buf, sizeof(buf), 4096),
+			 (ssize_t)sizeof(buf));
+	be->ops->destroy(be);          /* its descriptors closed */
+	be = NULL;
+	assert_int_equal(mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+	if (be_local_open(&t, 0, &be, err, sizeof(err)) != 0) {
+		umount2(dir, MNT_DETACH);
+		fail_msg("a read-only tier does not open: %s", err);
+	}
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(be->ops->pread(be, 9, buf, sizeof(buf), 4096),
+			 (ssize_t)sizeof(buf));
+	assert_int_equal(check_pattern(buf, sizeof(buf), 9, 4096), 0);
+	assert_int_equal(be->ops->seek(be, 9, 0, SEEK_DATA), 4096);
+	assert_int_equal(be->ops->pwrite(be, 9, buf, 10, 0), -EROFS);
+	assert_int_equal(be->ops->pread(be, 9, buf, 100, 4096), 100);
+	be->ops->destroy(be);
+	umount2(dir, MNT_DETACH);
+}
 
 static void test_round_trip(void **state)
 {
@@ -774,6 +822,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_tier, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
