@@ -4285,7 +4285,11 @@ again:
 			}
 			i++;
 		}
-	} else {
+	}
+	/* Allocated, and for ZERO_RANGE after the punch: the range must be
+	 * preallocated then too, so that writes there find room (it was
+	 * left punched: st_blocks 8 where ext4 says 20488). */
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
 		for (pos = off; pos < end;) {
 			uint64_t coff = pos - pos % f->es;
 			uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;

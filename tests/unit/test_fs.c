@@ -840,13 +840,16 @@ static void test_fallocate(void **state)
 	assert_int_equal(getattr_(x, ino).st_size, 5 * ES + ES / 2);
 	verify(x, fh);
 
-	/* ZERO_RANGE|KEEP_SIZE over all of extent 0 drops it, size kept */
+	/* ZERO_RANGE|KEEP_SIZE over all of extent 0 keeps it allocated
+	 * (regression, failed before: it was dropped, as a punch drops it,
+	 * and the range held no space), size kept */
 	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_ZERO_RANGE |
 				      FALLOC_FL_KEEP_SIZE, 0, ES), 0);
 	mzero(x, 0, ES);
 	where_(x, ino, NULL);
 	assert_true(x->nw >= 1);
-	assert_int_not_equal(x->w[0].off, 0);
+	assert_int_equal(x->w[0].off, 0);
+	assert_int_equal(x->w[0].len, ES);
 	assert_int_equal(getattr_(x, ino).st_size, 5 * ES + ES / 2);
 	verify(x, fh);
 	assert_int_equal(fs_fallocate(x->f, fh, FALLOC_FL_ZERO_RANGE |
@@ -869,6 +872,20 @@ static void test_fallocate(void **state)
 	fh = open_ino(x, ino, O_RDWR);
 	verify(x, fh);
 	check_used(x, &ino, 1);
+
+	/* ZERO_RANGE reserves what it zeros, past the end too (it was
+	 * punched only: 8 blocks where ext4 has them all) */
+	{
+		struct fs_file *zh = NULL;
+		uint64_t z = mkfile(x, ROOT, "z", &zh);
+
+		assert_int_equal(fs_write(x->f, zh, "0123456789", 10, 0), 10);
+		assert_int_equal(fs_fallocate(x->f, zh, FALLOC_FL_ZERO_RANGE,
+					      5, 10 * ES), 0);
+		assert_int_equal(getattr_(x, z).st_size, 5 + 10 * ES);
+		assert_true((uint64_t)getattr_(x, z).st_blocks * 512 >= 10 * ES);
+		rel(x, zh);
+	}
 }
 
 /* ---------------------------------------------------------------- */
