@@ -249,10 +249,13 @@ out:
 }
 
 /* Opens the backing file of ino read-write; with `create`, makes it (mode
- * 0600) and its directories if missing. Returns a descriptor, -ENOENT
- * (missing and !create, not logged) or -errno (logged). */
+ * 0600) and its directories if missing. A reader (`ro` not NULL) of a
+ * tier whose filesystem is read-only (ext4 remounts itself so on errors)
+ * gets it read-only, with *ro set: the data can still be read off the
+ * tier. Returns a descriptor, -ENOENT (missing and !create, not logged)
+ * or -errno (logged). */
 static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
-			      int extra)
+			      int extra, bool *ro)
 {
 	char rel[LC_RELPATH_MAX];
 	int flags = LC_FILE_FLAGS | extra | (create ? O_CREAT : 0);
@@ -260,6 +263,11 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 
 	ino_relpath(ino, rel, sizeof(rel));
 	rc = open_beneath(lc, lc->rootfd, rel, LC_FILE_FLAGS | extra, 0);
+	if (rc == -EROFS && ro && !create) {
+		rc = open_beneath(lc, lc->rootfd, rel,
+				  O_RDONLY | O_NOFOLLOW | O_CLOEXEC | extra, 0);
+		*ro = rc >= 0;
+	}
 	if (rc == -ENOENT && create) {
 		unsigned xx = (ino >> 8) & 0xff, xxyy = ino & 0xffff;
 
@@ -277,17 +285,9 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 		atomic_fetch_or(&lc->dirty_yy[xxyy / 64], 1ULL << (xxyy % 64));
 		atomic_fetch_or(&lc->dirty_xx[xx / 64], 1ULL << (xx % 64));
 	}
-	/* EROFS is logged by fdc_get, once it knows whether a reader
-	 * can do with the file read-only */
-	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL) &&
-	    !(rc == -EROFS && !create && !extra))
+	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL))
 		log_fail(lc, "open", ino, rc);
 	return rc;
-}
-
-static int open_backing(struct local *lc, uint64_t ino, bool create)
-{
-	return open_backing_flags(lc, ino, create, 0);
 }
 
 /* ---- descriptor cache ------------------------------------------------- */
@@ -371,9 +371,8 @@ static void fdc_close_list(struct fd_ent *e)
 /* Takes a reference on ino's descriptor, opening (and with `create`,
  * creating) the file on a miss. Returns 0 and *out, -ENOENT when the file
  * is missing and !create, or -errno. Release with fdc_put. A reader
- * (`reading`) of a tier whose filesystem is read-only (ext4 remounts
- * itself so on errors) gets the file opened read-only, uncached: the
- * data can still be read off the tier. */
+ * (`reading`) of a tier whose filesystem is read-only gets the file
+ * opened read-only (open_backing_flags), uncached. */
 static int fdc_get_for(struct local *lc, uint64_t ino, bool create,
 		       bool reading, struct fd_ent **out);
 
@@ -387,6 +386,7 @@ static int fdc_get_for(struct local *lc, uint64_t ino, bool create,
 		       bool reading, struct fd_ent **out)
 {
 	struct fd_ent *e, *ne, *victims = NULL;
+	bool ro = false;
 	uint64_t gen;
 	int rc;
 
@@ -406,23 +406,7 @@ static int fdc_get_for(struct local *lc, uint64_t ino, bool create,
 	ne = calloc(1, sizeof(*ne));
 	if (!ne)
 		return -ENOMEM;
-	rc = open_backing(lc, ino, create);
-	if (rc == -EROFS && reading) {
-		char rel[LC_RELPATH_MAX];
-
-		ino_relpath(ino, rel, sizeof(rel));
-		rc = open_beneath(lc, lc->rootfd, rel,
-				  O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-		if (rc >= 0) {
-			ne->ino = ino;
-			ne->fd = rc;
-			ne->refs = 1;       /* not hashed: closed by fdc_put */
-			*out = ne;
-			return 0;
-		}
-	}
-	if (rc == -EROFS && !create)
-		log_fail(lc, "open", ino, rc);
+	rc = open_backing_flags(lc, ino, create, 0, reading ? &ro : NULL);
 	if (rc < 0) {
 		free(ne);
 		return rc;
@@ -437,6 +421,12 @@ static int fdc_get_for(struct local *lc, uint64_t ino, bool create,
 	 * went from about 3 to 6; natively it is 7). Random reads do not
 	 * grow a window, so they read no more. */
 	posix_fadvise(rc, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (ro) {
+		/* the cache holds read-write descriptors only: this one is
+		 * used once, not hashed, and closed by fdc_put */
+		*out = ne;
+		return 0;
+	}
 
 	pthread_mutex_lock(&lc->lock);
 	e = fdc_lookup(lc, ino);
@@ -1363,7 +1353,8 @@ int be_local_open_fd(struct backend *be, uint64_t ino, int direct, int create)
 {
 	if (be->ops != &local_ops)
 		return -EINVAL;
-	return open_backing_flags(lc_of(be), ino, create, direct ? O_DIRECT : 0);
+	return open_backing_flags(lc_of(be), ino, create, direct ? O_DIRECT : 0,
+				  NULL);
 }
 
 int be_local_set_fd_cache_max(struct backend *be, size_t max)
