@@ -1324,6 +1324,7 @@ static void check_all(struct parse *p)
 				continue;
 			if (tj->kind == CFG_TIER_S3) {
 				size_t li = strlen(ti->prefix), lj = strlen(tj->prefix);
+				bool other = strcmp(ti->endpoint, tj->endpoint) != 0;
 
 				/* each tier deletes at start the objects under
 				 * its prefix that no extent names: two on one
@@ -1336,12 +1337,8 @@ static void check_all(struct parse *p)
 					     "starts the other; give each tier a prefix of "
 					     "its own (e.g. 'a/' and 'b/')", tj->name,
 					     tj->bucket, tj->endpoint, ti->name, ti->line,
-					     strcmp(ti->endpoint, tj->endpoint) ?
-					     ", at '" : "",
-					     strcmp(ti->endpoint, tj->endpoint) ?
-					     ti->endpoint : "",
-					     strcmp(ti->endpoint, tj->endpoint) ?
-					     "', the same server," : "");
+					     other ? ", at '" : "", other ? ti->endpoint : "",
+					     other ? "', the same server," : "");
 				continue;
 			}
 			switch (dir_meets(tj->path, ti->path)) {
@@ -1469,21 +1466,6 @@ out:
 	return rc;
 }
 
-/* Reads the whole file into a NUL-terminated buffer (caller frees). */
-static int read_fd(int fd, char **buf_out, size_t *len_out);
-
-static int read_file(const char *path, char **buf_out, size_t *len_out)
-{
-	int fd, rc;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	rc = read_fd(fd, buf_out, len_out);
-	close(fd);
-	return rc;
-}
-
 /* Reads what is left of fd into a malloc'd, NUL-terminated buffer, at
  * most CFG_FILE_MAX bytes (-EFBIG past that). */
 static int read_fd(int fd, char **buf_out, size_t *len_out)
@@ -1536,6 +1518,19 @@ static int read_fd(int fd, char **buf_out, size_t *len_out)
 	buf = NULL;
 out:
 	free(buf);
+	return rc;
+}
+
+/* Reads the whole file into a NUL-terminated buffer (caller frees). */
+static int read_file(const char *path, char **buf_out, size_t *len_out)
+{
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = read_fd(fd, buf_out, len_out);
+	close(fd);
 	return rc;
 }
 

@@ -1175,6 +1175,7 @@ char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 	const struct ctl_cmd *c;
 	cJSON *req = NULL, *reply = NULL;
 	const cJSON *cmd;
+	const char *twice;
 	uint64_t dev = 0;
 	char *s = NULL;
 	int rc = -EINVAL;
@@ -1193,9 +1194,9 @@ char *ctl_handle(struct fabric *f, uint64_t mnt_dev, const char *request)
 		snprintf(err, sizeof(err), "request is not a JSON object");
 		goto out;
 	}
-	if (dup_key(req)) {
+	if ((twice = dup_key(req))) {
 		snprintf(err, sizeof(err), "argument \"%.64s\" given twice",
-			 dup_key(req));
+			 twice);
 		goto out;
 	}
 	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");

@@ -335,18 +335,27 @@ static void mark_dirty(struct profile *p, struct pfile *f)
 	p->dirty = f;
 }
 
+/* Adds (ino, off) to the n keys of *v (capacity *cap); without memory it
+ * is left out. */
+static void key_push(struct delkey **v, size_t *n, size_t *cap, uint64_t ino,
+		     uint64_t off)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct delkey *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = (struct delkey){ ino, off };
+}
+
+/* Without memory the record stays; it is harmless garbage. */
 static void del_add(struct profile *p, uint64_t ino, uint64_t off)
 {
-	if (p->ndels == p->dcap) {
-		size_t cap = p->dcap ? p->dcap * 2 : 64;
-		struct delkey *v = realloc(p->dels, cap * sizeof(*v));
-
-		if (!v)
-			return;  /* the record stays; it is harmless garbage */
-		p->dels = v;
-		p->dcap = cap;
-	}
-	p->dels[p->ndels++] = (struct delkey){ ino, off };
+	key_push(&p->dels, &p->ndels, &p->dcap, ino, off);
 }
 
 static void file_unlink(struct profile *p, struct pfile *f)
@@ -630,23 +639,6 @@ static void fold(struct profile *p, const struct profile_event *ev,
 /* ---------------------------------------------------------------- */
 /* persistence */
 
-/* Adds (ino, off) to the n records of *v (capacity *cap); without
- * memory it is left out. */
-static void put_note(struct delkey **v, size_t *n, size_t *cap, uint64_t ino,
-		     uint64_t off)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		struct delkey *nv = realloc(*v, c * sizeof(*nv));
-
-		if (!nv)
-			return;
-		*v = nv;
-		*cap = c;
-	}
-	(*v)[(*n)++] = (struct delkey){ ino, off };
-}
-
 /* After a failed commit: the records it held are dirty again (those of
  * files forgotten since are not), to be written by the next flush. */
 static void redirty(struct profile *p, const struct delkey *v, size_t n)
@@ -694,7 +686,7 @@ static int flush(struct profile *p)
 		if (f->file_dirty) {
 			meta_put_access(b, f->ino, META_ACCESS_FILE, &f->st,
 					&f->se);
-			put_note(&put, &nput, &capput, f->ino, META_ACCESS_FILE);
+			key_push(&put, &nput, &capput, f->ino, META_ACCESS_FILE);
 			asked++;
 		}
 		f->file_dirty = 0;
@@ -704,7 +696,7 @@ static int flush(struct profile *p)
 			f->ext[k].dirty = 0;
 			meta_put_access(b, f->ino, f->ext[k].off, &f->ext[k].st,
 					&f->ext[k].se);
-			put_note(&put, &nput, &capput, f->ino, f->ext[k].off);
+			key_push(&put, &nput, &capput, f->ino, f->ext[k].off);
 			asked++;
 		}
 	}

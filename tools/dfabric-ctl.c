@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/io.h"
 #include "common/utf8.h"
@@ -187,29 +188,21 @@ static int request_once(struct tool_opts *o, cJSON *req, char **raw,
  * up to 500 ms, for BUSY_RETRY_MS at most; then that reply is the one. */
 static int request(struct tool_opts *o, cJSON *req, char **raw, cJSON **reply)
 {
-	struct timespec t0, t;
-	long nap_ms = 20;
+	int64_t until = mono_ms() + BUSY_RETRY_MS;
+	unsigned nap_ms = 20;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct timespec nap;
-
 		rc = request_once(o, req, raw, reply);
 		if (rc != EXIT_OK ||
-		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*reply, "retry")))
-			return rc;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 +
-		    (t.tv_nsec - t0.tv_nsec) / 1000000 + nap_ms > BUSY_RETRY_MS)
+		    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(*reply, "retry")) ||
+		    mono_ms() + nap_ms > until)
 			return rc;
 		free(*raw);
 		cJSON_Delete(*reply);
 		*raw = NULL;
 		*reply = NULL;
-		nap.tv_sec = nap_ms / 1000;
-		nap.tv_nsec = (nap_ms % 1000) * 1000000L;
-		nanosleep(&nap, NULL);
+		usleep(nap_ms * 1000);
 		nap_ms = nap_ms * 2 > 500 ? 500 : nap_ms * 2;
 	}
 }

@@ -1358,16 +1358,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		o->horizon[1] = 2.0 * o->interval;
 	}
 	if (wm) {
-		char hbuf[64], *comma;
+		char *end;
 
-		/* as the config takes them: fractions, low below high */
-		snprintf(hbuf, sizeof(hbuf), "%s", wm);
-		comma = strchr(hbuf, ',');
-		if (!comma)
-			return bad("--watermarks", wm);
-		*comma = '\0';
-		if (parse_num(hbuf, &h) || parse_num(comma + 1, &l) || h <= 0 ||
-		    h > 1 || l <= 0 || !(l < h))
+		/* as the config takes them: fractions, low below high (the
+		 * comparisons are false for a NaN: refused too) */
+		h = strtod(wm, &end);
+		if (end == wm || *end != ',' || parse_num(end + 1, &l) ||
+		    !(h > 0 && h <= 1) || l <= 0 || !(l < h))
 			return bad("--watermarks", wm);
 		o->tiers[0].high_watermark = h;
 		o->tiers[0].low_watermark = l;
