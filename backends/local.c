@@ -110,8 +110,9 @@ static void ino_relpath(uint64_t ino, char *buf, size_t len)
 		 (unsigned)((ino >> 8) & 0xff), (unsigned)(ino & 0xff), ino);
 }
 
-/* Logs a failed operation on ino once: warning for a full disk or quota,
- * error for anything else. */
+/* Logs a failed operation on ino once: info for a full disk or quota
+ * (the fabric goes on to the next tier, and says so), warning for a
+ * write past the size limit, error for anything else. */
 static void log_fail(const struct local *lc, const char *op, uint64_t ino,
 		     int rc)
 {
@@ -120,7 +121,9 @@ static void log_fail(const struct local *lc, const char *op, uint64_t ino,
 	ino_relpath(ino, rel, sizeof(rel));
 	/* full, or a write past what the tier's filesystem holds (the
 	 * caller's offset): not a fault of the tier */
-	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG)
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		log_info("local %s %s/%s: %s", op, lc->path, rel, strerror(-rc));
+	else if (rc == -EFBIG)
 		log_warn("local %s %s/%s: %s", op, lc->path, rel, strerror(-rc));
 	else
 		log_err("local %s %s/%s: %s", op, lc->path, rel, strerror(-rc));

@@ -84,6 +84,9 @@ struct tier_rt {
 	_Atomic int64_t files;         /* inodes with an extent on it */
 	_Atomic uint64_t lat_bits;     /* EWMA of seconds per extent read (double) */
 	_Atomic uint64_t lat_n;        /* extent reads timed */
+	_Atomic int fs_full;           /* its filesystem answered ENOSPC: new
+					* extents go there only once it has
+					* room again (pick_tier) */
 };
 
 /* A migration writing its copies of [off, end) on tier index dst (while
@@ -1064,7 +1067,8 @@ static uint64_t blocks_of(struct fabric *f, const struct inode_mem *im)
 
 /* The tier for a new extent: the fastest tier with file operations below
  * its high watermark, else the fastest with room below capacity; past
- * skip_upto, and never `avoid` (-1: none). */
+ * skip_upto, and never `avoid` (-1: none). A tier whose filesystem was
+ * found full must show room for the extent on it too. */
 static int pick_tier(struct fabric *f, uint64_t need, int skip_upto,
 		     int avoid)
 {
@@ -1078,12 +1082,33 @@ static int pick_tier(struct fabric *f, uint64_t need, int skip_upto,
 
 			if (!(t->be->ops->caps & BE_CAP_FILE) || i == avoid)
 				continue;   /* object stores take whole extents only */
-			if ((double)(used + (int64_t)need) <=
+			if ((double)(used + (int64_t)need) >
 			    lim * (double)t->cfg->capacity)
-				return i;
+				continue;
+			if (atomic_load(&t->fs_full)) {
+				struct be_space sp;
+
+				if (t->be->ops->space(t->be, &sp) < 0 ||
+				    sp.fs_avail < need)
+					continue;
+				if (atomic_exchange(&t->fs_full, 0))
+					log_notice("tier %s: its filesystem has "
+						   "room again", t->be->name);
+			}
+			return i;
 		}
 	}
 	return -ENOSPC;
+}
+
+/* File tier idx's filesystem answered ENOSPC (or EDQUOT): pick_tier
+ * passes it by until it has room. */
+static void tier_fs_full(struct fabric *f, int idx)
+{
+	if (!atomic_exchange(&f->tiers[idx].fs_full, 1))
+		log_notice("tier %s: its filesystem is full; new extents go "
+			   "to the next tiers until it has room",
+			   f->tiers[idx].be->name);
 }
 
 /* Whether claim c is in use on a range that meets [off, end). */
@@ -1315,11 +1340,12 @@ static void ext_account_move(struct fabric *f, struct meta_batch *b,
 		     ext_count_on_tier(im, e->tier) == 1);
 }
 
-/* Brings extent e from a tier without file operations (an object store)
- * to file tier `to` (-1: the fastest with room), before a change that
- * needs one: its bytes are copied over unless `fetch` is 0 (the caller
- * wrote all of them there already). The old copy goes to st. Caller holds
- * im->lock for writing; changes go into b. */
+/* Brings extent e to file tier `to` (-1: the fastest with room) before a
+ * change that needs it there: from a tier without file operations (an
+ * object store), or from a file tier whose filesystem is full. Its bytes
+ * are copied over unless `fetch` is 0 (the caller wrote all of them there
+ * already). The old copy goes to st. Caller holds im->lock for writing;
+ * changes go into b. */
 static int recall_locked(struct fabric *f, struct meta_batch *b,
 			 struct inode_mem *im, struct meta_extent *e,
 			 int fetch, int to, struct stale *st)
@@ -1348,8 +1374,10 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 			 * new extent made later in this slot would show it.
 			 * A full tier's filesystem: the next one. */
 			dst->ops->punch(dst, im->ino, e->off, e->len);
-			if (rc != -ENOSPC || (next = pick_tier(f, f->es, to,
-							       avoid)) < 0)
+			if (rc != -ENOSPC && rc != -EDQUOT)
+				break;
+			tier_fs_full(f, to);
+			if ((next = pick_tier(f, f->es, to, avoid)) < 0)
 				break;
 			to = next;
 			dst = f->tiers[to].be;
@@ -1357,8 +1385,8 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 		}
 		free(buf);
 		if (rc < 0) {
-			log_warn("inode %" PRIu64 ": cannot bring its extent at %"
-				 PRIu64 " back from tier %s: %s", im->ino, e->off,
+			log_warn("inode %" PRIu64 ": cannot move its extent at %"
+				 PRIu64 " from tier %s: %s", im->ino, e->off,
 				 src->name, strerror((int)-rc));
 			return (int)rc;
 		}
@@ -1372,6 +1400,39 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 	ext_account_move(f, b, im, e, from);
 	meta_put_extent(b, im->ino, e);
 	return 0;
+}
+
+/* After file tier idx's filesystem answered ENOSPC for a change to
+ * extent e (its tier's accounting had room: the filesystem holds more
+ * than the tier, or is smaller than its capacity): the next file tier
+ * with room takes the change. A new extent (isnew) goes there; an extent
+ * the full tier holds moves there with its bytes first, its old copy to
+ * st; with `bytes_only` (bytes bound for an extent on an object store)
+ * only the tier of the bytes changes. Returns that tier's index, or
+ * -errno (-ENOSPC: no tier has room). Caller holds im->lock for
+ * writing; changes go into b. */
+static int spill(struct fabric *f, struct meta_batch *b, struct inode_mem *im,
+		 struct meta_extent *e, int idx, int isnew, int bytes_only,
+		 struct stale *st)
+{
+	int next, rc;
+
+	tier_fs_full(f, idx);
+	next = pick_tier(f, f->es, idx, claimed_tier(im, e->off, f->es));
+	if (next < 0)
+		return next;
+	if (isnew) {
+		e->tier = f->tiers[next].id;
+	} else if (!bytes_only) {
+		if ((rc = recall_locked(f, b, im, e, 1, next, st)) < 0)
+			return rc;
+		next = ext_tier(f, e);
+		log_info("inode %" PRIu64 ": the filesystem of tier %s is "
+			 "full under its extent at %" PRIu64 ", which moved to "
+			 "tier %s", im->ino, f->tiers[idx].be->name, e->off,
+			 f->tiers[next].be->name);
+	}
+	return next;
 }
 
 /* ---------------------------------------------------------------- */
@@ -2031,6 +2092,16 @@ static int ph_tiers(void *arg, struct score_tier *t)
 		t[i].egress_gb = c->egress_gb;
 		t[i].capacity = c->capacity;
 		t[i].used = used > 0 ? (uint64_t)used : 0;
+		if (atomic_load(&f->tiers[i].fs_full)) {
+			/* What its filesystem holds, while it is full: no
+			 * promotion there, and cold extents leave it. */
+			struct be_space sp;
+			struct tier_rt *tr = &f->tiers[i];
+
+			if (tr->be->ops->space(tr->be, &sp) == 0 &&
+			    t[i].used + sp.fs_avail < t[i].capacity)
+				t[i].capacity = t[i].used + sp.fs_avail;
+		}
 		t[i].high_watermark = c->high_watermark;
 		t[i].low_watermark = c->low_watermark;
 	}
@@ -4119,19 +4190,22 @@ again:
 		rc = punch_gap(f, im, e, idx, pos);
 		if (rc == 0)
 			rc = be->ops->pwrite(be, im->ino, p, n, pos);
-		while (rc == -ENOSPC && (isnew || whole)) {
-			/* the tier's filesystem is full: try the next tier,
-			 * leaving none of these bytes on this one (they would
-			 * show if the extent came back to it) */
-			int nidx = pick_tier(f, f->es, idx,
-					     claimed_tier(im, coff, f->es));
+		while (rc == -ENOSPC || rc == -EDQUOT) {
+			/* The tier's filesystem is full: the next tier, with
+			 * none of these bytes left on this one when the
+			 * extent was not here (they would show if it came
+			 * back). An extent that was here moves, with the
+			 * bytes this write got onto it. */
+			int nidx;
 
-			be->ops->punch(be, im->ino, pos, n);
-			if (nidx < 0)
+			if (isnew || whole)
+				be->ops->punch(be, im->ino, pos, n);
+			if ((nidx = spill(f, b, im, e, idx, isnew, whole,
+					  &st)) < 0) {
+				rc = nidx;
 				break;
+			}
 			idx = nidx;
-			if (isnew)
-				e->tier = f->tiers[idx].id;
 			be = f->tiers[idx].be;
 			rc = punch_gap(f, im, e, idx, pos);
 			if (rc == 0)
@@ -4143,8 +4217,15 @@ again:
 			 * over this slot would show it. */
 			if (isnew || whole)
 				be->ops->punch(be, im->ino, pos, n);
-			if (isnew)
+			if (isnew) {
 				ext_drop_new(im, e);
+			} else if (!whole && (e->flags & META_EXT_SEALED)) {
+				/* Some may have reached the extent's copy:
+				 * its checksum holds no more. */
+				e->flags &= ~META_EXT_SEALED;
+				e->version = next_version(f, e->version);
+				meta_put_extent(b, im->ino, e);
+			}
 			goto out;
 		}
 		if (whole && (rc = recall_locked(f, b, im, e, 0, idx, &st)) < 0)
@@ -4295,19 +4376,35 @@ again:
 			uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 			struct meta_extent *e;
 			struct backend *be;
-			int isnew;
+			int isnew, idx;
 
 			if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
 				rc = isnew;
 				goto out;
 			}
-			be = f->tiers[ext_tier(f, e)].be;
+			idx = ext_tier(f, e);
+			be = f->tiers[idx].be;
 			/* An object store holds the extent's bytes already.
 			 * Allocating keeps what a file holds: what the extent
 			 * grows over is punched first. */
-			rc = punch_gap(f, im, e, ext_tier(f, e), pos + n);
-			if (rc == 0 && tier_is_file(f, ext_tier(f, e)))
+			rc = punch_gap(f, im, e, idx, pos + n);
+			if (rc == 0 && tier_is_file(f, idx))
 				rc = be->ops->allocate(be, im->ino, pos, n);
+			while (rc == -ENOSPC || rc == -EDQUOT) {
+				/* Its filesystem is full: the next tier, as
+				 * for a write. */
+				if (isnew)
+					be->ops->punch(be, im->ino, pos, n);
+				if ((idx = spill(f, b, im, e, idx, isnew, 0,
+						 &st)) < 0) {
+					rc = idx;
+					break;
+				}
+				be = f->tiers[idx].be;
+				rc = punch_gap(f, im, e, idx, pos + n);
+				if (rc == 0)
+					rc = be->ops->allocate(be, im->ino, pos, n);
+			}
 			if (rc < 0) {
 				if (isnew)
 					ext_drop_new(im, e);

@@ -724,6 +724,51 @@ static void test_recall_full_tier(void **state)
 	assert_int_equal(fs_release(x->f, fh), 0);
 }
 
+/* A write into part of a sealed extent that fails part way (EFBIG from
+ * RLIMIT_FSIZE, after its first bytes reached the tier) changed bytes the
+ * extent's checksum covers. Before, the extent stayed sealed, and its
+ * next move gave up on it: "its bytes changed on the medium since it was
+ * sealed". Now the failed write unseals it and it moves. */
+static void test_failed_write_unseals(void **state)
+{
+	struct fix *x = *state;
+	struct fs_file *fh = NULL;
+	struct rlimit old, lim;
+	struct meta_job j;
+	struct stat st;
+	const uint64_t at = 16 * ES;       /* past what RocksDB writes */
+	char *b = malloc(ES);
+	int64_t id;
+
+	assert_non_null(b);
+	fab_open(x);
+	memset(b, 'S', ES);
+	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "s", 0644,
+				   O_RDWR | O_CREAT, &st, &fh), 0);
+	assert_int_equal(fs_write(x->f, fh, b, ES / 2, at), (ssize_t)(ES / 2));
+	assert_true(fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "cold", 1.0) > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	/* brought back to nvme, then 12 KiB of 16 KiB written */
+	memset(b, 'W', ES);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = at + ES / 2 + 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(fs_write(x->f, fh, b, 16384, at + ES / 2 - 8192), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(fs_release(x->f, fh), 0);
+	assert_int_equal(count_byte(x, st.st_ino, at, ES / 2, 'W'), 8192);
+	id = fs_migrate(x->f, st.st_ino, 0, UINT64_MAX, "hdd", 1.0);
+	assert_true(id > 0);
+	assert_int_equal(fs_migrate_wait(x->f, 20000), 0);
+	assert_int_equal(fs_job(x->f, (uint64_t)id, &j), 0);
+	assert_int_equal(j.state, META_JOB_CLEANED);
+	assert_int_equal(count_byte(x, st.st_ino, at, ES / 2, 'W'), 8192);
+	assert_int_equal(count_byte(x, st.st_ino, at, ES / 2, 'S'), (int)(ES / 2 - 8192));
+	free(b);
+}
+
 /* A truncate whose cut of a tier's file fails: before, the tiers were
  * cut first and the size and map committed after, so a failure on the
  * second tier (or a kill -9 in between) left the old size and map over
@@ -866,6 +911,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_whole_overwrite_full_tier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_fails_part_way, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_back_from_s3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_unseals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_cut_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seek_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_during_copy_from_s3, setup, teardown),

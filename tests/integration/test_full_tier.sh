@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A tier whose filesystem fills up before the tier's capacity says so (a
+# 16 MiB tmpfs under an nvme tier of 1 GiB): writes and fallocate go on
+# onto hdd, also into extents nvme holds, and nothing read back differs.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+MiB=$((1024 * 1024))
+
+df_setup
+# Watermarks that the tmpfs is above when full, not the capacity.
+sed -i '/^capacity = 1G$/a high_watermark = 0.6\nlow_watermark = 0.5' "$DF_CONF"
+mount -t tmpfs -o size=18m,mode=0700 dfabric-test "$T/nvme" ||
+	skip "cannot mount a tmpfs"
+df_trap_exit 'umount -l "$T/nvme"'
+df_mount || fail "mount failed"
+M=$DF_MNT
+
+# (a) One file of 40 MiB written by dd with 4 KiB writes: most land in
+# an extent already on nvme when it fills up. Before, dd stopped with
+# ENOSPC after about 18 MiB.
+head -c $((40 * MiB)) /dev/urandom >"$T/a.src"
+dd if="$T/a.src" of="$M/a" bs=4k conv=fsync status=none ||
+	fail "dd onto a full nvme failed"
+assert_file_eq "$M/a" "$T/a.src"
+where=$(getfattr --absolute-names --only-values -n user.dfabric.tier "$M/a")
+[[ $where == *nvme:* && $where == *hdd:* ]] ||
+	fail "a's extents should be on nvme and hdd: $where"
+grep -q "the filesystem of tier nvme is full under its extent" "$DF_LOG" ||
+	fail "no extent moved off the full nvme (log above)"
+
+# (b) Overwrites in the middle of every extent of a file on nvme while it
+# is full: the extents move with their bytes.
+rm "$M/a"
+head -c $((12 * MiB)) /dev/urandom >"$T/b.src"
+cp "$T/b.src" "$M/b"
+sync "$M/b"
+assert_eq "$(tiers_of "$M/b")" nvme "b before nvme fills"
+printf x >"$M/e"
+sync "$M/e"
+assert_eq "$(tiers_of "$M/e")" nvme "e before nvme fills"
+head -c $((14 * MiB)) /dev/urandom >"$T/c.src"
+dd if="$T/c.src" of="$M/c" bs=1M conv=fsync status=none ||
+	fail "writing c failed"
+cp "$T/b.src" "$T/b.ref"
+for off in 1000 $((4 * MiB + 5000)) $((8 * MiB + 9000)); do
+	head -c 300000 /dev/urandom >"$T/patch"
+	dd if="$T/patch" of="$M/b" bs=300000 seek="$off" oflag=seek_bytes \
+		conv=notrunc,fsync status=none || fail "overwrite at $off failed"
+	dd if="$T/patch" of="$T/b.ref" bs=300000 seek="$off" oflag=seek_bytes \
+		conv=notrunc status=none
+done
+assert_file_eq "$M/b" "$T/b.ref"
+assert_file_eq "$M/c" "$T/c.src"
+
+# (c) fallocate on the full tier: the new extents go to hdd.
+fallocate -l $((24 * MiB)) "$M/d" || fail "fallocate with nvme full failed"
+assert_eq "$(stat -c %s "$M/d")" $((24 * MiB)) "d's size"
+cmp -n $((24 * MiB)) "$M/d" /dev/zero || fail "d is not all zeros"
+where=$(getfattr --absolute-names --only-values -n user.dfabric.tier "$M/d")
+[[ $where == *hdd:* ]] || fail "d's extents should be on hdd too: $where"
+
+# (d) fallocate over an extent nvme holds: it moves, with its byte.
+fallocate -l $((4 * MiB)) "$M/e" || fail "fallocate of e with nvme full failed"
+assert_eq "$(tiers_of "$M/e")" hdd "e after its fallocate"
+{ printf x; head -c $((4 * MiB - 1)) /dev/zero; } >"$T/e.ref"
+assert_file_eq "$M/e" "$T/e.ref"
+
+# (e) A placement pass sees nvme as large as its filesystem while that
+# is full (18 MiB, not 1 GiB): above its high watermark (0.6), cold
+# extents go to hdd until it is below its low watermark (0.5).
+df_ctl place >/dev/null || fail "place failed"
+df_quiet
+avail=$(df -B1 --output=avail "$T/nvme" | tail -n 1)
+((avail >= 4 * MiB)) || fail "nvme's filesystem has $avail bytes free after a placement pass"
+assert_file_eq "$M/b" "$T/b.ref"
+assert_file_eq "$M/c" "$T/c.src"
+
+# The same after a remount, and the tiers' use adds up.
+df_umount
+df_mount || fail "remount failed"
+assert_file_eq "$M/b" "$T/b.ref"
+assert_file_eq "$M/c" "$T/c.src"
+assert_file_eq "$M/e" "$T/e.ref"
+cmp -n $((24 * MiB)) "$M/d" /dev/zero || fail "d is not all zeros after the remount"
+json=$(df_ctl status --json)
+python3 - "$json" <<'EOF' || fail "status after the remount: $json"
+import json, sys
+d = json.loads(sys.argv[1])
+used = sum(t["used"] for t in d["tiers"])
+want = 12 * 2**20 + 14 * 2**20 + 24 * 2**20 + 4 * 2**20
+if used != want:
+    sys.exit(f"the tiers hold {used} bytes, the files {want}")
+EOF
+
+df_umount
+echo "PASS"
