@@ -69,7 +69,9 @@
 #define ITAB_SIZE       65536          /* hash buckets, power of two */
 #define DCACHE_ENTRIES  65536          /* directory entries cached */
 #define LINK_MAX_DF     65000          /* like ext4 */
-#define FILE_SIZE_MAX   (1ULL << 44)   /* 16 TiB, EFBIG above */
+/* The largest file, ext4's with 4 KiB blocks (2^32 - 1 of them): EFBIG
+ * above; a write that crosses it is short, as there. */
+#define FILE_SIZE_MAX   ((1ULL << 44) - 4096)
 #define XATTR_PREFIX    "user.dfabric."
 #define LAT_WEIGHT      0.05           /* EWMA weight of a new latency sample */
 #define DIRTY_FLUSH_MS  1000           /* deferred directory times stored within */
@@ -4149,10 +4151,12 @@ again:
 		goto out;
 	if (append)
 		off = im->a.size;
-	if (off + size > FILE_SIZE_MAX || off + size < off) {
+	if (off >= FILE_SIZE_MAX) {
 		rc = -EFBIG;
 		goto out;
 	}
+	if (size > FILE_SIZE_MAX - off)
+		size = FILE_SIZE_MAX - off;
 	end = off + size;
 	if (hold_waits(f, im, off, end))
 		goto again;

@@ -2888,6 +2888,37 @@ static void test_failed_new_extent_leaves_no_bytes(void **state)
 	verify(x, fh);
 }
 
+/* The largest file is ext4's (2^44 - 4096 bytes with 4 KiB blocks):
+ * truncate and fallocate past it fail with EFBIG, a write that crosses it
+ * is short and one at it fails. Before, the limit was 2^44 and a write
+ * that crossed it failed whole. */
+static void test_size_limit(void **state)
+{
+	struct fix *x = *state;
+	const uint64_t max = (1ULL << 44) - 4096;
+	struct stat a, out;
+	struct fs_file *fh;
+	uint64_t ino;
+	char got[4];
+
+	fab_default(x);
+	ino = mkfile(x, ROOT, "big", &fh);
+	memset(&a, 0, sizeof(a));
+	a.st_size = (off_t)max + 1;
+	assert_int_equal(fs_setattr(x->f, &root_ctx, ino, &a, FS_SET_SIZE, fh,
+				    &out), -EFBIG);
+	a.st_size = (off_t)max;
+	assert_int_equal(fs_setattr(x->f, &root_ctx, ino, &a, FS_SET_SIZE, fh,
+				    &out), 0);
+	assert_int_equal(fs_write(x->f, fh, "abcd", 4, max - 2), 2);
+	assert_int_equal(fs_write(x->f, fh, "e", 1, max), -EFBIG);
+	assert_int_equal(fs_fallocate(x->f, fh, 0, max - 4096, 8192), -EFBIG);
+	assert_int_equal(getattr_(x, ino).st_size, max);
+	assert_int_equal(fs_read(x->f, fh, got, 4, max - 2), 2);
+	assert_memory_equal(got, "ab", 2);
+	rel(x, fh);
+}
+
 /* A file deleted in the same batch as its last link (it never had data)
  * takes its access statistics with it, as one destroyed later does;
  * before, they stayed in memory and in the store for good. */
@@ -3166,6 +3197,7 @@ int main(void)
 		T(test_failed_commit_keeps_links),
 		T(test_failed_commit_keeps_attrs),
 		T(test_failed_new_extent_leaves_no_bytes),
+		T(test_size_limit),
 		T(test_profile_goes_with_file),
 		T(test_open_count_races),
 		T(test_one_twin_per_inode),
