@@ -277,9 +277,11 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 		rc = open_beneath(lc, lc->rootfd, rel, flags, 0600);
 		if (rc == -ENOENT) {
 			rc = make_dirs(lc, ino);
-			if (rc < 0)
+			if (rc == 0)
+				rc = open_beneath(lc, lc->rootfd, rel, flags,
+						  0600);
+			else if (rc != -ENOENT)
 				return rc;
-			rc = open_beneath(lc, lc->rootfd, rel, flags, 0600);
 		}
 		/* A new entry: the sync of this file must sync its directory
 		 * (and data/XX, which make_dirs may have just changed). Once
@@ -287,6 +289,14 @@ static int open_backing_flags(struct local *lc, uint64_t ino, bool create,
 		 * create would clear the bits without covering it. */
 		atomic_fetch_or(&lc->dirty_yy[xxyy / 64], 1ULL << (xxyy % 64));
 		atomic_fetch_or(&lc->dirty_xx[xx / 64], 1ULL << (xx % 64));
+		if (rc == -ENOENT) {
+			/* Its directories could not be made: the tier's own
+			 * directory is gone. Not "no such file" to a writer. */
+			log_err("local %s: cannot create the file of inode %"
+				PRIu64 ": the tier's directory is gone (removed "
+				"outside dfabric?)", lc->path, ino);
+			return -EIO;
+		}
 	}
 	if (rc < 0 && !(rc == -ENOENT && !create) && !(extra && rc == -EINVAL))
 		log_fail(lc, "open", ino, rc);

@@ -631,6 +631,18 @@ static void test_open_errors(void **state)
 		assert_int_equal(st.st_mode & 0777, 0700);
 	}
 	be->ops->destroy(be);
+
+	/* The tier's directory removed under it: a new file cannot be made,
+	 * EIO (before: ENOENT, "No such file or directory" to a writer). */
+	snprintf(t.path, sizeof(t.path), "%s/tier4", f->dir);
+	assert_int_equal(mkdir(t.path, 0700), 0);
+	assert_int_equal(be_local_open(&t, 3, &be, err, sizeof(err)), 0);
+	assert_int_equal(be->ops->pwrite(be, 5, "a", 1, 0), 1);
+	be->ops->forget(be, 5);
+	tmpdir_remove(t.path);
+	assert_int_equal(be->ops->pwrite(be, 6, "b", 1, 0), -EIO);
+	assert_int_equal(be->ops->allocate(be, 7, 0, 4096), -EIO);
+	be->ops->destroy(be);
 }
 
 static void test_allocate_space_forget(void **state)
