@@ -2040,13 +2040,24 @@ static void scan_orphans(struct fabric *f)
 	}
 }
 
+/* A migration to tier index dst found its storage full: new extents and
+ * placement pass a full file tier by as after a write that found it so. */
+static void mh_full(void *arg, int dst)
+{
+	struct fabric *f = arg;
+
+	if (tier_is_file(f, dst))
+		tier_fs_full(f, dst);
+}
+
 static int mig_start(struct fabric *f)
 {
 	struct mig_params p = {
 		.meta = f->meta,
 		.host = { .arg = f, .next = mh_next, .write_copy = mh_write_copy,
 			  .commit = mh_commit, .free_copy = mh_free_copy,
-			  .free_run = mh_free_run, .claim = mh_claim },
+			  .free_run = mh_free_run, .claim = mh_claim,
+			  .full = mh_full },
 		.ntiers = f->ntiers,
 		.workers = (int)f->cfg->migrate_jobs,
 		.bandwidth = f->cfg->migrate_bandwidth,

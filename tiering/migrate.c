@@ -1422,6 +1422,8 @@ fail:
 	j.err = -rc;
 	snprintf(j.reason, sizeof(j.reason), "%s", why);
 	job_update(m, jr, &j, 0);
+	if ((rc == -ENOSPC || rc == -EDQUOT) && m->p.host.full)
+		m->p.host.full(m->p.host.arg, dst);
 	/* Losing to the file's own writers is no fault of the system. */
 	if (rc == -ESTALE)
 		log_notice("migration job %" PRIu64 " (inode %" PRIu64 "): given up: %s",

@@ -135,6 +135,9 @@ struct mig_host {
 	 * claimed: the copy must not be made). Optional. */
 	int (*claim)(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 		     int dst, int hold);
+	/* Tells that a job to tier index dst failed with ENOSPC or EDQUOT:
+	 * dst's storage is full. Optional. */
+	void (*full)(void *arg, int dst);
 };
 
 struct mig_tier {

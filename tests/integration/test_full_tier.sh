@@ -94,5 +94,20 @@ if used != want:
     sys.exit(f"the tiers hold {used} bytes, the files {want}")
 EOF
 
+# (f) A migration onto nvme that its filesystem cannot hold fails, and
+# marks the tier full as a write would (b fits, c's 10 MiB on hdd not).
+lines=$(wc -l <"$DF_LOG")
+df_ctl migrate "$M/b" --to nvme --wait >/dev/null || fail "moving b to nvme failed"
+expect_fail df_ctl migrate "$M/c" --to nvme --wait
+tail -n +"$lines" "$DF_LOG" | grep -q "tier nvme: its filesystem is full" ||
+	fail "a migration that met a full nvme did not mark it full"
+assert_file_eq "$M/b" "$T/b.ref"
+assert_file_eq "$M/c" "$T/c.src"
+# Its warning is the only one.
+bad=$(grep -E '^dfabric [0-9:.]+ (emerg|alert|crit|error|warning):' "$DF_LOG" |
+	grep -v 'rolled back: copy from hdd to nvme: No space left on device' || true)
+[[ -z $bad ]] || fail "warnings in the daemon log: $bad"
+DF_ALLOW_LOG_ERRORS=1
+
 df_umount
 echo "PASS"
