@@ -1571,6 +1571,27 @@ static int orphan_cb(void *arg, uint64_t ino)
 	return 0;
 }
 
+/* Access statistics of a file that no longer exists (deleted within a
+ * profiler flush before a kill -9: its deletion was committed, the
+ * forget of its statistics not) go. */
+struct stale_stats {
+	struct fabric *f;
+	size_t n;                      /* files whose statistics went */
+};
+
+static int stale_stats_cb(void *arg, uint64_t ino, const struct access_stats *st)
+{
+	struct stale_stats *ss = arg;
+	struct meta_inode a;
+
+	(void)st;
+	if (meta_get_inode(ss->f->meta, ino, &a) == -ENOENT) {
+		profile_forget(ss->f->prof, ino);
+		ss->n++;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* what the migration engine asks of the file operations */
 
@@ -2627,6 +2648,15 @@ int fs_fabric_open(const struct cfg *c, struct fabric **out, char *err,
 		goto fail;
 	}
 	meta_list_orphans(f->meta, orphan_cb, f);
+	{
+		struct stale_stats ss = { .f = f };
+
+		profile_list(f->prof, stale_stats_cb, &ss);
+		if (ss.n)
+			log_info("dropped the access statistics of %zu %s "
+				 "deleted before a restart", ss.n,
+				 ss.n == 1 ? "file" : "files");
+	}
 	rc = mig_start(f);
 	if (rc == 0) {
 		scan_orphans(f);

@@ -2948,6 +2948,46 @@ static void test_profile_goes_with_file(void **state)
 	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
 }
 
+/* Access statistics of a file whose deletion was committed but whose
+ * statistics' forget was not (a kill -9 within the profiler's flush; here
+ * the inode record deleted behind the fabric's back) go at the next
+ * start. Before, they stayed for good. */
+static void test_stale_stats_dropped(void **state)
+{
+	struct fix *x = *state;
+	struct access_stats st;
+	struct meta_batch *b;
+	struct fs_file *fh;
+	struct meta *m;
+	char err[256];
+	uint64_t a, k;
+
+	fab_default(x);
+	a = mkfile(x, ROOT, "a", &fh);
+	mwrite(x, fh, 0, 10, 1);
+	rel(x, fh);
+	k = mkfile(x, ROOT, "keep", &fh);
+	mwrite(x, fh, 0, 10, 2);
+	rel(x, fh);
+	profile_drain(fs_profile(x->f));
+	fs_fabric_close(x->f);
+	x->f = NULL;
+	assert_int_equal(meta_open(x->cfg.meta, &m, err, sizeof(err)), 0);
+	assert_non_null(b = meta_batch_new());
+	meta_del_inode(b, a, S_IFREG | 0644);
+	assert_int_equal(meta_commit(m, b, 1), 0);
+	meta_batch_free(b);
+	meta_close(m);
+	fab_open(x);
+	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
+	assert_int_equal(profile_get(fs_profile(x->f), k, &st), 0);
+	/* and the store forgets them too */
+	profile_drain(fs_profile(x->f));
+	fab_reopen(x);
+	assert_int_equal(profile_get(fs_profile(x->f), a, &st), -ENOENT);
+	assert_int_equal(profile_get(fs_profile(x->f), k, &st), 0);
+}
+
 struct opener {
 	struct fabric *f;
 	uint64_t ino;
@@ -3199,6 +3239,7 @@ int main(void)
 		T(test_failed_new_extent_leaves_no_bytes),
 		T(test_size_limit),
 		T(test_profile_goes_with_file),
+		T(test_stale_stats_dropped),
 		T(test_open_count_races),
 		T(test_one_twin_per_inode),
 		T(test_profile_delete_survives_failed_flush),
