@@ -1068,21 +1068,20 @@ static uint64_t blocks_of(struct fabric *f, const struct inode_mem *im)
 }
 
 /* The tier for a new extent: the fastest tier with file operations below
- * its high watermark, else the fastest with room below capacity; past
- * skip_upto, and never `avoid` (-1: none). A tier whose filesystem was
- * found full must show room for the extent on it too. */
-static int pick_tier(struct fabric *f, uint64_t need, int skip_upto,
-		     int avoid)
+ * its high watermark, else the fastest with room below capacity; none of
+ * the tiers in the mask `skip` (bit i: tier index i). A tier whose
+ * filesystem was found full must show room for the extent on it too. */
+static int pick_tier(struct fabric *f, uint64_t need, unsigned skip)
 {
 	int pass, i;
 
 	for (pass = 0; pass < 2; pass++) {
-		for (i = skip_upto + 1; i < f->ntiers; i++) {
+		for (i = 0; i < f->ntiers; i++) {
 			struct tier_rt *t = &f->tiers[i];
 			double lim = pass == 0 ? t->cfg->high_watermark : 1.0;
 			int64_t used = atomic_load(&t->used);
 
-			if (!(t->be->ops->caps & BE_CAP_FILE) || i == avoid)
+			if (!(t->be->ops->caps & BE_CAP_FILE) || (skip >> i & 1))
 				continue;   /* object stores take whole extents only */
 			if ((double)(used + (int64_t)need) >
 			    lim * (double)t->cfg->capacity)
@@ -1109,7 +1108,7 @@ static void tier_fs_full(struct fabric *f, int idx)
 {
 	if (!atomic_exchange(&f->tiers[idx].fs_full, 1))
 		log_notice("tier %s: its filesystem is full; new extents go "
-			   "to the next tiers until it has room",
+			   "to other tiers until it has room",
 			   f->tiers[idx].be->name);
 }
 
@@ -1128,6 +1127,15 @@ static int claimed_tier(const struct inode_mem *im, uint64_t off, uint64_t len)
 		if (claim_meets(&im->mig[k], off, off + len))
 			return im->mig[k].dst;
 	return -1;
+}
+
+/* claimed_tier as a mask for pick_tier. */
+static unsigned claimed_mask(const struct inode_mem *im, uint64_t off,
+			     uint64_t len)
+{
+	int t = claimed_tier(im, off, len);
+
+	return t < 0 ? 0 : 1u << t;
 }
 
 /* Whether a claim of im holds writers out of [off, end). Caller holds
@@ -1173,7 +1181,7 @@ static int ext_get_or_new(struct fabric *f, struct inode_mem *im, uint64_t coff,
 	if ((*out = ext_find(im, coff)))
 		return 0;
 	if (((idx = pin_tier(f, im, f->es)) < 0 || idx == avoid) &&
-	    (idx = pick_tier(f, f->es, -1, avoid)) < 0)
+	    (idx = pick_tier(f, f->es, avoid < 0 ? 0 : 1u << avoid)) < 0)
 		return idx;
 	ne.tier = f->tiers[idx].id;
 	if (!(*out = ext_insert(im, &ne)))
@@ -1346,20 +1354,21 @@ static void ext_account_move(struct fabric *f, struct meta_batch *b,
  * change that needs it there: from a tier without file operations (an
  * object store), or from a file tier whose filesystem is full. Its bytes
  * are copied over unless `fetch` is 0 (the caller wrote all of them there
- * already). The old copy goes to st. Caller holds im->lock for writing;
- * changes go into b. */
+ * already); a tier that is full for them passes them on to another, never
+ * to one in the mask `skip` nor back to the tier they come from. The old
+ * copy goes to st. Caller holds im->lock for writing; changes go into b. */
 static int recall_locked(struct fabric *f, struct meta_batch *b,
 			 struct inode_mem *im, struct meta_extent *e,
-			 int fetch, int to, struct stale *st)
+			 int fetch, int to, unsigned skip, struct stale *st)
 {
 	int from = ext_tier(f, e);
 	struct be_ext old = ext_copy(im, e);
 	struct backend *src = f->tiers[from].be, *dst;
 	char *buf = NULL;
 	ssize_t rc = 0;
-	int avoid = claimed_tier(im, e->off, e->len);
 
-	if (to < 0 && (to = pick_tier(f, f->es, -1, avoid)) < 0)
+	skip |= 1u << from | claimed_mask(im, e->off, e->len);
+	if (to < 0 && (to = pick_tier(f, f->es, skip)) < 0)
 		return to;
 	dst = f->tiers[to].be;
 	if (fetch && e->len) {
@@ -1379,7 +1388,8 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 			if (rc != -ENOSPC && rc != -EDQUOT)
 				break;
 			tier_fs_full(f, to);
-			if ((next = pick_tier(f, f->es, to, avoid)) < 0)
+			skip |= 1u << to;
+			if ((next = pick_tier(f, f->es, skip)) < 0)
 				break;
 			to = next;
 			dst = f->tiers[to].be;
@@ -1406,27 +1416,29 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 
 /* After file tier idx's filesystem answered ENOSPC for a change to
  * extent e (its tier's accounting had room: the filesystem holds more
- * than the tier, or is smaller than its capacity): the next file tier
- * with room takes the change. A new extent (isnew) goes there; an extent
- * the full tier holds moves there with its bytes first, its old copy to
- * st; with `bytes_only` (bytes bound for an extent on an object store)
- * only the tier of the bytes changes. Returns that tier's index, or
- * -errno (-ENOSPC: no tier has room). Caller holds im->lock for
- * writing; changes go into b. */
+ * than the tier, or is smaller than its capacity): another file tier
+ * with room takes the change, as pick_tier chooses one for a new extent,
+ * but none in *tried, to which idx is added. A new extent (isnew) goes
+ * there; an extent the full tier holds moves there with its bytes first,
+ * its old copy to st; with `bytes_only` (bytes bound for an extent on an
+ * object store) only the tier of the bytes changes. Returns that tier's
+ * index, or -errno (-ENOSPC: no tier has room). Caller holds im->lock
+ * for writing; changes go into b. */
 static int spill(struct fabric *f, struct meta_batch *b, struct inode_mem *im,
 		 struct meta_extent *e, int idx, int isnew, int bytes_only,
-		 struct stale *st)
+		 unsigned *tried, struct stale *st)
 {
 	int next, rc;
 
 	tier_fs_full(f, idx);
-	next = pick_tier(f, f->es, idx, claimed_tier(im, e->off, f->es));
+	*tried |= 1u << idx;
+	next = pick_tier(f, f->es, *tried | claimed_mask(im, e->off, f->es));
 	if (next < 0)
 		return next;
 	if (isnew) {
 		e->tier = f->tiers[next].id;
 	} else if (!bytes_only) {
-		if ((rc = recall_locked(f, b, im, e, 1, next, st)) < 0)
+		if ((rc = recall_locked(f, b, im, e, 1, next, *tried, st)) < 0)
 			return rc;
 		next = ext_tier(f, e);
 		log_info("inode %" PRIu64 ": the filesystem of tier %s is "
@@ -2134,7 +2146,9 @@ static int ph_tiers(void *arg, struct score_tier *t)
 
 			if (tr->be->ops->space(tr->be, &sp) == 0 &&
 			    t[i].used + sp.fs_avail < t[i].capacity)
-				t[i].capacity = t[i].used + sp.fs_avail;
+				/* at least 1: a capacity of 0 is no limit */
+				t[i].capacity = t[i].used + sp.fs_avail ?
+						t[i].used + sp.fs_avail : 1;
 		}
 		t[i].high_watermark = c->high_watermark;
 		t[i].low_watermark = c->low_watermark;
@@ -2847,7 +2861,7 @@ static int do_truncate(struct fabric *f, struct meta_batch *b,
 		if (k < im->next && im->ext[k].off < size &&
 		    im->ext[k].off + im->ext[k].len > size &&
 		    !tier_is_file(f, ext_tier(f, &im->ext[k])) &&
-		    (rc = recall_locked(f, b, im, &im->ext[k], 1, -1, st)) < 0)
+		    (rc = recall_locked(f, b, im, &im->ext[k], 1, -1, 0, st)) < 0)
 			return rc;
 		/* The tiers' files are cut once this is committed
 		 * (cut_tiers): cut before, a crash before the commit left
@@ -4206,6 +4220,7 @@ again:
 		uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 		struct meta_extent *e;
 		struct backend *be;
+		unsigned tried = 0;        /* tiers found full for this chunk */
 		int idx, isnew, whole;
 
 		if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
@@ -4220,14 +4235,14 @@ again:
 			 * go to a file tier first, the extent follows them
 			 * there only once they are (the object stays its copy
 			 * until then). */
-			if ((idx = pick_tier(f, f->es, -1,
-					     claimed_tier(im, coff, f->es))) < 0) {
+			if ((idx = pick_tier(f, f->es,
+					     claimed_mask(im, coff, f->es))) < 0) {
 				rc = idx;
 				goto out;
 			}
 		} else if (!tier_is_file(f, idx)) {
 			/* Into part of one: bring it back first. */
-			if ((rc = recall_locked(f, b, im, e, 1, -1, &st)) < 0)
+			if ((rc = recall_locked(f, b, im, e, 1, -1, 0, &st)) < 0)
 				goto out;
 			idx = ext_tier(f, e);
 		}
@@ -4236,7 +4251,7 @@ again:
 		if (rc == 0)
 			rc = be->ops->pwrite(be, im->ino, p, n, pos);
 		while (rc == -ENOSPC || rc == -EDQUOT) {
-			/* The tier's filesystem is full: the next tier, with
+			/* The tier's filesystem is full: another tier, with
 			 * none of these bytes left on this one when the
 			 * extent was not here (they would show if it came
 			 * back). An extent that was here moves, with the
@@ -4246,7 +4261,7 @@ again:
 			if (isnew || whole)
 				be->ops->punch(be, im->ino, pos, n);
 			if ((nidx = spill(f, b, im, e, idx, isnew, whole,
-					  &st)) < 0) {
+					  &tried, &st)) < 0) {
 				rc = nidx;
 				break;
 			}
@@ -4273,7 +4288,7 @@ again:
 			}
 			goto out;
 		}
-		if (whole && (rc = recall_locked(f, b, im, e, 0, idx, &st)) < 0)
+		if (whole && (rc = recall_locked(f, b, im, e, 0, idx, 0, &st)) < 0)
 			goto out;
 		prof_emit(f, fh, STATS_WRITE, coff, pos, n, idx,
 			  pos != off ? PROFILE_CONT_REQUEST : 0, t);
@@ -4391,7 +4406,7 @@ again:
 				if (whole)
 					rc = stale_add(&st, idx, ext_copy(im, e));
 				else if (s < t)
-					rc = recall_locked(f, b, im, e, 1, -1, &st);
+					rc = recall_locked(f, b, im, e, 1, -1, 0, &st);
 				if (rc < 0)
 					goto out;
 				idx = ext_tier(f, e);
@@ -4421,6 +4436,7 @@ again:
 			uint64_t n = (coff + f->es < end ? coff + f->es : end) - pos;
 			struct meta_extent *e;
 			struct backend *be;
+			unsigned tried = 0;
 			int isnew, idx;
 
 			if ((isnew = ext_get_or_new(f, im, coff, &e)) < 0) {
@@ -4441,7 +4457,7 @@ again:
 				if (isnew)
 					be->ops->punch(be, im->ino, pos, n);
 				if ((idx = spill(f, b, im, e, idx, isnew, 0,
-						 &st)) < 0) {
+						 &tried, &st)) < 0) {
 					rc = idx;
 					break;
 				}
