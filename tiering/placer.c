@@ -85,7 +85,7 @@ struct placer {
 	 * only once it is committed, so room is checked against used plus
 	 * these. A ring: the oldest is forgotten when it is full. */
 	struct { uint64_t ino, off, bytes; int tier; } pend[PENDING_MAX];
-	int npend, pend_next;
+	int npend;
 	struct vheap heap;             /* the fast-tier items by last
 					* access, oldest on top */
 	struct watch *watch;           /* prefetched items not yet judged */
@@ -320,14 +320,15 @@ static int collect(void *arg, const struct placer_file *pf)
 }
 
 static int trim_fast(struct placer *pl);
+static void pending_bytes(struct placer *pl, uint64_t add[CFG_MAX_TIERS]);
 
 static int run_pass(struct placer *pl, struct placer_report *rep)
 {
 	struct pass ps = { .pl = pl };
 	struct plan_move *moves = NULL;
 	size_t nmoves = 0, k;
-	uint32_t short_of = 0;         /* tiers a room-making demotion off
-					* did not go from */
+	uint32_t short_of = 0;         /* tiers a planned move off did not
+					* leave */
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
@@ -336,6 +337,15 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 	if (rc < 0)
 		return rc;
 	ps.ntiers = rc;
+	{
+		/* Promotions on access and by prefetch still under way
+		 * take their room already. */
+		uint64_t add[CFG_MAX_TIERS] = { 0 };
+
+		pending_bytes(pl, add);
+		for (k = 0; k < (size_t)ps.ntiers; k++)
+			ps.tiers[k].used += add[k];
+	}
 	ps.chunk = malloc(CHUNK * sizeof(*ps.chunk));
 	if (!ps.chunk)
 		return -ENOMEM;
@@ -362,11 +372,11 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		uint64_t ino = w->ino;
 		int64_t id;
 
-		/* A promotion the plan made room for by demotions (listed
-		 * before it) waits for the next pass when one of those did
-		 * not go: it would fill the tier past what the plan allowed. */
-		if ((moves[k].why == 3 || moves[k].why == 4) &&
-		    (short_of & (1u << moves[k].to)))
+		/* A move into a tier that a move planned off it (listed
+		 * before, its room counted) did not leave waits for the next
+		 * pass: it would fill the tier past what the plan allowed.
+		 * What a policy forces goes regardless. */
+		if (moves[k].why != 1 && (short_of & (1u << moves[k].to)))
 			continue;
 		/* In cache mode, tier 0 gives room in the cache's order: a
 		 * pass demotes off it only what a policy forces (trim_fast
@@ -382,16 +392,14 @@ static int run_pass(struct placer *pl, struct placer_report *rep)
 		 * pass. */
 		if (pl->h.busy(pl->h.arg, ino, 0, UINT64_MAX)) {
 			rep->busy++;
-			if (moves[k].why == 2)
-				short_of |= 1u << moves[k].from;
+			short_of |= 1u << moves[k].from;
 			continue;
 		}
 		id = pl->h.migrate(pl->h.arg, ino, w->off, w->len, moves[k].to,
 				   moves[k].priority, 0);
 		if (id < 0) {
 			rep->failed++;
-			if (moves[k].why == 2)
-				short_of |= 1u << moves[k].from;
+			short_of |= 1u << moves[k].from;
 			log_warn("placer: cannot queue moving inode %llu to tier %s: %s",
 				 (unsigned long long)ino, ps.tiers[moves[k].to].name,
 				 strerror((int)-id));
@@ -661,12 +669,14 @@ static void remember(struct placer *pl, const struct victim *v)
  * below its high watermark for the next, no more go.
  * It picks them all first: when those that may go would not free enough,
  * none goes (they are put back among the victims), unless need is 0 (a
- * trim: what it picked goes). Returns 1 when the bytes fit. */
-static int make_room(struct placer *pl, const struct score_tier *tiers,
+ * trim: what it picked goes). What goes is added to tiers[1].used, so
+ * that the caller's next call counts it. Returns 1 when the bytes fit. */
+static int make_room(struct placer *pl, struct score_tier *tiers,
 		     int ntiers, double *used, uint64_t need, double far,
 		     int64_t now)
 {
-	const struct score_tier *t0 = &tiers[0], *t1 = &tiers[1];
+	const struct score_tier *t0 = &tiers[0];
+	struct score_tier *t1 = &tiers[1];
 	double room = t0->high_watermark * (double)t0->capacity,
 	       room1 = t1->high_watermark * (double)t1->capacity;
 	struct victim pick[READ_VICTIMS];
@@ -726,6 +736,7 @@ static int make_room(struct placer *pl, const struct score_tier *tiers,
 			continue;
 		}
 		*used -= (double)pick[k].bytes;
+		t1->used += pick[k].bytes;
 		pthread_mutex_lock(&pl->lock);
 		pl->demoted++;
 		pthread_mutex_unlock(&pl->lock);
@@ -778,18 +789,33 @@ static void pending_bytes(struct placer *pl, uint64_t add[CFG_MAX_TIERS])
 	pthread_mutex_unlock(&pl->lock);
 }
 
+/* Whether one more promotion can be remembered: when PENDING_MAX are
+ * under way (as pending_bytes last looked), no more is queued until some
+ * are done, since the room they take would no longer be counted. */
+static int pending_room(struct placer *pl)
+{
+	int rc;
+
+	pthread_mutex_lock(&pl->lock);
+	rc = pl->npend < PENDING_MAX;
+	pthread_mutex_unlock(&pl->lock);
+	return rc;
+}
+
+/* Remembers a promotion just queued; the caller saw pending_room. */
 static void pending_add(struct placer *pl, uint64_t ino, uint64_t off,
 			int tier, uint64_t bytes)
 {
 	int k;
 
 	pthread_mutex_lock(&pl->lock);
-	if (pl->npend < PENDING_MAX) {
-		k = pl->npend++;
-	} else {
-		k = pl->pend_next;
-		pl->pend_next = (pl->pend_next + 1) % PENDING_MAX;
+	if (pl->npend >= PENDING_MAX) {
+		/* two callers raced for the last place: this one goes
+		 * uncounted */
+		pthread_mutex_unlock(&pl->lock);
+		return;
 	}
+	k = pl->npend++;
 	pl->pend[k].ino = ino;
 	pl->pend[k].off = off;
 	pl->pend[k].tier = tier;
@@ -960,6 +986,10 @@ static int read_ahead(struct placer *pl, const struct placer_file *pf,
 		s.nahead++;
 		if (pending_has(pl, nx.ino, nx.off))
 			continue;      /* read ahead already, still moving */
+		if (!pending_room(pl)) {
+			s.nahead--;
+			goto expect;   /* as with no room */
+		}
 		need = nx.bytes - nx.tier_bytes[0];
 		victim_of(&nx, now, &v);
 		v.key = now;           /* as if read now */
@@ -1068,6 +1098,8 @@ static int on_access(struct placer *pl, uint64_t ino, uint64_t off,
 			read_ahead(pl, &pf, now, 0);
 		return 0;
 	}
+	if (!pending_room(pl))
+		return 0;
 	id = pl->h.migrate(pl->h.arg, ino, pf.off, pf.len, i, 1000.0 + freq,
 			   1);
 	if (id < 0)
@@ -1274,6 +1306,8 @@ int placer_prefetch(struct placer *pl)
 
 		if (pl->h.busy(pl->h.arg, c->ino, 0, UINT64_MAX))
 			continue;
+		if (!pending_room(pl))
+			break;
 		if (!make_room(pl, tiers, r.ntiers, &used, c->bytes,
 			       (double)c->due, r.now))
 			break;  /* the rest are due later still */
