@@ -4,6 +4,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -162,6 +163,17 @@ static void eval(const struct placer *pl, const struct score_tier *tiers,
 		in.trend_confidence = f->confidence;
 	}
 	score_eval(&pl->p.score, tiers, ntiers, &in, r);
+	/* Bytes on a tier its policies forbid, besides its home (a write
+	 * that found the pinned tier full, a class set while part of it was
+	 * elsewhere): they come home. */
+	for (int i = 0; i < ntiers && r->decision != SCORE_FORCED; i++)
+		if (i != home && pf->tier_bytes[i] && !r->t[i].allowed) {
+			r->decision = SCORE_FORCED;
+			r->target = home;
+			snprintf(r->reason, sizeof(r->reason),
+				 "forced %s->%s: %s", tiers[i].name,
+				 tiers[home].name, r->t[i].why);
+		}
 }
 
 static int grow(struct pass *ps)
@@ -278,15 +290,6 @@ static int flush_chunk(struct pass *ps)
 					fastest = i;
 			}
 		it->pinned = pf->pol.pin >= 0;
-		/* Bytes on a tier its policies forbid, besides its home (a
-		 * write that found the pinned tier full, a class set while
-		 * part of it was elsewhere): they come home. */
-		for (i = 0; i < ps->ntiers && !it->forced; i++)
-			if (i != home && pf->tier_bytes[i] &&
-			    !(it->allowed & (1u << i))) {
-				it->forced = 1;
-				it->target = home;
-			}
 		if (fc) {
 			act = act_on(pl, pf, &fc[c], home, fastest, trusted,
 				     ps->now, it);

@@ -715,6 +715,32 @@ static void test_trim_counts_tier1(void **state)
 	predictor_close(pr);
 }
 
+/* Review: explain (and user.dfabric.score) must say what a pass does: a
+ * confidential file mostly on nvme with 4 MiB left in s3 is forced home
+ * by the pass, but explain said it stays. */
+static void test_explain_forced_home(void **state)
+{
+	struct placer *pl = open_placer();
+	struct placer_file *pf;
+	struct score_result r;
+	struct placer_report rep;
+
+	pf = file(4000, 0, 64 * MB, 200, 3600);
+	pf->tier_bytes[0] = 60 * MB;
+	pf->tier_bytes[2] = 4 * MB;
+	pf->pol.cls = SCORE_CLASS_CONFIDENTIAL;
+	assert_int_equal(placer_explain(pl, pf, now_ns(), &r), 0);
+	assert_int_equal(placer_pass(pl, &rep), 0);
+	print_message("explain target %d decision %d \"%s\"; pass job -> %d, forced %llu\n",
+		      r.target, r.decision, r.reason, job_of(4000),
+		      (unsigned long long)rep.forced);
+	assert_int_equal(r.target, job_of(4000));
+	assert_int_equal(r.target, 0);
+	assert_int_equal(r.decision, SCORE_FORCED);
+	assert_int_equal(rep.forced, 1);
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +748,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pass_counts_pending, setup),
 		cmocka_unit_test_setup(test_pending_full, setup),
 		cmocka_unit_test_setup(test_trim_counts_tier1, setup),
+		cmocka_unit_test_setup(test_explain_forced_home, setup),
 		cmocka_unit_test_setup(test_home, setup),
 		cmocka_unit_test_setup(test_hot_file_promoted_cold_file_demoted, setup),
 		cmocka_unit_test_setup(test_no_history_stays, setup),
