@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +622,15 @@ static int demote_dest(const struct plan_ctx *c, size_t k, int i,
  * tier full: without it a tier filled to its high watermark by
  * promotions would never be above it, so never drained, and would keep
  * whatever reached it first. `order` is by heat, coldest first. */
+/* Whether item it qualifies for promotion by heat (plan_promote). */
+static bool promotable(const struct score_params *p,
+		       const struct plan_item *it)
+{
+	if ((it->heat < p->promote_freq || it->heat <= 0.0) && it->ahead <= 0)
+		return false;
+	return !it->pinned && !it->hold && it->cur > 0;
+}
+
 static int plan_promote(struct plan_ctx *c, const struct score_params *p,
 			const size_t *order, size_t norder)
 {
@@ -641,10 +651,7 @@ static int plan_promote(struct plan_ctx *c, const struct score_params *p,
 		uint64_t freed = 0;
 		int i;
 
-		if ((it->heat < p->promote_freq || it->heat <= 0.0) &&
-		    it->ahead <= 0)
-			continue;
-		if (c->moved[k] || it->pinned || it->hold || it->cur <= 0)
+		if (c->moved[k] || !promotable(p, it))
 			continue;
 		for (i = 0; i < it->cur; i++)
 			if (it->allowed & (1u << i))
@@ -754,6 +761,12 @@ size_t score_plan(const struct score_params *p, struct score_tier *tiers,
 	for (size_t o = 0; o < norder; o++) {
 		const struct plan_item *it = &items[order[o]];
 
+		/* A promotion of an item hot enough for promotion by heat is
+		 * that: it fills its tier only to the low watermark, and
+		 * only past colder items (so that what a watermark
+		 * demotion took down does not come straight back). */
+		if (it->target < it->cur && promotable(p, it))
+			continue;
 		if (!fits(&tiers[it->target], moving(it, it->target),
 			  tiers[it->target].high_watermark))
 			continue;

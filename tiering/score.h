@@ -176,7 +176,8 @@ struct plan_move {
  * a forecast (ahead -1: to the next slower allowed tier with room), then
  * the moves
  * score_eval proposed, best benefit first, where the destination stays
- * below its high watermark; then promotions by heat: an unpinned item
+ * below its high watermark (but promotions of items that qualify for
+ * promotion by heat, which are left to it); then promotions by heat: an unpinned item
  * with heat >= promote_freq on a slower tier than the fastest it may use
  * goes there, hottest first (an item with ahead 1 qualifies at
  * any heat; hold 1 never does), and when it does not fit below that tier's

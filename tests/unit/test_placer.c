@@ -741,6 +741,41 @@ static void test_explain_forced_home(void **state)
 	placer_close(pl);
 }
 
+/* Review: promotions by heat fill a tier only to its low watermark "so
+ * that what a watermark demotion took down to the low watermark does not
+ * come back at the next pass unless it is hotter than what stayed"; but
+ * the score itself proposed the promotion of anything at least
+ * promote_freq hot, and proposed moves filled up to the high watermark:
+ * the coldest file demoted at pass 1 was back at pass 2. */
+static void test_demoted_stays_down(void **state)
+{
+	struct placer *pl = open_placer();
+	uint64_t sz = 95 * GB / 100;
+	int i, first[10], back = 0;
+
+	tiers[0].used = 10 * sz;           /* 9.5 GiB > 9 GiB high */
+	for (i = 0; i < 10; i++)
+		file(5000 + i, 0, sz, 40 * (i + 1), 3600);
+	assert_int_equal(placer_pass(pl, NULL), 0);
+	for (i = 0; i < 10; i++) {
+		first[i] = job_of(5000 + i);
+		if (first[i] > 0) {
+			land(5000 + i, first[i]);
+			tiers[0].used -= sz;
+			tiers[first[i]].used += sz;
+		}
+	}
+	njobs = 0;
+	assert_int_equal(placer_pass(pl, NULL), 0);
+	for (i = 0; i < 10; i++) {
+		print_message("file %d pass1 -> %d pass2 -> %d\n", i,
+			      first[i], job_of(5000 + i));
+		back += first[i] > 0 && job_of(5000 + i) == 0;
+	}
+	assert_int_equal(back, 0);
+	placer_close(pl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +784,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pending_full, setup),
 		cmocka_unit_test_setup(test_trim_counts_tier1, setup),
 		cmocka_unit_test_setup(test_explain_forced_home, setup),
+		cmocka_unit_test_setup(test_demoted_stays_down, setup),
 		cmocka_unit_test_setup(test_home, setup),
 		cmocka_unit_test_setup(test_hot_file_promoted_cold_file_demoted, setup),
 		cmocka_unit_test_setup(test_no_history_stays, setup),

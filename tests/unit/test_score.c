@@ -757,8 +757,9 @@ static void test_plan_order(void **state)
 	t[0].capacity = 10 * GIB;
 	t[0].used = 5 * GIB;
 	t[1].used = 50 * GIB;
-	it[0] = item(10, GIB, 1, 0, 0.10, 5);
-	it[1] = item(11, GIB, 1, 0, 0.30, 9);
+	/* below promote_freq (3): moves of the score, not by heat */
+	it[0] = item(10, GIB, 1, 0, 0.10, 2);
+	it[1] = item(11, GIB, 1, 0, 0.30, 2.5);
 	it[2] = item(12, GIB, 0, 1, 0.5, 0);
 	it[2].forced = 1;
 	it[3] = item(13, GIB, 1, -1, 0, 1);     /* stays */
@@ -796,12 +797,40 @@ static void test_plan_high_watermark(void **state)
 	tiers2(t, 1);
 	t[0].capacity = 10 * GIB;
 	t[0].used = 8 * GIB;
-	it[0] = item(1, GIB, 1, 0, 0.3, 5);
-	it[1] = item(2, GIB, 1, 0, 0.2, 5);
+	it[0] = item(1, GIB, 1, 0, 0.3, 2);
+	it[1] = item(2, GIB, 1, 0, 0.2, 2);
 	n = score_plan(&P, t, 2, it, 2, m, 4);
 	assert_int_equal(n, 1);
 	assert_int_equal(m[0].id, 1);
 	assert_int_equal(t[0].used, 9 * GIB);
+}
+
+/* A promotion the score proposes for an item hot enough for promotion by
+ * heat (>= promote_freq) is one: it fills the tier to its low watermark,
+ * not its high one, and past colder items only. Before, it filled to the
+ * high watermark, and what a watermark demotion had just taken down to
+ * the low watermark came straight back at the next pass (review). */
+static void test_plan_hot_promotion_low_watermark(void **state)
+{
+	struct score_tier t[2];
+	struct plan_item it[2];
+	struct plan_move m[4];
+
+	/* nvme 10 GiB at its low watermark (8 GiB), all of it hotter */
+	tiers2(t, 1);
+	t[0].capacity = 10 * GIB;
+	t[0].used = 8 * GIB;
+	it[0] = item(1, GIB, 1, 0, 0.3, 5);
+	assert_int_equal(score_plan(&P, t, 2, it, 1, m, 4), 0);
+	assert_int_equal(t[0].used, 8 * GIB);
+	/* a colder item there makes room for it */
+	it[1] = item(2, GIB, 0, -1, 0, 4);
+	assert_int_equal(score_plan(&P, t, 2, it, 2, m, 4), 2);
+	assert_int_equal(m[0].id, 2);
+	assert_int_equal(m[0].why, 2);
+	assert_int_equal(m[1].id, 1);
+	assert_int_equal(m[1].why, 3);
+	assert_int_equal(t[0].used, 8 * GIB);
 }
 
 static void test_plan_demotions(void **state)
@@ -966,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_ties),
 		cmocka_unit_test(test_plan_order),
 		cmocka_unit_test(test_plan_high_watermark),
+		cmocka_unit_test(test_plan_hot_promotion_low_watermark),
 		cmocka_unit_test(test_plan_demotions),
 		cmocka_unit_test(test_plan_promote_by_heat),
 	};
