@@ -4634,11 +4634,11 @@ static int dir_collect(void *arg, const char *name, const struct meta_dirent *de
 int fs_readdir(struct fabric *f, struct fs_dir *d, off_t off, int plus,
 	       fs_fill_cb fill, void *arg)
 {
-	int rc = 0;
+	int rc = 0, fresh = off == 0;
 	size_t i;
 
 	pthread_mutex_lock(&d->lock);
-	if (off == 0) {
+	if (fresh) {
 		dir_clear(d);
 		rc = meta_readdir(f->meta, d->ino, NULL, dir_collect, d);
 		if (rc < 0) {
@@ -4666,6 +4666,19 @@ int fs_readdir(struct fabric *f, struct fs_dir *d, off_t off, int plus,
 			st.st_ino = e->ino;
 			st.st_mode = e->type;
 			if (plus) {
+				struct meta_dirent cur;
+
+				/* The kernel makes a dentry of each entry: one
+				 * from an earlier call's snapshot must still
+				 * name its inode (renamed or unlinked since,
+				 * its inode alive by another link or an open,
+				 * the old name led to it, and a create there
+				 * wrote into it). Names do not change during
+				 * a call: the kernel holds the directory. */
+				if (!fresh &&
+				    (dent_get(f, d->ino, e->name, &cur) < 0 ||
+				     cur.ino != e->ino))
+					continue;
 				if (itab_get(f, e->ino, &im) < 0)
 					continue;  /* removed since the snapshot */
 				pthread_rwlock_rdlock(&im->lock);
