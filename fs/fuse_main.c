@@ -342,8 +342,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void set_open_reply(struct fuse_file_info *fi, struct fs_file *fh)
 {
 	fi->fh = (uintptr_t)fh;
-	fi->direct_io = !!(fi->flags & O_DIRECT);
-	fi->keep_cache = !fi->direct_io;
+	/* O_DIRECT needs no FOPEN_DIRECT_IO: the kernel sends such a file's
+	 * reads and writes straight through by itself, and with the flag it
+	 * refused shared mappings of it (ENODEV), which libfuse 3.14 cannot
+	 * ask it to allow. */
+	fi->keep_cache = 1;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -2041,6 +2041,26 @@ static void t_mmap(void)
 		munmap(p, n);
 	}
 	close(fd);
+
+	/* A file opened O_DIRECT maps shared as well (review: ENODEV, as
+	 * the open asked the kernel for direct I/O only). */
+	fd = open("m", O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		failf(__LINE__, "open O_DIRECT: %s", errname(errno));
+		return;
+	}
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		failf(__LINE__, "mmap shared of an O_DIRECT file: %s",
+		      errname(errno));
+	} else {
+		unsigned char want[4096];
+
+		fill(want, sizeof(want), 4096, 6);
+		CHECK(memcmp(p + 4096, want, sizeof(want)) == 0);
+		munmap(p, n);
+	}
+	close(fd);
 }
 
 /* --- driver ----------------------------------------------------------------- */
