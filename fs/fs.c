@@ -1283,9 +1283,19 @@ static int sync_inode(struct fabric *f, uint64_t ino)
 	return meta_sync(f->meta) < 0 ? -EIO : 0;
 }
 
+static int free_run_locked(struct fabric *f, struct inode_mem *im,
+			   uint64_t off, uint64_t len, int tier);
+static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		       int tier);
+
 /* Frees the copies when the batch that dropped them was committed, and
- * the list in any case. */
-static void stale_done(struct fabric *f, struct stale *st, int committed)
+ * the list in any case. A copy on a file tier is a range of the inode's
+ * file there, which a later extent may take again once the lock is let
+ * go: it is punched only where the map places no extent on that tier
+ * then. `locked` is the inode when the caller still holds its lock, else
+ * NULL. */
+static void stale_done(struct fabric *f, struct stale *st, int committed,
+		       struct inode_mem *locked)
 {
 	size_t i;
 
@@ -1298,12 +1308,21 @@ static void stale_done(struct fabric *f, struct stale *st, int committed)
 		committed = sync_inode(f, ino) == 0;
 		if (!committed)
 			log_warn("inode %" PRIu64 ": its old copies stay on their "
-				 "tiers (the new ones could not be made durable); "
-				 "fsck removes them", ino);
+				 "tiers (the new ones could not be made durable)",
+				 ino);
 	}
 	for (i = 0; committed && i < st->n; i++) {
+		const struct be_ext *x = &st->x[i];
 		struct backend *be = f->tiers[st->idx[i]].be;
-		int rc = be->ops->ext_free(be, &st->x[i]);
+		int rc;
+
+		if (!tier_is_file(f, st->idx[i]))
+			rc = be->ops->ext_free(be, x);
+		else if (locked)
+			rc = free_run_locked(f, locked, x->off, x->len,
+					     st->idx[i]);
+		else
+			rc = mh_free_run(f, x->ino, x->off, x->len, st->idx[i]);
 
 		if (rc < 0)
 			log_warn("inode %" PRIu64 ": cannot free the old copy of "
@@ -1396,6 +1415,11 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 			rc = 0;
 		}
 		free(buf);
+		/* Durable before a map that names them can be: bytes
+		 * fsynced on the old copy must not depend on a later sync
+		 * of this one (another file's fsync syncs the map). */
+		if (rc >= 0)
+			rc = dst->ops->sync(dst, im->ino);
 		if (rc < 0) {
 			log_warn("inode %" PRIu64 ": cannot move its extent at %"
 				 PRIu64 " from tier %s: %s", im->ino, e->off,
@@ -1403,6 +1427,10 @@ static int recall_locked(struct fabric *f, struct meta_batch *b,
 			return (int)rc;
 		}
 	}
+	/* On a file tier, the old copy's whole slot goes: a write that
+	 * failed there may have left bytes past the extent's end. */
+	if (tier_is_file(f, from))
+		old.len = f->es;
 	if ((rc = stale_add(st, from, old)) < 0)
 		return (int)rc;
 	e->tier = f->tiers[to].id;
@@ -1911,28 +1939,18 @@ static int mh_free_copy(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 	return rc;
 }
 
-/* Frees [off, off + len) of ino's file on file tier `tier`, but for the
+/* Frees [off, off + len) of im's file on file tier `tier`, but for the
  * extents that the extent map places there now: one punch per run of
- * extents the map does not use, under one hold of the lock, where
- * mh_free_copy would punch each extent by itself. */
-static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
-		       int tier)
+ * extents the map does not use. Caller holds im->lock. */
+static int free_run_locked(struct fabric *f, struct inode_mem *im,
+			   uint64_t off, uint64_t len, int tier)
 {
-	struct fabric *f = arg;
 	struct backend *be = f->tiers[tier].be;
-	struct be_ext x = { .ino = ino, .off = off, .len = len };
+	struct be_ext x = { .ino = im->ino, .off = off, .len = len };
 	uint64_t end = off + len, pos = off;
-	struct inode_mem *im;
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	if (!tier_is_file(f, tier))
-		return -EINVAL;
-	rc = get_rdlocked(f, ino, &im);
-	if (rc == -ENOENT)
-		return be->ops->ext_free(be, &x);
-	if (rc < 0)
-		return rc;
 	for (i = im->destroyed ? im->next : ext_lower(im, off);
 	     i < im->next && im->ext[i].off < end && rc == 0; i++) {
 		const struct meta_extent *e = &im->ext[i];
@@ -1952,6 +1970,28 @@ static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
 		x.len = end - pos;
 		rc = be->ops->ext_free(be, &x);
 	}
+	return rc;
+}
+
+/* free_run_locked under one hold of the lock, where mh_free_copy would
+ * punch each extent by itself. */
+static int mh_free_run(void *arg, uint64_t ino, uint64_t off, uint64_t len,
+		       int tier)
+{
+	struct fabric *f = arg;
+	struct backend *be = f->tiers[tier].be;
+	struct be_ext x = { .ino = ino, .off = off, .len = len };
+	struct inode_mem *im;
+	int rc;
+
+	if (!tier_is_file(f, tier))
+		return -EINVAL;
+	rc = get_rdlocked(f, ino, &im);
+	if (rc == -ENOENT)
+		return be->ops->ext_free(be, &x);
+	if (rc < 0)
+		return rc;
+	rc = free_run_locked(f, im, off, len, tier);
 	pthread_rwlock_unlock(&im->lock);
 	if (rc == 0)
 		refresh_blocks(f, im);
@@ -3065,7 +3105,7 @@ again:
 	}
 out:
 	pthread_rwlock_unlock(&im->lock);
-	stale_done(f, &st, rc == 0 || partial);
+	stale_done(f, &st, rc == 0 || partial, NULL);
 	meta_batch_free(b);
 	itab_put(f, im);
 	return rc;
@@ -3776,7 +3816,7 @@ static int truncate_locked(struct fabric *f, struct inode_mem *im,
 	} else {
 		partial = commit_partial(f, b);
 	}
-	stale_done(f, &st, rc == 0 || partial);
+	stale_done(f, &st, rc == 0 || partial, im);
 	meta_batch_free(b);
 	return rc;
 }
@@ -4326,7 +4366,7 @@ out:
 		}
 	}
 	pthread_rwlock_unlock(&im->lock);
-	stale_done(f, &st, rc > 0 || committed);
+	stale_done(f, &st, rc > 0 || committed, NULL);
 	meta_batch_free(b);
 	return rc;
 }
@@ -4487,7 +4527,7 @@ out:
 	partial = commit_partial(f, b);
 done:
 	pthread_rwlock_unlock(&im->lock);
-	stale_done(f, &st, rc == 0 || partial);
+	stale_done(f, &st, rc == 0 || partial, NULL);
 	meta_batch_free(b);
 	return rc;
 }
