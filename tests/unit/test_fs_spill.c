@@ -203,9 +203,13 @@ static void race1_hook(void *arg)
 	free(b);
 }
 
-static void test_stale_punch_races_new_extent(void **state)
+/* Extent 0 of a new file holds 32K of 'A' on nvme, nvme is full, and a
+ * write of 32K of `ch` after them grows it: it spills to hdd, and `race`
+ * runs at the sync before the old copy is freed. Afterwards, [0, 64K)
+ * must read as `want`. */
+static void spill_race(struct fix *x, void (*race)(void *), char ch,
+		       char want)
 {
-	struct fix *x = *state;
 	struct fs_file *fh = NULL;
 	struct stat st;
 	char *b = malloc(ES);
@@ -222,17 +226,23 @@ static void test_stale_punch_races_new_extent(void **state)
 	r = (struct race1){ x, st.st_ino, fh };
 	snprintf(hook_dir, sizeof(hook_dir), "%s/nvme/", x->dir);
 	hook_arg = &r;
-	hook = race1_hook;
-	memset(b, 'B', ES);
-	rc = fs_write(x->f, fh, b, ES / 2, ES / 2);   /* grows X: ENOSPC */
+	hook = race;
+	memset(b, ch, ES);
+	rc = fs_write(x->f, fh, b, ES / 2, ES / 2);
 	print_message("spilling write: %zd\n", rc);
-	assert_null(hook);                             /* the hook ran */
-	print_message("extent at 0 now on %s\n", tier_at(x, st.st_ino, 0));
-	print_message("bytes of [0,64K) that are not 'C': %d\n",
-		      count_not(x, fh, 0, ES, 'C'));
-	assert_int_equal(count_not(x, fh, 0, ES, 'C'), 0);
+	assert_null(hook);                             /* the race ran */
+	print_message("extent at 0 now on %s; bytes of [0,64K) not '%c': %d\n",
+		      tier_at(x, st.st_ino, 0), want,
+		      count_not(x, fh, 0, ES, want));
+	assert_int_equal(count_not(x, fh, 0, ES, want), 0);
 	fs_release(x->f, fh);
 	free(b);
+}
+
+/* A truncate and a write make a new extent (of 'C') in the slot. */
+static void test_stale_punch_races_new_extent(void **state)
+{
+	spill_race(*state, race1_hook, 'B', 'C');
 }
 
 /* ---- 2: same, with a migration back to nvme in the window ---- */
@@ -251,33 +261,7 @@ static void race2_hook(void *arg)
 
 static void test_stale_punch_races_migration(void **state)
 {
-	struct fix *x = *state;
-	struct fs_file *fh = NULL;
-	struct stat st;
-	char *b = malloc(ES);
-	struct race1 r;
-	ssize_t rc;
-
-	fab_open(x);
-	assert_int_equal(fs_create(x->f, &root_ctx, ROOT, "f", 0644,
-				   O_RDWR | O_CREAT, &st, &fh), 0);
-	memset(b, 'A', ES);
-	assert_int_equal(fs_write(x->f, fh, b, ES / 2, 0), (ssize_t)(ES / 2));
-	fill_nvme(x);
-	r = (struct race1){ x, st.st_ino, fh };
-	snprintf(hook_dir, sizeof(hook_dir), "%s/nvme/", x->dir);
-	hook_arg = &r;
-	hook = race2_hook;
-	memset(b, 'A', ES);
-	rc = fs_write(x->f, fh, b, ES / 2, ES / 2);
-	print_message("spilling write: %zd\n", rc);
-	assert_null(hook);
-	print_message("extent at 0 now on %s\n", tier_at(x, st.st_ino, 0));
-	print_message("bytes of [0,64K) that are not 'A': %d\n",
-		      count_not(x, fh, 0, ES, 'A'));
-	assert_int_equal(count_not(x, fh, 0, ES, 'A'), 0);
-	fs_release(x->f, fh);
-	free(b);
+	spill_race(*state, race2_hook, 'A', 'A');
 }
 
 
